@@ -1,0 +1,173 @@
+/**
+ * C structs as field tables. A {@linkcode Struct} knows each field's name (in its C spelling), offset,
+ * size and kind, and reads or writes a whole struct, or one field, at an offset of a DataView, little
+ * endian. The tables are data, so a test can compare every offset and size with the C headers.
+ *
+ * @module
+ */
+
+/** Kinds of field: little-endian unsigned integers, or an opaque byte array of a given length. */
+export type FieldKind = "u8" | "u16" | "u32" | "u64" | "be32" | "be64" | { bytes: number };
+
+/** One row of a field table. */
+export interface Field {
+  /** C field name. */
+  readonly name: string;
+  /** Byte offset from the start of the struct. */
+  readonly offset: number;
+  /** Byte size. */
+  readonly size: number;
+  /** How the bytes are read. */
+  readonly kind: FieldKind;
+}
+
+/** The JavaScript type of a field value: numbers for up to 32 bits, bigint for 64, bytes for arrays. */
+export type FieldValue = number | bigint | Uint8Array;
+
+function kindSize(k: FieldKind): number {
+  switch (k) {
+    case "u8":
+      return 1;
+    case "u16":
+      return 2;
+    case "u32":
+    case "be32":
+      return 4;
+    case "u64":
+    case "be64":
+      return 8;
+    default:
+      return k.bytes;
+  }
+}
+
+/**
+ * A C struct layout over a TypeScript interface `T` whose keys are the C field names.
+ *
+ * @example
+ * ```ts
+ * import { Struct } from "./mod.ts";
+ * interface Pair { a: number; b: bigint }
+ * const PAIR = new Struct<Pair>("pair", 16, [["a", 0, "u32"], ["b", 8, "u64"]]);
+ * const dv = new DataView(new ArrayBuffer(16));
+ * PAIR.write(dv, 0, { a: 7, b: 9n });
+ * console.log(PAIR.read(dv, 0)); // { a: 7, b: 9n }
+ * ```
+ */
+export class Struct<T extends object> {
+  /** C struct name. */
+  readonly name: string;
+  /** sizeof(struct). */
+  readonly size: number;
+  /** The field table, in offset order. */
+  readonly fields: readonly Field[];
+  readonly #byName: Map<string, Field>;
+
+  /** Builds a layout from `[name, offset, kind]` rows. */
+  constructor(name: string, size: number, rows: readonly (readonly [keyof T & string, number, FieldKind])[]) {
+    this.name = name;
+    this.size = size;
+    this.fields = Object.freeze(
+      rows.map(([n, offset, kind]) => Object.freeze({ name: n, offset, size: kindSize(kind), kind })),
+    );
+    this.#byName = new Map(this.fields.map((f) => [f.name, f]));
+    for (const f of this.fields) {
+      if (f.offset + f.size > size) throw new Error(`${name}.${f.name} passes sizeof ${size}`);
+    }
+  }
+
+  /** The field named `name`; throws for an unknown name (a programming error). */
+  field(name: keyof T & string): Field {
+    const f = this.#byName.get(name);
+    if (f === undefined) throw new Error(`${this.name} has no field ${name}`);
+    return f;
+  }
+
+  /** Offset of a field. */
+  offsetOf(name: keyof T & string): number {
+    return this.field(name).offset;
+  }
+
+  /** Reads one field at `base`. */
+  get<K extends keyof T & string>(dv: DataView, base: number, name: K): T[K] {
+    return readField(dv, base, this.field(name)) as T[K];
+  }
+
+  /** Writes one field at `base`. Integers are stored modulo their width. */
+  set<K extends keyof T & string>(dv: DataView, base: number, name: K, value: T[K]): void {
+    writeField(dv, base, this.field(name), value as FieldValue);
+  }
+
+  /** Reads the whole struct at `base` into a plain object (byte arrays are copies). */
+  read(dv: DataView, base: number): T {
+    const out: Record<string, FieldValue> = {};
+    for (const f of this.fields) out[f.name] = readField(dv, base, f, true);
+    return out as T;
+  }
+
+  /** Writes the given fields at `base`; fields not named keep their bytes. */
+  write(dv: DataView, base: number, value: Partial<T>): void {
+    for (const [k, v] of Object.entries(value)) {
+      if (v === undefined) continue;
+      writeField(dv, base, this.field(k as keyof T & string), v as FieldValue);
+    }
+  }
+
+  /** Encodes the given fields into a new zero-filled buffer of `size` bytes. */
+  encode(value: Partial<T>): Uint8Array {
+    const buf = new Uint8Array(this.size);
+    this.write(new DataView(buf.buffer), 0, value);
+    return buf;
+  }
+
+  /** Decodes a struct from the start of `bytes` (which must hold `size` bytes). */
+  decode(bytes: Uint8Array, offset = 0): T {
+    return this.read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset);
+  }
+}
+
+function readField(dv: DataView, base: number, f: Field, copy = false): FieldValue {
+  const o = base + f.offset;
+  switch (f.kind) {
+    case "u8":
+      return dv.getUint8(o);
+    case "u16":
+      return dv.getUint16(o, true);
+    case "u32":
+      return dv.getUint32(o, true);
+    case "u64":
+      return dv.getBigUint64(o, true);
+    case "be32":
+      return dv.getUint32(o, false);
+    case "be64":
+      return dv.getBigUint64(o, false);
+    default: {
+      const view = new Uint8Array(dv.buffer, dv.byteOffset + o, f.size);
+      return copy ? view.slice() : view;
+    }
+  }
+}
+
+function writeField(dv: DataView, base: number, f: Field, v: FieldValue): void {
+  const o = base + f.offset;
+  switch (f.kind) {
+    case "u8":
+      return dv.setUint8(o, Number(v));
+    case "u16":
+      return dv.setUint16(o, Number(v), true);
+    case "u32":
+      return dv.setUint32(o, Number(BigInt.asUintN(32, BigInt(v as number | bigint))), true);
+    case "u64":
+      return dv.setBigUint64(o, BigInt.asUintN(64, BigInt(v as number | bigint)), true);
+    case "be32":
+      return dv.setUint32(o, Number(BigInt.asUintN(32, BigInt(v as number | bigint))), false);
+    case "be64":
+      return dv.setBigUint64(o, BigInt.asUintN(64, BigInt(v as number | bigint)), false);
+    default: {
+      const src = v as Uint8Array;
+      const dst = new Uint8Array(dv.buffer, dv.byteOffset + o, f.size);
+      dst.fill(0);
+      dst.set(src.subarray(0, f.size));
+    }
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Boot parameters as the crate models them: a header (the zero page, `hvm_start_info` or an FDT blob)
+ * with its guest address, optional sections (e820 entries, the PVH memory map) and optional modules
+ * (PVH module list), each with its own guest address.
+ *
+ * @module
+ */
+
+import { ConfiguratorError, hex } from "../errors.ts";
+
+/**
+ * What a configurator writes. Mirrors rust-vmm linux-loader's `BootParams`.
+ *
+ * @example
+ * ```ts
+ * import { BootParams } from "./mod.ts";
+ * const p = new BootParams(new Uint8Array(4096), 0x7000);
+ * p.addSection(new Uint8Array(20), 0x9000);
+ * console.log(p.sections?.length); // 20
+ * ```
+ */
+export class BootParams {
+  /** The header bytes (zero page, start_info, or FDT). */
+  header: Uint8Array;
+  /** Guest address of the header. */
+  headerStart: number;
+  /** Concatenated section bytes, if any. */
+  sections?: Uint8Array;
+  /** Guest address of the sections. */
+  sectionsStart?: number;
+  /** Concatenated module bytes, if any. */
+  modules?: Uint8Array;
+  /** Guest address of the modules. */
+  modulesStart?: number;
+
+  /** Header bytes at a guest address. */
+  constructor(header: Uint8Array, headerStart: number) {
+    this.header = header;
+    this.headerStart = headerStart;
+  }
+
+  /** Replaces the sections with `sections` (concatenated) at `addr`. */
+  setSections(sections: readonly Uint8Array[], addr: number): void {
+    this.sections = concat(sections);
+    this.sectionsStart = addr;
+  }
+
+  /**
+   * Appends one section. The first call needs `addr`; later calls may pass the address right after the
+   * previous section or omit it. Returns the section's guest address. Errors as the crate:
+   * `MissingStartAddress`, `Overflow`, `InvalidAddress`.
+   */
+  addSection(section: Uint8Array, addr?: number): number {
+    const r = addToList(section, addr, this.sections, this.sectionsStart);
+    this.sections = r.list;
+    this.sectionsStart = r.start;
+    return r.at;
+  }
+
+  /** Replaces the modules with `modules` (concatenated) at `addr`. */
+  setModules(modules: readonly Uint8Array[], addr: number): void {
+    this.modules = concat(modules);
+    this.modulesStart = addr;
+  }
+
+  /** Appends one module entry; address rules as {@linkcode BootParams.addSection}. */
+  addModule(module: Uint8Array, addr?: number): number {
+    const r = addToList(module, addr, this.modules, this.modulesStart);
+    this.modules = r.list;
+    this.modulesStart = r.start;
+    return r.at;
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.byteLength;
+  }
+  return out;
+}
+
+// The crate's add_boot_parameter_to_list: the first element fixes the list's start address; an element
+// goes at its own address (offset from the start, the gap zero-filled, an overlap replaced) or, without
+// one, right after the list's current end.
+function addToList(
+  elem: Uint8Array,
+  addr: number | undefined,
+  list: Uint8Array | undefined,
+  start: number | undefined,
+): { list: Uint8Array; start: number; at: number } {
+  start ??= addr;
+  if (start === undefined) {
+    throw new ConfiguratorError("MissingStartAddress", "the first boot parameter of a list needs a guest address", {
+      field: "addr",
+    });
+  }
+  const old = list ?? new Uint8Array(0);
+  const at = addr ?? start + old.byteLength;
+  if (!Number.isSafeInteger(at) || !Number.isSafeInteger(at + elem.byteLength)) {
+    throw new ConfiguratorError("Overflow", `boot parameter at ${hex(start)} + ${hex(old.byteLength)} overflows`, {
+      field: "addr",
+      value: at,
+      limit: Number.MAX_SAFE_INTEGER,
+    });
+  }
+  if (at < start) {
+    throw new ConfiguratorError("InvalidAddress", `address ${hex(at)} precedes the list start ${hex(start)}`, {
+      field: "addr",
+      value: at,
+      limit: start,
+    });
+  }
+  const off = at - start;
+  const out = new Uint8Array(Math.max(old.byteLength, off + elem.byteLength));
+  out.set(old);
+  out.set(elem, off);
+  return { list: out, start, at };
+}

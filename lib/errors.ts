@@ -1,0 +1,266 @@
+/**
+ * Typed errors, one class per area. Each carries a `code` from a closed string union (the Rust crate
+ * rust-vmm/linux-loader's enum variants keep their names, our own additions sit beside them) and, where
+ * it applies, the offending `field`, its `value` and the `limit` it broke, so a caller can branch on
+ * `err.code` and a person can read `err.message`.
+ *
+ * @module
+ */
+
+/** Extra facts an error carries: which field, what value, which limit. */
+export interface ErrorDetails {
+  /** Name of the header field, option or argument at fault (C spelling for struct fields). */
+  field?: string;
+  /** The offending value. */
+  value?: number | bigint | string;
+  /** The limit the value broke (an end address, a maximum size, an expected magic). */
+  limit?: number | bigint | string;
+  /** The underlying error, when one caused this one. */
+  cause?: unknown;
+}
+
+/**
+ * Base class of every error this library throws. `code` is the machine-readable variant.
+ *
+ * @example Branch on the code
+ * ```ts
+ * import { GuestMemory, LinuxLoaderError } from "./mod.ts";
+ * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
+ * try {
+ *   mem.write(0xfff, new Uint8Array(2));
+ * } catch (e) {
+ *   if (e instanceof LinuxLoaderError) console.log(e.code); // "OutOfRange"
+ * }
+ * ```
+ */
+export class LinuxLoaderError<C extends string = string> extends Error {
+  /** The variant, e.g. `"InvalidElfMagicNumber"`. */
+  readonly code: C;
+  /** Field at fault, if any. */
+  readonly field?: string;
+  /** Offending value, if any. */
+  readonly value?: number | bigint | string;
+  /** Limit that was broken, if any. */
+  readonly limit?: number | bigint | string;
+
+  /** Builds an error with a code, a sentence and optional details. */
+  constructor(code: C, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.code = code;
+    if (details.field !== undefined) this.field = details.field;
+    if (details.value !== undefined) this.value = details.value;
+    if (details.limit !== undefined) this.limit = details.limit;
+  }
+}
+
+/** Formats a guest address or size for messages: hexadecimal with a 0x prefix. */
+export function hex(n: number | bigint): string {
+  return n < 0 ? `-0x${(-BigInt(n)).toString(16)}` : `0x${n.toString(16)}`;
+}
+
+/** Codes of {@linkcode MemoryError}. */
+export type MemoryErrorCode =
+  /** A region has size zero. */
+  | "ZeroSize"
+  /** Two regions overlap. */
+  | "RegionOverlap"
+  /** A region's address plus size passes 2^53 (the largest exact JavaScript integer). */
+  | "AddressOverflow"
+  /** An address or length is negative, fractional or above 2^53. */
+  | "InvalidAddress"
+  /** A region's buffer is smaller than its declared size, or not a supported buffer type. */
+  | "InvalidBuffer"
+  /** An access touches a byte that no region holds. */
+  | "OutOfRange"
+  /** A zero-copy view was asked for a range that spans more than one region. */
+  | "CrossesRegion";
+
+/** Guest memory construction and access errors. */
+export class MemoryError extends LinuxLoaderError<MemoryErrorCode> {}
+
+/** Codes of {@linkcode SourceError}. */
+export type SourceErrorCode =
+  /** A read starts past the end of the source. */
+  | "OffsetPastEnd"
+  /** The source ended before the requested bytes were read. */
+  | "ShortRead"
+  /** The underlying file or blob failed to read. */
+  | "ReadFailed"
+  /** A 64-bit value does not fit in a safe integer. */
+  | "UnsafeInteger";
+
+/** Kernel source (file, blob, bytes) read errors. */
+export class SourceError extends LinuxLoaderError<SourceErrorCode> {}
+
+/** Codes of {@linkcode KernelLoaderError}: the crate's `loader::Error` plus our own. */
+export type KernelLoaderErrorCode =
+  /** The command line could not be turned into a C string. */
+  | "InvalidCommandLine"
+  /** Writing the command line to guest memory failed. */
+  | "CommandLineCopy"
+  /** The command line does not fit in guest memory at the given address. */
+  | "CommandLineOverflow"
+  /** The kernel start address is below the high memory start. */
+  | "InvalidKernelStartAddress"
+  /** Guest memory is too small for the kernel image. */
+  | "MemoryOverflow"
+  /** The image is of no format this library knows. */
+  | "UnknownFormat"
+  /** Two planned ranges overlap. */
+  | "PlanOverlap";
+
+/** Errors common to every loader (the crate's `loader::Error`). */
+export class KernelLoaderError extends LinuxLoaderError<KernelLoaderErrorCode> {}
+
+/** Codes of {@linkcode ElfError}: the crate's `elf::Error` plus our own. */
+export type ElfErrorCode =
+  | "Align"
+  | "BigEndianElfOnLittle"
+  | "InvalidElfMagicNumber"
+  | "InvalidProgramHeaderSize"
+  | "InvalidProgramHeaderOffset"
+  | "InvalidProgramHeaderAddress"
+  | "InvalidEntryAddress"
+  | "Overflow"
+  | "ReadElfHeader"
+  | "ReadKernelImage"
+  | "ReadProgramHeader"
+  | "SeekKernelStart"
+  | "SeekElfStart"
+  | "SeekProgramHeader"
+  | "SeekNoteHeader"
+  | "ReadNoteHeader"
+  | "InvalidPvhNote"
+  /** Not a 64-bit ELF (EI_CLASS is not ELFCLASS64). */
+  | "InvalidElfClass"
+  /** e_machine is not the expected architecture. */
+  | "InvalidMachine";
+
+/** ELF (vmlinux) loader errors. */
+export class ElfError extends LinuxLoaderError<ElfErrorCode> {}
+
+/** Codes of {@linkcode BzImageError}: the crate's `bzimage::Error` plus our own. */
+export type BzImageErrorCode =
+  | "InvalidBzImage"
+  | "Overflow"
+  | "ReadBzImageHeader"
+  | "ReadBzImageCompressedKernel"
+  | "SeekBzImageEnd"
+  | "SeekBzImageHeader"
+  | "SeekBzImageCompressedKernel"
+  | "Underflow"
+  /** The kernel's init_size does not fit in guest memory at the chosen address. */
+  | "InitSizeTooLarge"
+  /** The payload uses a compression method this library does not decode. */
+  | "UnsupportedCompression"
+  /** The compressed payload is corrupt or truncated. */
+  | "CorruptPayload";
+
+/** bzImage loader errors. */
+export class BzImageError extends LinuxLoaderError<BzImageErrorCode> {}
+
+/** Codes of {@linkcode PeError}: the crate's `pe::Error` plus our own. */
+export type PeErrorCode =
+  | "SeekImageEnd"
+  | "SeekImageHeader"
+  | "SeekDtbStart"
+  | "SeekDtbEnd"
+  | "DtbTooBig"
+  | "ReadKernelImage"
+  | "ReadImageHeader"
+  | "ReadDtbImage"
+  | "InvalidImage"
+  | "InvalidImageMagicNumber"
+  | "InvalidBaseAddrAlignment"
+  /** The gzip stream is corrupt or truncated. */
+  | "CorruptGzip"
+  /** The decompressed image is larger than the limit or guest memory. */
+  | "DecompressedTooLarge";
+
+/** arm64 / riscv64 PE Image loader errors. */
+export class PeError extends LinuxLoaderError<PeErrorCode> {}
+
+/** Codes of {@linkcode CmdlineError}: the crate's `cmdline::Error`. */
+export type CmdlineErrorCode =
+  | "NullTerminator"
+  | "NoBootArgsInserted"
+  | "InvalidCapacity"
+  | "InvalidAscii"
+  | "HasSpace"
+  | "HasEquals"
+  | "MissingVal"
+  | "MmioSize"
+  | "TooLarge"
+  | "NoQuoteSpace"
+  | "InvalidQuote";
+
+/** Kernel command line builder errors. */
+export class CmdlineError extends LinuxLoaderError<CmdlineErrorCode> {}
+
+/** Codes of {@linkcode ConfiguratorError}: the crate's configurator, linux, pvh and fdt errors. */
+export type ConfiguratorErrorCode =
+  | "MissingStartAddress"
+  | "Overflow"
+  | "InvalidAddress"
+  | "ZeroPagePastRamEnd"
+  | "ZeroPageSetup"
+  | "MemmapTableAddressMissing"
+  | "MemmapTableMissing"
+  | "MemmapTablePastRamEnd"
+  | "MemmapTableSetup"
+  | "StartInfoPastRamEnd"
+  | "StartInfoSetup"
+  | "ModulesAddressMissing"
+  | "ModulesSetup"
+  | "FDTPastRamEnd"
+  | "WriteFDTToMemory"
+  /** Two boot-parameter sections overlap. */
+  | "SectionOverlap"
+  /** A table has more entries than its format allows. */
+  | "TooManyEntries"
+  /** The boot protocol version cannot express the request. */
+  | "ProtocolTooOld";
+
+/** Boot configurator (zero page, hvm_start_info, FDT) errors. */
+export class ConfiguratorError extends LinuxLoaderError<ConfiguratorErrorCode> {}
+
+/** Codes of {@linkcode FdtError}. */
+export type FdtErrorCode =
+  | "BadMagic"
+  | "BadVersion"
+  | "Truncated"
+  | "BadOffset"
+  | "BadToken"
+  | "BadString"
+  | "BadStructure"
+  | "BadName"
+  | "DuplicateName"
+  | "TooLarge";
+
+/** Flattened device tree builder and reader errors. */
+export class FdtError extends LinuxLoaderError<FdtErrorCode> {}
+
+/** Codes of {@linkcode EmulatorError}. */
+export type EmulatorErrorCode =
+  /** The Unicorn library could not be found or opened. */
+  | "LibraryNotFound"
+  /** A Unicorn API call failed; the message carries uc_strerror's text. */
+  | "UnicornError"
+  /** The guest touched memory that is not mapped. */
+  | "UnmappedAccess"
+  /** The guest hit a protection fault or fetched from non-executable memory. */
+  | "InvalidAccess"
+  /** The guest executed an invalid instruction. */
+  | "InvalidInstruction"
+  /** The run did not halt in time. */
+  | "Timeout"
+  /** The run used its whole instruction budget without halting. */
+  | "InstructionLimit"
+  /** A register name is not known for this architecture. */
+  | "UnknownRegister"
+  /** The guest raised an exception or interrupt the harness does not handle. */
+  | "UnhandledException";
+
+/** Unicorn emulator binding and harness errors. */
+export class EmulatorError extends LinuxLoaderError<EmulatorErrorCode> {}

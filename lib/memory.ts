@@ -1,0 +1,406 @@
+/**
+ * Guest physical memory: a sorted list of non-overlapping regions, each backed by an `ArrayBuffer`,
+ * a `SharedArrayBuffer` or a `WebAssembly.Memory`. Every access is checked; nothing is ever written
+ * outside a region. The region list is public so an emulator (or a KVM binding) can map the very same
+ * buffers into a guest, without a copy.
+ *
+ * Addresses and sizes are JavaScript numbers limited to safe integers (below 2^53); anything else is
+ * a {@linkcode MemoryError}.
+ *
+ * @module
+ */
+
+import { hex, MemoryError } from "./errors.ts";
+
+/** The buffers a region can live in. */
+export type MemoryBacking = ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
+
+/** How to describe one region when building a {@linkcode GuestMemory}. */
+export interface RegionSpec {
+  /** Guest physical address of the first byte. */
+  guestAddr: number;
+  /** Size in bytes. Defaults to the whole backing buffer; required when no buffer is given. */
+  size?: number;
+  /** Backing store; a new zero-filled `ArrayBuffer` of `size` bytes when omitted. */
+  buffer?: MemoryBacking;
+  /** Byte offset of the region inside `buffer`. Defaults to 0. */
+  bufferOffset?: number;
+}
+
+const MAX_ADDR = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+
+function checkInteger(what: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) {
+    throw new MemoryError(
+      "InvalidAddress",
+      `${what} ${String(v)} is not a non-negative safe integer (limit ${hex(MAX_ADDR)})`,
+      { field: what, value: v, limit: MAX_ADDR },
+    );
+  }
+}
+
+/** One contiguous range of guest memory and the bytes behind it. */
+export class GuestMemoryRegion {
+  /** Guest physical address of the first byte. */
+  readonly guestAddr: number;
+  /** Size in bytes. */
+  readonly size: number;
+  /** The backing store as given (keep it to map the region elsewhere). */
+  readonly backing: MemoryBacking;
+  /** Byte offset of this region inside the backing store. */
+  readonly bufferOffset: number;
+  #bytes: Uint8Array;
+  #view: DataView;
+
+  /** Builds a region; prefer {@linkcode GuestMemory}'s constructor, which checks the whole layout. */
+  constructor(guestAddr: number, size: number, backing: MemoryBacking, bufferOffset = 0) {
+    this.guestAddr = guestAddr;
+    this.size = size;
+    this.backing = backing;
+    this.bufferOffset = bufferOffset;
+    this.#bytes = new Uint8Array(0);
+    this.#view = new DataView(new ArrayBuffer(0));
+    this.#refresh();
+  }
+
+  #refresh(): void {
+    const buf = this.backing instanceof WebAssembly.Memory ? this.backing.buffer : this.backing;
+    this.#bytes = new Uint8Array(buf, this.bufferOffset, this.size);
+    this.#view = new DataView(buf, this.bufferOffset, this.size);
+  }
+
+  /** The region's bytes, zero-copy. (Re-derived if a `WebAssembly.Memory` grew and detached its buffer.) */
+  get bytes(): Uint8Array {
+    if (this.#bytes.byteLength !== this.size) this.#refresh();
+    return this.#bytes;
+  }
+
+  /** A DataView over the region's bytes. */
+  get view(): DataView {
+    if (this.#view.byteLength !== this.size) this.#refresh();
+    return this.#view;
+  }
+
+  /** One past the last guest address of the region. */
+  get end(): number {
+    return this.guestAddr + this.size;
+  }
+}
+
+/**
+ * Guest physical memory made of regions.
+ *
+ * @example Two regions with a hole, checked accesses
+ * ```ts
+ * import { GuestMemory } from "./mod.ts";
+ * const mem = new GuestMemory([
+ *   { guestAddr: 0, size: 0x10_0000 },
+ *   { guestAddr: 0x20_0000, size: 0x10_0000 },
+ * ]);
+ * mem.writeU32(0x1000, 0xdeadbeef);
+ * console.log(mem.readU32(0x1000).toString(16)); // deadbeef
+ * console.log(mem.isRange(0xf_fff0, 0x20)); // false: crosses the hole
+ * ```
+ */
+export class GuestMemory {
+  /** The regions, sorted by address, never overlapping. */
+  readonly regions: readonly GuestMemoryRegion[];
+  // Last region hit: loaders access memory in runs, so this skips the search almost always.
+  #last = 0;
+
+  /** Builds guest memory from region descriptions, in any order. */
+  constructor(specs: readonly RegionSpec[]) {
+    const regions: GuestMemoryRegion[] = [];
+    specs.forEach((s, i) => {
+      const name = `regions[${i}]`;
+      checkInteger(`${name}.guestAddr`, s.guestAddr);
+      let backing = s.buffer;
+      const bufferOffset = s.bufferOffset ?? 0;
+      checkInteger(`${name}.bufferOffset`, bufferOffset);
+      let size = s.size;
+      if (backing === undefined) {
+        if (size === undefined) {
+          throw new MemoryError("InvalidBuffer", `${name} has neither a size nor a buffer`, {
+            field: `${name}.size`,
+          });
+        }
+        checkInteger(`${name}.size`, size);
+        if (size > 0) backing = new ArrayBuffer(size);
+      } else {
+        const buf = backing instanceof WebAssembly.Memory ? backing.buffer : backing;
+        if (
+          !(buf instanceof ArrayBuffer) &&
+          !(typeof SharedArrayBuffer !== "undefined" && buf instanceof SharedArrayBuffer)
+        ) {
+          throw new MemoryError(
+            "InvalidBuffer",
+            `${name}.buffer is not an ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory`,
+            {
+              field: `${name}.buffer`,
+            },
+          );
+        }
+        size ??= buf.byteLength - bufferOffset;
+        checkInteger(`${name}.size`, size);
+        if (bufferOffset + size > buf.byteLength) {
+          throw new MemoryError(
+            "InvalidBuffer",
+            `${name}: bufferOffset ${hex(bufferOffset)} + size ${hex(size)} exceeds the buffer's ${
+              hex(buf.byteLength)
+            } bytes`,
+            { field: `${name}.size`, value: size, limit: buf.byteLength - bufferOffset },
+          );
+        }
+      }
+      if (size === 0 || backing === undefined) {
+        throw new MemoryError("ZeroSize", `${name} at ${hex(s.guestAddr)} has size 0`, {
+          field: `${name}.size`,
+          value: 0,
+        });
+      }
+      if (s.guestAddr + size > MAX_ADDR + 1) {
+        throw new MemoryError(
+          "AddressOverflow",
+          `${name}: ${hex(s.guestAddr)} + size ${hex(size)} passes the highest safe address ${hex(MAX_ADDR)}`,
+          { field: `${name}.size`, value: size, limit: MAX_ADDR + 1 - s.guestAddr },
+        );
+      }
+      regions.push(new GuestMemoryRegion(s.guestAddr, size, backing, bufferOffset));
+    });
+    regions.sort((a, b) => a.guestAddr - b.guestAddr);
+    for (let i = 1; i < regions.length; i++) {
+      const p = regions[i - 1], r = regions[i];
+      if (r.guestAddr < p.end) {
+        throw new MemoryError(
+          "RegionOverlap",
+          `region [${hex(r.guestAddr)}, ${hex(r.end)}) overlaps region [${hex(p.guestAddr)}, ${hex(p.end)})`,
+          { field: "guestAddr", value: r.guestAddr, limit: p.end },
+        );
+      }
+    }
+    this.regions = Object.freeze(regions);
+  }
+
+  /**
+   * Builds memory from `[guestAddr, size]` pairs, each a fresh zero-filled ArrayBuffer.
+   *
+   * @example
+   * ```ts
+   * import { GuestMemory } from "./mod.ts";
+   * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
+   * console.log(mem.totalSize); // 16777216
+   * ```
+   */
+  static fromRanges(ranges: readonly (readonly [number, number])[]): GuestMemory {
+    return new GuestMemory(ranges.map(([guestAddr, size]) => ({ guestAddr, size })));
+  }
+
+  /** The sum of all region sizes. */
+  get totalSize(): number {
+    let t = 0;
+    for (const r of this.regions) t += r.size;
+    return t;
+  }
+
+  /** The highest guest address held by any region (the crate's `last_addr`), or -1 when empty. */
+  get lastAddr(): number {
+    const r = this.regions[this.regions.length - 1];
+    return r === undefined ? -1 : r.end - 1;
+  }
+
+  /** The region that holds `addr`, or `undefined`. */
+  findRegion(addr: number): GuestMemoryRegion | undefined {
+    const rs = this.regions;
+    const hint = rs[this.#last];
+    if (hint !== undefined && addr >= hint.guestAddr && addr < hint.end) return hint;
+    let lo = 0, hi = rs.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const r = rs[mid];
+      if (addr < r.guestAddr) hi = mid - 1;
+      else if (addr >= r.end) lo = mid + 1;
+      else {
+        this.#last = mid;
+        return r;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The first byte of `[addr, addr + len)` that no region holds, or `undefined` when the whole range
+   * is in memory (it may span adjacent regions). Throws for a malformed address or length.
+   */
+  firstMissing(addr: number, len: number): number | undefined {
+    checkInteger("address", addr);
+    checkInteger("length", len);
+    if (addr + len > MAX_ADDR + 1) return MAX_ADDR + 1;
+    let a = addr;
+    const end = addr + len;
+    while (a < end) {
+      const r = this.findRegion(a);
+      if (r === undefined) return a;
+      a = r.end;
+    }
+    return undefined;
+  }
+
+  /** Whether every byte of `[addr, addr + len)` is in guest memory. */
+  isRange(addr: number, len: number): boolean {
+    if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(len) || addr < 0 || len < 0) return false;
+    return this.firstMissing(addr, len) === undefined;
+  }
+
+  /**
+   * Throws a {@linkcode MemoryError} `OutOfRange` naming the first byte of `[addr, addr + len)` that is
+   * outside guest memory; returns quietly when the whole range is inside.
+   */
+  checkRange(addr: number, len: number, what = "range"): void {
+    const miss = this.firstMissing(addr, len);
+    if (miss !== undefined) {
+      throw new MemoryError(
+        "OutOfRange",
+        `${what} [${hex(addr)}, ${hex(addr + len)}) is outside guest memory: byte ${hex(miss)} is in no region`,
+        { field: what, value: miss, limit: this.lastAddr + 1 },
+      );
+    }
+  }
+
+  /**
+   * Zero-copy view of `[addr, addr + len)`, which must lie inside one region. Writes through it reach
+   * guest memory.
+   */
+  subarray(addr: number, len: number): Uint8Array {
+    this.checkRange(addr, len);
+    const r = this.findRegion(addr);
+    if (r === undefined || addr + len > r.end) {
+      if (len === 0) return new Uint8Array(0);
+      throw new MemoryError(
+        "CrossesRegion",
+        `[${hex(addr)}, ${hex(addr + len)}) spans more than one region (region ends at ${hex(r?.end ?? addr)})`,
+        { value: addr + len, limit: r?.end ?? addr },
+      );
+    }
+    const off = addr - r.guestAddr;
+    return r.bytes.subarray(off, off + len);
+  }
+
+  /** Zero-copy views of `[addr, addr + len)`, one per region it spans, in address order. */
+  slices(addr: number, len: number): Uint8Array[] {
+    this.checkRange(addr, len);
+    const out: Uint8Array[] = [];
+    let a = addr;
+    const end = addr + len;
+    while (a < end) {
+      const r = this.findRegion(a)!;
+      const n = Math.min(end, r.end) - a;
+      out.push(r.bytes.subarray(a - r.guestAddr, a - r.guestAddr + n));
+      a += n;
+    }
+    return out;
+  }
+
+  /** Copies `src` into guest memory at `addr` (it may span adjacent regions). */
+  write(addr: number, src: Uint8Array): void {
+    const len = src.byteLength;
+    const r = this.findRegion(addr);
+    if (r !== undefined && Number.isSafeInteger(addr) && addr + len <= r.end) {
+      r.bytes.set(src, addr - r.guestAddr);
+      return;
+    }
+    let off = 0;
+    for (const s of this.slices(addr, len)) {
+      s.set(src.subarray(off, off + s.byteLength));
+      off += s.byteLength;
+    }
+  }
+
+  /** Copies `dest.byteLength` bytes from guest memory at `addr` into `dest`. */
+  readInto(addr: number, dest: Uint8Array): void {
+    let off = 0;
+    for (const s of this.slices(addr, dest.byteLength)) {
+      dest.set(s, off);
+      off += s.byteLength;
+    }
+  }
+
+  /** Returns a copy of `len` bytes of guest memory at `addr`. */
+  read(addr: number, len: number): Uint8Array {
+    checkInteger("length", len);
+    const out = new Uint8Array(len);
+    this.readInto(addr, out);
+    return out;
+  }
+
+  /** Sets `len` bytes at `addr` to `value` (0 by default). */
+  fill(addr: number, len: number, value = 0): void {
+    for (const s of this.slices(addr, len)) s.fill(value);
+  }
+
+  #scalar(addr: number, size: number): [DataView, number] {
+    const r = this.findRegion(addr);
+    if (r !== undefined && Number.isSafeInteger(addr) && addr + size <= r.end) {
+      return [r.view, addr - r.guestAddr];
+    }
+    this.checkRange(addr, size);
+    // In memory but split across two adjacent regions: go through a bounce buffer.
+    const tmp = this.read(addr, size);
+    return [new DataView(tmp.buffer), -1];
+  }
+
+  /** Reads a byte. */
+  readU8(addr: number): number {
+    const [v, o] = this.#scalar(addr, 1);
+    return v.getUint8(o < 0 ? 0 : o);
+  }
+
+  /** Reads a little-endian u16. */
+  readU16(addr: number): number {
+    const [v, o] = this.#scalar(addr, 2);
+    return v.getUint16(o < 0 ? 0 : o, true);
+  }
+
+  /** Reads a little-endian u32. */
+  readU32(addr: number): number {
+    const [v, o] = this.#scalar(addr, 4);
+    return v.getUint32(o < 0 ? 0 : o, true);
+  }
+
+  /** Reads a little-endian u64 as a bigint. */
+  readU64(addr: number): bigint {
+    const [v, o] = this.#scalar(addr, 8);
+    return v.getBigUint64(o < 0 ? 0 : o, true);
+  }
+
+  #writeScalar(addr: number, size: number, set: (v: DataView, o: number) => void): void {
+    const r = this.findRegion(addr);
+    if (r !== undefined && Number.isSafeInteger(addr) && addr + size <= r.end) {
+      set(r.view, addr - r.guestAddr);
+      return;
+    }
+    const tmp = new Uint8Array(size);
+    set(new DataView(tmp.buffer), 0);
+    this.write(addr, tmp);
+  }
+
+  /** Writes a byte (the value is taken modulo 2^8). */
+  writeU8(addr: number, value: number): void {
+    this.#writeScalar(addr, 1, (v, o) => v.setUint8(o, value));
+  }
+
+  /** Writes a little-endian u16 (modulo 2^16). */
+  writeU16(addr: number, value: number): void {
+    this.#writeScalar(addr, 2, (v, o) => v.setUint16(o, value, true));
+  }
+
+  /** Writes a little-endian u32 (modulo 2^32). */
+  writeU32(addr: number, value: number): void {
+    this.#writeScalar(addr, 4, (v, o) => v.setUint32(o, value, true));
+  }
+
+  /** Writes a little-endian u64 (modulo 2^64). */
+  writeU64(addr: number, value: number | bigint): void {
+    const b = BigInt.asUintN(64, BigInt(value));
+    this.#writeScalar(addr, 8, (v, o) => v.setBigUint64(o, b, true));
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Where kernel bytes come from. A {@linkcode KernelSource} has a size and reads a range into a caller's
+ * buffer, so a loader can read a file straight into guest memory without holding the whole image.
+ * Sources exist for bytes in memory (zero-copy), open Deno files (positioned reads) and Blobs (a browser
+ * `File` included). This module never touches `Deno` unless the caller hands it a Deno file.
+ *
+ * @module
+ */
+
+import { hex, SourceError } from "./errors.ts";
+
+/** A random-access, read-only byte source. */
+export interface KernelSource {
+  /** Total size in bytes. */
+  readonly size: number;
+  /**
+   * Fills `dest` with the bytes at `[offset, offset + dest.byteLength)`. Rejects with a
+   * {@linkcode SourceError} when the range passes the end.
+   */
+  readInto(offset: number, dest: Uint8Array): Promise<void>;
+  /** The whole image when it is already in memory: loaders then copy from it directly. */
+  readonly bytes?: Uint8Array;
+}
+
+/** Checks that `[offset, offset + len)` lies inside a source of `size` bytes. */
+export function checkSourceRange(size: number, offset: number, len: number, what = "read"): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
+    throw new SourceError(
+      "OffsetPastEnd",
+      `${what} at offset ${String(offset)} is past the end of the ${size}-byte image`,
+      {
+        field: what,
+        value: offset,
+        limit: size,
+      },
+    );
+  }
+  if (!Number.isSafeInteger(len) || len < 0 || offset + len > size) {
+    throw new SourceError(
+      "ShortRead",
+      `${what} of ${String(len)} bytes at offset ${hex(offset)} passes the end of the ${size}-byte image`,
+      { field: what, value: offset + len, limit: size },
+    );
+  }
+}
+
+/**
+ * A source over bytes already in memory. Reads copy once, straight from `bytes`.
+ *
+ * @example
+ * ```ts
+ * import { fromBytes } from "./mod.ts";
+ * const src = fromBytes(new Uint8Array([1, 2, 3, 4]));
+ * const out = new Uint8Array(2);
+ * await src.readInto(1, out);
+ * console.log(out); // Uint8Array(2) [ 2, 3 ]
+ * ```
+ */
+export function fromBytes(bytes: Uint8Array): KernelSource {
+  return {
+    size: bytes.byteLength,
+    bytes,
+    readInto(offset: number, dest: Uint8Array): Promise<void> {
+      try {
+        checkSourceRange(bytes.byteLength, offset, dest.byteLength);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      dest.set(bytes.subarray(offset, offset + dest.byteLength));
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The part of `Deno.FsFile` a file source needs (so this module does not depend on Deno's types). */
+export interface SeekableFile {
+  /** Moves the file position; `whence` 0 is from the start. */
+  seek(offset: number | bigint, whence: number): Promise<number>;
+  /** Reads into `p`, resolving to the count read or null at end of file. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** File metadata; only `size` is used. */
+  stat(): Promise<{ size: number }>;
+}
+
+/**
+ * A source over an open file (`Deno.FsFile`): each read seeks and reads directly into the caller's
+ * buffer, so guest memory is filled with no intermediate copy of the image.
+ *
+ * @example
+ * ```ts ignore
+ * import { fromFile } from "./mod.ts";
+ * using file = await Deno.open("vmlinux");
+ * const src = await fromFile(file);
+ * console.log(src.size);
+ * ```
+ */
+export async function fromFile(file: SeekableFile): Promise<KernelSource> {
+  let size: number;
+  try {
+    size = (await file.stat()).size;
+  } catch (e) {
+    throw new SourceError("ReadFailed", `cannot stat the kernel file: ${(e as Error).message}`, { cause: e });
+  }
+  // Serialise reads: seek + read is not atomic on a shared file position.
+  let queue: Promise<void> = Promise.resolve();
+  const readAt = async (offset: number, dest: Uint8Array): Promise<void> => {
+    checkSourceRange(size, offset, dest.byteLength);
+    try {
+      await file.seek(offset, 0);
+      let done = 0;
+      while (done < dest.byteLength) {
+        const n = await file.read(dest.subarray(done));
+        if (n === null || n === 0) break;
+        done += n;
+      }
+      if (done < dest.byteLength) {
+        throw new SourceError(
+          "ShortRead",
+          `file ended after ${done} of ${dest.byteLength} bytes at offset ${hex(offset)}`,
+          { value: offset + done, limit: offset + dest.byteLength },
+        );
+      }
+    } catch (e) {
+      if (e instanceof SourceError) throw e;
+      throw new SourceError("ReadFailed", `reading the kernel file at ${hex(offset)} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  };
+  return {
+    size,
+    readInto(offset: number, dest: Uint8Array): Promise<void> {
+      const p = queue.then(() => readAt(offset, dest));
+      queue = p.catch(() => {});
+      return p;
+    },
+  };
+}
+
+/**
+ * A source over a Blob (a browser `File` too). Each read slices the blob and copies once.
+ *
+ * @example
+ * ```ts
+ * import { fromBlob } from "./mod.ts";
+ * const src = fromBlob(new Blob([new Uint8Array([7, 8, 9])]));
+ * const out = new Uint8Array(1);
+ * await src.readInto(2, out);
+ * console.log(out[0]); // 9
+ * ```
+ */
+export function fromBlob(blob: Blob): KernelSource {
+  return {
+    size: blob.size,
+    async readInto(offset: number, dest: Uint8Array): Promise<void> {
+      checkSourceRange(blob.size, offset, dest.byteLength);
+      let buf: ArrayBuffer;
+      try {
+        buf = await blob.slice(offset, offset + dest.byteLength).arrayBuffer();
+      } catch (e) {
+        throw new SourceError("ReadFailed", `reading the blob at ${hex(offset)} failed: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+      if (buf.byteLength !== dest.byteLength) {
+        throw new SourceError(
+          "ShortRead",
+          `blob returned ${buf.byteLength} of ${dest.byteLength} bytes at ${hex(offset)}`,
+          {
+            value: buf.byteLength,
+            limit: dest.byteLength,
+          },
+        );
+      }
+      dest.set(new Uint8Array(buf));
+    },
+  };
+}
+
+/** Reads `len` bytes at `offset` into a new buffer. */
+export async function readBytes(src: KernelSource, offset: number, len: number): Promise<Uint8Array> {
+  checkSourceRange(src.size, offset, len);
+  if (src.bytes !== undefined) return src.bytes.slice(offset, offset + len);
+  const out = new Uint8Array(len);
+  await src.readInto(offset, out);
+  return out;
+}
+
+/** Accepts a source or plain bytes (as loaders do) and returns a source. */
+export function toSource(input: KernelSource | Uint8Array): KernelSource {
+  return input instanceof Uint8Array ? fromBytes(input) : input;
+}
+
+/** Converts a 64-bit header value to a number, or throws a typed error when it is above 2^53 - 1. */
+export function toSafeNumber(v: bigint, field: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) {
+    throw new SourceError(
+      "UnsafeInteger",
+      `${field} = ${hex(v)} is above the largest exact integer ${hex(Number.MAX_SAFE_INTEGER)}`,
+      {
+        field,
+        value: v,
+        limit: Number.MAX_SAFE_INTEGER,
+      },
+    );
+  }
+  return Number(v);
+}

@@ -1,0 +1,22 @@
+/**
+ * linux-loader for Deno: places Linux kernels (ELF vmlinux, bzImage, arm64 and riscv64 Image) into a
+ * virtual machine's guest memory and writes the boot parameters the kernel reads at its first instruction.
+ * No dependencies: only the language and web platform APIs.
+ *
+ * @example Load bytes into guest memory
+ * ```ts
+ * import { GuestMemory } from "./mod.ts";
+ * const mem = GuestMemory.fromRanges([[0, 64 << 20]]);
+ * mem.write(0x1000, new TextEncoder().encode("hello"));
+ * console.log(mem.lastAddr.toString(16)); // 3ffffff
+ * ```
+ *
+ * @module
+ */
+
+export * from "./lib/errors.ts";
+export * from "./lib/memory.ts";
+export * from "./lib/source.ts";
+export * from "./lib/abi/struct.ts";
+export * from "./lib/plan.ts";
+export * from "./lib/configurator/mod.ts";
