@@ -141,6 +141,23 @@ export function checkNoOverlap(...plans: Plan[]): void {
 }
 
 /**
+ * Validates, then performs, a plan that has no copy steps (boot parameters, page tables): synchronous,
+ * for configurators. A validation error leaves memory untouched.
+ */
+export function applyPlanSync(mem: GuestMemory, plan: Plan): void {
+  validatePlan(mem, plan);
+  for (const s of plan.steps) {
+    if (s.kind === "bytes") mem.write(s.guestAddr, s.bytes);
+    else if (s.kind === "fill") mem.fill(s.guestAddr, s.length, s.value);
+    else {
+      throw new KernelLoaderError("MemoryOverflow", `${s.label}: a copy step needs applyPlan and the kernel source`, {
+        field: s.label,
+      });
+    }
+  }
+}
+
+/**
  * Validates, then performs, a plan. Copies read the image straight into guest memory (no intermediate
  * buffer). A validation error leaves memory untouched.
  *
