@@ -77,7 +77,8 @@ export class GuestMemoryRegion {
 
   /** A DataView over the region's bytes. */
   get view(): DataView {
-    if (this.#view.byteLength !== this.size) this.#refresh();
+    // A detached buffer reads as length 0 through a Uint8Array (a DataView would throw).
+    if (this.#bytes.byteLength !== this.size) this.#refresh();
     return this.#view;
   }
 
@@ -234,7 +235,7 @@ export class GuestMemory {
   firstMissing(addr: number, len: number): number | undefined {
     checkInteger("address", addr);
     checkInteger("length", len);
-    if (addr + len > MAX_ADDR + 1) return MAX_ADDR + 1;
+    // No region passes 2^53, so a range that does always stops at a missing byte at or below 2^53.
     let a = addr;
     const end = addr + len;
     while (a < end) {
