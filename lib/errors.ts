@@ -264,3 +264,29 @@ export type EmulatorErrorCode =
 
 /** Unicorn emulator binding and harness errors. */
 export class EmulatorError extends LinuxLoaderError<EmulatorErrorCode> {}
+
+/** Codes of {@linkcode DecompressError}. */
+export type DecompressErrorCode =
+  /** The input does not start with the format's magic number. */
+  | "BadMagic"
+  /** The input ends inside a header, a block or a sequence. */
+  | "Truncated"
+  /** The compressed data is inconsistent (a match before the start, a block that overruns its size, a bad checksum). */
+  | "CorruptData"
+  /** The output would pass the caller's limit. */
+  | "OutputTooLarge";
+
+/** LZ4 and gzip decoder errors. */
+export class DecompressError extends LinuxLoaderError<DecompressErrorCode> {}
+
+/** Codes of {@linkcode CpioError}. */
+export type CpioErrorCode =
+  /** A path is empty, absolute after normalisation, has a NUL or a `..` component, or is listed twice. */
+  | "InvalidPath"
+  /** A mode, uid, gid, mtime or size does not fit in the 32-bit newc field. */
+  | "FieldOverflow"
+  /** An archive being read is not newc, ends early or has a malformed header. */
+  | "Malformed";
+
+/** cpio "newc" (initramfs) writer and reader errors. */
+export class CpioError extends LinuxLoaderError<CpioErrorCode> {}
