@@ -1,0 +1,186 @@
+/**
+ * The ELF64 structures a kernel loader reads, as in `<elf.h>` (System V gABI, "ELF-64 Object File
+ * Format"), and the constants it checks. Field names keep their C spelling; `tests/abi/layout_test.ts`
+ * checks every offset and size against the C header.
+ *
+ * @module
+ */
+
+import { Struct } from "./struct.ts";
+
+/** `Elf64_Ehdr`: the file header. */
+export interface Elf64Ehdr {
+  /** Identification bytes: magic, class, data encoding, version, OS ABI. */
+  e_ident: Uint8Array;
+  /** Object file type (ET_EXEC, ...). */
+  e_type: number;
+  /** Architecture ({@linkcode EM_X86_64}, ...). */
+  e_machine: number;
+  /** Object file version. */
+  e_version: number;
+  /** Entry point address. */
+  e_entry: bigint;
+  /** File offset of the program header table. */
+  e_phoff: bigint;
+  /** File offset of the section header table. */
+  e_shoff: bigint;
+  /** Processor-specific flags. */
+  e_flags: number;
+  /** Size of this header. */
+  e_ehsize: number;
+  /** Size of one program header. */
+  e_phentsize: number;
+  /** Number of program headers. */
+  e_phnum: number;
+  /** Size of one section header. */
+  e_shentsize: number;
+  /** Number of section headers. */
+  e_shnum: number;
+  /** Section header index of the section name string table. */
+  e_shstrndx: number;
+}
+
+/**
+ * Field table of `Elf64_Ehdr` (64 bytes).
+ *
+ * @example
+ * ```ts
+ * import { ELF64_EHDR } from "./mod.ts";
+ * console.log(ELF64_EHDR.size, ELF64_EHDR.offsetOf("e_phoff")); // 64 32
+ * ```
+ */
+export const ELF64_EHDR: Struct<Elf64Ehdr> = new Struct<Elf64Ehdr>("Elf64_Ehdr", 64, [
+  ["e_ident", 0, { bytes: 16 }],
+  ["e_type", 16, "u16"],
+  ["e_machine", 18, "u16"],
+  ["e_version", 20, "u32"],
+  ["e_entry", 24, "u64"],
+  ["e_phoff", 32, "u64"],
+  ["e_shoff", 40, "u64"],
+  ["e_flags", 48, "u32"],
+  ["e_ehsize", 52, "u16"],
+  ["e_phentsize", 54, "u16"],
+  ["e_phnum", 56, "u16"],
+  ["e_shentsize", 58, "u16"],
+  ["e_shnum", 60, "u16"],
+  ["e_shstrndx", 62, "u16"],
+]);
+
+/** `Elf64_Phdr`: one program header (a segment). */
+export interface Elf64Phdr {
+  /** Segment type ({@linkcode PT_LOAD}, {@linkcode PT_NOTE}, ...). */
+  p_type: number;
+  /** Segment flags (PF_R, PF_W, PF_X). */
+  p_flags: number;
+  /** File offset of the segment. */
+  p_offset: bigint;
+  /** Virtual address. */
+  p_vaddr: bigint;
+  /** Physical address: where a kernel loader places the segment. */
+  p_paddr: bigint;
+  /** Bytes of the segment in the file. */
+  p_filesz: bigint;
+  /** Bytes of the segment in memory; the part past `p_filesz` is zero (bss). */
+  p_memsz: bigint;
+  /** Alignment. */
+  p_align: bigint;
+}
+
+/**
+ * Field table of `Elf64_Phdr` (56 bytes).
+ *
+ * @example
+ * ```ts
+ * import { ELF64_PHDR } from "./mod.ts";
+ * console.log(ELF64_PHDR.size, ELF64_PHDR.offsetOf("p_paddr")); // 56 24
+ * ```
+ */
+export const ELF64_PHDR: Struct<Elf64Phdr> = new Struct<Elf64Phdr>("Elf64_Phdr", 56, [
+  ["p_type", 0, "u32"],
+  ["p_flags", 4, "u32"],
+  ["p_offset", 8, "u64"],
+  ["p_vaddr", 16, "u64"],
+  ["p_paddr", 24, "u64"],
+  ["p_filesz", 32, "u64"],
+  ["p_memsz", 40, "u64"],
+  ["p_align", 48, "u64"],
+]);
+
+/** `Elf64_Nhdr`: the header of one note; the name and the descriptor follow, each padded. */
+export interface Elf64Nhdr {
+  /** Length of the name, including its NUL. */
+  n_namesz: number;
+  /** Length of the descriptor. */
+  n_descsz: number;
+  /** Note type (meaning depends on the name). */
+  n_type: number;
+}
+
+/**
+ * Field table of `Elf64_Nhdr` (12 bytes).
+ *
+ * @example
+ * ```ts
+ * import { ELF64_NHDR } from "./mod.ts";
+ * console.log(ELF64_NHDR.size); // 12
+ * ```
+ */
+export const ELF64_NHDR: Struct<Elf64Nhdr> = new Struct<Elf64Nhdr>("Elf64_Nhdr", 12, [
+  ["n_namesz", 0, "u32"],
+  ["n_descsz", 4, "u32"],
+  ["n_type", 8, "u32"],
+]);
+
+/** The four magic bytes at the start of every ELF file: 0x7f 'E' 'L' 'F'. */
+export const ELFMAG: Uint8Array = new Uint8Array([0x7f, 0x45, 0x4c, 0x46]);
+/** Number of magic bytes. */
+export const SELFMAG = 4;
+/** `e_ident` index of the file class. */
+export const EI_CLASS = 4;
+/** `e_ident` index of the data encoding. */
+export const EI_DATA = 5;
+/** `e_ident` index of the ELF version. */
+export const EI_VERSION = 6;
+/** Class: 32-bit objects. */
+export const ELFCLASS32 = 1;
+/** Class: 64-bit objects. */
+export const ELFCLASS64 = 2;
+/** Data encoding: little endian. */
+export const ELFDATA2LSB = 1;
+/** Data encoding: big endian. */
+export const ELFDATA2MSB = 2;
+/** Current ELF version. */
+export const EV_CURRENT = 1;
+/** Object type: executable. */
+export const ET_EXEC = 2;
+/** Machine: AMD x86-64. */
+export const EM_X86_64 = 62;
+/** Machine: Intel 80386. */
+export const EM_386 = 3;
+
+/** Segment type: unused entry. */
+export const PT_NULL = 0;
+/** Segment type: loadable. */
+export const PT_LOAD = 1;
+/** Segment type: notes. */
+export const PT_NOTE = 4;
+/** Segment flag: executable. */
+export const PF_X = 1;
+/** Segment flag: writable. */
+export const PF_W = 2;
+/** Segment flag: readable. */
+export const PF_R = 4;
+
+/**
+ * Note alignment of the Linux kernel's notes: names and descriptors are padded to 4 bytes in ELF64 files
+ * too (`include/linux/elfnote.h` emits `.balign 4`), whatever the segment's `p_align` says.
+ */
+export const ELFNOTE_ALIGN = 4;
+/** Xen note type whose descriptor is the 32-bit physical PVH entry point. */
+export const XEN_ELFNOTE_PHYS32_ENTRY = 18;
+/** Name of the Xen notes, NUL included. */
+export const XEN_NOTE_NAME: Uint8Array = new Uint8Array([0x58, 0x65, 0x6e, 0x00]); // "Xen\0"
+/** Note type NT_GNU_BUILD_ID (name "GNU"). */
+export const NT_GNU_BUILD_ID = 3;
+/** Note type NT_VERSION. */
+export const NT_VERSION = 1;
