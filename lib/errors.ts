@@ -193,7 +193,9 @@ export type CmdlineErrorCode =
   | "MmioSize"
   | "TooLarge"
   | "NoQuoteSpace"
-  | "InvalidQuote";
+  | "InvalidQuote"
+  /** A size, address, IRQ or id is not an integer in the range its crate type holds (our addition). */
+  | "InvalidInteger";
 
 /** Kernel command line builder errors. */
 export class CmdlineError extends LinuxLoaderError<CmdlineErrorCode> {}
