@@ -217,6 +217,8 @@ export type ConfiguratorErrorCode =
   | "ModulesSetup"
   | "FDTPastRamEnd"
   | "WriteFDTToMemory"
+  /** The FDT blob is larger than FDT_MAX_SIZE (2 MiB, arm64 booting.rst). */
+  | "FDTTooLarge"
   /** Two boot-parameter sections overlap. */
   | "SectionOverlap"
   /** A table has more entries than its format allows. */
@@ -238,7 +240,9 @@ export type FdtErrorCode =
   | "BadStructure"
   | "BadName"
   | "DuplicateName"
-  | "TooLarge";
+  | "TooLarge"
+  /** A property value has the wrong length or form for the type asked for (u32, u64, string). */
+  | "BadValue";
 
 /** Flattened device tree builder and reader errors. */
 export class FdtError extends LinuxLoaderError<FdtErrorCode> {}
