@@ -83,8 +83,10 @@ export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {
       limit: LZ4_LEGACY_MAGIC,
     });
   }
-  const hint = Math.min(Math.max(options.sizeHint ?? 0, LZ4_LEGACY_BLOCK_SIZE), maxOutput + LZ4_LEGACY_BLOCK_SIZE);
+  const wanted = options.sizeHint !== undefined && Number.isSafeInteger(options.sizeHint) ? options.sizeHint : 0;
+  const hint = Math.min(Math.max(wanted, 0), maxOutput + LZ4_LEGACY_BLOCK_SIZE);
   let out = new Uint8Array(hint);
+  let scratch: Uint8Array | undefined;
   let op = 0;
   let ip = 4;
   let blocks = 0;
@@ -106,12 +108,21 @@ export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {
         { field: "block_size", value: size, limit: end - blockStart },
       );
     }
-    if (out.byteLength - op < LZ4_LEGACY_BLOCK_SIZE) {
-      const grown = new Uint8Array(Math.max(out.byteLength * 2, op + LZ4_LEGACY_BLOCK_SIZE));
-      grown.set(out.subarray(0, op));
-      out = grown;
+    let produced: number;
+    if (out.byteLength - op >= LZ4_LEGACY_BLOCK_SIZE) {
+      produced = decodeLz4Block(input, blockStart, blockStart + size, out, op, LZ4_LEGACY_BLOCK_SIZE, blocks);
+    } else {
+      // Less than a whole block of room: decode into scratch, then grow only by what the block produced
+      // (an exact size hint is never doubled for the last block).
+      scratch ??= new Uint8Array(LZ4_LEGACY_BLOCK_SIZE);
+      produced = decodeLz4Block(input, blockStart, blockStart + size, scratch, 0, LZ4_LEGACY_BLOCK_SIZE, blocks);
+      if (out.byteLength - op < produced) {
+        const grown = new Uint8Array(Math.max(out.byteLength * 2, op + produced));
+        grown.set(out.subarray(0, op));
+        out = grown;
+      }
+      out.set(scratch.subarray(0, produced), op);
     }
-    const produced = decodeLz4Block(input, blockStart, blockStart + size, out, op, LZ4_LEGACY_BLOCK_SIZE, blocks);
     op += produced;
     if (op > maxOutput) {
       throw new DecompressError("OutputTooLarge", `LZ4 output passes the limit of ${maxOutput} bytes`, {

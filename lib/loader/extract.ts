@@ -1,0 +1,243 @@
+/**
+ * The ELF `vmlinux` inside a bzImage: the setup header's `payload_offset` and `payload_length` locate the
+ * compressed kernel, its magic number tells the method, and the payload is decompressed here (LZ4 legacy
+ * frames as Debian's amd64 kernels use, gzip, or an uncompressed ELF). The result can be loaded with the
+ * ELF loader, e.g. through its PVH entry (the `XEN_ELFNOTE_PHYS32_ENTRY` note).
+ *
+ * Spec: `Documentation/arch/x86/boot.rst`, fields `payload_offset` and `payload_length` (protocol 2.08+):
+ * "If non-zero, this field contains the offset from the beginning of the protected-mode code to the
+ * payload. The payload may be compressed. The format of both the compressed and uncompressed data should
+ * be determined using the standard magic numbers." The build appends the uncompressed size as four
+ * little-endian bytes to LZ4, xz, lzma, bzip2, lzo and zstd payloads (`size_append` in
+ * `scripts/Makefile.lib`); it is checked here when present.
+ *
+ * @module
+ */
+
+import { BzImageError, DecompressError, hex } from "../errors.ts";
+import { type KernelSource, readBytes, toSource } from "../source.ts";
+import {
+  DEFAULT_SETUP_SECTS,
+  HDRS_MAGIC,
+  SECTOR_SIZE,
+  SETUP_HEADER,
+  SETUP_HEADER_OFFSET,
+  type SetupHeader,
+} from "../abi/bootparam.ts";
+import { decodeLz4Legacy } from "../compress/lz4.ts";
+import { gunzip } from "../compress/gzip.ts";
+
+/** Boot protocol version that added `payload_offset` and `payload_length` (2.08). */
+export const PAYLOAD_PROTOCOL = 0x0208;
+
+/** Compression methods a kernel payload can use (the kernel's `CONFIG_KERNEL_*` choices). */
+export type PayloadCompression = "lz4" | "gzip" | "xz" | "zstd" | "bzip2" | "lzma" | "lzo" | "none";
+
+/**
+ * Magic numbers of each method, as `lib/decompress.c` and `scripts/extract-vmlinux` know them. `none`
+ * is an ELF file (CONFIG_KERNEL_UNCOMPRESSED).
+ */
+export const PAYLOAD_MAGICS: Readonly<Record<PayloadCompression, readonly (readonly number[])[]>> = Object.freeze({
+  /** LZ4 legacy frame magic 0x184C2102, little endian. */
+  lz4: [[0x02, 0x21, 0x4c, 0x18]],
+  /** gzip ID1, ID2 (and the old 0x1f 0x9e "pack" variant the kernel also accepts). */
+  gzip: [[0x1f, 0x8b], [0x1f, 0x9e]],
+  /** xz stream header magic "\xfd7zXZ\0". */
+  xz: [[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
+  /** zstd frame magic 0xFD2FB528, little endian. */
+  zstd: [[0x28, 0xb5, 0x2f, 0xfd]],
+  /** bzip2 "BZh". */
+  bzip2: [[0x42, 0x5a, 0x68]],
+  /** lzma-alone: properties byte 0x5d and the first dictionary-size byte 0. */
+  lzma: [[0x5d, 0x00, 0x00]],
+  /** lzop "\x89LZO". */
+  lzo: [[0x89, 0x4c, 0x5a, 0x4f]],
+  /** ELF "\x7fELF". */
+  none: [[0x7f, 0x45, 0x4c, 0x46]],
+});
+
+/** Where a bzImage's payload is and how it is compressed. */
+export interface BzImagePayload {
+  /** The setup header, decoded. */
+  header: SetupHeader;
+  /** File offset of the protected-mode code: `((setup_sects || 4) + 1) * 512`. */
+  protectedModeOffset: number;
+  /** File offset of the payload (`protectedModeOffset + payload_offset`). */
+  offset: number;
+  /** `payload_length`. */
+  length: number;
+  /** Method detected from the payload's magic; `undefined` when no known magic matches. */
+  compression: PayloadCompression | undefined;
+}
+
+/** Options of {@linkcode extractVmlinux}. */
+export interface ExtractOptions {
+  /** Largest decompressed size accepted. Defaults to 1 GiB. */
+  maxOutput?: number;
+}
+
+/**
+ * The compression method whose magic `bytes` start with, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { detectCompression } from "./mod.ts";
+ * console.log(detectCompression(new Uint8Array([0x02, 0x21, 0x4c, 0x18, 0, 0]))); // lz4
+ * console.log(detectCompression(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd]))); // zstd
+ * ```
+ */
+export function detectCompression(bytes: Uint8Array): PayloadCompression | undefined {
+  for (const [method, magics] of Object.entries(PAYLOAD_MAGICS) as [PayloadCompression, number[][]][]) {
+    if (magics.some((m) => m.length <= bytes.byteLength && m.every((b, i) => bytes[i] === b))) return method;
+  }
+  return undefined;
+}
+
+/**
+ * Reads a bzImage's setup header and locates its payload, without reading the payload itself.
+ *
+ * @example Locate the payload of a minimal bzImage built in code
+ * ```ts
+ * import { findBzImagePayload, HDRS_MAGIC, SETUP_HEADER } from "./mod.ts";
+ * const img = new Uint8Array(0x1000);
+ * img.set(SETUP_HEADER.encode({ setup_sects: 1, header: HDRS_MAGIC, version: 0x20f, payload_offset: 0x10, payload_length: 4 }), 0x1f1);
+ * img.set([0x1f, 0x8b, 8, 0], 0x410);
+ * const p = await findBzImagePayload(img);
+ * console.log(p.offset.toString(16), p.compression); // 410 gzip
+ * ```
+ */
+export async function findBzImagePayload(source: KernelSource | Uint8Array): Promise<BzImagePayload> {
+  const src = toSource(source);
+  const headerEnd = SETUP_HEADER_OFFSET + SETUP_HEADER.size;
+  if (src.size < headerEnd) {
+    throw new BzImageError(
+      "ReadBzImageHeader",
+      `a ${src.size}-byte image is too small for a setup header (ends at ${hex(headerEnd)})`,
+      { field: "setup_header", value: src.size, limit: headerEnd },
+    );
+  }
+  const hdrBytes = await readBytes(src, SETUP_HEADER_OFFSET, SETUP_HEADER.size);
+  const header = SETUP_HEADER.decode(hdrBytes);
+  if (header.header !== HDRS_MAGIC) {
+    throw new BzImageError("InvalidBzImage", `no "HdrS" at 0x202: found ${hex(header.header)}`, {
+      field: "header",
+      value: header.header,
+      limit: HDRS_MAGIC,
+    });
+  }
+  if (header.version < PAYLOAD_PROTOCOL) {
+    throw new BzImageError(
+      "InvalidBzImage",
+      `boot protocol ${hex(header.version)} has no payload fields (they need ${hex(PAYLOAD_PROTOCOL)})`,
+      { field: "version", value: header.version, limit: PAYLOAD_PROTOCOL },
+    );
+  }
+  // "If this field is 0, the real value is 4": setup_sects counts the sectors after the boot sector.
+  const protectedModeOffset = ((header.setup_sects || DEFAULT_SETUP_SECTS) + 1) * SECTOR_SIZE;
+  const offset = protectedModeOffset + header.payload_offset;
+  const length = header.payload_length;
+  if (length === 0) {
+    throw new BzImageError("InvalidBzImage", "payload_length is 0: the image carries no payload", {
+      field: "payload_length",
+      value: 0,
+    });
+  }
+  if (offset + length > src.size) {
+    throw new BzImageError(
+      "ReadBzImageCompressedKernel",
+      `payload [${hex(offset)}, ${hex(offset + length)}) passes the end of the ${src.size}-byte image`,
+      { field: "payload_length", value: offset + length, limit: src.size },
+    );
+  }
+  const head = await readBytes(src, offset, Math.min(length, 8));
+  return { header, protectedModeOffset, offset, length, compression: detectCompression(head) };
+}
+
+/**
+ * Decompresses a bzImage's payload to the ELF `vmlinux` inside it. LZ4 (legacy frames) and gzip are
+ * decoded, an uncompressed ELF payload is returned as is; any other method is a {@linkcode BzImageError}
+ * `"UnsupportedCompression"` naming it. Corrupt data, a wrong size trailer or a result that is not ELF
+ * are `"CorruptPayload"` (the decoder's {@linkcode DecompressError} is the `cause`).
+ *
+ * @example Extract the vmlinux of a bzImage file
+ * ```ts ignore
+ * import { extractVmlinux, fromFile } from "./mod.ts";
+ * using file = await Deno.open("/boot/vmlinuz");
+ * const vmlinux = await extractVmlinux(await fromFile(file));
+ * console.log(vmlinux.length);
+ * ```
+ */
+export async function extractVmlinux(
+  source: KernelSource | Uint8Array,
+  options: ExtractOptions = {},
+): Promise<Uint8Array> {
+  const src = toSource(source);
+  const p = await findBzImagePayload(src);
+  const payload = src.bytes !== undefined
+    ? src.bytes.subarray(p.offset, p.offset + p.length)
+    : await readBytes(src, p.offset, p.length);
+  const maxOutput = options.maxOutput ?? 1 << 30;
+  let out: Uint8Array;
+  try {
+    switch (p.compression) {
+      case "lz4":
+        out = decodeLz4(payload, p.header.init_size, maxOutput);
+        break;
+      case "gzip":
+        out = await gunzip(payload, { maxOutput });
+        break;
+      case "none":
+        out = payload.slice();
+        break;
+      case undefined: {
+        const magic = Array.from(payload.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
+        throw new BzImageError("UnsupportedCompression", `the payload's magic (${magic}) is of no known method`, {
+          field: "payload",
+          value: magic,
+        });
+      }
+      default:
+        throw new BzImageError(
+          "UnsupportedCompression",
+          `the payload is ${p.compression}-compressed; only lz4, gzip and uncompressed payloads are decoded`,
+          { field: "payload", value: p.compression },
+        );
+    }
+  } catch (e) {
+    if (!(e instanceof DecompressError)) throw e;
+    throw new BzImageError("CorruptPayload", `the ${p.compression} payload is corrupt: ${e.message}`, {
+      field: "payload",
+      cause: e,
+    });
+  }
+  if (!PAYLOAD_MAGICS.none[0].every((b, i) => out[i] === b)) {
+    throw new BzImageError("CorruptPayload", `the decompressed ${p.compression} payload is not an ELF file`, {
+      field: "payload",
+    });
+  }
+  return out;
+}
+
+/** LZ4 legacy frames, then nothing or the build's four-byte size trailer, which must match. */
+function decodeLz4(payload: Uint8Array, initSize: number, maxOutput: number): Uint8Array {
+  const n = payload.byteLength;
+  const trailer = n >= 8 ? new DataView(payload.buffer, payload.byteOffset + n - 4, 4).getUint32(0, true) : 0;
+  const sizeHint = trailer > 0 && trailer <= maxOutput ? trailer : Math.min(initSize, maxOutput);
+  const r = decodeLz4Legacy(payload, { sizeHint, maxOutput });
+  if (r.consumed === n) return r.bytes;
+  if (r.consumed === n - 4) {
+    if (trailer !== r.bytes.byteLength) {
+      throw new DecompressError(
+        "CorruptData",
+        `the size trailer says ${trailer} bytes but the LZ4 frames hold ${r.bytes.byteLength}`,
+        { field: "size_append", value: trailer, limit: r.bytes.byteLength },
+      );
+    }
+    return r.bytes;
+  }
+  throw new DecompressError(
+    "CorruptData",
+    `${n - r.consumed} bytes follow the LZ4 frames at payload offset ${hex(r.consumed)}`,
+    { field: "payload_length", value: r.consumed, limit: n },
+  );
+}

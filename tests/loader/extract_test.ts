@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import { BzImageError, DecompressError } from "../../lib/errors.ts";
+import { fromBlob } from "../../lib/source.ts";
+import { HDRS_MAGIC, SETUP_HEADER, SETUP_HEADER_OFFSET } from "../../lib/abi/bootparam.ts";
+import { LZ4_LEGACY_MAGIC } from "../../lib/compress/lz4.ts";
+import { detectCompression, extractVmlinux, findBzImagePayload } from "../../lib/loader/extract.ts";
+
+/** A fake vmlinux: the ELF magic, then text that compresses. */
+function fakeVmlinux(n = 5000): Uint8Array {
+  const out = new Uint8Array(n);
+  out.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+  for (let i = 7; i < n; i++) out[i] = 32 + ((i * 5) % 90);
+  return out;
+}
+
+function u32(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24];
+}
+
+/** An LZ4 legacy frame with one block of literals only (a valid, if useless, compression). */
+function lz4Literals(data: Uint8Array): Uint8Array {
+  const len: number[] = [];
+  let rest = data.length - 15;
+  while (rest >= 255) {
+    len.push(255);
+    rest -= 255;
+  }
+  len.push(rest);
+  const block = [0xf0, ...len, ...data]; // token: 15 literals "and more", no match
+  return new Uint8Array([...u32(LZ4_LEGACY_MAGIC), ...u32(block.length), ...block]);
+}
+
+async function gzip(data: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([data as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** A bzImage with the given payload: boot sector + `setupSects` setup sectors, then protected-mode code. */
+function bzImage(payload: Uint8Array, opts: { setupSects?: number; version?: number; payloadAt?: number } = {}) {
+  const setupSects = opts.setupSects ?? 2;
+  const pm = ((setupSects || 4) + 1) * 512; // start of the protected-mode code
+  const at = opts.payloadAt ?? 0x40; // payload offset inside the protected-mode code
+  const img = new Uint8Array(pm + at + payload.length + 0x100);
+  img.set(
+    SETUP_HEADER.encode({
+      setup_sects: setupSects, // real-mode setup sectors after the boot sector
+      boot_flag: 0xaa55, // boot sector signature
+      header: HDRS_MAGIC, // "HdrS"
+      version: opts.version ?? 0x020f, // boot protocol 2.15
+      payload_offset: at, // from the start of the protected-mode code
+      payload_length: payload.length,
+      init_size: 0x100000, // what the decompressor would need
+    }),
+    SETUP_HEADER_OFFSET,
+  );
+  img.set(payload, pm + at);
+  return img;
+}
+
+async function rejectsCode(p: Promise<unknown>, code: string): Promise<BzImageError> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof BzImageError, `expected BzImageError ${code}, got ${String(caught)}`);
+  assert.equal(caught.code, code, caught.message);
+  return caught;
+}
+
+Deno.test("extractVmlinux decodes an LZ4 payload", async () => {
+  const elf = fakeVmlinux();
+  assert.deepEqual(await extractVmlinux(bzImage(lz4Literals(elf))), elf);
+});
+
+Deno.test("extractVmlinux accepts an LZ4 payload with the build's size trailer", async () => {
+  const elf = fakeVmlinux();
+  const payload = new Uint8Array([...lz4Literals(elf), ...u32(elf.length)]);
+  assert.deepEqual(await extractVmlinux(bzImage(payload)), elf);
+});
+
+Deno.test("extractVmlinux rejects an LZ4 size trailer that does not match the output", async () => {
+  const elf = fakeVmlinux();
+  const payload = new Uint8Array([...lz4Literals(elf), ...u32(elf.length + 1)]);
+  await rejectsCode(extractVmlinux(bzImage(payload)), "CorruptPayload");
+});
+
+Deno.test("extractVmlinux reports corrupt LZ4 data as CorruptPayload caused by a DecompressError", async () => {
+  const payload = lz4Literals(fakeVmlinux()).subarray(0, 100);
+  const e = await rejectsCode(extractVmlinux(bzImage(payload)), "CorruptPayload");
+  assert.ok(e.cause instanceof DecompressError);
+});
+
+Deno.test("extractVmlinux decodes a gzip payload", async () => {
+  const elf = fakeVmlinux(20000);
+  assert.deepEqual(await extractVmlinux(bzImage(await gzip(elf))), elf);
+});
+
+Deno.test("extractVmlinux returns an uncompressed ELF payload as is", async () => {
+  const elf = fakeVmlinux(3000);
+  assert.deepEqual(await extractVmlinux(bzImage(elf)), elf);
+});
+
+Deno.test("extractVmlinux reads through a KernelSource that holds no bytes", async () => {
+  const elf = fakeVmlinux();
+  const src = fromBlob(new Blob([bzImage(lz4Literals(elf)) as Uint8Array<ArrayBuffer>]));
+  assert.deepEqual(await extractVmlinux(src), elf);
+});
+
+Deno.test("extractVmlinux names each method it does not decode", async () => {
+  const magics: Record<string, number[]> = {
+    xz: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00],
+    zstd: [0x28, 0xb5, 0x2f, 0xfd],
+    bzip2: [0x42, 0x5a, 0x68, 0x39],
+    lzma: [0x5d, 0x00, 0x00, 0x80],
+    lzo: [0x89, 0x4c, 0x5a, 0x4f],
+  };
+  for (const [method, magic] of Object.entries(magics)) {
+    const e = await rejectsCode(
+      extractVmlinux(bzImage(new Uint8Array([...magic, 0, 0, 0, 0]))),
+      "UnsupportedCompression",
+    );
+    assert.equal(e.value, method);
+    assert.match(e.message, new RegExp(method));
+  }
+});
+
+Deno.test("extractVmlinux rejects a payload of no known method", async () => {
+  await rejectsCode(extractVmlinux(bzImage(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]))), "UnsupportedCompression");
+});
+
+Deno.test("extractVmlinux rejects a payload that does not decompress to ELF", async () => {
+  await rejectsCode(extractVmlinux(bzImage(lz4Literals(new Uint8Array(100).fill(65)))), "CorruptPayload");
+});
+
+Deno.test("findBzImagePayload rejects an image without HdrS", async () => {
+  const img = bzImage(fakeVmlinux());
+  img[0x202] = 0;
+  await rejectsCode(findBzImagePayload(img), "InvalidBzImage");
+});
+
+Deno.test("findBzImagePayload rejects a boot protocol older than 2.08", async () => {
+  await rejectsCode(findBzImagePayload(bzImage(fakeVmlinux(), { version: 0x0207 })), "InvalidBzImage");
+});
+
+Deno.test("findBzImagePayload rejects a payload that passes the end of the image", async () => {
+  const img = bzImage(fakeVmlinux());
+  new DataView(img.buffer).setUint32(SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("payload_length"), img.length, true);
+  await rejectsCode(findBzImagePayload(img), "ReadBzImageCompressedKernel");
+});
+
+Deno.test("findBzImagePayload rejects an image too small for a setup header", async () => {
+  await rejectsCode(findBzImagePayload(new Uint8Array(0x200)), "ReadBzImageHeader");
+});
+
+Deno.test("findBzImagePayload counts setup_sects 0 as 4 sectors", async () => {
+  const p = await findBzImagePayload(bzImage(fakeVmlinux(), { setupSects: 0, payloadAt: 0x10 }));
+  assert.equal(p.protectedModeOffset, 5 * 512);
+  assert.equal(p.offset, 5 * 512 + 0x10);
+  assert.equal(p.compression, "none");
+});
+
+Deno.test("detectCompression knows the gzip, lz4 and ELF magics and nothing else", () => {
+  assert.equal(detectCompression(new Uint8Array([0x1f, 0x8b, 8])), "gzip");
+  assert.equal(detectCompression(new Uint8Array([0x02, 0x21, 0x4c, 0x18])), "lz4");
+  assert.equal(detectCompression(new Uint8Array([0x7f, 0x45, 0x4c, 0x46])), "none");
+  assert.equal(detectCompression(new Uint8Array([0x02, 0x21])), undefined);
+  assert.equal(detectCompression(new Uint8Array([0, 0, 0, 0])), undefined);
+});
