@@ -20,3 +20,5 @@ export * from "./lib/source.ts";
 export * from "./lib/abi/struct.ts";
 export * from "./lib/plan.ts";
 export * from "./lib/configurator/mod.ts";
+export * from "./lib/cmdline.ts";
+export * from "./lib/loader/cmdline.ts";
