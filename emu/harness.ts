@@ -1,0 +1,120 @@
+/**
+ * What the three boot harnesses share: map guest memory, watch reads, run to a halt instruction under an
+ * instruction budget, the engine's timeout and our own wall-clock deadline (Unicorn's timeout can be lost
+ * when hooks move the program counter), and report what happened.
+ *
+ * The halt is the architecture's wait instruction: `hlt` on x86, `wfi` on aarch64 and riscv64. Unicorn 2
+ * returns from `uc_emu_start` after executing one; the harness confirms it by the bytes of the last
+ * instruction executed, so an engine stop for any other reason is never mistaken for a halt.
+ *
+ * @module
+ */
+
+import { EmulatorError, hex } from "../lib/errors.ts";
+import type { GuestMemory } from "../lib/memory.ts";
+import type { GuestRead, Unicorn } from "./unicorn.ts";
+
+/** Options every harness takes. */
+export interface RunOptions {
+  /** Wall-clock limit in milliseconds (engine timeout and harness deadline). Default 2000. */
+  timeoutMs?: number;
+  /** Instruction budget; exhausting it is `InstructionLimit`. Default 10 000 000. */
+  maxInstructions?: number;
+  /**
+   * Guest ranges `[start, end)` whose reads are recorded (default: every region of guest memory).
+   * Instruction fetches are not reads.
+   */
+  watch?: readonly (readonly [number, number])[];
+  /** Extra engine-owned zero-filled ranges `[address, size]` to map (4 KiB-aligned). */
+  scratch?: readonly (readonly [number, number])[];
+}
+
+/** How a run ended. */
+export type StopReason = "halt";
+
+/** What a harness returns. */
+export interface RunResult {
+  /** General registers at the halt, by lower-case name. */
+  registers: Record<string, bigint>;
+  /** Every guest data read inside the watched ranges, in order. */
+  reads: GuestRead[];
+  /** Text the guest wrote to its UART. */
+  serial: string;
+  /** Instructions executed, the halt included. */
+  instructions: number;
+  /** Why the run ended. */
+  stop: StopReason;
+  /** Address of the halt instruction. */
+  haltPc: number;
+  /** Wall-clock time of the run in milliseconds. */
+  elapsedMs: number;
+}
+
+/** Facts {@linkcode runToHalt} returns. */
+export interface HaltFacts {
+  /** Instructions executed. */
+  instructions: number;
+  /** Address of the halt instruction. */
+  haltPc: number;
+  /** Wall-clock time in milliseconds. */
+  elapsedMs: number;
+}
+
+/** Maps guest memory and scratch ranges and installs read watches; returns the live read list. */
+export function prepare(uc: Unicorn, mem: GuestMemory, opts: RunOptions): GuestRead[] {
+  uc.mapGuestMemory(mem);
+  for (const [a, s] of opts.scratch ?? []) uc.mapScratch(a, s);
+  const watch = opts.watch ?? mem.regions.map((r) => [r.guestAddr, r.end] as const);
+  const reads: GuestRead[] = [];
+  for (const [b, e] of watch) uc.watchReads(b, e, reads);
+  return reads;
+}
+
+/**
+ * Runs from `begin` until the engine executes a halt instruction whose bytes are `haltBytes`.
+ * Throws {@linkcode EmulatorError} `Timeout`, `InstructionLimit`, or `UnicornError` when the engine stops
+ * for another reason; faults come from {@linkcode Unicorn.start} as they are.
+ */
+export function runToHalt(uc: Unicorn, begin: number, haltBytes: Uint8Array, opts: RunOptions): HaltFacts {
+  const timeoutMs = opts.timeoutMs ?? 2000;
+  const max = opts.maxInstructions ?? 10_000_000;
+  let n = 0;
+  let lastPc = -1, lastSize = 0;
+  let deadlineHit = false;
+  const t0 = performance.now();
+  const deadline = t0 + timeoutMs;
+  uc.onCode((address, size) => {
+    n++;
+    lastPc = address;
+    lastSize = size;
+    if ((n & 0x3ff) === 0 && performance.now() > deadline) {
+      deadlineHit = true;
+      uc.stop();
+    }
+  });
+  const r = uc.start({ begin, timeoutMs, count: max });
+  const elapsedMs = performance.now() - t0;
+  if (deadlineHit || r.timedOut) {
+    throw new EmulatorError(
+      "Timeout",
+      `the guest did not halt within ${timeoutMs} ms (${n} instructions, last pc ${hex(lastPc)})`,
+      { field: "timeoutMs", value: n, limit: timeoutMs },
+    );
+  }
+  if (lastPc >= 0 && lastSize === haltBytes.byteLength) {
+    const got = uc.memRead(lastPc, lastSize);
+    if (got.every((b, i) => b === haltBytes[i])) return { instructions: n, haltPc: lastPc, elapsedMs };
+  }
+  if (n >= max) {
+    throw new EmulatorError(
+      "InstructionLimit",
+      `the guest did not halt within ${max} instructions (last pc ${hex(lastPc)})`,
+      { field: "maxInstructions", value: n, limit: max },
+    );
+  }
+  throw new EmulatorError(
+    "UnicornError",
+    `the engine stopped at pc ${hex(lastPc)} after ${n} instructions without a halt instruction`,
+    { field: "pc", value: lastPc },
+  );
+}
