@@ -296,3 +296,91 @@ export type CpioErrorCode =
 
 /** cpio "newc" (initramfs) writer and reader errors. */
 export class CpioError extends LinuxLoaderError<CpioErrorCode> {}
+
+/** Codes of {@linkcode MultibootError}: one per Multiboot 1 / Multiboot2 header, ELF32 and boot information check. */
+export type MultibootErrorCode =
+  /** No header magic at an aligned offset within the search window (8192 bytes, Multiboot2: 32768). */
+  | "HeaderNotFound"
+  /** The header's fields (as its flags or header_length say) pass the search window or the file. */
+  | "HeaderTruncated"
+  /** The checksum does not make the header's sum zero. */
+  | "InvalidChecksum"
+  /** A requirement bit (flags 0-15) is set that this loader does not understand or cannot fulfil. */
+  | "UnsupportedFlags"
+  /** header_addr is below load_addr. */
+  | "InvalidHeaderAddr"
+  /** The load's file offset (header offset - (header_addr - load_addr)) is before the file. */
+  | "InvalidLoadOffset"
+  /** load_end_addr is below load_addr. */
+  | "InvalidLoadEndAddr"
+  /** load_end_addr asks for more bytes than the file holds. */
+  | "LoadPastImageEnd"
+  /** bss_end_addr is below the end of the loaded bytes. */
+  | "InvalidBssEndAddr"
+  /** The entry address is outside the loaded image. */
+  | "InvalidEntryAddr"
+  /** A range passes 4 GiB, the end of the 32-bit physical address space. */
+  | "AddressOverflow"
+  /** A range the kernel or its boot information needs is not in guest memory. */
+  | "LoadOutsideMemory"
+  /** No address fields and no ELF magic. */
+  | "NotElf"
+  /** Not ELFCLASS32. */
+  | "InvalidElfClass"
+  /** Not ELFDATA2LSB. */
+  | "InvalidElfData"
+  /** e_machine is not EM_386. */
+  | "InvalidElfMachine"
+  /** e_type is not ET_EXEC. */
+  | "InvalidElfType"
+  /** e_phentsize is not sizeof(Elf32_Phdr). */
+  | "InvalidProgramHeaderSize"
+  /** The program header table passes the end of the file. */
+  | "ProgramHeaderPastEnd"
+  /** A PT_LOAD segment's file bytes pass the end of the file. */
+  | "SegmentPastEnd"
+  /** A PT_LOAD segment has p_filesz above p_memsz. */
+  | "SegmentFileszAboveMemsz"
+  /** Two PT_LOAD segments overlap in memory. */
+  | "SegmentOverlap"
+  /** No PT_LOAD segment with bytes. */
+  | "NoLoadSegments"
+  /** Multiboot2 architecture is not i386 (0). */
+  | "InvalidArchitecture"
+  /** Multiboot2 header_length is too small for the fixed part and an end tag. */
+  | "InvalidHeaderLength"
+  /** A Multiboot2 header tag is shorter than 8 bytes or passes header_length. */
+  | "TagTruncated"
+  /** A Multiboot2 header tag of fixed size has another size. */
+  | "InvalidTagSize"
+  /** A required (not optional) Multiboot2 header tag this loader does not support. */
+  | "UnsupportedTag"
+  /** A required Multiboot2 information request for a tag type the specification does not define. */
+  | "UnsupportedInfoRequest"
+  /** The Multiboot2 header tags have no end tag. */
+  | "MissingEndTag"
+  /** A Multiboot2 address tag without an entry address tag. */
+  | "MissingEntryAddress"
+  /** A boot information string (cmdline, module string, boot loader name) contains a NUL byte. */
+  | "InvalidString"
+  /** A module is not page aligned although the kernel asked for it, or the information is misaligned. */
+  | "Misaligned"
+  /** A module's size is negative or its address and size are inconsistent. */
+  | "InvalidModule";
+
+/** Multiboot 1 and Multiboot2 header, loader and boot information errors. */
+export class MultibootError extends LinuxLoaderError<MultibootErrorCode> {}
+
+/** Codes of {@linkcode PlanJsonError}. */
+export type PlanJsonErrorCode =
+  /** The text is not JSON. */
+  | "MalformedJson"
+  /** The JSON is not a plan of a version this library reads. */
+  | "UnsupportedVersion"
+  /** A field is missing or has the wrong type or range; the error names its path. */
+  | "InvalidField"
+  /** A byte step's hex or base64 text is malformed or disagrees with its length. */
+  | "InvalidBytes";
+
+/** Errors reading a plan back from JSON. */
+export class PlanJsonError extends LinuxLoaderError<PlanJsonErrorCode> {}
