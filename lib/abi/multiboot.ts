@@ -1,0 +1,666 @@
+/**
+ * Multiboot 1 and Multiboot2 structures as field tables, with their magic numbers and flag bits.
+ *
+ * - Multiboot Specification 0.6.96: https://www.gnu.org/software/grub/manual/multiboot/multiboot.html
+ *   (the C header `multiboot.h` at the end of that document names the fields spelled here).
+ * - Multiboot2 Specification 2.0: https://www.gnu.org/software/grub/manual/multiboot2/multiboot.html
+ *   (`multiboot2.h`).
+ * - The ELF32 header and program header (System V ABI, i386 supplement), which a Multiboot kernel without
+ *   the a.out kludge is loaded from. Only the fields the Multiboot loaders need are named here; the
+ *   64-bit tables live in `elf.ts`.
+ *
+ * All values are little endian. Struct sizes follow the i386 C ABI (4-byte alignment of 64-bit fields) and
+ * the headers' `__attribute__((packed))` where they have it.
+ *
+ * @module
+ */
+
+import { Struct } from "./struct.ts";
+
+// ---------------------------------------------------------------------------------------------------
+// Multiboot 1: the OS image header (spec 3.1.1)
+// ---------------------------------------------------------------------------------------------------
+
+/** The magic number of a Multiboot 1 header ("the magic number identifying the header"). */
+export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
+/** EAX at entry: "must contain the magic value 0x2BADB002" (spec 3.2). */
+export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
+/** "The Multiboot header must be contained completely within the first 8192 bytes of the OS image." */
+export const MULTIBOOT_SEARCH = 8192;
+/** "... and must be longword (32-bit) aligned." */
+export const MULTIBOOT_HEADER_ALIGN = 4;
+/** Bytes of the header that every image has: magic, flags, checksum. */
+export const MULTIBOOT_HEADER_MIN_SIZE = 12;
+/** Bytes of the header when the address fields (flag bit 16) are present: up to entry_addr. */
+export const MULTIBOOT_HEADER_AOUT_SIZE = 32;
+/** Bytes of the header when the graphics fields (flag bit 2) are present: up to depth. */
+export const MULTIBOOT_HEADER_VIDEO_SIZE = 48;
+
+/** Header flag bit 0: boot modules must be aligned on 4 KiB page boundaries. */
+export const MULTIBOOT_PAGE_ALIGN = 0x0000_0001;
+/** Header flag bit 1: mem_* (and, if available, mmap_*) must be passed in multiboot_info. */
+export const MULTIBOOT_MEMORY_INFO = 0x0000_0002;
+/** Header flag bit 2: the video mode table must be passed (and the graphics fields are valid). */
+export const MULTIBOOT_VIDEO_MODE = 0x0000_0004;
+/** Header flag bit 16: the address fields at offsets 12-28 are valid (the "a.out kludge"). */
+export const MULTIBOOT_AOUT_KLUDGE = 0x0001_0000;
+/**
+ * The requirement bits. Spec 3.1.2: "Bits 0-15 indicate requirements; if the boot loader sees any of
+ * these bits set but doesn't understand the flag or can't fulfill the requirements it indicates for some
+ * reason, it must notify the user and fail to load the OS image."
+ */
+export const MULTIBOOT_REQUIRED_FLAGS_MASK = 0x0000_ffff;
+/** Page size used for module alignment (flag bit 0). */
+export const MULTIBOOT_MODULE_ALIGN = 0x1000;
+
+/** The Multiboot 1 header (`struct multiboot_header`). Fields after `checksum` exist only per flags. */
+export interface MultibootHeader {
+  /** {@linkcode MULTIBOOT_HEADER_MAGIC}. */
+  magic: number;
+  /** Feature bits the image requests or requires. */
+  flags: number;
+  /** magic + flags + checksum == 0 (mod 2^32). */
+  checksum: number;
+  /** Physical address of the header's first byte (flag bit 16). */
+  header_addr: number;
+  /** Physical address of the start of the text segment (flag bit 16). */
+  load_addr: number;
+  /** Physical address of the end of the data segment; 0 means the whole file (flag bit 16). */
+  load_end_addr: number;
+  /** Physical address of the end of the bss; 0 means no bss (flag bit 16). */
+  bss_end_addr: number;
+  /** Physical address to jump to (flag bit 16). */
+  entry_addr: number;
+  /** 0 linear graphics, 1 EGA text (flag bit 2). */
+  mode_type: number;
+  /** Preferred columns (flag bit 2). */
+  width: number;
+  /** Preferred lines (flag bit 2). */
+  height: number;
+  /** Preferred bits per pixel (flag bit 2). */
+  depth: number;
+}
+
+/** Layout of {@linkcode MultibootHeader}. */
+export const MULTIBOOT_HEADER: Struct<MultibootHeader> = new Struct<MultibootHeader>("multiboot_header", 48, [
+  ["magic", 0, "u32"],
+  ["flags", 4, "u32"],
+  ["checksum", 8, "u32"],
+  ["header_addr", 12, "u32"],
+  ["load_addr", 16, "u32"],
+  ["load_end_addr", 20, "u32"],
+  ["bss_end_addr", 24, "u32"],
+  ["entry_addr", 28, "u32"],
+  ["mode_type", 32, "u32"],
+  ["width", 36, "u32"],
+  ["height", 40, "u32"],
+  ["depth", 44, "u32"],
+]);
+
+// ---------------------------------------------------------------------------------------------------
+// Multiboot 1: the boot information (spec 3.3)
+// ---------------------------------------------------------------------------------------------------
+
+/** multiboot_info.flags bit 0: mem_lower and mem_upper are valid. */
+export const MULTIBOOT_INFO_MEMORY = 0x0000_0001;
+/** Bit 1: boot_device is valid. */
+export const MULTIBOOT_INFO_BOOTDEV = 0x0000_0002;
+/** Bit 2: cmdline is valid. */
+export const MULTIBOOT_INFO_CMDLINE = 0x0000_0004;
+/** Bit 3: mods_count and mods_addr are valid. */
+export const MULTIBOOT_INFO_MODS = 0x0000_0008;
+/** Bit 4: the a.out symbol table is valid. */
+export const MULTIBOOT_INFO_AOUT_SYMS = 0x0000_0010;
+/** Bit 5: the ELF section header table is valid. */
+export const MULTIBOOT_INFO_ELF_SHDR = 0x0000_0020;
+/** Bit 6: mmap_length and mmap_addr are valid. */
+export const MULTIBOOT_INFO_MEM_MAP = 0x0000_0040;
+/** Bit 7: drives_length and drives_addr are valid. */
+export const MULTIBOOT_INFO_DRIVE_INFO = 0x0000_0080;
+/** Bit 8: config_table is valid. */
+export const MULTIBOOT_INFO_CONFIG_TABLE = 0x0000_0100;
+/** Bit 9: boot_loader_name is valid. */
+export const MULTIBOOT_INFO_BOOT_LOADER_NAME = 0x0000_0200;
+/** Bit 10: apm_table is valid. */
+export const MULTIBOOT_INFO_APM_TABLE = 0x0000_0400;
+/** Bit 11: the vbe_* fields are valid. */
+export const MULTIBOOT_INFO_VBE_INFO = 0x0000_0800;
+/** Bit 12: the framebuffer_* fields are valid. */
+export const MULTIBOOT_INFO_FRAMEBUFFER_INFO = 0x0000_1000;
+
+/** Memory map type: available RAM. */
+export const MULTIBOOT_MEMORY_AVAILABLE = 1;
+/** Memory map type: reserved. */
+export const MULTIBOOT_MEMORY_RESERVED = 2;
+/** Memory map type: ACPI reclaimable. */
+export const MULTIBOOT_MEMORY_ACPI_RECLAIMABLE = 3;
+/** Memory map type: ACPI NVS, to be preserved on hibernation. */
+export const MULTIBOOT_MEMORY_NVS = 4;
+/** Memory map type: defective RAM. */
+export const MULTIBOOT_MEMORY_BADRAM = 5;
+
+/** Lower memory ends at 640 KiB: "The maximum possible value for lower memory is 640 kilobytes." */
+export const MULTIBOOT_LOWER_MEMORY_END = 0xa_0000;
+/** Upper memory starts at 1 MiB: "upper memory starts at address 1 megabyte". */
+export const MULTIBOOT_UPPER_MEMORY_START = 0x10_0000;
+
+/** The Multiboot 1 information structure (`struct multiboot_info`). */
+export interface MultibootInfo {
+  /** Which of the following fields are valid (MULTIBOOT_INFO_*). */
+  flags: number;
+  /** KiB of memory from 0, at most 640. */
+  mem_lower: number;
+  /** KiB of memory from 1 MiB up to the first hole. */
+  mem_upper: number;
+  /** BIOS disk the image was loaded from. */
+  boot_device: number;
+  /** Physical address of the NUL-terminated command line. */
+  cmdline: number;
+  /** Number of modules. */
+  mods_count: number;
+  /** Physical address of the first multiboot_mod_list. */
+  mods_addr: number;
+  /** a.out symbol table or ELF section header table (16 bytes). */
+  syms: Uint8Array;
+  /** Byte length of the memory map buffer. */
+  mmap_length: number;
+  /** Physical address of the memory map buffer (the first entry's size field). */
+  mmap_addr: number;
+  /** Byte length of the drive structures. */
+  drives_length: number;
+  /** Physical address of the first drive structure. */
+  drives_addr: number;
+  /** ROM configuration table. */
+  config_table: number;
+  /** Physical address of the NUL-terminated boot loader name. */
+  boot_loader_name: number;
+  /** APM table. */
+  apm_table: number;
+  /** VBE control information. */
+  vbe_control_info: number;
+  /** VBE mode information. */
+  vbe_mode_info: number;
+  /** Current VBE mode. */
+  vbe_mode: number;
+  /** VBE 3.0 protected-mode interface segment. */
+  vbe_interface_seg: number;
+  /** VBE protected-mode interface offset. */
+  vbe_interface_off: number;
+  /** VBE protected-mode interface length. */
+  vbe_interface_len: number;
+  /** Framebuffer physical address. */
+  framebuffer_addr: bigint;
+  /** Bytes per framebuffer line. */
+  framebuffer_pitch: number;
+  /** Framebuffer width in pixels (or characters). */
+  framebuffer_width: number;
+  /** Framebuffer height in pixels (or characters). */
+  framebuffer_height: number;
+  /** Bits per pixel. */
+  framebuffer_bpp: number;
+  /** 0 indexed, 1 RGB, 2 EGA text. */
+  framebuffer_type: number;
+  /** Palette or channel layout (6 bytes). */
+  color_info: Uint8Array;
+}
+
+/** Layout of {@linkcode MultibootInfo}: 116 bytes on i386 (the 64-bit framebuffer_addr is 4-byte aligned). */
+export const MULTIBOOT_INFO: Struct<MultibootInfo> = new Struct<MultibootInfo>("multiboot_info", 116, [
+  ["flags", 0, "u32"],
+  ["mem_lower", 4, "u32"],
+  ["mem_upper", 8, "u32"],
+  ["boot_device", 12, "u32"],
+  ["cmdline", 16, "u32"],
+  ["mods_count", 20, "u32"],
+  ["mods_addr", 24, "u32"],
+  ["syms", 28, { bytes: 16 }],
+  ["mmap_length", 44, "u32"],
+  ["mmap_addr", 48, "u32"],
+  ["drives_length", 52, "u32"],
+  ["drives_addr", 56, "u32"],
+  ["config_table", 60, "u32"],
+  ["boot_loader_name", 64, "u32"],
+  ["apm_table", 68, "u32"],
+  ["vbe_control_info", 72, "u32"],
+  ["vbe_mode_info", 76, "u32"],
+  ["vbe_mode", 80, "u16"],
+  ["vbe_interface_seg", 82, "u16"],
+  ["vbe_interface_off", 84, "u16"],
+  ["vbe_interface_len", 86, "u16"],
+  ["framebuffer_addr", 88, "u64"],
+  ["framebuffer_pitch", 96, "u32"],
+  ["framebuffer_width", 100, "u32"],
+  ["framebuffer_height", 104, "u32"],
+  ["framebuffer_bpp", 108, "u8"],
+  ["framebuffer_type", 109, "u8"],
+  ["color_info", 110, { bytes: 6 }],
+]);
+
+/**
+ * One memory map entry (`struct multiboot_mmap_entry`, packed). `size` counts the bytes after itself, so
+ * "the next pair starts at size + 4": 20 for this layout.
+ */
+export interface MultibootMmapEntry {
+  /** Bytes of the entry after this field. */
+  size: number;
+  /** First physical address. */
+  addr: bigint;
+  /** Length in bytes. */
+  len: bigint;
+  /** MULTIBOOT_MEMORY_*. */
+  type: number;
+}
+
+/** Layout of {@linkcode MultibootMmapEntry}. */
+export const MULTIBOOT_MMAP_ENTRY: Struct<MultibootMmapEntry> = new Struct<MultibootMmapEntry>(
+  "multiboot_mmap_entry",
+  24,
+  [
+    ["size", 0, "u32"],
+    ["addr", 4, "u64"],
+    ["len", 12, "u64"],
+    ["type", 20, "u32"],
+  ],
+);
+
+/** The value of {@linkcode MultibootMmapEntry.size} for the entries this library writes. */
+export const MULTIBOOT_MMAP_ENTRY_SIZE_FIELD = MULTIBOOT_MMAP_ENTRY.size - 4;
+
+/** One boot module (`struct multiboot_mod_list`). */
+export interface MultibootModule {
+  /** First byte of the module. */
+  mod_start: number;
+  /** One past the last byte of the module. */
+  mod_end: number;
+  /** Physical address of the module's NUL-terminated string. */
+  cmdline: number;
+  /** Zero. */
+  pad: number;
+}
+
+/** Layout of {@linkcode MultibootModule}. */
+export const MULTIBOOT_MODULE: Struct<MultibootModule> = new Struct<MultibootModule>("multiboot_mod_list", 16, [
+  ["mod_start", 0, "u32"],
+  ["mod_end", 4, "u32"],
+  ["cmdline", 8, "u32"],
+  ["pad", 12, "u32"],
+]);
+
+// ---------------------------------------------------------------------------------------------------
+// Multiboot2: the OS image header (spec 3.1)
+// ---------------------------------------------------------------------------------------------------
+
+/** The magic number of a Multiboot2 header. */
+export const MULTIBOOT2_HEADER_MAGIC = 0xe85250d6;
+/** EAX at entry: "must contain the magic value 0x36d76289" (spec 3.3). */
+export const MULTIBOOT2_BOOTLOADER_MAGIC = 0x36d76289;
+/** "The Multiboot2 header must be contained completely within the first 32768 bytes of the OS image." */
+export const MULTIBOOT2_SEARCH = 32768;
+/** "... and must be 64-bit aligned." */
+export const MULTIBOOT2_HEADER_ALIGN = 8;
+/** Header tags and boot information tags are padded to 8 bytes. */
+export const MULTIBOOT2_TAG_ALIGN = 8;
+/** architecture 0: "32-bit (protected) mode of i386". */
+export const MULTIBOOT2_ARCHITECTURE_I386 = 0;
+/** architecture 4: "32-bit MIPS". */
+export const MULTIBOOT2_ARCHITECTURE_MIPS32 = 4;
+/** Header tag flags bit 0: "the bootloader may ignore this tag if it lacks relevant support". */
+export const MULTIBOOT2_HEADER_TAG_OPTIONAL = 1;
+
+/** Header tag type 0: end of the tag list (size 8). */
+export const MULTIBOOT2_HEADER_TAG_END = 0;
+/** Header tag type 1: information request. */
+export const MULTIBOOT2_HEADER_TAG_INFORMATION_REQUEST = 1;
+/** Header tag type 2: address (the a.out kludge of Multiboot2). */
+export const MULTIBOOT2_HEADER_TAG_ADDRESS = 2;
+/** Header tag type 3: entry address. */
+export const MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS = 3;
+/** Header tag type 4: console flags. */
+export const MULTIBOOT2_HEADER_TAG_CONSOLE_FLAGS = 4;
+/** Header tag type 5: framebuffer. */
+export const MULTIBOOT2_HEADER_TAG_FRAMEBUFFER = 5;
+/** Header tag type 6: module alignment (modules page aligned). */
+export const MULTIBOOT2_HEADER_TAG_MODULE_ALIGN = 6;
+/** Header tag type 7: EFI boot services. */
+export const MULTIBOOT2_HEADER_TAG_EFI_BS = 7;
+/** Header tag type 8: EFI i386 entry address. */
+export const MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS_EFI32 = 8;
+/** Header tag type 9: EFI amd64 entry address. */
+export const MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS_EFI64 = 9;
+/** Header tag type 10: relocatable. */
+export const MULTIBOOT2_HEADER_TAG_RELOCATABLE = 10;
+
+/** The fixed part of a Multiboot2 header (`struct multiboot_header`). */
+export interface Multiboot2Header {
+  /** {@linkcode MULTIBOOT2_HEADER_MAGIC}. */
+  magic: number;
+  /** CPU instruction set architecture. */
+  architecture: number;
+  /** Length of the header in bytes, tags included. */
+  header_length: number;
+  /** magic + architecture + header_length + checksum == 0 (mod 2^32). */
+  checksum: number;
+}
+
+/** Layout of {@linkcode Multiboot2Header}. */
+export const MULTIBOOT2_HEADER: Struct<Multiboot2Header> = new Struct<Multiboot2Header>("multiboot_header", 16, [
+  ["magic", 0, "u32"],
+  ["architecture", 4, "u32"],
+  ["header_length", 8, "u32"],
+  ["checksum", 12, "u32"],
+]);
+
+/** The common start of every header tag (`struct multiboot_header_tag`). */
+export interface Multiboot2HeaderTag {
+  /** MULTIBOOT2_HEADER_TAG_*. */
+  type: number;
+  /** Bit 0: optional. */
+  flags: number;
+  /** Size of the tag in bytes, without the padding to 8. */
+  size: number;
+}
+
+/** Layout of {@linkcode Multiboot2HeaderTag}. */
+export const MULTIBOOT2_HEADER_TAG: Struct<Multiboot2HeaderTag> = new Struct<Multiboot2HeaderTag>(
+  "multiboot_header_tag",
+  8,
+  [
+    ["type", 0, "u16"],
+    ["flags", 2, "u16"],
+    ["size", 4, "u32"],
+  ],
+);
+
+/** Address header tag (`struct multiboot_header_tag_address`), type 2. */
+export interface Multiboot2AddressTag extends Multiboot2HeaderTag {
+  /** Physical address of the Multiboot2 header's magic. */
+  header_addr: number;
+  /** Physical address of the start of the text segment; 0xffffffff: load the file from its beginning. */
+  load_addr: number;
+  /** Physical address of the end of the data segment; 0 means the whole file. */
+  load_end_addr: number;
+  /** Physical address of the end of the bss; 0 means no bss. */
+  bss_end_addr: number;
+}
+
+/** Layout of {@linkcode Multiboot2AddressTag}. */
+export const MULTIBOOT2_ADDRESS_TAG: Struct<Multiboot2AddressTag> = new Struct<Multiboot2AddressTag>(
+  "multiboot_header_tag_address",
+  24,
+  [
+    ["type", 0, "u16"],
+    ["flags", 2, "u16"],
+    ["size", 4, "u32"],
+    ["header_addr", 8, "u32"],
+    ["load_addr", 12, "u32"],
+    ["load_end_addr", 16, "u32"],
+    ["bss_end_addr", 20, "u32"],
+  ],
+);
+
+/** Address tag load_addr value -1: "the file must be loaded from its beginning". */
+export const MULTIBOOT2_LOAD_FROM_FILE_START = 0xffff_ffff;
+
+/** Entry address header tag (`struct multiboot_header_tag_entry_address`), type 3. */
+export interface Multiboot2EntryAddressTag extends Multiboot2HeaderTag {
+  /** Physical address to jump to. */
+  entry_addr: number;
+}
+
+/** Layout of {@linkcode Multiboot2EntryAddressTag}. */
+export const MULTIBOOT2_ENTRY_ADDRESS_TAG: Struct<Multiboot2EntryAddressTag> = new Struct<Multiboot2EntryAddressTag>(
+  "multiboot_header_tag_entry_address",
+  12,
+  [
+    ["type", 0, "u16"],
+    ["flags", 2, "u16"],
+    ["size", 4, "u32"],
+    ["entry_addr", 8, "u32"],
+  ],
+);
+
+/** Size of a module alignment tag (type 6): the common part only. */
+export const MULTIBOOT2_MODULE_ALIGN_TAG_SIZE = 8;
+/** Size of an end tag (type 0). */
+export const MULTIBOOT2_END_TAG_SIZE = 8;
+/** Bytes of each entry of an information request tag's mbi_tag_types array. */
+export const MULTIBOOT2_INFO_REQUEST_ENTRY_SIZE = 4;
+
+// ---------------------------------------------------------------------------------------------------
+// Multiboot2: the boot information (spec 3.6)
+// ---------------------------------------------------------------------------------------------------
+
+/** Boot information tag type 0: end (size 8). */
+export const MULTIBOOT2_TAG_TYPE_END = 0;
+/** Type 1: boot command line. */
+export const MULTIBOOT2_TAG_TYPE_CMDLINE = 1;
+/** Type 2: boot loader name. */
+export const MULTIBOOT2_TAG_TYPE_BOOT_LOADER_NAME = 2;
+/** Type 3: module. */
+export const MULTIBOOT2_TAG_TYPE_MODULE = 3;
+/** Type 4: basic memory information. */
+export const MULTIBOOT2_TAG_TYPE_BASIC_MEMINFO = 4;
+/** Type 5: BIOS boot device. */
+export const MULTIBOOT2_TAG_TYPE_BOOTDEV = 5;
+/** Type 6: memory map. */
+export const MULTIBOOT2_TAG_TYPE_MMAP = 6;
+/** The highest boot information tag type the 2.0 specification defines (21: image load base address). */
+export const MULTIBOOT2_TAG_TYPE_MAX_KNOWN = 21;
+
+/** The fixed start of the boot information (`total_size`, `reserved`). */
+export interface Multiboot2InfoHeader {
+  /** Size of the whole structure, end tag included. */
+  total_size: number;
+  /** Zero. */
+  reserved: number;
+}
+
+/** Layout of {@linkcode Multiboot2InfoHeader}. */
+export const MULTIBOOT2_INFO_HEADER: Struct<Multiboot2InfoHeader> = new Struct<Multiboot2InfoHeader>(
+  "multiboot2_info",
+  8,
+  [
+    ["total_size", 0, "u32"],
+    ["reserved", 4, "u32"],
+  ],
+);
+
+/** The common start of every boot information tag (`struct multiboot_tag`). */
+export interface Multiboot2Tag {
+  /** MULTIBOOT2_TAG_TYPE_*. */
+  type: number;
+  /** Size of the tag without the padding to 8. */
+  size: number;
+}
+
+/** Layout of {@linkcode Multiboot2Tag}; a string tag (cmdline, boot loader name) is this plus the string. */
+export const MULTIBOOT2_TAG: Struct<Multiboot2Tag> = new Struct<Multiboot2Tag>("multiboot_tag", 8, [
+  ["type", 0, "u32"],
+  ["size", 4, "u32"],
+]);
+
+/** Module tag (`struct multiboot_tag_module`): this plus the module's NUL-terminated string. */
+export interface Multiboot2ModuleTag extends Multiboot2Tag {
+  /** First byte of the module. */
+  mod_start: number;
+  /** One past the last byte of the module. */
+  mod_end: number;
+}
+
+/** Layout of {@linkcode Multiboot2ModuleTag} (the string follows at offset 16). */
+export const MULTIBOOT2_MODULE_TAG: Struct<Multiboot2ModuleTag> = new Struct<Multiboot2ModuleTag>(
+  "multiboot_tag_module",
+  16,
+  [
+    ["type", 0, "u32"],
+    ["size", 4, "u32"],
+    ["mod_start", 8, "u32"],
+    ["mod_end", 12, "u32"],
+  ],
+);
+
+/** Basic memory information tag (`struct multiboot_tag_basic_meminfo`). */
+export interface Multiboot2BasicMeminfoTag extends Multiboot2Tag {
+  /** KiB of memory from 0, at most 640. */
+  mem_lower: number;
+  /** KiB of memory from 1 MiB up to the first hole. */
+  mem_upper: number;
+}
+
+/** Layout of {@linkcode Multiboot2BasicMeminfoTag}. */
+export const MULTIBOOT2_BASIC_MEMINFO_TAG: Struct<Multiboot2BasicMeminfoTag> = new Struct<Multiboot2BasicMeminfoTag>(
+  "multiboot_tag_basic_meminfo",
+  16,
+  [
+    ["type", 0, "u32"],
+    ["size", 4, "u32"],
+    ["mem_lower", 8, "u32"],
+    ["mem_upper", 12, "u32"],
+  ],
+);
+
+/** Memory map tag (`struct multiboot_tag_mmap`): this header, then entry_size-byte entries. */
+export interface Multiboot2MmapTag extends Multiboot2Tag {
+  /** Bytes per entry: "guaranteed to be a multiple of 8". */
+  entry_size: number;
+  /** 0 for the layout of {@linkcode MULTIBOOT2_MMAP_ENTRY}. */
+  entry_version: number;
+}
+
+/** Layout of {@linkcode Multiboot2MmapTag} (entries follow at offset 16). */
+export const MULTIBOOT2_MMAP_TAG: Struct<Multiboot2MmapTag> = new Struct<Multiboot2MmapTag>("multiboot_tag_mmap", 16, [
+  ["type", 0, "u32"],
+  ["size", 4, "u32"],
+  ["entry_size", 8, "u32"],
+  ["entry_version", 12, "u32"],
+]);
+
+/** One Multiboot2 memory map entry (`struct multiboot_mmap_entry` of multiboot2.h). */
+export interface Multiboot2MmapEntry {
+  /** First physical address. */
+  base_addr: bigint;
+  /** Length in bytes. */
+  length: bigint;
+  /** MULTIBOOT_MEMORY_* (the same values as Multiboot 1). */
+  type: number;
+  /** Zero. */
+  reserved: number;
+}
+
+/** Layout of {@linkcode Multiboot2MmapEntry}. */
+export const MULTIBOOT2_MMAP_ENTRY: Struct<Multiboot2MmapEntry> = new Struct<Multiboot2MmapEntry>(
+  "multiboot2_mmap_entry",
+  24,
+  [
+    ["base_addr", 0, "u64"],
+    ["length", 8, "u64"],
+    ["type", 16, "u32"],
+    ["reserved", 20, "u32"],
+  ],
+);
+
+// ---------------------------------------------------------------------------------------------------
+// ELF32 (i386): what a Multiboot kernel without the address fields is loaded from
+// ---------------------------------------------------------------------------------------------------
+
+/** "\x7fELF" read as a big-endian u32 from e_ident[0..4]. */
+export const ELF32_MAGIC = 0x7f454c46;
+/** e_ident[EI_CLASS] offset. */
+export const ELF32_EI_CLASS = 4;
+/** e_ident[EI_DATA] offset. */
+export const ELF32_EI_DATA = 5;
+/** ELFCLASS32. */
+export const ELF32_CLASS32 = 1;
+/** ELFDATA2LSB: little endian. */
+export const ELF32_DATA2LSB = 1;
+/** ET_EXEC: an executable file. */
+export const ELF32_ET_EXEC = 2;
+/** EM_386: Intel 80386. */
+export const ELF32_EM_386 = 3;
+/** PT_LOAD: a loadable segment. */
+export const ELF32_PT_LOAD = 1;
+
+/** The ELF32 file header (`Elf32_Ehdr`). */
+export interface Elf32Ehdr {
+  /** Magic, class, data encoding, version, ABI and padding. */
+  e_ident: Uint8Array;
+  /** Object file type. */
+  e_type: number;
+  /** Architecture. */
+  e_machine: number;
+  /** Object file version. */
+  e_version: number;
+  /** Entry point (virtual address). */
+  e_entry: number;
+  /** File offset of the program header table. */
+  e_phoff: number;
+  /** File offset of the section header table. */
+  e_shoff: number;
+  /** Processor-specific flags. */
+  e_flags: number;
+  /** Size of this header. */
+  e_ehsize: number;
+  /** Size of one program header. */
+  e_phentsize: number;
+  /** Number of program headers. */
+  e_phnum: number;
+  /** Size of one section header. */
+  e_shentsize: number;
+  /** Number of section headers. */
+  e_shnum: number;
+  /** Section header string table index. */
+  e_shstrndx: number;
+}
+
+/** Layout of {@linkcode Elf32Ehdr}. */
+export const ELF32_EHDR: Struct<Elf32Ehdr> = new Struct<Elf32Ehdr>("Elf32_Ehdr", 52, [
+  ["e_ident", 0, { bytes: 16 }],
+  ["e_type", 16, "u16"],
+  ["e_machine", 18, "u16"],
+  ["e_version", 20, "u32"],
+  ["e_entry", 24, "u32"],
+  ["e_phoff", 28, "u32"],
+  ["e_shoff", 32, "u32"],
+  ["e_flags", 36, "u32"],
+  ["e_ehsize", 40, "u16"],
+  ["e_phentsize", 42, "u16"],
+  ["e_phnum", 44, "u16"],
+  ["e_shentsize", 46, "u16"],
+  ["e_shnum", 48, "u16"],
+  ["e_shstrndx", 50, "u16"],
+]);
+
+/** One ELF32 program header (`Elf32_Phdr`). */
+export interface Elf32Phdr {
+  /** Segment type. */
+  p_type: number;
+  /** File offset of the segment's bytes. */
+  p_offset: number;
+  /** Virtual address. */
+  p_vaddr: number;
+  /** Physical address (where a Multiboot loader puts the segment). */
+  p_paddr: number;
+  /** Bytes in the file. */
+  p_filesz: number;
+  /** Bytes in memory (the rest is zero-filled). */
+  p_memsz: number;
+  /** Permissions. */
+  p_flags: number;
+  /** Alignment. */
+  p_align: number;
+}
+
+/** Layout of {@linkcode Elf32Phdr}. */
+export const ELF32_PHDR: Struct<Elf32Phdr> = new Struct<Elf32Phdr>("Elf32_Phdr", 32, [
+  ["p_type", 0, "u32"],
+  ["p_offset", 4, "u32"],
+  ["p_vaddr", 8, "u32"],
+  ["p_paddr", 12, "u32"],
+  ["p_filesz", 16, "u32"],
+  ["p_memsz", 20, "u32"],
+  ["p_flags", 24, "u32"],
+  ["p_align", 28, "u32"],
+]);
+
+/** The highest 32-bit physical address plus one: every Multiboot address and range must stay below it. */
+export const MULTIBOOT_ADDRESS_LIMIT = 0x1_0000_0000;
