@@ -29,7 +29,7 @@ export const LZ4_LEGACY_BLOCK_SIZE = 8 << 20;
  * LZ4_COMPRESSBOUND(8 MiB): the largest compressed size of one legacy block. A size field above it
  * "cannot be a block" and ends the frame.
  */
-export const LZ4_LEGACY_MAX_COMPRESSED = LZ4_LEGACY_BLOCK_SIZE + Math.floor(LZ4_LEGACY_BLOCK_SIZE / 255) + 16;
+export const LZ4_LEGACY_MAX_COMPRESSED: number = LZ4_LEGACY_BLOCK_SIZE + Math.floor(LZ4_LEGACY_BLOCK_SIZE / 255) + 16;
 
 /** "The minimum match length is 4" (block format). */
 const MIN_MATCH = 4;
