@@ -1,0 +1,413 @@
+/**
+ * bzImage loader for x86, following the Linux x86 boot protocol
+ * (https://www.kernel.org/doc/html/latest/arch/x86/boot.html) with the checks and error codes of
+ * rust-vmm linux-loader's `loader::bzimage`. The real-mode setup (`setup_sects + 1` sectors, the setup
+ * header at 0x1f1) stays in the image; the protected-mode part that follows is copied to guest memory at
+ * `kernelOffset` or the header's `code32_start`, and the setup header is returned for the VMM to copy into
+ * `boot_params.hdr`.
+ *
+ * Beyond the crate: {@linkcode decodeBzImage} exposes the protocol fields that tell where a kernel may go
+ * (`relocatable_kernel`, `kernel_alignment`, `pref_address`, `init_size`, `xloadflags`), each only when the
+ * image's protocol version defines it, and {@linkcode bzImagePlacement} picks a load address that honours
+ * them and leaves room for `init_size`.
+ *
+ * @module
+ */
+
+import {
+  BOOT_FLAG_MAGIC,
+  BOOT_PROTOCOL,
+  DEFAULT_SETUP_SECTS,
+  HDRS_MAGIC,
+  LOADED_HIGH,
+  MIN_BOOT_PROTOCOL,
+  SECTOR_SIZE,
+  SETUP_HEADER,
+  SETUP_HEADER_END_BASE,
+  SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET,
+  SETUP_HEADER_OFFSET,
+  type SetupHeader,
+} from "../abi/bootparam.ts";
+import { BzImageError, hex, KernelLoaderError } from "../errors.ts";
+import type { GuestMemory } from "../memory.ts";
+import { applyPlan, type Plan } from "../plan.ts";
+import { type KernelSource, readBytes, toSource } from "../source.ts";
+import type { KernelLoaderResult } from "./elf.ts";
+
+/** Options of {@linkcode loadBzImage} and {@linkcode planBzImage}. */
+export interface BzImageLoadOptions {
+  /** Guest address for the protected-mode kernel; `code32_start` from the header when omitted. */
+  kernelOffset?: number;
+  /** Lowest guest address the kernel may be loaded at. */
+  highmemStart?: number;
+}
+
+/** What a bzImage's setup header says, decoded and checked. */
+export interface BzImageInfo {
+  /** The setup header as stored in the image (short images are zero-padded, as the crate reads them). */
+  setupHeader: SetupHeader;
+  /** Boot protocol version, e.g. 0x020f. */
+  version: number;
+  /** Setup sectors after the boot sector (`setup_sects`, 0 read as 4). */
+  setupSects: number;
+  /** Bytes of real-mode setup, boot sector included: `(setupSects + 1) * 512`; the protected-mode part starts here. */
+  setupSize: number;
+  /** Bytes of the protected-mode part: the image size minus `setupSize`. */
+  kernelSize: number;
+  /** One past the last byte of the setup header in the image (0x202 + the byte at 0x201). */
+  headerEnd: number;
+  /** `code32_start`: the default load address. */
+  code32Start: number;
+  /** Whether the kernel may be loaded at any suitably aligned address (protocol 2.05+). */
+  relocatable: boolean;
+  /** `kernel_alignment` (2.05+). */
+  kernelAlignment?: number;
+  /** `1 << min_alignment` (2.10+). */
+  minAlignment?: number;
+  /** `pref_address` (2.10+). */
+  prefAddress?: number;
+  /** `init_size`: memory the kernel needs from its runtime start (2.10+). */
+  initSize?: number;
+  /** `xloadflags` (2.12+), 0 before. */
+  xloadflags: number;
+  /** `cmdline_size` (2.06+); 255 before, as the protocol says. */
+  cmdlineSize: number;
+  /** `initrd_addr_max` (2.03+); 0x37ffffff before, as the protocol says. */
+  initrdAddrMax: number;
+}
+
+/** A decoded bzImage and the write that loads it. */
+export interface BzImagePlan extends KernelLoaderResult {
+  /** The header facts. */
+  info: BzImageInfo;
+  /** The setup header to give the kernel: as in the image, with `code32_start` set to the load address. */
+  setupHeader: SetupHeader;
+  /** One copy: the protected-mode part to `kernelLoad`. */
+  plan: Plan;
+}
+
+const MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Cheap format check: the boot sector signature 0xAA55 at 0x1fe and "HdrS" at 0x202.
+ *
+ * @example
+ * ```ts
+ * import { isBzImage } from "./mod.ts";
+ * console.log(isBzImage(new Uint8Array(512))); // false
+ * ```
+ */
+export function isBzImage(bytes: Uint8Array): boolean {
+  const hdrAt = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("header");
+  if (bytes.byteLength < hdrAt + 4) return false;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, "boot_flag") === BOOT_FLAG_MAGIC &&
+    SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, "header") === HDRS_MAGIC;
+}
+
+function checkOption(name: string, v: number | undefined): void {
+  if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
+    throw new KernelLoaderError(
+      "InvalidKernelStartAddress",
+      `option ${name} = ${String(v)} is not a non-negative safe integer`,
+      { field: name, value: String(v), limit: MAX },
+    );
+  }
+}
+
+function invalid(field: keyof SetupHeader, value: number, limit: number, why: string): BzImageError {
+  return new BzImageError("InvalidBzImage", `setup header ${field} = ${hex(value)}: ${why}`, { field, value, limit });
+}
+
+/**
+ * Reads and checks a bzImage's setup header, without touching guest memory. Checks, in the crate's
+ * order: "HdrS" magic, protocol version >= 2.00, `LOADED_HIGH`, image larger than its setup
+ * (`Underflow`); then the boot sector signature 0xAA55 (which the crate does not check).
+ *
+ * @example
+ * ```ts
+ * import { decodeBzImage, SETUP_HEADER } from "./mod.ts";
+ * const image = new Uint8Array(5 * 512 + 16);
+ * image.set(SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1 }), 0x1f1);
+ * const info = await decodeBzImage(image);
+ * console.log(info.setupSize, info.kernelSize); // 2560 16
+ * ```
+ */
+export async function decodeBzImage(input: KernelSource | Uint8Array): Promise<BzImageInfo> {
+  const src = toSource(input);
+  const size = src.size;
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new BzImageError("SeekBzImageEnd", `the image's size ${String(size)} is not a valid byte count`, {
+      field: "size",
+      value: String(size),
+    });
+  }
+  if (size < SETUP_HEADER_OFFSET) {
+    throw new BzImageError(
+      "SeekBzImageHeader",
+      `the ${size}-byte image ends before the setup header at ${hex(SETUP_HEADER_OFFSET)}`,
+      { field: "size", value: size, limit: SETUP_HEADER_OFFSET },
+    );
+  }
+  // As the crate: read what the file holds of the header; a shorter file leaves the rest zero.
+  const raw = new Uint8Array(SETUP_HEADER.size);
+  try {
+    raw.set(await readBytes(src, SETUP_HEADER_OFFSET, Math.min(SETUP_HEADER.size, size - SETUP_HEADER_OFFSET)));
+  } catch (e) {
+    throw new BzImageError("ReadBzImageHeader", `reading the setup header failed: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const h = SETUP_HEADER.decode(raw);
+  if (h.header !== HDRS_MAGIC) throw invalid("header", h.header, HDRS_MAGIC, `not "HdrS" (${hex(HDRS_MAGIC)})`);
+  if (h.version < MIN_BOOT_PROTOCOL) {
+    throw invalid("version", h.version, MIN_BOOT_PROTOCOL, `boot protocol older than ${hex(MIN_BOOT_PROTOCOL)}`);
+  }
+  if ((h.loadflags & LOADED_HIGH) === 0) {
+    throw invalid("loadflags", h.loadflags, LOADED_HIGH, "LOADED_HIGH (bit 0) is clear: a zImage, not a bzImage");
+  }
+  const setupSects = h.setup_sects === 0 ? DEFAULT_SETUP_SECTS : h.setup_sects;
+  const setupSize = (setupSects + 1) * SECTOR_SIZE;
+  if (size < setupSize) {
+    throw new BzImageError(
+      "Underflow",
+      `the ${size}-byte image is smaller than its ${setupSize}-byte real-mode setup (setup_sects ${h.setup_sects})`,
+      { field: "setup_sects", value: setupSize, limit: size },
+    );
+  }
+  if (h.boot_flag !== BOOT_FLAG_MAGIC) {
+    throw invalid("boot_flag", h.boot_flag, BOOT_FLAG_MAGIC, `not the boot sector signature ${hex(BOOT_FLAG_MAGIC)}`);
+  }
+  const v = h.version;
+  const jumpDisplacement = raw[SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET - SETUP_HEADER_OFFSET];
+  let prefAddress: number | undefined;
+  if (v >= BOOT_PROTOCOL.PREF_ADDRESS) {
+    if (h.pref_address > BigInt(MAX)) {
+      throw new BzImageError("Overflow", `setup header pref_address ${hex(h.pref_address)} passes ${hex(MAX)}`, {
+        field: "pref_address",
+        value: h.pref_address,
+        limit: MAX,
+      });
+    }
+    prefAddress = Number(h.pref_address);
+  }
+  return {
+    setupHeader: h,
+    version: v,
+    setupSects,
+    setupSize,
+    kernelSize: size - setupSize,
+    headerEnd: SETUP_HEADER_END_BASE + jumpDisplacement,
+    code32Start: h.code32_start,
+    relocatable: v >= BOOT_PROTOCOL.RELOCATABLE && h.relocatable_kernel !== 0,
+    kernelAlignment: v >= BOOT_PROTOCOL.RELOCATABLE ? h.kernel_alignment : undefined,
+    minAlignment: v >= BOOT_PROTOCOL.PREF_ADDRESS ? 2 ** h.min_alignment : undefined,
+    prefAddress,
+    initSize: v >= BOOT_PROTOCOL.PREF_ADDRESS ? h.init_size : undefined,
+    xloadflags: v >= BOOT_PROTOCOL.XLOADFLAGS ? h.xloadflags : 0,
+    cmdlineSize: v >= BOOT_PROTOCOL.CMDLINE_SIZE ? h.cmdline_size : 255,
+    initrdAddrMax: v >= BOOT_PROTOCOL.INITRD_ADDR_MAX ? h.initrd_addr_max : 0x37ffffff,
+  };
+}
+
+/**
+ * Decodes a bzImage and plans the copy of its protected-mode part, without touching guest memory.
+ *
+ * @example
+ * ```ts
+ * import { planBzImage, SETUP_HEADER } from "./mod.ts";
+ * const image = new Uint8Array(5 * 512 + 16);
+ * image.set(
+ *   SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000 }),
+ *   0x1f1,
+ * );
+ * const p = await planBzImage(image);
+ * console.log(p.kernelLoad.toString(16), p.plan.steps[0].kind); // 100000 copy
+ * ```
+ */
+export async function planBzImage(
+  input: KernelSource | Uint8Array,
+  opts: BzImageLoadOptions = {},
+): Promise<BzImagePlan> {
+  const src = toSource(input);
+  checkOption("kernelOffset", opts.kernelOffset);
+  checkOption("highmemStart", opts.highmemStart);
+  const info = await decodeBzImage(src);
+  const load = opts.kernelOffset ?? info.code32Start;
+  if (opts.highmemStart !== undefined && load < opts.highmemStart) {
+    throw new KernelLoaderError(
+      "InvalidKernelStartAddress",
+      `bzImage load address ${hex(load)} (${
+        opts.kernelOffset === undefined ? "code32_start" : "kernelOffset"
+      }) is below the high memory start ${hex(opts.highmemStart)}`,
+      {
+        field: opts.kernelOffset === undefined ? "code32_start" : "kernelOffset",
+        value: load,
+        limit: opts.highmemStart,
+      },
+    );
+  }
+  const end = load + info.kernelSize;
+  if (end > MAX) {
+    throw new KernelLoaderError(
+      "MemoryOverflow",
+      `bzImage kernel end ${hex(load)} + ${hex(info.kernelSize)} passes ${hex(MAX)}`,
+      { field: "kernelOffset", value: end, limit: MAX },
+    );
+  }
+  // As the crate: the header handed back says where the protected-mode code really is (low 32 bits).
+  const setupHeader: SetupHeader = { ...info.setupHeader, code32_start: load % 2 ** 32 };
+  return {
+    info,
+    setupHeader,
+    kernelLoad: load,
+    kernelEnd: end,
+    pvhBootCap: { kind: "ignored" },
+    plan: {
+      steps: [{
+        kind: "copy",
+        guestAddr: load,
+        length: info.kernelSize,
+        sourceOffset: info.setupSize,
+        label: "bzImage protected-mode kernel",
+      }],
+    },
+  };
+}
+
+/**
+ * Loads a bzImage's protected-mode part into guest memory and returns the setup header for
+ * `boot_params`. Checks everything first; a failed load writes nothing.
+ *
+ * Errors: {@linkcode BzImageError} (`InvalidBzImage`, `Underflow`, `ReadBzImageHeader`, ...),
+ * {@linkcode KernelLoaderError} `InvalidKernelStartAddress` (load address below `highmemStart`) and
+ * `MemoryOverflow` (the kernel does not fit in guest memory).
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, loadBzImage, SETUP_HEADER } from "./mod.ts";
+ * const image = new Uint8Array(5 * 512 + 16).fill(0x90, 5 * 512);
+ * image.set(
+ *   SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000 }),
+ *   0x1f1,
+ * );
+ * const mem = GuestMemory.fromRanges([[0, 4 << 20]]);
+ * const r = await loadBzImage(mem, image, { kernelOffset: 0x200000 });
+ * console.log(r.kernelEnd.toString(16), r.setupHeader?.code32_start.toString(16)); // 200010 200000
+ * ```
+ */
+export async function loadBzImage(
+  mem: GuestMemory,
+  input: KernelSource | Uint8Array,
+  opts: BzImageLoadOptions = {},
+): Promise<KernelLoaderResult> {
+  const src = toSource(input);
+  const p = await planBzImage(src, opts);
+  try {
+    await applyPlan(mem, p.plan, src);
+  } catch (e) {
+    // Validation errors pass through; anything else is the source failing mid-copy.
+    if (!(e instanceof KernelLoaderError)) {
+      throw new BzImageError(
+        "ReadBzImageCompressedKernel",
+        `reading the protected-mode kernel failed: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    throw e;
+  }
+  return { kernelLoad: p.kernelLoad, kernelEnd: p.kernelEnd, setupHeader: p.setupHeader, pvhBootCap: p.pvhBootCap };
+}
+
+/** Where {@linkcode bzImagePlacement} puts a kernel. */
+export interface BzImagePlacement {
+  /** Guest address to pass as `kernelOffset`. */
+  loadAddress: number;
+  /** Where the kernel will run from (it relocates there before decompressing). */
+  runtimeStart: number;
+  /** Bytes reserved from `runtimeStart`: `init_size`, or the protected-mode size when larger. */
+  reserved: number;
+}
+
+function isPow2(n: number): boolean {
+  return Number.isSafeInteger(n) && n > 0 && Number.isInteger(Math.log2(n));
+}
+
+/**
+ * Chooses a load address for a bzImage in `mem`, as the boot protocol asks a loader to:
+ * - a relocatable kernel (2.05+) goes at the lowest address at or above `pref_address` (and
+ *   `highmemStart`) aligned to `kernel_alignment` where `max(init_size, kernel size)` bytes of guest
+ *   memory are free; at that address the runtime start is the load address itself;
+ * - a kernel that is not relocatable is loaded at `code32_start` and runs from `pref_address` (2.10+),
+ *   so both ranges must be in memory.
+ *
+ * Throws {@linkcode BzImageError} `InitSizeTooLarge` when no such place exists, `Overflow` when an
+ * aligned address passes 2^53, `InvalidBzImage` when `kernel_alignment` is not a power of two.
+ *
+ * @example
+ * ```ts
+ * import { bzImagePlacement, decodeBzImage, GuestMemory, SETUP_HEADER } from "./mod.ts";
+ * const image = new Uint8Array(5 * 512 + 16);
+ * image.set(SETUP_HEADER.encode({
+ *   boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000,
+ *   relocatable_kernel: 1, kernel_alignment: 0x200000, pref_address: 0x1000000n, init_size: 0x800000,
+ * }), 0x1f1);
+ * const info = await decodeBzImage(image);
+ * const mem = GuestMemory.fromRanges([[0, 64 << 20]]);
+ * console.log(bzImagePlacement(info, mem).loadAddress.toString(16)); // 1000000
+ * ```
+ */
+export function bzImagePlacement(
+  info: BzImageInfo,
+  mem: GuestMemory,
+  opts: { highmemStart?: number } = {},
+): BzImagePlacement {
+  checkOption("highmemStart", opts.highmemStart);
+  const floor = opts.highmemStart ?? 0;
+  const reserved = Math.max(info.initSize ?? 0, info.kernelSize);
+  if (!info.relocatable) {
+    const load = info.code32Start;
+    const runtime = info.prefAddress ?? load;
+    if (load < floor) {
+      throw new KernelLoaderError(
+        "InvalidKernelStartAddress",
+        `bzImage is not relocatable and code32_start ${hex(load)} is below the high memory start ${hex(floor)}`,
+        { field: "code32_start", value: load, limit: floor },
+      );
+    }
+    if (!mem.isRange(load, info.kernelSize) || !mem.isRange(runtime, reserved)) {
+      throw new BzImageError(
+        "InitSizeTooLarge",
+        `bzImage is not relocatable: it needs [${hex(load)}, ${hex(load + info.kernelSize)}) and init_size ${
+          hex(reserved)
+        } bytes from pref_address ${hex(runtime)} in guest memory (last address ${hex(mem.lastAddr)})`,
+        { field: "init_size", value: reserved, limit: mem.lastAddr + 1 },
+      );
+    }
+    return { loadAddress: load, runtimeStart: runtime, reserved };
+  }
+  const align = info.kernelAlignment ?? 1;
+  if (!isPow2(align)) {
+    throw invalid("kernel_alignment", align, 0, "not a power of two");
+  }
+  const lowest = Math.max(floor, info.prefAddress ?? 0);
+  for (const r of mem.regions) {
+    if (r.end <= lowest) continue;
+    const start = Math.ceil(Math.max(r.guestAddr, lowest) / align) * align;
+    if (start + reserved > MAX) {
+      throw new BzImageError("Overflow", `aligned load address ${hex(start)} + ${hex(reserved)} passes ${hex(MAX)}`, {
+        field: "kernel_alignment",
+        value: start,
+        limit: MAX,
+      });
+    }
+    if (mem.isRange(start, reserved)) return { loadAddress: start, runtimeStart: start, reserved };
+  }
+  throw new BzImageError(
+    "InitSizeTooLarge",
+    `no ${hex(align)}-aligned guest range at or above ${hex(lowest)} holds init_size ${hex(reserved)} bytes`,
+    { field: "init_size", value: reserved, limit: mem.lastAddr + 1 },
+  );
+}
