@@ -1,0 +1,547 @@
+/**
+ * arm64 and riscv64 `Image` loader (the crate's `loader::pe`), for plain and gzip-compressed (`Image.gz`,
+ * Debian's arm64 `vmlinuz`) kernels, and the crate's `load_dtb`.
+ *
+ * Specs: Linux `Documentation/arch/arm64/booting.rst` (section 4, "Call the kernel image") and
+ * `Documentation/arch/riscv/boot-image-header.rst` with `boot.rst`. The header layouts and constants live
+ * in `lib/abi/image.ts`.
+ *
+ * Flow, as everywhere in this library: read the 64-byte header, decode it ({@linkcode decodePeHeader}),
+ * plan the copy ({@linkcode planPe}), validate the plan against guest memory, then apply it; any error
+ * before the apply leaves guest memory untouched.
+ *
+ * Compressed input is inflated with the platform's `DecompressionStream("gzip")` in two passes. The first
+ * pass inflates and discards: it captures the header, measures the image and proves the stream intact (a
+ * gzip stream's CRC-32 and length sit in its last 8 bytes, so corruption can only be known at the very
+ * end). The second pass inflates again straight into the planned guest range. The cost is inflating twice
+ * (about twice the CPU time of one pass); the gain is that a corrupt or truncated stream is rejected with
+ * guest memory byte-identical, and no second full copy of the image is ever held (each decompressed chunk
+ * goes straight to its place in guest memory). Only a source whose bytes change between the two passes can
+ * still fail during the second pass.
+ *
+ * @module
+ */
+
+import {
+  ARM64_DEFAULT_TEXT_OFFSET,
+  ARM64_IMAGE_HEADER,
+  ARM64_IMAGE_MAGIC,
+  type Arm64ImageHeader,
+  IMAGE_BASE_ALIGN,
+  IMAGE_HEADER_SIZE,
+  IMAGE_MAGIC_OFFSET,
+  RISCV64_IMAGE_HEADER,
+  type Riscv64ImageHeader,
+  RISCV_IMAGE_MAGIC2,
+} from "../abi/image.ts";
+import { isGzip } from "../compress/gzip.ts";
+import { hex, KernelLoaderError, LinuxLoaderError, PeError, type PeErrorCode, SourceError } from "../errors.ts";
+import type { GuestMemory } from "../memory.ts";
+import { applyPlan, type Plan, validatePlan } from "../plan.ts";
+import { type KernelSource, toSource } from "../source.ts";
+
+/** The architectures whose Image format this loader knows. */
+export type PeArch = "aarch64" | "riscv64";
+
+/**
+ * The largest device tree `loadDtb` accepts (the crate's `load_dtb` limit). arm64 `booting.rst`: "The
+ * device tree blob (dtb) must be placed on an 8-byte boundary and must not exceed 2 megabytes in size."
+ */
+export const DTB_MAX_SIZE = 0x20_0000;
+
+/** Options of {@linkcode loadPe} and {@linkcode planPe}. */
+export interface PeLoadOptions {
+  /** 2 MiB aligned base address; the Image goes at `kernelOffset + text_offset`. Defaults to 0 (the crate's). */
+  kernelOffset?: number;
+  /** Expected architecture; when given, an Image of the other one is `InvalidImageMagicNumber`. */
+  arch?: PeArch;
+  /**
+   * Also require the header's `image_size` bytes (the kernel's bss and early allocations: "At least
+   * image_size bytes from the start of the image must be free for use by the kernel") to be guest memory.
+   * Off by default, as in the crate, which checks only the file's bytes.
+   */
+  checkImageSize?: boolean;
+  /** Upper bound on a gzip input's decompressed size. Defaults to the guest memory available at the load address. */
+  maxDecompressedSize?: number;
+}
+
+/** A decoded Image header and what follows from it. */
+export interface PeHeaderInfo {
+  /** Architecture, from the magic at 0x38. */
+  arch: PeArch;
+  /** The load offset used: `text_offset`, or 0x80000 for an arm64 header with `image_size` 0. */
+  textOffset: number;
+  /** `image_size` (0 when the header does not say). */
+  imageSize: number;
+  /** `flags`, raw. */
+  flags: bigint;
+  /** The raw header. */
+  header: Arm64ImageHeader | Riscv64ImageHeader;
+}
+
+/** A load plan for an Image and the addresses it leads to. */
+export interface PePlan extends PeHeaderInfo {
+  /** Guest address of the Image's first byte (and its entry point). */
+  kernelLoad: number;
+  /** One past the last byte written. */
+  kernelEnd: number;
+  /** `kernelLoad + image_size`, or `kernelEnd` when image_size is 0 or smaller than the file. */
+  imageEnd: number;
+  /** The validated plan: one copy of the (decompressed) image. */
+  plan: Plan;
+}
+
+/** What {@linkcode loadPe} returns: the crate's `kernel_load` and `kernel_end`, and more. */
+export interface PeLoadResult extends PePlan {
+  /** Whether the input was gzip-compressed. */
+  compressed: boolean;
+  /** Bytes written to guest memory (the decompressed size for gzip input). */
+  loadedSize: number;
+}
+
+function peError(code: PeErrorCode, message: string, details: ConstructorParameters<typeof PeError>[2] = {}): PeError {
+  return new PeError(code, message, details);
+}
+
+/**
+ * The architecture whose Image magic sits at 0x38 of `bytes`, or `undefined`. Needs the first 64 bytes.
+ *
+ * @example
+ * ```ts
+ * import { detectPeArch } from "./mod.ts";
+ * const hdr = new Uint8Array(64);
+ * hdr.set(new TextEncoder().encode("RSC\x05"), 0x38);
+ * console.log(detectPeArch(hdr)); // riscv64
+ * ```
+ */
+export function detectPeArch(bytes: Uint8Array): PeArch | undefined {
+  if (bytes.byteLength < IMAGE_HEADER_SIZE) return undefined;
+  const magic = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(IMAGE_MAGIC_OFFSET, true);
+  if (magic === ARM64_IMAGE_MAGIC) return "aarch64";
+  if (magic === RISCV_IMAGE_MAGIC2) return "riscv64";
+  return undefined;
+}
+
+/**
+ * Whether `bytes` (at least the first 64) start an arm64 or riscv64 Image. A cheap check for dispatch.
+ *
+ * @example
+ * ```ts
+ * import { isPeImage } from "./mod.ts";
+ * console.log(isPeImage(new Uint8Array(64))); // false
+ * ```
+ */
+export function isPeImage(bytes: Uint8Array): boolean {
+  return detectPeArch(bytes) !== undefined;
+}
+
+export { isGzip } from "../compress/gzip.ts";
+
+function magicName(bytes: Uint8Array): string {
+  const m = bytes.subarray(IMAGE_MAGIC_OFFSET, IMAGE_MAGIC_OFFSET + 4);
+  return Array.from(
+    m,
+    (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`),
+  )
+    .join("");
+}
+
+/**
+ * Decodes the 64-byte Image header (pure). Errors: `ReadImageHeader` when fewer than 64 bytes are given,
+ * `InvalidImageMagicNumber` when the magic at 0x38 is neither "ARM\x64" nor "RSC\x05" (or not the
+ * expected `arch`'s), `InvalidImage` when `text_offset` or `image_size` is above 2^53.
+ *
+ * @example
+ * ```ts
+ * import { ARM64_IMAGE_HEADER, decodePeHeader } from "./mod.ts";
+ * const hdr = ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x10000n, magic: 0x644d5241 });
+ * console.log(decodePeHeader(hdr).textOffset.toString(16)); // 80000
+ * ```
+ */
+export function decodePeHeader(bytes: Uint8Array, arch?: PeArch): PeHeaderInfo {
+  if (bytes.byteLength < IMAGE_HEADER_SIZE) {
+    throw peError(
+      "ReadImageHeader",
+      `the image has ${bytes.byteLength} bytes, fewer than the ${IMAGE_HEADER_SIZE}-byte Image header`,
+      { field: "header", value: bytes.byteLength, limit: IMAGE_HEADER_SIZE },
+    );
+  }
+  const found = detectPeArch(bytes);
+  if (found === undefined || (arch !== undefined && found !== arch)) {
+    const want = arch === "riscv64" ? '"RSC\\x05"' : arch === "aarch64" ? '"ARM\\x64"' : '"ARM\\x64" or "RSC\\x05"';
+    throw peError(
+      "InvalidImageMagicNumber",
+      `magic at ${hex(IMAGE_MAGIC_OFFSET)} is "${magicName(bytes)}"${
+        found === undefined ? "" : ` (a ${found} Image)`
+      }, expected ${want}`,
+      { field: found === "riscv64" || arch === "riscv64" ? "magic2" : "magic", value: magicName(bytes), limit: want },
+    );
+  }
+  const header = found === "aarch64" ? ARM64_IMAGE_HEADER.decode(bytes) : RISCV64_IMAGE_HEADER.decode(bytes);
+  const safe = (v: bigint, field: string): number => {
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw peError("InvalidImage", `${field} = ${hex(v)} is above ${hex(Number.MAX_SAFE_INTEGER)}`, {
+        field,
+        value: v,
+        limit: Number.MAX_SAFE_INTEGER,
+      });
+    }
+    return Number(v);
+  };
+  const imageSize = safe(header.image_size, "image_size");
+  // booting.rst: "Where image_size is zero, text_offset can be assumed to be 0x80000." (The riscv64
+  // document has no such rule, and neither has the crate for riscv64.)
+  const textOffset = found === "aarch64" && imageSize === 0
+    ? ARM64_DEFAULT_TEXT_OFFSET
+    : safe(header.text_offset, "text_offset");
+  return { arch: found, textOffset, imageSize, flags: header.flags, header };
+}
+
+// kernelOffset + text_offset, after the base checks: a safe integer, 2 MiB aligned, no overflow.
+function placeImage(info: PeHeaderInfo, options: PeLoadOptions): number {
+  const base = options.kernelOffset ?? 0;
+  if (!Number.isSafeInteger(base) || base < 0) {
+    throw peError("InvalidImage", `kernelOffset ${String(base)} is not a non-negative safe integer`, {
+      field: "kernelOffset",
+      value: String(base),
+      limit: Number.MAX_SAFE_INTEGER,
+    });
+  }
+  // booting.rst: "The Image must be placed text_offset bytes from a 2MB aligned base address".
+  if (base % IMAGE_BASE_ALIGN !== 0) {
+    throw peError(
+      "InvalidBaseAddrAlignment",
+      `kernelOffset ${hex(base)} is not aligned to ${hex(IMAGE_BASE_ALIGN)} (2 MiB)`,
+      { field: "kernelOffset", value: base, limit: IMAGE_BASE_ALIGN },
+    );
+  }
+  const kernelLoad = base + info.textOffset;
+  if (!Number.isSafeInteger(kernelLoad)) {
+    throw peError(
+      "InvalidImage",
+      `kernelOffset ${hex(base)} + text_offset ${hex(info.textOffset)} passes ${hex(Number.MAX_SAFE_INTEGER)}`,
+      { field: "text_offset", value: info.textOffset, limit: Number.MAX_SAFE_INTEGER - base },
+    );
+  }
+  return kernelLoad;
+}
+
+/**
+ * Plans the load of an Image of `imageLength` bytes whose first 64 bytes are `header`: checks the base
+ * alignment, computes `kernelLoad = kernelOffset + text_offset`, builds one copy step and validates it
+ * against guest memory (and, with `checkImageSize`, the `image_size` range too). Writes nothing.
+ * Errors: as {@linkcode decodePeHeader}, `InvalidBaseAddrAlignment` (kernelOffset not 2 MiB aligned),
+ * `InvalidImage` (kernelOffset + text_offset above 2^53), {@linkcode KernelLoaderError} `MemoryOverflow`.
+ *
+ * @example
+ * ```ts
+ * import { ARM64_IMAGE_HEADER, GuestMemory, planPe } from "./mod.ts";
+ * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
+ * const hdr = ARM64_IMAGE_HEADER.encode({ image_size: 0x1000n, magic: 0x644d5241 });
+ * const p = planPe(mem, hdr, 0x1000, { kernelOffset: 0x200000 });
+ * console.log(p.kernelLoad.toString(16), p.kernelEnd.toString(16)); // 200000 201000
+ * ```
+ */
+export function planPe(mem: GuestMemory, header: Uint8Array, imageLength: number, options: PeLoadOptions = {}): PePlan {
+  const info = decodePeHeader(header, options.arch);
+  const kernelLoad = placeImage(info, options);
+  const kernelEnd = kernelLoad + imageLength;
+  if (!Number.isSafeInteger(kernelEnd)) {
+    throw new KernelLoaderError(
+      "MemoryOverflow",
+      `kernel end ${hex(kernelLoad)} + ${hex(imageLength)} passes ${hex(Number.MAX_SAFE_INTEGER)}`,
+      { field: "kernelEnd", value: kernelLoad, limit: Number.MAX_SAFE_INTEGER },
+    );
+  }
+  const imageEnd = Math.max(kernelEnd, kernelLoad + info.imageSize);
+  const plan: Plan = {
+    steps: [{ kind: "copy", guestAddr: kernelLoad, length: imageLength, sourceOffset: 0, label: `${info.arch} Image` }],
+  };
+  validatePlan(mem, plan);
+  if (options.checkImageSize && imageEnd > kernelEnd) {
+    validatePlan(mem, {
+      steps: [{
+        kind: "fill",
+        guestAddr: kernelLoad,
+        length: imageEnd - kernelLoad,
+        value: 0,
+        label: "image_size",
+      }],
+    });
+  }
+  return { ...info, kernelLoad, kernelEnd, imageEnd, plan };
+}
+
+// Maps a source failure to the PE code for that stage: a positioning failure to the Seek* code, anything
+// else to the Read* code (the crate's split between seek and read errors).
+function sourceFailure(e: unknown, seek: PeErrorCode, read: PeErrorCode, what: string): unknown {
+  if (e instanceof PeError || e instanceof KernelLoaderError) return e;
+  const code = e instanceof SourceError && e.code === "OffsetPastEnd" ? seek : read;
+  return peError(code, `${what}: ${(e as Error)?.message ?? String(e)}`, { field: what, cause: e });
+}
+
+function checkSourceSize(size: number, code: PeErrorCode, what: string): void {
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw peError(code, `${what} size ${String(size)} is not a non-negative safe integer`, {
+      field: what,
+      value: String(size),
+      limit: Number.MAX_SAFE_INTEGER,
+    });
+  }
+}
+
+/**
+ * Loads an arm64 or riscv64 Image, plain or gzip-compressed, into guest memory at
+ * `kernelOffset + text_offset` (the crate's `PE::load`). Nothing is written unless every check passes,
+ * including, for gzip input, a full verification pass over the compressed stream.
+ *
+ * Errors ({@linkcode PeError} unless noted): `SeekImageEnd` (the source has no usable size),
+ * `ReadImageHeader` (shorter than 64 bytes), `SeekImageHeader` / `ReadKernelImage` (the source failed),
+ * `InvalidImageMagicNumber`, `InvalidBaseAddrAlignment`, `InvalidImage`, `CorruptGzip`,
+ * `DecompressedTooLarge`, and {@linkcode KernelLoaderError} `MemoryOverflow` (does not fit in guest memory).
+ *
+ * @example
+ * ```ts
+ * import { ARM64_IMAGE_HEADER, GuestMemory, loadPe } from "./mod.ts";
+ * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
+ * const image = new Uint8Array(0x1000);
+ * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
+ * const r = await loadPe(mem, image, { kernelOffset: 0x200000 });
+ * console.log(r.kernelLoad.toString(16), r.kernelEnd.toString(16)); // 280000 281000
+ * ```
+ */
+export async function loadPe(
+  mem: GuestMemory,
+  source: KernelSource | Uint8Array,
+  options: PeLoadOptions = {},
+): Promise<PeLoadResult> {
+  const src = toSource(source);
+  checkSourceSize(src.size, "SeekImageEnd", "kernel image");
+  const head = await readHead(src, Math.min(src.size, IMAGE_HEADER_SIZE), "SeekImageHeader", "ReadImageHeader");
+  if (isGzip(head)) return await loadGzipPe(mem, src, options);
+  const p = planPe(mem, head, src.size, options);
+  try {
+    await applyPlan(mem, p.plan, src);
+  } catch (e) {
+    throw sourceFailure(e, "ReadKernelImage", "ReadKernelImage", "kernel image");
+  }
+  return { ...p, compressed: false, loadedSize: src.size };
+}
+
+async function readHead(src: KernelSource, len: number, seek: PeErrorCode, read: PeErrorCode): Promise<Uint8Array> {
+  const out = new Uint8Array(len);
+  try {
+    if (src.bytes !== undefined) out.set(src.bytes.subarray(0, len));
+    else await src.readInto(0, out);
+  } catch (e) {
+    throw sourceFailure(e, seek, read, "image header");
+  }
+  return out;
+}
+
+// ---- gzip ----------------------------------------------------------------------------------------------
+
+const GZIP_INPUT_CHUNK = 1 << 20;
+
+// The decompressed bytes of a gzip source, as a stream; source failures surface as PeErrors, everything
+// the decompressor reports as CorruptGzip.
+function inflate(src: KernelSource): ReadableStreamDefaultReader<Uint8Array> {
+  let offset = 0;
+  const input = new ReadableStream<BufferSource>({
+    async pull(controller): Promise<void> {
+      if (offset >= src.size) {
+        controller.close();
+        return;
+      }
+      const n = Math.min(GZIP_INPUT_CHUNK, src.size - offset);
+      let chunk: Uint8Array;
+      if (src.bytes !== undefined) {
+        chunk = src.bytes.subarray(offset, offset + n);
+        // Streams take only ArrayBuffer-backed views: copy a chunk of shared memory.
+        if (!(chunk.buffer instanceof ArrayBuffer)) chunk = chunk.slice();
+      } else {
+        chunk = new Uint8Array(n);
+        try {
+          await src.readInto(offset, chunk);
+        } catch (e) {
+          throw sourceFailure(e, "ReadKernelImage", "ReadKernelImage", "compressed kernel image");
+        }
+      }
+      offset += n;
+      controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
+    },
+  }, { highWaterMark: 0 });
+  return input.pipeThrough(new DecompressionStream("gzip")).getReader() as ReadableStreamDefaultReader<Uint8Array>;
+}
+
+function gzipFailure(e: unknown): unknown {
+  if (e instanceof LinuxLoaderError) return e;
+  return peError("CorruptGzip", `the gzip stream is corrupt or truncated: ${(e as Error)?.message ?? String(e)}`, {
+    field: "gzip",
+    cause: e,
+  });
+}
+
+async function cancelQuietly(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  try {
+    await reader.cancel();
+  } catch {
+    // The stream was already errored; nothing to release.
+  }
+}
+
+// Bytes of guest memory from `addr` up to the first byte in no region (adjacent regions count as one run).
+function contiguousFrom(mem: GuestMemory, addr: number): number {
+  let end = addr;
+  for (const r of mem.regions) {
+    if (r.guestAddr <= end && r.end > end) end = r.end;
+  }
+  return end - addr;
+}
+
+// Pass 1: inflate and discard; capture the header, measure, stop early past the limit.
+async function scanGzip(
+  mem: GuestMemory,
+  src: KernelSource,
+  options: PeLoadOptions,
+): Promise<{ header: Uint8Array; size: number }> {
+  const reader = inflate(src);
+  const header = new Uint8Array(IMAGE_HEADER_SIZE);
+  let size = 0;
+  let limit = Number.MAX_SAFE_INTEGER;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (size < IMAGE_HEADER_SIZE) {
+        const take = value.subarray(0, IMAGE_HEADER_SIZE - size);
+        header.set(take, size);
+        if (size + value.byteLength >= IMAGE_HEADER_SIZE) {
+          // The header is complete: from here the size is bounded by the memory at the load address.
+          const load = placeImage(decodePeHeader(header, options.arch), options);
+          const room = contiguousFrom(mem, load);
+          limit = Math.min(options.maxDecompressedSize ?? Number.MAX_SAFE_INTEGER, Math.max(room, IMAGE_HEADER_SIZE));
+        }
+      }
+      size += value.byteLength;
+      if (size > limit) {
+        await cancelQuietly(reader);
+        throw peError(
+          "DecompressedTooLarge",
+          `the decompressed image passes ${hex(limit)} bytes (the room in guest memory at the load address${
+            options.maxDecompressedSize === undefined ? "" : " or maxDecompressedSize"
+          }) after ${hex(size)} bytes`,
+          { field: "decompressed size", value: size, limit },
+        );
+      }
+    }
+  } catch (e) {
+    await cancelQuietly(reader);
+    throw gzipFailure(e);
+  }
+  if (size < IMAGE_HEADER_SIZE) {
+    throw peError(
+      "ReadImageHeader",
+      `the decompressed image has ${size} bytes, fewer than the ${IMAGE_HEADER_SIZE}-byte Image header`,
+      { field: "header", value: size, limit: IMAGE_HEADER_SIZE },
+    );
+  }
+  return { header, size };
+}
+
+// Pass 2: the decompressed bytes as a forward-only KernelSource, so applyPlan (the one writer) puts each
+// inflated chunk straight into guest memory.
+function sequentialGunzip(src: KernelSource, size: number): KernelSource & { finish(): Promise<void> } {
+  const reader = inflate(src);
+  let position = 0;
+  let pending: Uint8Array = new Uint8Array(0);
+  const changed = (what: string): PeError =>
+    peError("CorruptGzip", `the gzip stream changed between the verification and the load: ${what}`, {
+      field: "gzip",
+      value: position,
+      limit: size,
+    });
+  return {
+    size,
+    async readInto(offset: number, dest: Uint8Array): Promise<void> {
+      if (offset !== position) throw changed(`read at ${hex(offset)}, expected ${hex(position)}`);
+      let filled = 0;
+      try {
+        while (filled < dest.byteLength) {
+          if (pending.byteLength === 0) {
+            const { done, value } = await reader.read();
+            if (done) throw changed(`it ended after ${hex(position + filled)} bytes`);
+            pending = value;
+          }
+          const n = Math.min(pending.byteLength, dest.byteLength - filled);
+          dest.set(pending.subarray(0, n), filled);
+          pending = pending.subarray(n);
+          filled += n;
+        }
+      } catch (e) {
+        await cancelQuietly(reader);
+        throw gzipFailure(e);
+      }
+      position += filled;
+    },
+    async finish(): Promise<void> {
+      try {
+        for (;;) {
+          if (pending.byteLength > 0) throw changed(`it has more than ${hex(size)} bytes`);
+          const { done, value } = await reader.read();
+          if (done) return;
+          pending = value;
+        }
+      } catch (e) {
+        await cancelQuietly(reader);
+        throw gzipFailure(e);
+      }
+    },
+  };
+}
+
+async function loadGzipPe(mem: GuestMemory, src: KernelSource, options: PeLoadOptions): Promise<PeLoadResult> {
+  const { header, size } = await scanGzip(mem, src, options);
+  const p = planPe(mem, header, size, options);
+  const inflated = sequentialGunzip(src, size);
+  await applyPlan(mem, p.plan, inflated);
+  await inflated.finish();
+  return { ...p, compressed: true, loadedSize: size };
+}
+
+// ---- device tree blob -----------------------------------------------------------------------------------
+
+/**
+ * Copies a device tree blob from a source into guest memory at `guestAddr` (the crate's `load_dtb`).
+ * Errors: `SeekDtbEnd` (the source has no usable size), `DtbTooBig` (more than {@linkcode DTB_MAX_SIZE}),
+ * `SeekDtbStart` / `ReadDtbImage` (the source failed), {@linkcode KernelLoaderError} `MemoryOverflow`
+ * (the range is not guest memory; nothing is written).
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, loadDtb } from "./mod.ts";
+ * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+ * await loadDtb(mem, 0x1000, new Uint8Array([0xd0, 0x0d, 0xfe, 0xed]));
+ * console.log(mem.readU8(0x1000).toString(16)); // d0
+ * ```
+ */
+export async function loadDtb(mem: GuestMemory, guestAddr: number, dtb: KernelSource | Uint8Array): Promise<void> {
+  const src = toSource(dtb);
+  checkSourceSize(src.size, "SeekDtbEnd", "device tree");
+  if (src.size > DTB_MAX_SIZE) {
+    throw peError("DtbTooBig", `the device tree has ${hex(src.size)} bytes, more than ${hex(DTB_MAX_SIZE)} (2 MiB)`, {
+      field: "dtb size",
+      value: src.size,
+      limit: DTB_MAX_SIZE,
+    });
+  }
+  const plan: Plan = {
+    steps: [{ kind: "copy", guestAddr, length: src.size, sourceOffset: 0, label: "device tree" }],
+  };
+  validatePlan(mem, plan, src.size);
+  try {
+    await applyPlan(mem, plan, src);
+  } catch (e) {
+    throw sourceFailure(e, "SeekDtbStart", "ReadDtbImage", "device tree");
+  }
+}

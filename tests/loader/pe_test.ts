@@ -1,0 +1,443 @@
+import assert from "node:assert/strict";
+import { ARM64_IMAGE_HEADER, RISCV64_IMAGE_HEADER } from "../../lib/abi/image.ts";
+import { KernelLoaderError, PeError, SourceError } from "../../lib/errors.ts";
+import { detectPeArch, isGzip, isPeImage, loadDtb, loadPe, planPe } from "../../lib/loader/pe.ts";
+import { GuestMemory } from "../../lib/memory.ts";
+import { fromBlob, type KernelSource } from "../../lib/source.ts";
+import {
+  buildArm64Image,
+  buildRiscv64Image,
+  crateArm64Image,
+  crateRiscv64Image,
+  gzip,
+  kernelLikeBytes,
+} from "../../fixtures/build/pe.ts";
+
+const MiB = 1 << 20;
+/** The crate's tests use 16 MiB of guest memory at 0. */
+const MEM_SIZE = 0x100_0000;
+
+function crateMem(): GuestMemory {
+  return GuestMemory.fromRanges([[0, MEM_SIZE]]);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let i = 0;
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const a32 = new Uint32Array(a.buffer, a.byteOffset, a.length >> 2);
+    const b32 = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
+    for (; i < a32.length; i++) if (a32[i] !== b32[i]) return false;
+    i <<= 2;
+  }
+  for (; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Memory filled with a pattern, and a check that it still holds exactly that pattern. */
+function patterned(ranges: [number, number][] = [[0, MEM_SIZE]]): { mem: GuestMemory; unchanged(): void } {
+  const mem = GuestMemory.fromRanges(ranges);
+  for (const r of mem.regions) {
+    const a = r.bytes;
+    for (let i = 0; i < Math.min(251, a.length); i++) a[i] = (i * 7 + 3) & 0xff;
+    for (let n = 251; n < a.length; n *= 2) a.copyWithin(n, 0, Math.min(n, a.length - n));
+  }
+  const copies = mem.regions.map((r) => r.bytes.slice());
+  return {
+    mem,
+    unchanged() {
+      mem.regions.forEach((r, i) => assert.ok(sameBytes(r.bytes, copies[i]), "guest memory changed"));
+    },
+  };
+}
+
+async function rejectsCode<E extends Error & { code: string }>(
+  p: Promise<unknown>,
+  cls: new (...a: never[]) => E,
+  code: string,
+  re?: RegExp,
+): Promise<E> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof cls, `expected ${cls.name} ${code}, got ${String(caught)}`);
+  assert.equal((caught as E).code, code, (caught as Error).message);
+  if (re) assert.match((caught as Error).message, re);
+  return caught as E;
+}
+
+/** A source that answers from `bytes` but fails reads as `fail` says. */
+function failingSource(bytes: Uint8Array, fail: (offset: number, len: number) => Error | undefined): KernelSource {
+  return {
+    size: bytes.byteLength,
+    readInto(offset: number, dest: Uint8Array): Promise<void> {
+      const e = fail(offset, dest.byteLength);
+      if (e) return Promise.reject(e);
+      dest.set(bytes.subarray(offset, offset + dest.byteLength));
+      return Promise.resolve();
+    },
+  };
+}
+
+// ---- the crate's tests, re-expressed -------------------------------------------------------------------
+
+Deno.test("loadPe loads the crate's arm64 image at 0x200000 + text_offset 0x80000, ending at 0x281000", async () => {
+  const mem = crateMem();
+  const image = crateArm64Image();
+  const r = await loadPe(mem, image, { kernelOffset: 0x20_0000 });
+  assert.equal(r.kernelLoad, 0x28_0000);
+  assert.equal(r.kernelEnd, 0x28_1000);
+  assert.equal(r.arch, "aarch64");
+  assert.deepEqual(mem.read(0x28_0000, image.length), image);
+});
+
+Deno.test("loadPe rejects an arm64 kernelOffset that is not 2 MiB aligned", async () => {
+  const { mem, unchanged } = patterned();
+  await rejectsCode(
+    loadPe(mem, crateArm64Image(), { kernelOffset: 0x30_0000 }),
+    PeError,
+    "InvalidBaseAddrAlignment",
+    /0x300000.*2 MiB/,
+  );
+  unchanged();
+});
+
+Deno.test("loadPe rejects an arm64 image whose magic byte at 0x39 is cleared", async () => {
+  const { mem, unchanged } = patterned();
+  const image = crateArm64Image();
+  image[0x39] = 0;
+  await rejectsCode(loadPe(mem, image, { kernelOffset: 0x20_0000 }), PeError, "InvalidImageMagicNumber", /0x38/);
+  unchanged();
+});
+
+Deno.test("loadPe loads the crate's riscv64 image at 0x400000 + text_offset 0x200000, ending at 0x601000", async () => {
+  const mem = crateMem();
+  const image = crateRiscv64Image();
+  const r = await loadPe(mem, image, { kernelOffset: 0x40_0000 });
+  assert.equal(r.kernelLoad, 0x60_0000);
+  assert.equal(r.kernelEnd, 0x60_1000);
+  assert.equal(r.arch, "riscv64");
+  assert.deepEqual(mem.read(0x60_0000, image.length), image);
+});
+
+Deno.test("loadPe rejects a riscv64 kernelOffset that is not 2 MiB aligned", async () => {
+  const { mem, unchanged } = patterned();
+  await rejectsCode(loadPe(mem, crateRiscv64Image(), { kernelOffset: 0x30_0000 }), PeError, "InvalidBaseAddrAlignment");
+  unchanged();
+});
+
+Deno.test("loadPe rejects a riscv64 image whose magic2 byte at 0x38 is cleared", async () => {
+  const { mem, unchanged } = patterned();
+  const image = crateRiscv64Image();
+  image[0x38] = 0;
+  await rejectsCode(loadPe(mem, image, { kernelOffset: 0x40_0000 }), PeError, "InvalidImageMagicNumber");
+  unchanged();
+});
+
+// ---- header rules ----------------------------------------------------------------------------------------
+
+Deno.test("loadPe assumes text_offset 0x80000 for an arm64 header with image_size 0, whatever text_offset says", async () => {
+  const mem = crateMem();
+  const image = buildArm64Image({ header: { text_offset: 0x12_3000n, image_size: 0n }, size: 0x100 });
+  const r = await loadPe(mem, image, { kernelOffset: 0x20_0000 });
+  assert.equal(r.textOffset, 0x8_0000);
+  assert.equal(r.kernelLoad, 0x28_0000);
+});
+
+Deno.test("loadPe keeps a riscv64 text_offset when image_size is 0 (no default in boot-image-header.rst)", async () => {
+  const r = await loadPe(crateMem(), buildRiscv64Image({ header: { text_offset: 0x1000n, image_size: 0n } }));
+  assert.equal(r.kernelLoad, 0x1000);
+});
+
+Deno.test("loadPe places the image at text_offset above 0 when no kernelOffset is given", async () => {
+  const r = await loadPe(crateMem(), buildArm64Image({ header: { text_offset: 0x4000n } }));
+  assert.equal(r.kernelLoad, 0x4000);
+  assert.equal(r.kernelEnd, 0x4040);
+});
+
+Deno.test("loadPe with arch riscv64 rejects an arm64 Image", async () => {
+  const e = await rejectsCode(
+    loadPe(crateMem(), crateArm64Image(), { arch: "riscv64" }),
+    PeError,
+    "InvalidImageMagicNumber",
+  );
+  assert.match(e.message, /aarch64 Image/);
+});
+
+Deno.test("loadPe rejects text_offset above 2^53 as InvalidImage", async () => {
+  const image = buildArm64Image({ header: { text_offset: 1n << 60n } });
+  await rejectsCode(loadPe(crateMem(), image), PeError, "InvalidImage", /text_offset/);
+});
+
+Deno.test("loadPe rejects kernelOffset + text_offset above 2^53 as InvalidImage", async () => {
+  const image = buildArm64Image({ header: { text_offset: BigInt(Number.MAX_SAFE_INTEGER) - 0x1000n } });
+  await rejectsCode(loadPe(crateMem(), image, { kernelOffset: 0x20_0000 }), PeError, "InvalidImage", /kernelOffset/);
+});
+
+Deno.test("loadPe rejects a negative kernelOffset as InvalidImage", async () => {
+  await rejectsCode(loadPe(crateMem(), crateArm64Image(), { kernelOffset: -0x20_0000 }), PeError, "InvalidImage");
+});
+
+Deno.test("loadPe reports MemoryOverflow, memory untouched, for an image that passes the end of guest memory", async () => {
+  const { mem, unchanged } = patterned();
+  const e = await rejectsCode(
+    loadPe(mem, buildArm64Image({ header: { text_offset: BigInt(0x20_0000 - 0x1000) }, size: 0x3000 }), {
+      kernelOffset: MEM_SIZE - 0x20_0000,
+    }),
+    KernelLoaderError,
+    "MemoryOverflow",
+  );
+  assert.equal(e.limit, MEM_SIZE);
+  unchanged();
+});
+
+Deno.test("loadPe ignores image_size past guest memory by default, as the crate does", async () => {
+  // The crate's riscv64 fixture claims 0xf0f000 bytes at 0x600000: more than its 16 MiB guest.
+  const r = await loadPe(crateMem(), crateRiscv64Image(), { kernelOffset: 0x40_0000 });
+  assert.equal(r.imageEnd, 0x60_0000 + 0xf0_f000);
+});
+
+Deno.test("loadPe with checkImageSize rejects image_size past guest memory, memory untouched", async () => {
+  const { mem, unchanged } = patterned();
+  await rejectsCode(
+    loadPe(mem, crateRiscv64Image(), { kernelOffset: 0x40_0000, checkImageSize: true }),
+    KernelLoaderError,
+    "MemoryOverflow",
+    /image_size/,
+  );
+  unchanged();
+});
+
+Deno.test("loadPe loads an image across two adjacent regions", async () => {
+  const mem = GuestMemory.fromRanges([[0, 0x20_1000], [0x20_1000, MiB]]);
+  const image = buildArm64Image({ code: kernelLikeBytes(0x3000), size: 0x3040 });
+  const r = await loadPe(mem, image, { kernelOffset: 0x20_0000 });
+  assert.deepEqual(mem.read(r.kernelLoad, image.length), image);
+});
+
+Deno.test("loadPe reads a Blob source as it reads bytes", async () => {
+  const mem = crateMem();
+  const image = crateArm64Image();
+  const r = await loadPe(mem, fromBlob(new Blob([image])), { kernelOffset: 0x20_0000 });
+  assert.equal(r.kernelEnd, 0x28_1000);
+  assert.deepEqual(mem.read(0x28_0000, image.length), image);
+});
+
+// ---- source failures -------------------------------------------------------------------------------------
+
+Deno.test("loadPe reports ReadImageHeader for an image shorter than the 64-byte header", async () => {
+  await rejectsCode(loadPe(crateMem(), crateArm64Image().subarray(0, 63)), PeError, "ReadImageHeader", /63 bytes/);
+});
+
+Deno.test("loadPe reports SeekImageEnd for a source without a usable size", async () => {
+  const src = { ...failingSource(crateArm64Image(), () => undefined), size: -1 };
+  await rejectsCode(loadPe(crateMem(), src), PeError, "SeekImageEnd");
+});
+
+Deno.test("loadPe reports SeekImageHeader when the source cannot position at the header", async () => {
+  const src = failingSource(crateArm64Image(), () => new SourceError("OffsetPastEnd", "cannot seek"));
+  await rejectsCode(loadPe(crateMem(), src), PeError, "SeekImageHeader");
+});
+
+Deno.test("loadPe reports ReadImageHeader when the source fails reading the header", async () => {
+  const src = failingSource(crateArm64Image(), () => new SourceError("ReadFailed", "EIO"));
+  await rejectsCode(loadPe(crateMem(), src), PeError, "ReadImageHeader", /EIO/);
+});
+
+Deno.test("loadPe reports ReadKernelImage when the source fails reading the body", async () => {
+  const { mem, unchanged } = patterned();
+  const src = failingSource(
+    crateArm64Image(),
+    (_o, len) => len > 64 ? new SourceError("ReadFailed", "EIO") : undefined,
+  );
+  await rejectsCode(loadPe(mem, src, { kernelOffset: 0x20_0000 }), PeError, "ReadKernelImage");
+  unchanged();
+});
+
+// ---- detection -------------------------------------------------------------------------------------------
+
+Deno.test("isPeImage and detectPeArch recognise both magics and nothing else", () => {
+  assert.equal(detectPeArch(crateArm64Image()), "aarch64");
+  assert.equal(detectPeArch(crateRiscv64Image()), "riscv64");
+  assert.equal(isPeImage(crateArm64Image().subarray(0, 63)), false);
+  assert.equal(isPeImage(new Uint8Array(64)), false);
+  assert.equal(isPeImage(crateRiscv64Image().subarray(0, 64)), true);
+});
+
+Deno.test("isGzip recognises a gzip stream and not an Image", async () => {
+  assert.equal(isGzip(await gzip(crateArm64Image())), true);
+  assert.equal(isGzip(crateArm64Image()), false);
+});
+
+Deno.test("planPe returns one copy step at kernelLoad and writes nothing", () => {
+  const { mem, unchanged } = patterned();
+  const p = planPe(
+    mem,
+    ARM64_IMAGE_HEADER.encode({ text_offset: 0x8_0000n, image_size: 0x1000n, magic: 0x644d5241 }),
+    0x1000,
+    {
+      kernelOffset: 0x20_0000,
+    },
+  );
+  assert.deepEqual(p.plan.steps, [{
+    kind: "copy",
+    guestAddr: 0x28_0000,
+    length: 0x1000,
+    sourceOffset: 0,
+    label: "aarch64 Image",
+  }]);
+  unchanged();
+});
+
+Deno.test("planPe decodes riscv64 header fields", () => {
+  const hdr = RISCV64_IMAGE_HEADER.encode({
+    text_offset: 0x20_0000n,
+    image_size: 0x5000n,
+    flags: 1n,
+    magic2: 0x0543_5352,
+  });
+  const p = planPe(crateMem(), hdr, 64);
+  assert.equal(p.imageSize, 0x5000);
+  assert.equal(p.flags, 1n);
+  assert.equal(p.imageEnd, 0x20_5000);
+});
+
+// ---- gzip ------------------------------------------------------------------------------------------------
+
+Deno.test("loadPe decompresses a gzip arm64 Image into the same bytes and addresses as the plain one", async () => {
+  const image = buildArm64Image({
+    header: { text_offset: 0x8_0000n },
+    code: kernelLikeBytes(3 * MiB),
+    size: 3 * MiB + 64,
+  });
+  const plainMem = crateMem();
+  const plain = await loadPe(plainMem, image, { kernelOffset: 0x20_0000 });
+  const mem = crateMem();
+  const r = await loadPe(mem, await gzip(image), { kernelOffset: 0x20_0000 });
+  assert.equal(r.compressed, true);
+  assert.equal(r.kernelLoad, plain.kernelLoad);
+  assert.equal(r.kernelEnd, plain.kernelEnd);
+  assert.equal(r.loadedSize, image.length);
+  assert.deepEqual(mem.regions[0].bytes, plainMem.regions[0].bytes);
+});
+
+Deno.test("loadPe decompresses a gzip riscv64 Image read from a Blob", async () => {
+  const image = buildRiscv64Image({ code: kernelLikeBytes(0x5000) });
+  const mem = crateMem();
+  const r = await loadPe(mem, fromBlob(new Blob([await gzip(image)])), { kernelOffset: 0x40_0000 });
+  assert.equal(r.kernelLoad, 0x60_0000);
+  assert.deepEqual(mem.read(r.kernelLoad, image.length), image);
+});
+
+Deno.test("loadPe reports CorruptGzip, memory untouched, for a truncated gzip Image", async () => {
+  const { mem, unchanged } = patterned();
+  const z = await gzip(buildArm64Image({ code: kernelLikeBytes(MiB) }));
+  await rejectsCode(loadPe(mem, z.subarray(0, z.length - 100), { kernelOffset: 0x20_0000 }), PeError, "CorruptGzip");
+  unchanged();
+});
+
+Deno.test("loadPe reports CorruptGzip, memory untouched, for a gzip Image with a corrupt byte mid-stream", async () => {
+  const { mem, unchanged } = patterned();
+  const z = await gzip(buildArm64Image({ code: kernelLikeBytes(MiB) }));
+  z[z.length >> 1] ^= 0x55;
+  await rejectsCode(loadPe(mem, z, { kernelOffset: 0x20_0000 }), PeError, "CorruptGzip");
+  unchanged();
+});
+
+Deno.test("loadPe reports CorruptGzip, memory untouched, when only the gzip CRC-32 is wrong", async () => {
+  const { mem, unchanged } = patterned();
+  const z = await gzip(buildArm64Image({ code: kernelLikeBytes(MiB) }));
+  z[z.length - 8] ^= 1; // first byte of the trailer's CRC-32: every data byte inflates fine
+  await rejectsCode(loadPe(mem, z, { kernelOffset: 0x20_0000 }), PeError, "CorruptGzip");
+  unchanged();
+});
+
+Deno.test("loadPe reports CorruptGzip for bytes after the gzip member", async () => {
+  const z = await gzip(crateArm64Image());
+  await rejectsCode(
+    loadPe(crateMem(), new Uint8Array([...z, 0, 0, 0, 0]), { kernelOffset: 0x20_0000 }),
+    PeError,
+    "CorruptGzip",
+  );
+});
+
+Deno.test("loadPe reports DecompressedTooLarge, memory untouched, past maxDecompressedSize", async () => {
+  const { mem, unchanged } = patterned();
+  const z = await gzip(buildArm64Image({ size: 2 * MiB }));
+  await rejectsCode(
+    loadPe(mem, z, { kernelOffset: 0x20_0000, maxDecompressedSize: MiB }),
+    PeError,
+    "DecompressedTooLarge",
+  );
+  unchanged();
+});
+
+Deno.test("loadPe reports DecompressedTooLarge, memory untouched, for a gzip Image larger than the memory left", async () => {
+  const { mem, unchanged } = patterned();
+  const z = await gzip(buildArm64Image({ size: 4 * MiB }));
+  const e = await rejectsCode(loadPe(mem, z, { kernelOffset: 14 * MiB }), PeError, "DecompressedTooLarge");
+  assert.equal(e.limit, 2 * MiB);
+  unchanged();
+});
+
+Deno.test("loadPe checks the magic of a gzip Image's decompressed header, memory untouched", async () => {
+  const { mem, unchanged } = patterned();
+  const image = crateArm64Image();
+  image[0x38] = 0x42;
+  await rejectsCode(loadPe(mem, await gzip(image), { kernelOffset: 0x20_0000 }), PeError, "InvalidImageMagicNumber");
+  unchanged();
+});
+
+Deno.test("loadPe checks the base alignment of a gzip Image before decompressing all of it", async () => {
+  const z = await gzip(crateArm64Image());
+  await rejectsCode(loadPe(crateMem(), z, { kernelOffset: 0x10_0000 }), PeError, "InvalidBaseAddrAlignment");
+});
+
+Deno.test("loadPe reports ReadImageHeader for a gzip stream of fewer than 64 bytes", async () => {
+  await rejectsCode(loadPe(crateMem(), await gzip(new Uint8Array(10))), PeError, "ReadImageHeader");
+});
+
+Deno.test("loadPe reports ReadKernelImage, memory untouched, when a gzip source fails mid-stream", async () => {
+  const { mem, unchanged } = patterned();
+  const z = await gzip(buildArm64Image({ code: kernelLikeBytes(3 * MiB) }));
+  const src = failingSource(z, (o) => (o > 0 ? new SourceError("ReadFailed", "EIO") : undefined));
+  await rejectsCode(loadPe(mem, src, { kernelOffset: 0x20_0000 }), PeError, "ReadKernelImage");
+  unchanged();
+});
+
+// ---- load_dtb --------------------------------------------------------------------------------------------
+
+Deno.test("loadDtb copies a blob to the guest address", async () => {
+  const mem = crateMem();
+  const dtb = kernelLikeBytes(0x800);
+  await loadDtb(mem, 0x40_0000, dtb);
+  assert.deepEqual(mem.read(0x40_0000, dtb.length), dtb);
+});
+
+Deno.test("loadDtb rejects a blob over 2 MiB as DtbTooBig", async () => {
+  await rejectsCode(loadDtb(crateMem(), 0, new Uint8Array(0x20_0001)), PeError, "DtbTooBig", /0x200001/);
+});
+
+Deno.test("loadDtb reports SeekDtbEnd for a source without a usable size", async () => {
+  const src = { ...failingSource(new Uint8Array(8), () => undefined), size: Number.NaN };
+  await rejectsCode(loadDtb(crateMem(), 0, src), PeError, "SeekDtbEnd");
+});
+
+Deno.test("loadDtb reports SeekDtbStart when the source cannot position at the blob", async () => {
+  const src = failingSource(new Uint8Array(8), () => new SourceError("OffsetPastEnd", "cannot seek"));
+  await rejectsCode(loadDtb(crateMem(), 0, src), PeError, "SeekDtbStart");
+});
+
+Deno.test("loadDtb reports ReadDtbImage when the source fails", async () => {
+  const src = failingSource(new Uint8Array(8), () => new SourceError("ReadFailed", "EIO"));
+  await rejectsCode(loadDtb(crateMem(), 0, src), PeError, "ReadDtbImage");
+});
+
+Deno.test("loadDtb reports MemoryOverflow, memory untouched, for a blob past the end of memory", async () => {
+  const { mem, unchanged } = patterned();
+  await rejectsCode(loadDtb(mem, MEM_SIZE - 4, new Uint8Array(8)), KernelLoaderError, "MemoryOverflow");
+  unchanged();
+});
