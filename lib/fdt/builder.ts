@@ -1,0 +1,394 @@
+/**
+ * Writes flattened device tree blobs (version 17, last compatible version 16): a streaming
+ * {@linkcode FdtBuilder} (begin a node, add properties, end it) and {@linkcode buildFdt} for a whole
+ * {@linkcode FdtTree}. Property names are stored once in the strings block; names, nesting and order are
+ * checked as they are written, so a finished blob is always well formed.
+ *
+ * Layout of the blob: header (40 bytes), memory reservation block (8-byte aligned), structure block,
+ * strings block; `totalsize` is their sum.
+ *
+ * @module
+ */
+
+import { FdtError, hex } from "../errors.ts";
+import {
+  FDT_BEGIN_NODE,
+  FDT_END,
+  FDT_END_NODE,
+  FDT_HEADER,
+  FDT_LAST_COMP_VERSION,
+  FDT_MAGIC,
+  FDT_MAX_NAME_LENGTH,
+  FDT_PROP,
+  FDT_RESERVE_ENTRY,
+  FDT_VERSION,
+} from "./header.ts";
+import type { FdtNode, FdtReservation, FdtTree } from "./tree.ts";
+
+const NODE_NAME_CHARS = /^[A-Za-z0-9,._+-]+$/;
+const UNIT_ADDRESS_CHARS = /^[A-Za-z0-9,._+-]*$/;
+const PROPERTY_NAME_CHARS = /^[A-Za-z0-9,._+?#-]+$/;
+const U32_MAX = 0xffff_ffff;
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** Options of {@linkcode FdtBuilder}. */
+export interface FdtBuilderOptions {
+  /** Header `boot_cpuid_phys`; 0 by default. */
+  bootCpuidPhys?: number;
+}
+
+interface OpenNode {
+  name: string;
+  properties: Set<string>;
+  children: Set<string>;
+}
+
+const encoder = new TextEncoder();
+
+function toU64(v: number | bigint, what: string): bigint {
+  const b = typeof v === "bigint" ? v : Number.isSafeInteger(v) ? BigInt(v) : -1n;
+  if (b < 0n || b > U64_MAX) {
+    throw new FdtError("BadValue", `${what} = ${String(v)} is not an unsigned 64-bit integer`, {
+      field: what,
+      value: typeof v === "bigint" ? v : String(v),
+      limit: U64_MAX,
+    });
+  }
+  return b;
+}
+
+function toU32(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > U32_MAX) {
+    throw new FdtError("BadValue", `${what} = ${String(v)} is not an unsigned 32-bit integer`, {
+      field: what,
+      value: String(v),
+      limit: U32_MAX,
+    });
+  }
+  return v;
+}
+
+function checkNodeName(name: string, depth: number): void {
+  if (depth === 0) {
+    if (name !== "") {
+      throw new FdtError("BadName", `the root node's name must be empty, got "${name}"`, {
+        field: "name",
+        value: name,
+      });
+    }
+    return;
+  }
+  const at = name.indexOf("@");
+  const base = at < 0 ? name : name.slice(0, at);
+  const unit = at < 0 ? "" : name.slice(at + 1);
+  if (
+    base.length === 0 || base.length > FDT_MAX_NAME_LENGTH || !NODE_NAME_CHARS.test(base) ||
+    !UNIT_ADDRESS_CHARS.test(unit) || (at >= 0 && unit.length === 0)
+  ) {
+    throw new FdtError(
+      "BadName",
+      `node name "${name}" is not 1 to ${FDT_MAX_NAME_LENGTH} characters of [A-Za-z0-9,._+-] with an optional @unit-address`,
+      { field: "name", value: name, limit: FDT_MAX_NAME_LENGTH },
+    );
+  }
+}
+
+function checkPropertyName(name: string): void {
+  if (name.length === 0 || name.length > FDT_MAX_NAME_LENGTH || !PROPERTY_NAME_CHARS.test(name)) {
+    throw new FdtError(
+      "BadName",
+      `property name "${name}" is not 1 to ${FDT_MAX_NAME_LENGTH} characters of [A-Za-z0-9,._+?#-]`,
+      { field: "name", value: name, limit: FDT_MAX_NAME_LENGTH },
+    );
+  }
+}
+
+function checkString(s: string, what: string): void {
+  if (s.includes("\0")) {
+    throw new FdtError("BadString", `${what} contains a NUL character`, { field: what, value: s });
+  }
+}
+
+/** A growable big-endian byte buffer. */
+class Bytes {
+  buf = new Uint8Array(1024);
+  dv = new DataView(this.buf.buffer);
+  length = 0;
+
+  reserve(n: number): number {
+    if (this.length + n > this.buf.byteLength) {
+      const next = new Uint8Array(Math.max(this.buf.byteLength * 2, this.length + n));
+      next.set(this.buf.subarray(0, this.length));
+      this.buf = next;
+      this.dv = new DataView(next.buffer);
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
+
+  u32(v: number): void {
+    const at = this.reserve(4); // may replace the buffer: take the view after
+    this.dv.setUint32(at, v, false);
+  }
+
+  bytes(b: Uint8Array): void {
+    const at = this.reserve(b.byteLength);
+    this.buf.set(b, at);
+  }
+
+  pad4(): void {
+    const n = (4 - (this.length & 3)) & 3;
+    const at = this.reserve(n);
+    this.buf.fill(0, at, this.length);
+  }
+}
+
+/**
+ * Streaming device tree writer. Call {@linkcode FdtBuilder.beginNode} with `""` for the root, add its
+ * properties, nest children, end every node, then {@linkcode FdtBuilder.finish}. Errors are
+ * {@linkcode FdtError}: `BadName`, `BadString`, `BadValue`, `DuplicateName` (a property or child named
+ * twice in one node), `BadStructure` (a property after a child node, outside any node, an unbalanced end,
+ * a second root), `TooLarge` (a blob of 4 GiB or more).
+ *
+ * @example A minimal tree
+ * ```ts
+ * import { FdtBuilder } from "./mod.ts";
+ * const b = new FdtBuilder();
+ * b.beginNode("");
+ * b.propertyU32("#address-cells", 2);
+ * b.beginNode("chosen");
+ * b.propertyString("bootargs", "console=ttyAMA0");
+ * b.endNode();
+ * b.endNode();
+ * const dtb = b.finish();
+ * console.log(new DataView(dtb.buffer).getUint32(0).toString(16)); // d00dfeed
+ * ```
+ */
+export class FdtBuilder {
+  readonly #struct = new Bytes();
+  readonly #strings = new Bytes();
+  readonly #stringOffsets = new Map<string, number>();
+  readonly #reservations: FdtReservation[] = [];
+  readonly #stack: OpenNode[] = [];
+  readonly #bootCpuidPhys: number;
+  #rootDone = false;
+  #finished = false;
+  #nextPhandle = 1;
+
+  /** A builder with an empty tree. */
+  constructor(options: FdtBuilderOptions = {}) {
+    this.#bootCpuidPhys = toU32(options.bootCpuidPhys ?? 0, "bootCpuidPhys");
+  }
+
+  /** Adds a memory reservation block entry (a range the OS must leave alone). */
+  addReservation(address: number | bigint, size: number | bigint): void {
+    this.#open("a reservation");
+    const a = toU64(address, "reservation address");
+    const s = toU64(size, "reservation size");
+    if (a + s > U64_MAX + 1n) {
+      throw new FdtError("BadValue", `reservation ${hex(a)} + ${hex(s)} passes 2^64`, {
+        field: "reservation size",
+        value: s,
+        limit: U64_MAX + 1n - a,
+      });
+    }
+    this.#reservations.push({ address: a, size: s });
+  }
+
+  /** Returns a fresh phandle (1, 2, ...), unique in this tree; put it in the node's `phandle` property. */
+  allocPhandle(): number {
+    return this.#nextPhandle++;
+  }
+
+  /** Opens a node: `""` for the root, else a name such as `"memory@40000000"`. */
+  beginNode(name: string): void {
+    this.#open("a node");
+    const depth = this.#stack.length;
+    if (depth === 0 && this.#rootDone) {
+      throw new FdtError("BadStructure", `node "${name}" would be a second root node`, { field: "name", value: name });
+    }
+    checkNodeName(name, depth);
+    const parent = this.#stack[depth - 1];
+    if (parent !== undefined) {
+      if (parent.children.has(name)) {
+        throw new FdtError("DuplicateName", `node "${parent.name}" already has a child "${name}"`, {
+          field: "name",
+          value: name,
+        });
+      }
+      parent.children.add(name);
+    }
+    this.#struct.u32(FDT_BEGIN_NODE);
+    this.#struct.bytes(encoder.encode(name));
+    this.#struct.bytes(new Uint8Array(1));
+    this.#struct.pad4();
+    this.#stack.push({ name, properties: new Set(), children: new Set() });
+  }
+
+  /** Closes the innermost open node. */
+  endNode(): void {
+    this.#open("an end of node");
+    if (this.#stack.pop() === undefined) {
+      throw new FdtError("BadStructure", "endNode() without an open node", { field: "endNode" });
+    }
+    this.#struct.u32(FDT_END_NODE);
+    if (this.#stack.length === 0) this.#rootDone = true;
+  }
+
+  /** Adds a property with a raw value to the open node. */
+  property(name: string, value: Uint8Array): void {
+    this.#open("a property");
+    checkPropertyName(name);
+    const node = this.#stack[this.#stack.length - 1];
+    if (node === undefined) {
+      throw new FdtError("BadStructure", `property "${name}" outside any node`, { field: "name", value: name });
+    }
+    if (node.children.size > 0) {
+      throw new FdtError(
+        "BadStructure",
+        `property "${name}" of node "${node.name}" comes after a child node (properties must precede subnodes)`,
+        { field: "name", value: name },
+      );
+    }
+    if (node.properties.has(name)) {
+      throw new FdtError("DuplicateName", `node "${node.name}" already has a property "${name}"`, {
+        field: "name",
+        value: name,
+      });
+    }
+    node.properties.add(name);
+    this.#struct.u32(FDT_PROP);
+    this.#struct.u32(value.byteLength);
+    this.#struct.u32(this.#stringOffset(name));
+    this.#struct.bytes(value);
+    this.#struct.pad4();
+  }
+
+  /** A property with no value (a boolean such as `interrupt-controller`). */
+  propertyEmpty(name: string): void {
+    this.property(name, new Uint8Array(0));
+  }
+
+  /** A one-cell property (big-endian u32). */
+  propertyU32(name: string, value: number): void {
+    this.propertyCells(name, [value]);
+  }
+
+  /** A two-cell property (big-endian u64). */
+  propertyU64(name: string, value: number | bigint): void {
+    this.propertyU64List(name, [value]);
+  }
+
+  /** A list of u32 cells (`<1 2 3>`). */
+  propertyCells(name: string, cells: readonly number[]): void {
+    const out = new Uint8Array(cells.length * 4);
+    const dv = new DataView(out.buffer);
+    cells.forEach((c, i) => dv.setUint32(i * 4, toU32(c, `${name}[${i}]`), false));
+    this.property(name, out);
+  }
+
+  /** A list of u64 values, each as two cells (`reg = <hi lo hi lo>` with #address-cells = #size-cells = 2). */
+  propertyU64List(name: string, values: readonly (number | bigint)[]): void {
+    const out = new Uint8Array(values.length * 8);
+    const dv = new DataView(out.buffer);
+    values.forEach((v, i) => dv.setBigUint64(i * 8, toU64(v, `${name}[${i}]`), false));
+    this.property(name, out);
+  }
+
+  /** A NUL-terminated string property. */
+  propertyString(name: string, value: string): void {
+    this.propertyStringList(name, [value]);
+  }
+
+  /** A string list property (`"a", "b"` is stored as `a\0b\0`). */
+  propertyStringList(name: string, values: readonly string[]): void {
+    values.forEach((v, i) => checkString(v, `${name}[${i}]`));
+    this.property(name, encoder.encode(values.map((v) => `${v}\0`).join("")));
+  }
+
+  /** Ends the structure block and returns the blob. */
+  finish(): Uint8Array {
+    this.#open("finish");
+    if (this.#stack.length > 0) {
+      throw new FdtError(
+        "BadStructure",
+        `finish() with ${this.#stack.length} node(s) still open ("${this.#stack[this.#stack.length - 1].name}")`,
+        { field: "depth", value: this.#stack.length, limit: 0 },
+      );
+    }
+    if (!this.#rootDone) throw new FdtError("BadStructure", "finish() without a root node", { field: "root" });
+    this.#finished = true;
+    this.#struct.u32(FDT_END);
+
+    const rsvOff = FDT_HEADER.size; // 40: already 8-byte aligned
+    const rsvSize = (this.#reservations.length + 1) * FDT_RESERVE_ENTRY.size;
+    const structOff = rsvOff + rsvSize;
+    const stringsOff = structOff + this.#struct.length;
+    const total = stringsOff + this.#strings.length;
+    if (total > U32_MAX) {
+      throw new FdtError("TooLarge", `the blob would have ${total} bytes, more than a u32 totalsize`, {
+        field: "totalsize",
+        value: total,
+        limit: U32_MAX,
+      });
+    }
+    const out = new Uint8Array(total);
+    const dv = new DataView(out.buffer);
+    FDT_HEADER.write(dv, 0, {
+      magic: FDT_MAGIC,
+      totalsize: total,
+      off_dt_struct: structOff,
+      off_dt_strings: stringsOff,
+      off_mem_rsvmap: rsvOff,
+      version: FDT_VERSION,
+      last_comp_version: FDT_LAST_COMP_VERSION,
+      boot_cpuid_phys: this.#bootCpuidPhys,
+      size_dt_strings: this.#strings.length,
+      size_dt_struct: this.#struct.length,
+    });
+    this.#reservations.forEach((r, i) => FDT_RESERVE_ENTRY.write(dv, rsvOff + i * FDT_RESERVE_ENTRY.size, r));
+    out.set(this.#struct.buf.subarray(0, this.#struct.length), structOff);
+    out.set(this.#strings.buf.subarray(0, this.#strings.length), stringsOff);
+    return out;
+  }
+
+  #open(what: string): void {
+    if (this.#finished) throw new FdtError("BadStructure", `${what} after finish()`, { field: what });
+  }
+
+  #stringOffset(name: string): number {
+    let off = this.#stringOffsets.get(name);
+    if (off === undefined) {
+      off = this.#strings.length;
+      this.#strings.bytes(encoder.encode(name));
+      this.#strings.bytes(new Uint8Array(1));
+      this.#stringOffsets.set(name, off);
+    }
+    return off;
+  }
+}
+
+function writeNode(b: FdtBuilder, node: FdtNode): void {
+  b.beginNode(node.name);
+  for (const p of node.properties) b.property(p.name, p.value);
+  for (const c of node.children) writeNode(b, c);
+  b.endNode();
+}
+
+/**
+ * Writes a whole tree (as {@linkcode readFdt} returns) to a blob.
+ *
+ * @example Round trip
+ * ```ts
+ * import { buildFdt, readFdt } from "./mod.ts";
+ * const dtb = buildFdt({ root: { name: "", properties: [], children: [] }, reservations: [], bootCpuidPhys: 0 });
+ * console.log(readFdt(dtb).root.children.length); // 0
+ * ```
+ */
+export function buildFdt(tree: FdtTree): Uint8Array {
+  const b = new FdtBuilder({ bootCpuidPhys: tree.bootCpuidPhys });
+  for (const r of tree.reservations) b.addReservation(r.address, r.size);
+  writeNode(b, tree.root);
+  return b.finish();
+}
