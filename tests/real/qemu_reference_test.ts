@@ -6,46 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { ensureRealKernel } from "../../fixtures/real/fetch.ts";
+import { qemuAvailable, qemuBoot, type QemuBootResult } from "../../fixtures/real/qemu.ts";
 import { INIT_MESSAGE, initramfs } from "../../fixtures/build/init.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
 
-const QEMU_X86 = "/usr/bin/qemu-system-x86_64";
-const QEMU_ARM = "/usr/bin/qemu-system-aarch64";
-const BOOT_TIMEOUT_MS = 60_000;
+const amd64 = qemuAvailable("x86_64") ? await ensureRealKernel("amd64") : undefined;
+const arm64 = qemuAvailable("aarch64") ? await ensureRealKernel("arm64") : undefined;
 
-function exists(p: string): boolean {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const amd64 = exists(QEMU_X86) ? await ensureRealKernel("amd64") : undefined;
-const arm64 = exists(QEMU_ARM) ? await ensureRealKernel("arm64") : undefined;
-
-/** Boots QEMU with `args` plus an initramfs, powers off or times out, and returns the serial log. */
-async function boot(qemu: string, args: string[], initrd: Uint8Array): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "qemu-ref-" });
-  try {
-    await Deno.writeFile(`${dir}/initrd.cpio`, initrd);
-    const child = new Deno.Command(qemu, {
-      args: ["-nographic", "-no-reboot", "-m", "512", "-initrd", `${dir}/initrd.cpio`, ...args],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const timer = setTimeout(() => child.kill("SIGKILL"), BOOT_TIMEOUT_MS);
-    const out = await child.output();
-    clearTimeout(timer);
-    return new TextDecoder().decode(out.stdout);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** The milestones every boot must show, in order. */
-function assertRanInit(log: string): void {
+/** The milestones every boot must show, in order, and a clean power-off before the time limit. */
+function assertRanInit(r: QemuBootResult): void {
+  assert.equal(r.timedOut, false, `timed out; log ends:\n${r.log.slice(-800)}`);
   let at = 0;
   for (
     const line of [
@@ -56,8 +26,8 @@ function assertRanInit(log: string): void {
       "reboot: Power down",
     ]
   ) {
-    const i = log.indexOf(line, at);
-    assert.ok(i >= 0, `"${line}" missing after offset ${at}; log ends:\n${log.slice(-800)}`);
+    const i = r.log.indexOf(line, at);
+    assert.ok(i >= 0, `"${line}" missing after offset ${at}; log ends:\n${r.log.slice(-800)}`);
     at = i + line.length;
   }
 }
@@ -66,12 +36,7 @@ Deno.test({
   name: "QEMU boots Debian's amd64 bzImage with our initramfs to our /init's line",
   ignore: amd64 === undefined,
   async fn() {
-    const log = await boot(
-      QEMU_X86,
-      ["-kernel", amd64!.kernel, "-append", "console=ttyS0 panic=-1"],
-      await initramfs("x86_64"),
-    );
-    assertRanInit(log);
+    assertRanInit(await qemuBoot({ arch: "x86_64", kernel: amd64!.kernel, initrd: await initramfs("x86_64") }));
   },
 });
 
@@ -79,16 +44,13 @@ Deno.test({
   name: "QEMU boots the vmlinux extracted from Debian's amd64 bzImage through PVH to our /init's line",
   ignore: amd64 === undefined,
   async fn() {
-    const vmlinux = await extractVmlinux(await Deno.readFile(amd64!.kernel));
     const path = await Deno.makeTempFile({ prefix: "vmlinux-" });
     try {
-      await Deno.writeFile(path, vmlinux);
-      const log = await boot(
-        QEMU_X86,
-        ["-kernel", path, "-append", "console=ttyS0 panic=-1"],
-        await initramfs("x86_64"),
-      );
-      assertRanInit(log);
+      await Deno.writeFile(path, await extractVmlinux(await Deno.readFile(amd64!.kernel)));
+      const r = await qemuBoot({ arch: "x86_64", kernel: path, initrd: await initramfs("x86_64") });
+      assertRanInit(r);
+      // The bzImage's real-mode setup prints "Probing EDD"; a PVH boot never runs it.
+      assert.ok(!r.log.includes("Probing EDD"), "the vmlinux went through the real-mode setup");
     } finally {
       await Deno.remove(path);
     }
@@ -99,7 +61,6 @@ Deno.test({
   name: "QEMU boots Debian's arm64 Image on virt with our initramfs to our /init's line",
   ignore: arm64 === undefined,
   async fn() {
-    const args = ["-M", "virt", "-cpu", "cortex-a72", "-kernel", arm64!.kernel, "-append", "console=ttyAMA0 panic=-1"];
-    assertRanInit(await boot(QEMU_ARM, args, await initramfs("aarch64")));
+    assertRanInit(await qemuBoot({ arch: "aarch64", kernel: arm64!.kernel, initrd: await initramfs("aarch64") }));
   },
 });
