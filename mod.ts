@@ -22,3 +22,7 @@ export * from "./lib/plan.ts";
 export * from "./lib/configurator/mod.ts";
 export * from "./lib/cmdline.ts";
 export * from "./lib/loader/cmdline.ts";
+export * from "./lib/compress/lz4.ts";
+export * from "./lib/compress/gzip.ts";
+export * from "./lib/loader/extract.ts";
+export * from "./lib/cpio.ts";

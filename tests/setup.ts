@@ -50,6 +50,20 @@ const NEEDS: Need[] = [
   { pkg: "binutils-riscv64-linux-gnu", why: "riscv64 stubs", paths: ["/usr/bin/riscv64-linux-gnu-as"], for: ["test"] },
   { pkg: "device-tree-compiler", why: "dtc interop tests", paths: ["/usr/bin/dtc"], for: ["test"] },
   { pkg: "lz4", why: "LZ4 decoder cross-check", paths: ["/usr/bin/lz4"], for: ["test"] },
+  { pkg: "cpio", why: "initramfs writer cross-check", paths: ["/usr/bin/cpio", "/bin/cpio"], for: ["test"] },
+  {
+    pkg: "qemu-system-x86",
+    why: "reference boots of real kernels",
+    paths: ["/usr/bin/qemu-system-x86_64"],
+    for: ["test"],
+  },
+  {
+    pkg: "qemu-system-arm",
+    why: "reference boots of real kernels",
+    paths: ["/usr/bin/qemu-system-aarch64"],
+    for: ["test"],
+  },
+  { pkg: "qemu-user", why: "runs the aarch64 /init natively", paths: ["/usr/bin/qemu-aarch64"], for: ["test"] },
 ];
 
 function exists(p: string): boolean {
