@@ -31,7 +31,7 @@ const UC_MODE_64 = 1 << 3;
 const UC_MODE_RISCV64 = 1 << 3;
 
 /** Unicorn constants the binding uses, by their C names (checked against unicorn.h by a test). */
-export const UC = Object.freeze({
+export const UC: Readonly<Record<string, number>> = Object.freeze({
   UC_ARCH_ARM64,
   UC_ARCH_X86,
   UC_ARCH_RISCV,

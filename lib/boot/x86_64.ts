@@ -50,7 +50,7 @@ const HUGE_2M = 0x20_0000;
  * GDT descriptor flags in Firecracker's 16-bit form: bits 0..7 are the access byte (P, DPL, S, type),
  * bits 12..15 the G, D/B, L, AVL nibble.
  */
-export const GDT_FLAGS = Object.freeze({
+export const GDT_FLAGS: Readonly<{ code64: number; code32: number; data: number; tss: number }> = Object.freeze({
   /** Flat 64-bit code: G=1, L=1, P=1, S=1, type 0xb (execute/read, accessed). */
   code64: 0xa09b,
   /** Flat 32-bit code: G=1, D=1, P=1, S=1, type 0xb. */
@@ -224,7 +224,11 @@ export interface X86LongModeOptions {
 }
 
 /** GDT selectors of the boot GDT: index 1 code, 2 data, 3 TSS. */
-export const BOOT_GDT_SELECTORS = Object.freeze({ code: 0x08, data: 0x10, tss: 0x18 });
+export const BOOT_GDT_SELECTORS: Readonly<{ code: number; data: number; tss: number }> = Object.freeze({
+  code: 0x08,
+  data: 0x10,
+  tss: 0x18,
+});
 
 function bootGdt(code: number): bigint[] {
   return [
