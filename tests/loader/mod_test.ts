@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { detectKernel, GuestMemory, KernelLoaderError, loadKernel } from "../../mod.ts";
+import { buildElf } from "../../fixtures/build/elf.ts";
+import { buildBzImage } from "../../fixtures/build/bzimage.ts";
+import { buildArm64Image, buildRiscv64Image, gzip } from "../../fixtures/build/pe.ts";
+import { buildMultiboot2, buildMultibootAout, buildMultibootElf } from "../../fixtures/build/multiboot.ts";
+
+const MiB = 1 << 20;
+const code = new Uint8Array([0xf4, 0xf4, 0xf4, 0xf4]); // hlt
+
+function mem(): GuestMemory {
+  return GuestMemory.fromRanges([[0, 32 * MiB]]);
+}
+
+const elf = buildElf({ entry: 0x100000, segments: [{ paddr: 0x100000, data: code }] });
+const bz = buildBzImage({ payload: new Uint8Array(0x1000).fill(0x90) });
+
+Deno.test("detectKernel tells an x86_64 ELF vmlinux", async () => {
+  assert.deepEqual(await detectKernel(elf), { format: "elf", arch: "x86_64", multiboot: [] });
+});
+
+Deno.test("detectKernel tells a bzImage", async () => {
+  assert.deepEqual(await detectKernel(bz), { format: "bzimage", arch: "x86_64", multiboot: [] });
+});
+
+Deno.test("detectKernel tells arm64 and riscv64 Images", async () => {
+  assert.equal((await detectKernel(buildArm64Image({ code }))).arch, "aarch64");
+  assert.equal((await detectKernel(buildRiscv64Image({ code }))).arch, "riscv64");
+});
+
+Deno.test("detectKernel tells a gzip-compressed arm64 Image", async () => {
+  const d = await detectKernel(await gzip(buildArm64Image({ code, size: 0x10000 })));
+  assert.deepEqual(d, { format: "pe", arch: "aarch64", compression: "gzip", multiboot: [] });
+});
+
+Deno.test("detectKernel tells Multiboot 1 and Multiboot2 images", async () => {
+  const a = await detectKernel(buildMultibootAout({ code }));
+  assert.equal(a.format, "multiboot");
+  assert.equal(a.arch, "i386");
+  const e = await detectKernel(buildMultibootElf({ code }));
+  assert.equal(e.format, "multiboot");
+  assert.equal((await detectKernel(buildMultiboot2({ code }))).format, "multiboot2");
+});
+
+Deno.test("detectKernel rejects unknown bytes with a typed error naming them", async () => {
+  await assert.rejects(detectKernel(new Uint8Array([1, 2, 3, 4, 5])), (e: unknown) => {
+    assert.ok(e instanceof KernelLoaderError);
+    assert.equal(e.code, "UnknownFormat");
+    assert.match(e.message, /01 02 03 04/);
+    return true;
+  });
+  await assert.rejects(detectKernel(new Uint8Array(0)), KernelLoaderError);
+});
+
+Deno.test("detectKernel rejects gzip data that is not an Image", async () => {
+  await assert.rejects(detectKernel(await gzip(new Uint8Array(100))), KernelLoaderError);
+});
+
+Deno.test("loadKernel loads an ELF with loadElf", async () => {
+  const m = mem();
+  const k = await loadKernel(m, elf);
+  assert.equal(k.format, "elf");
+  assert.equal(m.readU32(0x100000), 0xf4f4f4f4);
+});
+
+Deno.test("loadKernel loads a bzImage with loadBzImage", async () => {
+  const m = mem();
+  const k = await loadKernel(m, bz, { kernelOffset: 0x200000 });
+  assert.equal(k.format, "bzimage");
+  assert.equal(k.format === "bzimage" && k.result.setupHeader?.header, 0x53726448);
+  assert.equal(m.readU8(0x200000), 0x90);
+});
+
+Deno.test("loadKernel loads a gzip-compressed arm64 Image", async () => {
+  const m = mem();
+  const k = await loadKernel(m, await gzip(buildArm64Image({ code, size: 0x2000 })), { kernelOffset: 0x200000 });
+  assert.equal(k.format, "pe");
+  assert.equal(m.readU32(k.result.kernelLoad + 0x40), 0xf4f4f4f4);
+});
+
+Deno.test("loadKernel loads a Multiboot2 image", async () => {
+  const m = mem();
+  const k = await loadKernel(m, buildMultiboot2({ code }));
+  assert.equal(k.format, "multiboot2");
+});
+
+Deno.test("loadKernel refuses a format the image does not carry", async () => {
+  await assert.rejects(loadKernel(mem(), elf, { format: "multiboot" }), (e: unknown) => {
+    return e instanceof KernelLoaderError && e.code === "UnknownFormat";
+  });
+});
