@@ -92,6 +92,17 @@ export function runToHalt(uc: Unicorn, begin: number, haltBytes: Uint8Array, opt
       uc.stop();
     }
   });
+  // Unicorn does not deliver CPU exceptions to the guest's vector table on its own: report them instead
+  // of letting the guest run on into a confusing fault. The pc is the engine's when it reports the
+  // exception (for traps such as int3 or ecall it may already point past the instruction).
+  uc.onInterrupt((intno) => {
+    const pc = uc.readPc();
+    throw new EmulatorError(
+      "UnhandledException",
+      `the guest raised exception/interrupt ${intno} at pc ${hex(pc)} after ${n} instructions`,
+      { field: "intno", value: intno, limit: pc },
+    );
+  });
   const r = uc.start({ begin, timeoutMs, count: max });
   const elapsedMs = performance.now() - t0;
   if (deadlineHit || r.timedOut) {

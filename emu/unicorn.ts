@@ -414,6 +414,11 @@ export class Unicorn implements Disposable {
     );
   }
 
+  /** Reads the program counter (RIP, EIP or PC). */
+  readPc(): bigint {
+    return this.regRead(this.#pcName());
+  }
+
   #pcName(): string {
     return this.arch === "x86_64" ? "rip" : this.arch === "x86_32" ? "eip" : "pc";
   }

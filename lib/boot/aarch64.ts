@@ -54,8 +54,8 @@ export const ARM64_PSTATE_EL1H_DAIF = 0x3c5;
 export const ARM64_SCTLR_EL1_MMU_OFF = 0x30d0_0800n;
 /** HCR_EL2.RW (bit 31): EL1 is AArch64. */
 export const ARM64_HCR_EL2_RW = 1n << 31n;
-/** SCR_EL3.NS (bit 0) and RW (bit 10): non-secure, lower exception levels are AArch64. */
-export const ARM64_SCR_EL3_NS_RW = 0x401n;
+/** SCR_EL3.NS (bit 0), the ARMv8.0 RES1 bits 4 and 5, and RW (bit 10): non-secure, lower ELs are AArch64. */
+export const ARM64_SCR_EL3_NS_RW = 0x431n;
 
 /** The arm64 boot CPU state. */
 export interface Arm64CpuState {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { GuestMemory } from "../../lib/memory.ts";
 import { arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
-import { runAarch64 } from "../../emu/aarch64.ts";
-import { GuestFault } from "../../emu/unicorn.ts";
+import { applyAarch64State, runAarch64 } from "../../emu/aarch64.ts";
+import { GuestFault, Unicorn } from "../../emu/unicorn.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { stub } from "../../fixtures/stubs.ts";
 import { buildFdt, sampleTree } from "./_fdt.ts";
@@ -97,4 +97,12 @@ emuTest("an aarch64 guest reading unmapped memory ends with an UnmappedAccess er
     () => runAarch64(mem, cpu),
     (e) => e instanceof GuestFault && e.code === "UnmappedAccess" && e.address === 0x3000_0000 && e.pc === ENTRY + 8,
   );
+});
+
+emuTest("the aarch64 harness writes SCR_EL3, HCR_EL2 and SCTLR_EL1 into the engine", () => {
+  const cpu = arm64LinuxBoot({ entry: ENTRY, dtb: DTB });
+  using uc = Unicorn.open("aarch64");
+  applyAarch64State(uc, cpu);
+  for (const s of cpu.sysregs) assert.equal(uc.readSysReg(s.encoding), s.value, s.name);
+  assert.equal(uc.regRead("x0"), BigInt(DTB));
 });
