@@ -27,6 +27,12 @@ export interface RunOptions {
   watch?: readonly (readonly [number, number])[];
   /** Extra engine-owned zero-filled ranges `[address, size]` to map (4 KiB-aligned). */
   scratch?: readonly (readonly [number, number])[];
+  /**
+   * Count instructions with a per-instruction hook (default true). The hook costs about a microsecond per
+   * instruction; with `false` the engine runs at full speed, `instructions` is -1, the instruction budget
+   * is enforced by the engine, and the halt is recognised from the bytes just before the final pc.
+   */
+  countInstructions?: boolean;
 }
 
 /** How a run ended. */
@@ -40,7 +46,7 @@ export interface RunResult {
   reads: GuestRead[];
   /** Text the guest wrote to its UART. */
   serial: string;
-  /** Instructions executed, the halt included. */
+  /** Instructions executed, the halt included (-1 when `countInstructions` is false). */
   instructions: number;
   /** Why the run ended. */
   stop: StopReason;
@@ -52,7 +58,7 @@ export interface RunResult {
 
 /** Facts {@linkcode runToHalt} returns. */
 export interface HaltFacts {
-  /** Instructions executed. */
+  /** Instructions executed (-1 when not counted). */
   instructions: number;
   /** Address of the halt instruction. */
   haltPc: number;
@@ -78,20 +84,23 @@ export function prepare(uc: Unicorn, mem: GuestMemory, opts: RunOptions): GuestR
 export function runToHalt(uc: Unicorn, begin: number, haltBytes: Uint8Array, opts: RunOptions): HaltFacts {
   const timeoutMs = opts.timeoutMs ?? 2000;
   const max = opts.maxInstructions ?? 10_000_000;
+  const counting = opts.countInstructions ?? true;
   let n = 0;
   let lastPc = -1, lastSize = 0;
   let deadlineHit = false;
   const t0 = performance.now();
   const deadline = t0 + timeoutMs;
-  uc.onCode((address, size) => {
-    n++;
-    lastPc = address;
-    lastSize = size;
-    if ((n & 0x3ff) === 0 && performance.now() > deadline) {
-      deadlineHit = true;
-      uc.stop();
-    }
-  });
+  if (counting) {
+    uc.onCode((address, size) => {
+      n++;
+      lastPc = address;
+      lastSize = size;
+      if ((n & 0x3ff) === 0 && performance.now() > deadline) {
+        deadlineHit = true;
+        uc.stop();
+      }
+    });
+  }
   // Unicorn does not deliver CPU exceptions to the guest's vector table on its own: report them instead
   // of letting the guest run on into a confusing fault. The pc is the engine's when it reports the
   // exception (for traps such as int3 or ecall it may already point past the instruction).
@@ -105,6 +114,12 @@ export function runToHalt(uc: Unicorn, begin: number, haltBytes: Uint8Array, opt
   });
   const r = uc.start({ begin, timeoutMs, count: max });
   const elapsedMs = performance.now() - t0;
+  if (!counting) {
+    n = -1;
+    const pc = Number(uc.readPc());
+    lastPc = pc - haltBytes.byteLength;
+    lastSize = haltBytes.byteLength;
+  }
   if (deadlineHit || r.timedOut) {
     throw new EmulatorError(
       "Timeout",
@@ -115,6 +130,13 @@ export function runToHalt(uc: Unicorn, begin: number, haltBytes: Uint8Array, opt
   if (lastPc >= 0 && lastSize === haltBytes.byteLength) {
     const got = uc.memRead(lastPc, lastSize);
     if (got.every((b, i) => b === haltBytes[i])) return { instructions: n, haltPc: lastPc, elapsedMs };
+  }
+  if (!counting && max > 0) {
+    throw new EmulatorError(
+      "InstructionLimit",
+      `the guest did not halt within ${max} instructions (pc ${hex(lastPc + haltBytes.byteLength)})`,
+      { field: "maxInstructions", value: max, limit: max },
+    );
   }
   if (n >= max) {
     throw new EmulatorError(

@@ -106,3 +106,10 @@ emuTest("the aarch64 harness writes SCR_EL3, HCR_EL2 and SCTLR_EL1 into the engi
   for (const s of cpu.sysregs) assert.equal(uc.readSysReg(s.encoding), s.value, s.name);
   assert.equal(uc.regRead("x0"), BigInt(DTB));
 });
+
+emuTest("the aarch64 stub gives the same report when instructions are not counted", () => {
+  const { mem, cpu, fdt } = armMemory();
+  const r = runAarch64(mem, cpu, { countInstructions: false });
+  assert.equal(r.serial, `FDT OK size=0x${fdt.byteLength.toString(16)} bootargs=${BOOTARGS}\n`);
+  assert.equal(mem.readU32(r.haltPc), 0xd503207f);
+});

@@ -94,3 +94,10 @@ emuTest("a riscv64 guest reading unmapped memory ends with an UnmappedAccess err
     (e) => e instanceof GuestFault && e.code === "UnmappedAccess" && e.address === 0x3000_0000 && e.pc === ENTRY + 8,
   );
 });
+
+emuTest("the riscv64 stub gives the same report when instructions are not counted", () => {
+  const { mem, cpu, fdt } = rvMemory();
+  const r = runRiscv64(mem, cpu, { countInstructions: false });
+  assert.equal(r.serial, okLine(fdt));
+  assert.equal(mem.readU32(r.haltPc), 0x10500073);
+});

@@ -135,3 +135,20 @@ emuTest("an x86_64 guest reading unmapped memory ends with an UnmappedAccess err
       /pc 0x100206/.test(e.message),
   );
 });
+
+emuTest("the x86_64 Linux stub gives the same report when instructions are not counted", () => {
+  const { mem, cpu } = bootMemory();
+  const r = runX86(mem, cpu, { countInstructions: false });
+  assert.equal(r.serial, OK_LINE);
+  assert.equal(r.instructions, -1);
+  assert.equal(mem.readU8(r.haltPc), 0xf4);
+});
+
+emuTest("an uncounted x86_64 guest that never halts still ends with a Timeout error", () => {
+  const { mem, cpu } = bootMemory();
+  mem.write(KERNEL + 0x200, stub("x86_64_loop"));
+  assert.throws(
+    () => runX86(mem, cpu, { timeoutMs: 50, countInstructions: false, maxInstructions: 0 }),
+    (e) => e instanceof EmulatorError && e.code === "Timeout",
+  );
+});
