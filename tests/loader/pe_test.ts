@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { ARM64_IMAGE_HEADER, RISCV64_IMAGE_HEADER } from "../../lib/abi/image.ts";
+import { ARM64_IMAGE_HEADER, decodeArm64Flags, RISCV64_IMAGE_HEADER } from "../../lib/abi/image.ts";
 import { KernelLoaderError, PeError, SourceError } from "../../lib/errors.ts";
 import { detectPeArch, isGzip, isPeImage, loadDtb, loadPe, planPe } from "../../lib/loader/pe.ts";
 import { GuestMemory } from "../../lib/memory.ts";
-import { fromBlob, type KernelSource } from "../../lib/source.ts";
+import { fromBlob, fromFile, type KernelSource } from "../../lib/source.ts";
 import {
   buildArm64Image,
   buildRiscv64Image,
@@ -440,4 +440,45 @@ Deno.test("loadDtb reports MemoryOverflow, memory untouched, for a blob past the
   const { mem, unchanged } = patterned();
   await rejectsCode(loadDtb(mem, MEM_SIZE - 4, new Uint8Array(8)), KernelLoaderError, "MemoryOverflow");
   unchanged();
+});
+
+// ---- a real kernel (when fixtures/real/fetch.ts has cached Debian's arm64 cloud kernel) -------------------
+
+function realArm64Kernel(): string | undefined {
+  try {
+    const rec = JSON.parse(Deno.readTextFileSync(new URL("../../fixtures/real/cache/arm64.json", import.meta.url)));
+    Deno.statSync(rec.kernel);
+    return rec.kernel as string;
+  } catch {
+    return undefined;
+  }
+}
+
+const REAL = realArm64Kernel();
+
+Deno.test({
+  name: "loadPe loads Debian's arm64 cloud Image from a file at 0x40000000, reading its header as booting.rst says",
+  ignore: REAL === undefined,
+  async fn() {
+    using file = await Deno.open(REAL!);
+    const mem = GuestMemory.fromRanges([[0x4000_0000, 64 * MiB]]);
+    const r = await loadPe(mem, await fromFile(file), { kernelOffset: 0x4000_0000, checkImageSize: true });
+    assert.equal(r.arch, "aarch64");
+    assert.equal(r.textOffset, 0); // since Linux 5.8
+    assert.ok(r.imageSize >= r.loadedSize);
+    assert.equal(decodeArm64Flags(r.flags).pageSize, 4096);
+    assert.equal(mem.readU16(r.kernelLoad), 0x5a4d); // "MZ": an EFI-stub kernel
+  },
+});
+
+Deno.test({
+  name: "loadPe loads the same Debian arm64 Image gzip-compressed into identical guest bytes",
+  ignore: REAL === undefined,
+  async fn() {
+    const image = await Deno.readFile(REAL!);
+    const mem = GuestMemory.fromRanges([[0x4000_0000, 64 * MiB]]);
+    const r = await loadPe(mem, await gzip(image), { kernelOffset: 0x4000_0000 });
+    assert.equal(r.loadedSize, image.length);
+    assert.ok(sameBytes(mem.read(r.kernelLoad, image.length), image));
+  },
 });
