@@ -206,11 +206,16 @@ function validateHeader(ehdr: Elf64Ehdr, machine: number | null): void {
 }
 
 /**
- * Walks one `PT_NOTE` segment for the Xen `PHYS32_ENTRY` note. Notes are laid out with 4-byte padding
- * (as Linux emits them, and as the crate reads them) whatever `p_align` says. Each step advances at least
- * one 12-byte note header and every read is bounded by the file, so hostile sizes cannot loop forever.
+ * Walks one `PT_NOTE` segment for the Xen `PHYS32_ENTRY` note, with names and descriptors padded to
+ * `noteAlign` from the segment start. Each step advances at least one 12-byte note header and every read
+ * is bounded by the file, so hostile sizes cannot loop forever.
  */
-async function parseNotes(src: KernelSource, phdr: Elf64Phdr, index: number): Promise<PvhBootCapability> {
+async function parseNotes(
+  src: KernelSource,
+  phdr: Elf64Phdr,
+  index: number,
+  noteAlign: number,
+): Promise<PvhBootCapability> {
   const what = `PT_NOTE[${index}]`;
   if (phdr.p_offset > BigInt(src.size)) {
     throw new ElfError(
@@ -245,26 +250,42 @@ async function parseNotes(src: KernelSource, phdr: Elf64Phdr, index: number): Pr
             { field: "n_descsz", value: nhdr.n_descsz, limit: 4 },
           );
         }
-        const descAt = at + ELF64_NHDR.size + alignUp(nhdr.n_namesz, ELFNOTE_ALIGN);
+        const descAt = base + alignUp(pos + ELF64_NHDR.size + nhdr.n_namesz, noteAlign);
         const desc = await read(src, descAt, 4, "SeekNoteHeader", "ReadNoteHeader", `${what} PVH entry`);
         const address = new DataView(desc.buffer, desc.byteOffset, 4).getUint32(0, true);
         return { kind: "present", address };
       }
     }
-    const nameAligned = alignUp(nhdr.n_namesz, ELFNOTE_ALIGN);
-    const descAligned = alignUp(nhdr.n_descsz, ELFNOTE_ALIGN);
+    const nameAligned = alignUp(nhdr.n_namesz, noteAlign);
+    const descAligned = alignUp(nhdr.n_descsz, noteAlign);
     if (nameAligned > U32_MAX || descAligned > U32_MAX) {
       throw new ElfError(
         "Overflow",
         `${what}: note at ${hex(at)} has n_namesz ${hex(nhdr.n_namesz)} / n_descsz ${
           hex(nhdr.n_descsz)
-        } that overflow 32 bits when padded to ${ELFNOTE_ALIGN}`,
+        } that overflow 32 bits when padded to ${noteAlign}`,
         { field: nameAligned > U32_MAX ? "n_namesz" : "n_descsz", value: Math.max(nameAligned, descAligned) },
       );
     }
-    pos += ELF64_NHDR.size + nameAligned + descAligned;
+    pos = alignUp(alignUp(pos + ELF64_NHDR.size + nhdr.n_namesz, noteAlign) + nhdr.n_descsz, noteAlign);
   }
   return { kind: "notPresent" };
+}
+
+/**
+ * The PVH entry of one `PT_NOTE`: first walked with 4-byte padding, as Linux lays its notes out and as the
+ * crate reads them whatever `p_align` says (its errors count). A segment with `p_align` 8 whose 4-byte walk
+ * finds nothing is walked once more with the gABI's 8-byte padding (binutils' layout for such segments);
+ * that second walk can only turn "not present" into "present", never fail the load.
+ */
+async function findPvhEntry(src: KernelSource, phdr: Elf64Phdr, index: number): Promise<PvhBootCapability> {
+  const cap = await parseNotes(src, phdr, index, ELFNOTE_ALIGN);
+  if (cap.kind === "present" || phdr.p_align !== 8n) return cap;
+  try {
+    return await parseNotes(src, phdr, index, 8);
+  } catch {
+    return cap;
+  }
 }
 
 /**
@@ -343,7 +364,7 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
     const ph = phdrs[i];
     if (ph.p_type === PT_NOTE) {
       // PVH needs the kernel at its link-time address: with an offset the notes are not examined.
-      if (kernelOffset === undefined && pvhBootCap.kind !== "present") pvhBootCap = await parseNotes(src, ph, i);
+      if (kernelOffset === undefined && pvhBootCap.kind !== "present") pvhBootCap = await findPvhEntry(src, ph, i);
       continue;
     }
     if (ph.p_type !== PT_LOAD || (ph.p_filesz === 0n && ph.p_memsz === 0n)) continue;

@@ -220,6 +220,40 @@ Deno.test("loadElf finds the PVH entry in notes laid out with 8-byte padding whe
   assert.deepEqual(r.pvhBootCap, { kind: "present", address: 0x100000 });
 });
 
+/** A p_align 8 PT_NOTE laid out with 8-byte padding, as binutils does: "dummy" (namesz 6) pads differently. */
+function eightByteNotes(): Uint8Array {
+  return buildElf({
+    entry: 0x100000,
+    segments: [
+      { paddr: 0x100000, data: new Uint8Array([0xf4]) },
+      {
+        paddr: 0,
+        align: 8,
+        noteAlign: 8,
+        notes: [
+          { name: "dummy", type: NT_VERSION, desc: u32(0) },
+          { name: "Xen", type: XEN_ELFNOTE_PHYS32_ENTRY, desc: u32(0x1000000) },
+        ],
+      },
+    ],
+  });
+}
+
+Deno.test("loadElf finds the PVH entry in a p_align 8 PT_NOTE laid out with 8-byte padding", async () => {
+  const r = await loadElf(guestMem(), eightByteNotes());
+  assert.deepEqual(r.pvhBootCap, { kind: "present", address: 0x1000000 });
+});
+
+Deno.test("loadElf reads a p_align 4 PT_NOTE only with 4-byte padding", async () => {
+  const r = await loadElf(guestMem(), patchPhdr(eightByteNotes(), 1, { p_align: 4n }));
+  assert.deepEqual(r.pvhBootCap, { kind: "notPresent" });
+});
+
+Deno.test("loadElf never fails a load on the 8-byte retry walk of a p_align 8 PT_NOTE", async () => {
+  const r = await loadElf(guestMem(0x1000_0000), patchPhdr(crateTestBadAlign(), 1, { p_align: 8n }));
+  assert.deepEqual(r.pvhBootCap, { kind: "notPresent" });
+});
+
 Deno.test("loadElf keeps the first PVH entry found when a later PT_NOTE has none", async () => {
   const image = buildElf({
     entry: 0x100000,
