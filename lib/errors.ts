@@ -108,7 +108,9 @@ export type KernelLoaderErrorCode =
   /** The image is of no format this library knows. */
   | "UnknownFormat"
   /** Two planned ranges overlap. */
-  | "PlanOverlap";
+  | "PlanOverlap"
+  /** No guest memory range fits the initrd below its highest legal address and above the kernel. */
+  | "InitrdDoesNotFit";
 
 /** Errors common to every loader (the crate's `loader::Error`). */
 export class KernelLoaderError extends LinuxLoaderError<KernelLoaderErrorCode> {}
