@@ -450,3 +450,61 @@ Deno.test("loadElf leaves guest memory byte-identical when a note is invalid aft
   await rejectsWith(loadElf(mem, image), ElfError, "InvalidPvhNote");
   assert.deepEqual(snapshot(mem), before);
 });
+
+// ---- The re-created fixtures carry the facts of the crate's files (readelf -h -l of src/loader/elf/*.bin) ----
+
+function facts(image: Uint8Array): (string | number)[][] {
+  const phnum = new DataView(image.buffer).getUint16(56, true);
+  const entry = new DataView(image.buffer).getBigUint64(24, true);
+  const rows: (string | number)[][] = [["entry", Number(entry)]];
+  for (let i = 0; i < phnum; i++) {
+    const p = readPhdr(image, i);
+    rows.push([
+      p.p_type,
+      Number(p.p_vaddr),
+      Number(p.p_paddr),
+      Number(p.p_filesz),
+      Number(p.p_memsz),
+      Number(p.p_align),
+    ]);
+  }
+  return rows;
+}
+
+Deno.test("the re-created crate ELF fixtures have the crate files' entry points and program headers", () => {
+  const LOAD = 1, NOTE = 4;
+  assert.deepEqual(facts(crateTestElf()), [["entry", 0x400], [LOAD, 0x400, 0, 0x1d, 0x1d, 0x10], [
+    LOAD,
+    0x420,
+    0x420,
+    0xe,
+    0xe,
+    0x10,
+  ]]);
+  assert.deepEqual(facts(crateTestElfnote()), [["entry", 0x400108], [LOAD, 0x400000, 0x400000, 0, 0, 0x200000], [
+    NOTE,
+    0x4000b0,
+    0x4000b0,
+    0x58,
+    0x58,
+    4,
+  ]]);
+  assert.deepEqual(facts(crateTestElfnote8ByteAlign())[2], [NOTE, 0x4000b0, 0x4000b0, 0x58, 0x58, 8]);
+  assert.deepEqual(facts(crateTestDummyNote()), [["entry", 0x400104], [LOAD, 0x400000, 0, 0, 0, 0x200000], [
+    NOTE,
+    0x4000e0,
+    0x4000e0,
+    0x14,
+    0x14,
+    4,
+  ]]);
+  assert.deepEqual(facts(crateTestInvalidPvhNote()), facts(crateTestDummyNote()));
+  assert.deepEqual(facts(crateTestBadAlign()), [["entry", 0x400], [LOAD, 0x400, 0x400, 0x1d, 0x1d, 0x100], [
+    NOTE,
+    0x8888048020,
+    0x8888048020,
+    0x10,
+    0x10,
+    0xd,
+  ]]);
+});
