@@ -45,3 +45,4 @@ export * from "./lib/fdt/mod.ts";
 export * from "./lib/boot/x86_64.ts";
 export * from "./lib/boot/aarch64.ts";
 export * from "./lib/boot/riscv64.ts";
+export * from "./lib/inspect.ts";
