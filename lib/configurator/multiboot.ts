@@ -142,7 +142,16 @@ export function multibootMemorySizes(map: readonly MultibootMemoryRange[]): Mult
   };
 }
 
-/** Encodes a string as UTF-8 plus a NUL, refusing an embedded NUL. Shared with the Multiboot2 configurator. */
+/**
+ * Encodes a string as UTF-8 plus a NUL, refusing an embedded NUL (`InvalidString`). Shared with the
+ * Multiboot2 configurator.
+ *
+ * @example
+ * ```ts
+ * import { multibootCString } from "./mod.ts";
+ * console.log(multibootCString("ab", "cmdline")); // Uint8Array(3) [ 97, 98, 0 ]
+ * ```
+ */
 export function multibootCString(s: string, field: string): Uint8Array {
   const b = new TextEncoder().encode(s);
   const nul = b.indexOf(0);
@@ -159,7 +168,7 @@ export function multibootCString(s: string, field: string): Uint8Array {
 }
 
 /** A checked module: its address, size and string. */
-export interface CheckedModule {
+export interface MultibootCheckedModule {
   /** First byte. */
   start: number;
   /** One past the last byte. */
@@ -170,11 +179,21 @@ export interface CheckedModule {
   bytes?: Uint8Array;
 }
 
-/** Checks modules (32-bit range, alignment, size) for both configurators. */
+/**
+ * Checks modules for both configurators: a size (or bytes), below 4 GiB, on a 4 KiB boundary when
+ * `pageAlign`, a string without NUL.
+ *
+ * @example
+ * ```ts
+ * import { checkMultibootModules } from "./mod.ts";
+ * const [m] = checkMultibootModules([{ addr: 0x400000, size: 0x100, cmdline: "initrd" }], true);
+ * console.log(m.end.toString(16)); // 400100
+ * ```
+ */
 export function checkMultibootModules(
   modules: readonly MultibootModuleSpec[],
   pageAlign: boolean,
-): CheckedModule[] {
+): MultibootCheckedModule[] {
   return modules.map((m, i) => {
     const field = `modules[${i}]`;
     const size = m.bytes?.byteLength ?? m.size;
@@ -191,7 +210,7 @@ export function checkMultibootModules(
         { field: `${field}.size`, value: m.size, limit: m.bytes.byteLength },
       );
     }
-    checkAddr32(`${field}.addr`, m.addr, size);
+    checkMultibootRange(`${field}.addr`, m.addr, size);
     if (pageAlign && m.addr % MULTIBOOT_MODULE_ALIGN !== 0) {
       throw new MultibootError(
         "Misaligned",
@@ -199,7 +218,7 @@ export function checkMultibootModules(
         { field: `${field}.addr`, value: m.addr, limit: MULTIBOOT_MODULE_ALIGN },
       );
     }
-    const out: CheckedModule = {
+    const out: MultibootCheckedModule = {
       start: m.addr,
       end: m.addr + size,
       string: multibootCString(m.cmdline ?? "", `${field}.cmdline`),
@@ -209,8 +228,22 @@ export function checkMultibootModules(
   });
 }
 
-/** Throws `AddressOverflow` unless `[addr, addr + len)` is a range of the 32-bit physical address space. */
-export function checkAddr32(field: string, addr: number, len: number): void {
+/**
+ * Throws {@linkcode MultibootError} `AddressOverflow` unless `[addr, addr + len)` is a range of the 32-bit
+ * physical address space.
+ *
+ * @example
+ * ```ts
+ * import { checkMultibootRange } from "./mod.ts";
+ * checkMultibootRange("infoAddr", 0x9000, 0x100); // fine
+ * try {
+ *   checkMultibootRange("infoAddr", 0xffffff00, 0x200);
+ * } catch (e) {
+ *   console.log((e as Error).message.includes("32-bit")); // true
+ * }
+ * ```
+ */
+export function checkMultibootRange(field: string, addr: number, len: number): void {
   if (!Number.isSafeInteger(addr) || addr < 0 || addr + len > MULTIBOOT_ADDRESS_LIMIT) {
     throw new MultibootError(
       "AddressOverflow",
@@ -220,8 +253,17 @@ export function checkAddr32(field: string, addr: number, len: number): void {
   }
 }
 
-/** Byte steps for modules that carry bytes. */
-export function moduleSteps(mods: readonly CheckedModule[], label: string): PlanStep[] {
+/**
+ * Plan steps that write the modules given with bytes (modules given by size only are already in memory).
+ *
+ * @example
+ * ```ts
+ * import { checkMultibootModules, multibootModuleSteps } from "./mod.ts";
+ * const mods = checkMultibootModules([{ addr: 0x400000, bytes: new Uint8Array(8) }, { addr: 0x500000, size: 8 }], false);
+ * console.log(multibootModuleSteps(mods, "module").length); // 1
+ * ```
+ */
+export function multibootModuleSteps(mods: readonly MultibootCheckedModule[], label: string): PlanStep[] {
   return mods.flatMap((m, i) =>
     m.bytes === undefined
       ? []
@@ -274,7 +316,7 @@ export function planMultibootInfo(mem: GuestMemory, opts: MultibootInfoOptions):
   const nameOff = place(name);
   const modStrOffs = mods.map((m) => place(m.string));
   const total = strOff;
-  checkAddr32("infoAddr", base, total);
+  checkMultibootRange("infoAddr", base, total);
 
   const block = new Uint8Array(total);
   const dv = new DataView(block.buffer);
@@ -314,7 +356,10 @@ export function planMultibootInfo(mem: GuestMemory, opts: MultibootInfoOptions):
   block.set(name, nameOff);
 
   const plan: Plan = {
-    steps: [{ kind: "bytes", guestAddr: base, bytes: block, label: "multiboot_info" }, ...moduleSteps(mods, "module")],
+    steps: [
+      { kind: "bytes", guestAddr: base, bytes: block, label: "multiboot_info" },
+      ...multibootModuleSteps(mods, "module"),
+    ],
   };
   checkNoOverlap(plan);
   return { infoAddr: base, infoEnd: base + total, plan, registers: { eax: MULTIBOOT_BOOTLOADER_MAGIC, ebx: base } };

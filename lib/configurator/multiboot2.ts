@@ -30,15 +30,15 @@ import { MultibootError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlanSync, checkNoOverlap, type Plan } from "../plan.ts";
 import {
-  checkAddr32,
   checkMultibootModules,
-  moduleSteps,
+  checkMultibootRange,
   MULTIBOOT_DEFAULT_BOOT_LOADER_NAME,
   multibootCString,
   type MultibootInfoOptions,
   type MultibootInfoResult,
   multibootMemoryMap,
   multibootMemorySizes,
+  multibootModuleSteps,
 } from "./multiboot.ts";
 
 function align8(n: number): number {
@@ -136,7 +136,7 @@ export function planMultiboot2Info(mem: GuestMemory, opts: MultibootInfoOptions)
   });
 
   const total = MULTIBOOT2_INFO_HEADER.size + tags.reduce((n, t) => n + align8(t.size), 0);
-  checkAddr32("infoAddr", base, total);
+  checkMultibootRange("infoAddr", base, total);
   const block = new Uint8Array(total);
   const dv = new DataView(block.buffer);
   MULTIBOOT2_INFO_HEADER.write(dv, 0, { total_size: total, reserved: 0 });
@@ -148,7 +148,7 @@ export function planMultiboot2Info(mem: GuestMemory, opts: MultibootInfoOptions)
   const plan: Plan = {
     steps: [
       { kind: "bytes", guestAddr: base, bytes: block, label: "multiboot2 information" },
-      ...moduleSteps(
+      ...multibootModuleSteps(
         mods,
         "module",
       ),

@@ -9,7 +9,12 @@ import { configureMultiboot, type MultibootInfoOptions } from "../../lib/configu
 import { configureMultiboot2 } from "../../lib/configurator/multiboot2.ts";
 import { MULTIBOOT_INFO, MULTIBOOT_MMAP_ENTRY } from "../../lib/abi/multiboot.ts";
 import { buildMultiboot2, buildMultibootAout, buildMultibootElf } from "../../fixtures/build/multiboot.ts";
-import { multibootStub } from "../../fixtures/build/multiboot_stubs.ts";
+import {
+  assembleMultibootStub,
+  haveBinutils,
+  MULTIBOOT_STUBS,
+  multibootStub,
+} from "../../fixtures/build/multiboot_stubs.ts";
 import { emuTest } from "./_unicorn.ts";
 
 const INFO = 0x9000;
@@ -150,3 +155,14 @@ emuTest("a Multiboot2 kernel reports an EAX that is not the Multiboot2 magic", a
   assert.equal(r.serial, "MB2 BAD eax=0x2badb002\n");
   assert.equal(r.registers.eax, 1n);
 });
+
+const BINUTILS = await haveBinutils();
+for (const name of MULTIBOOT_STUBS) {
+  Deno.test({
+    name: `fixtures/stubs/${name}.bin is what GNU as makes of ${name}.S`,
+    ignore: !BINUTILS,
+    fn: async () => {
+      assert.deepEqual(await assembleMultibootStub(name), multibootStub(name));
+    },
+  });
+}
