@@ -6,8 +6,7 @@
  * - Multiboot2 Specification 2.0: https://www.gnu.org/software/grub/manual/multiboot2/multiboot.html
  *   (`multiboot2.h`).
  * - The ELF32 header and program header (System V ABI, i386 supplement), which a Multiboot kernel without
- *   the a.out kludge is loaded from. Only the fields the Multiboot loaders need are named here; the
- *   64-bit tables live in `elf.ts`.
+ *   the a.out kludge is loaded from. The 64-bit tables and the constants both share live in `elf.ts`.
  *
  * All values are little endian. Struct sizes follow the i386 C ABI (4-byte alignment of 64-bit fields) and
  * the headers' `__attribute__((packed))` where they have it.
@@ -81,7 +80,15 @@ export interface MultibootHeader {
   depth: number;
 }
 
-/** Layout of {@linkcode MultibootHeader}. */
+/**
+ * Layout of {@linkcode MultibootHeader}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_HEADER } from "./mod.ts";
+ * console.log(MULTIBOOT_HEADER.offsetOf("entry_addr")); // 28
+ * ```
+ */
 export const MULTIBOOT_HEADER: Struct<MultibootHeader> = new Struct<MultibootHeader>("multiboot_header", 48, [
   ["magic", 0, "u32"],
   ["flags", 4, "u32"],
@@ -204,7 +211,15 @@ export interface MultibootInfo {
   color_info: Uint8Array;
 }
 
-/** Layout of {@linkcode MultibootInfo}: 116 bytes on i386 (the 64-bit framebuffer_addr is 4-byte aligned). */
+/**
+ * Layout of {@linkcode MultibootInfo}: 116 bytes on i386 (the 64-bit framebuffer_addr is 4-byte aligned).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO } from "./mod.ts";
+ * console.log(MULTIBOOT_INFO.size, MULTIBOOT_INFO.offsetOf("mmap_addr")); // 116 48
+ * ```
+ */
 export const MULTIBOOT_INFO: Struct<MultibootInfo> = new Struct<MultibootInfo>("multiboot_info", 116, [
   ["flags", 0, "u32"],
   ["mem_lower", 4, "u32"],
@@ -251,7 +266,15 @@ export interface MultibootMmapEntry {
   type: number;
 }
 
-/** Layout of {@linkcode MultibootMmapEntry}. */
+/**
+ * Layout of {@linkcode MultibootMmapEntry}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MMAP_ENTRY } from "./mod.ts";
+ * console.log(MULTIBOOT_MMAP_ENTRY.size, MULTIBOOT_MMAP_ENTRY.offsetOf("type")); // 24 20
+ * ```
+ */
 export const MULTIBOOT_MMAP_ENTRY: Struct<MultibootMmapEntry> = new Struct<MultibootMmapEntry>(
   "multiboot_mmap_entry",
   24,
@@ -278,7 +301,15 @@ export interface MultibootModule {
   pad: number;
 }
 
-/** Layout of {@linkcode MultibootModule}. */
+/**
+ * Layout of {@linkcode MultibootModule}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MODULE } from "./mod.ts";
+ * console.log(MULTIBOOT_MODULE.size); // 16
+ * ```
+ */
 export const MULTIBOOT_MODULE: Struct<MultibootModule> = new Struct<MultibootModule>("multiboot_mod_list", 16, [
   ["mod_start", 0, "u32"],
   ["mod_end", 4, "u32"],
@@ -342,7 +373,15 @@ export interface Multiboot2Header {
   checksum: number;
 }
 
-/** Layout of {@linkcode Multiboot2Header}. */
+/**
+ * Layout of {@linkcode Multiboot2Header}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER } from "./mod.ts";
+ * console.log(MULTIBOOT2_HEADER.size); // 16
+ * ```
+ */
 export const MULTIBOOT2_HEADER: Struct<Multiboot2Header> = new Struct<Multiboot2Header>("multiboot_header", 16, [
   ["magic", 0, "u32"],
   ["architecture", 4, "u32"],
@@ -360,7 +399,15 @@ export interface Multiboot2HeaderTag {
   size: number;
 }
 
-/** Layout of {@linkcode Multiboot2HeaderTag}. */
+/**
+ * Layout of {@linkcode Multiboot2HeaderTag}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG } from "./mod.ts";
+ * console.log(MULTIBOOT2_HEADER_TAG.offsetOf("size")); // 4
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG: Struct<Multiboot2HeaderTag> = new Struct<Multiboot2HeaderTag>(
   "multiboot_header_tag",
   8,
@@ -383,7 +430,15 @@ export interface Multiboot2AddressTag extends Multiboot2HeaderTag {
   bss_end_addr: number;
 }
 
-/** Layout of {@linkcode Multiboot2AddressTag}. */
+/**
+ * Layout of {@linkcode Multiboot2AddressTag}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_ADDRESS_TAG } from "./mod.ts";
+ * console.log(MULTIBOOT2_ADDRESS_TAG.size); // 24
+ * ```
+ */
 export const MULTIBOOT2_ADDRESS_TAG: Struct<Multiboot2AddressTag> = new Struct<Multiboot2AddressTag>(
   "multiboot_header_tag_address",
   24,
@@ -407,7 +462,15 @@ export interface Multiboot2EntryAddressTag extends Multiboot2HeaderTag {
   entry_addr: number;
 }
 
-/** Layout of {@linkcode Multiboot2EntryAddressTag}. */
+/**
+ * Layout of {@linkcode Multiboot2EntryAddressTag}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_ENTRY_ADDRESS_TAG } from "./mod.ts";
+ * console.log(MULTIBOOT2_ENTRY_ADDRESS_TAG.size); // 12
+ * ```
+ */
 export const MULTIBOOT2_ENTRY_ADDRESS_TAG: Struct<Multiboot2EntryAddressTag> = new Struct<Multiboot2EntryAddressTag>(
   "multiboot_header_tag_entry_address",
   12,
@@ -455,7 +518,15 @@ export interface Multiboot2InfoHeader {
   reserved: number;
 }
 
-/** Layout of {@linkcode Multiboot2InfoHeader}. */
+/**
+ * Layout of {@linkcode Multiboot2InfoHeader}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_INFO_HEADER } from "./mod.ts";
+ * console.log(MULTIBOOT2_INFO_HEADER.size); // 8
+ * ```
+ */
 export const MULTIBOOT2_INFO_HEADER: Struct<Multiboot2InfoHeader> = new Struct<Multiboot2InfoHeader>(
   "multiboot2_info",
   8,
@@ -473,7 +544,15 @@ export interface Multiboot2Tag {
   size: number;
 }
 
-/** Layout of {@linkcode Multiboot2Tag}; a string tag (cmdline, boot loader name) is this plus the string. */
+/**
+ * Layout of {@linkcode Multiboot2Tag}; a string tag (cmdline, boot loader name) is this plus the string.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG } from "./mod.ts";
+ * console.log(MULTIBOOT2_TAG.size); // 8
+ * ```
+ */
 export const MULTIBOOT2_TAG: Struct<Multiboot2Tag> = new Struct<Multiboot2Tag>("multiboot_tag", 8, [
   ["type", 0, "u32"],
   ["size", 4, "u32"],
@@ -487,7 +566,15 @@ export interface Multiboot2ModuleTag extends Multiboot2Tag {
   mod_end: number;
 }
 
-/** Layout of {@linkcode Multiboot2ModuleTag} (the string follows at offset 16). */
+/**
+ * Layout of {@linkcode Multiboot2ModuleTag} (the string follows at offset 16).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_MODULE_TAG } from "./mod.ts";
+ * console.log(MULTIBOOT2_MODULE_TAG.size); // 16
+ * ```
+ */
 export const MULTIBOOT2_MODULE_TAG: Struct<Multiboot2ModuleTag> = new Struct<Multiboot2ModuleTag>(
   "multiboot_tag_module",
   16,
@@ -507,7 +594,15 @@ export interface Multiboot2BasicMeminfoTag extends Multiboot2Tag {
   mem_upper: number;
 }
 
-/** Layout of {@linkcode Multiboot2BasicMeminfoTag}. */
+/**
+ * Layout of {@linkcode Multiboot2BasicMeminfoTag}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_BASIC_MEMINFO_TAG } from "./mod.ts";
+ * console.log(MULTIBOOT2_BASIC_MEMINFO_TAG.size); // 16
+ * ```
+ */
 export const MULTIBOOT2_BASIC_MEMINFO_TAG: Struct<Multiboot2BasicMeminfoTag> = new Struct<Multiboot2BasicMeminfoTag>(
   "multiboot_tag_basic_meminfo",
   16,
@@ -527,7 +622,15 @@ export interface Multiboot2MmapTag extends Multiboot2Tag {
   entry_version: number;
 }
 
-/** Layout of {@linkcode Multiboot2MmapTag} (entries follow at offset 16). */
+/**
+ * Layout of {@linkcode Multiboot2MmapTag} (entries follow at offset 16).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_MMAP_TAG } from "./mod.ts";
+ * console.log(MULTIBOOT2_MMAP_TAG.size); // 16
+ * ```
+ */
 export const MULTIBOOT2_MMAP_TAG: Struct<Multiboot2MmapTag> = new Struct<Multiboot2MmapTag>("multiboot_tag_mmap", 16, [
   ["type", 0, "u32"],
   ["size", 4, "u32"],
@@ -547,7 +650,15 @@ export interface Multiboot2MmapEntry {
   reserved: number;
 }
 
-/** Layout of {@linkcode Multiboot2MmapEntry}. */
+/**
+ * Layout of {@linkcode Multiboot2MmapEntry}.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_MMAP_ENTRY } from "./mod.ts";
+ * console.log(MULTIBOOT2_MMAP_ENTRY.size); // 24
+ * ```
+ */
 export const MULTIBOOT2_MMAP_ENTRY: Struct<Multiboot2MmapEntry> = new Struct<Multiboot2MmapEntry>(
   "multiboot2_mmap_entry",
   24,
@@ -563,22 +674,8 @@ export const MULTIBOOT2_MMAP_ENTRY: Struct<Multiboot2MmapEntry> = new Struct<Mul
 // ELF32 (i386): what a Multiboot kernel without the address fields is loaded from
 // ---------------------------------------------------------------------------------------------------
 
-/** "\x7fELF" read as a big-endian u32 from e_ident[0..4]. */
-export const ELF32_MAGIC = 0x7f454c46;
-/** e_ident[EI_CLASS] offset. */
-export const ELF32_EI_CLASS = 4;
-/** e_ident[EI_DATA] offset. */
-export const ELF32_EI_DATA = 5;
-/** ELFCLASS32. */
-export const ELF32_CLASS32 = 1;
-/** ELFDATA2LSB: little endian. */
-export const ELF32_DATA2LSB = 1;
-/** ET_EXEC: an executable file. */
-export const ELF32_ET_EXEC = 2;
-/** EM_386: Intel 80386. */
-export const ELF32_EM_386 = 3;
-/** PT_LOAD: a loadable segment. */
-export const ELF32_PT_LOAD = 1;
+// The ELF identification and type constants (ELFMAG, EI_CLASS, ELFCLASS32, EM_386, PT_LOAD, ...) are shared
+// with the 64-bit tables in elf.ts; only the 32-bit layouts are here.
 
 /** The ELF32 file header (`Elf32_Ehdr`). */
 export interface Elf32Ehdr {
@@ -612,7 +709,15 @@ export interface Elf32Ehdr {
   e_shstrndx: number;
 }
 
-/** Layout of {@linkcode Elf32Ehdr}. */
+/**
+ * Layout of {@linkcode Elf32Ehdr}.
+ *
+ * @example
+ * ```ts
+ * import { ELF32_EHDR } from "./mod.ts";
+ * console.log(ELF32_EHDR.size, ELF32_EHDR.offsetOf("e_phoff")); // 52 28
+ * ```
+ */
 export const ELF32_EHDR: Struct<Elf32Ehdr> = new Struct<Elf32Ehdr>("Elf32_Ehdr", 52, [
   ["e_ident", 0, { bytes: 16 }],
   ["e_type", 16, "u16"],
@@ -650,7 +755,15 @@ export interface Elf32Phdr {
   p_align: number;
 }
 
-/** Layout of {@linkcode Elf32Phdr}. */
+/**
+ * Layout of {@linkcode Elf32Phdr}.
+ *
+ * @example
+ * ```ts
+ * import { ELF32_PHDR } from "./mod.ts";
+ * console.log(ELF32_PHDR.size, ELF32_PHDR.offsetOf("p_paddr")); // 32 12
+ * ```
+ */
 export const ELF32_PHDR: Struct<Elf32Phdr> = new Struct<Elf32Phdr>("Elf32_Phdr", 32, [
   ["p_type", 0, "u32"],
   ["p_offset", 4, "u32"],

@@ -18,16 +18,8 @@
  */
 
 import {
-  ELF32_CLASS32,
-  ELF32_DATA2LSB,
   ELF32_EHDR,
-  ELF32_EI_CLASS,
-  ELF32_EI_DATA,
-  ELF32_EM_386,
-  ELF32_ET_EXEC,
-  ELF32_MAGIC,
   ELF32_PHDR,
-  ELF32_PT_LOAD,
   type Elf32Phdr,
   MULTIBOOT2_ADDRESS_TAG,
   MULTIBOOT2_ARCHITECTURE_I386,
@@ -65,6 +57,7 @@ import {
   MULTIBOOT_VIDEO_MODE,
   type MultibootHeader,
 } from "../abi/multiboot.ts";
+import { EI_CLASS, EI_DATA, ELFCLASS32, ELFDATA2LSB, ELFMAG, EM_386, ET_EXEC, PT_LOAD } from "../abi/elf.ts";
 import { hex, MultibootError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlan, checkNoOverlap, type Plan, type PlanStep } from "../plan.ts";
@@ -401,42 +394,42 @@ async function planElf32(
   }
   const eb = await readBytes(src, 0, ELF32_EHDR.size);
   const edv = dataView(eb);
-  const magic = edv.getUint32(0, false);
-  if (magic !== ELF32_MAGIC) {
+  if (!ELFMAG.every((b, i) => eb[i] === b)) {
+    const magic = edv.getUint32(0, false), want = new DataView(ELFMAG.buffer).getUint32(0, false);
     throw new MultibootError(
       "NotElf",
-      `the image has no address fields and no ELF magic (e_ident starts ${hex(magic)}, expected ${hex(ELF32_MAGIC)})`,
-      { field: "e_ident", value: magic, limit: ELF32_MAGIC },
+      `the image has no address fields and no ELF magic (e_ident starts ${hex(magic)}, expected ${hex(want)})`,
+      { field: "e_ident", value: magic, limit: want },
     );
   }
   const ehdr = ELF32_EHDR.read(edv, 0);
-  const cls = ehdr.e_ident[ELF32_EI_CLASS], data = ehdr.e_ident[ELF32_EI_DATA];
-  if (cls !== ELF32_CLASS32) {
-    throw new MultibootError("InvalidElfClass", `e_ident[EI_CLASS] is ${cls}, expected ${ELF32_CLASS32} (ELFCLASS32)`, {
+  const cls = ehdr.e_ident[EI_CLASS], data = ehdr.e_ident[EI_DATA];
+  if (cls !== ELFCLASS32) {
+    throw new MultibootError("InvalidElfClass", `e_ident[EI_CLASS] is ${cls}, expected ${ELFCLASS32} (ELFCLASS32)`, {
       field: "e_ident[EI_CLASS]",
       value: cls,
-      limit: ELF32_CLASS32,
+      limit: ELFCLASS32,
     });
   }
-  if (data !== ELF32_DATA2LSB) {
+  if (data !== ELFDATA2LSB) {
     throw new MultibootError(
       "InvalidElfData",
-      `e_ident[EI_DATA] is ${data}, expected ${ELF32_DATA2LSB} (ELFDATA2LSB, little endian)`,
-      { field: "e_ident[EI_DATA]", value: data, limit: ELF32_DATA2LSB },
+      `e_ident[EI_DATA] is ${data}, expected ${ELFDATA2LSB} (ELFDATA2LSB, little endian)`,
+      { field: "e_ident[EI_DATA]", value: data, limit: ELFDATA2LSB },
     );
   }
-  if (ehdr.e_machine !== ELF32_EM_386) {
-    throw new MultibootError("InvalidElfMachine", `e_machine is ${ehdr.e_machine}, expected ${ELF32_EM_386} (EM_386)`, {
+  if (ehdr.e_machine !== EM_386) {
+    throw new MultibootError("InvalidElfMachine", `e_machine is ${ehdr.e_machine}, expected ${EM_386} (EM_386)`, {
       field: "e_machine",
       value: ehdr.e_machine,
-      limit: ELF32_EM_386,
+      limit: EM_386,
     });
   }
-  if (ehdr.e_type !== ELF32_ET_EXEC) {
-    throw new MultibootError("InvalidElfType", `e_type is ${ehdr.e_type}, expected ${ELF32_ET_EXEC} (ET_EXEC)`, {
+  if (ehdr.e_type !== ET_EXEC) {
+    throw new MultibootError("InvalidElfType", `e_type is ${ehdr.e_type}, expected ${ET_EXEC} (ET_EXEC)`, {
       field: "e_type",
       value: ehdr.e_type,
-      limit: ELF32_ET_EXEC,
+      limit: ET_EXEC,
     });
   }
   if (ehdr.e_phentsize !== ELF32_PHDR.size) {
@@ -459,7 +452,7 @@ async function planElf32(
   const loads: { i: number; ph: Elf32Phdr }[] = [];
   for (let i = 0; i < ehdr.e_phnum; i++) {
     const ph = ELF32_PHDR.read(pdv, i * ELF32_PHDR.size);
-    if (ph.p_type !== ELF32_PT_LOAD || ph.p_memsz === 0) continue;
+    if (ph.p_type !== PT_LOAD || ph.p_memsz === 0) continue;
     const name = `PT_LOAD[${i}]`;
     if (ph.p_filesz > ph.p_memsz) {
       throw new MultibootError(
