@@ -16,6 +16,9 @@ import {
 } from "../../lib/abi/multiboot.ts";
 import { KernelLoaderError, MultibootError, type MultibootErrorCode } from "../../lib/errors.ts";
 import { GuestMemory } from "../../lib/memory.ts";
+import { checkNoOverlap } from "../../lib/plan.ts";
+import { planMultiboot } from "../../lib/loader/multiboot.ts";
+import { buildMultibootAout } from "../../fixtures/build/multiboot.ts";
 
 const INFO = 0x9000;
 
@@ -309,4 +312,15 @@ Deno.test("planMultiboot2Info refuses an unaligned module when the kernel asked 
 
 Deno.test("planMultiboot2Info refuses information that passes 4 GiB", () => {
   expectCode(() => planMultiboot2Info(memory(), { infoAddr: 0xffff_ffc0 }), "AddressOverflow", "infoAddr");
+});
+
+Deno.test("boot information placed inside the kernel is reported as an overlap before anything is written", async () => {
+  const mem = memory();
+  const load = await planMultiboot(mem, buildMultibootAout({ code: new Uint8Array(0x100) }));
+  const info = planMultibootInfo(mem, { infoAddr: load.loadStart + 0x80 });
+  assert.throws(
+    () => checkNoOverlap(load.plan, info.plan),
+    (e) => e instanceof KernelLoaderError && e.code === "PlanOverlap" && e.message.includes("multiboot text+data"),
+  );
+  assert.equal(mem.readU32(load.loadStart), 0);
 });
