@@ -91,11 +91,11 @@ export const SETUP_IMA = 8;
 /** setup_data type: bytes of entropy for the kernel's RNG. */
 export const SETUP_RNG_SEED = 9;
 /** The highest type the installed header knows (`SETUP_ENUM_MAX`). */
-export const SETUP_ENUM_MAX = SETUP_RNG_SEED;
+export const SETUP_ENUM_MAX: number = SETUP_RNG_SEED;
 /** Flag: the node's data is a {@linkcode SetupIndirect} (protocol 2.15+). */
 export const SETUP_INDIRECT = 0x8000_0000;
 
 /** The protocol version that introduced `hdr.setup_data` (boot.rst: "Protocol: 2.09+"). */
-export const SETUP_DATA_MIN_PROTOCOL = 0x0209;
+export const SETUP_DATA_MIN_PROTOCOL: number = 0x0209;
 /** The protocol version that introduced `struct setup_indirect` ("introduced in protocol 2.15"). */
 export const SETUP_INDIRECT_MIN_PROTOCOL = 0x020f;
