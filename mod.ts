@@ -46,3 +46,4 @@ export * from "./lib/boot/x86_64.ts";
 export * from "./lib/boot/aarch64.ts";
 export * from "./lib/boot/riscv64.ts";
 export * from "./lib/inspect.ts";
+export * from "./lib/plan_json.ts";

@@ -170,7 +170,7 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
         const at = h.kernel_version + 0x200;
         if (at < src.size) report.version = cString(await readBytes(src, at, Math.min(256, src.size - at)), 0);
       }
-      if (info.version >= 0x0208) {
+      if (info.version >= 0x0208 && h.payload_length > 0) {
         const pl = await findBzImagePayload(src);
         report.payload = { compression: pl.compression ?? "unknown", offset: pl.offset, length: pl.length };
       }

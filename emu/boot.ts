@@ -1,0 +1,394 @@
+/**
+ * A whole boot, in the order a VMM does it: guest memory, load the kernel, write the command line and the
+ * initrd, write the boot parameters (zero page, hvm_start_info or device tree), set the CPU state, run in
+ * Unicorn to the kernel's halt, and report what the guest did, naming every field it read.
+ *
+ * This is the flow behind the CLI's `boot` and `demo`. It suits kernels that run to a halt instruction (entry
+ * stubs, test kernels); real Linux kernels need the harness in emu/linux/.
+ *
+ * @module
+ */
+
+import { GuestMemory } from "../lib/memory.ts";
+import { applyPlan, applyPlanSync, checkNoOverlap, type Plan } from "../lib/plan.ts";
+import type { Struct } from "../lib/abi/struct.ts";
+import { hex, KernelLoaderError } from "../lib/errors.ts";
+import { type KernelSource, toSource } from "../lib/source.ts";
+import { type DetectedKernel, detectKernel, loadKernel } from "../lib/loader/mod.ts";
+import { planCmdline } from "../lib/loader/cmdline.ts";
+import { Cmdline } from "../lib/cmdline.ts";
+import { BOOT_E820_ENTRY, BOOT_PARAMS, SETUP_HEADER, STARTUP_64_OFFSET } from "../lib/abi/bootparam.ts";
+import { HVM_MEMMAP_TABLE_ENTRY, HVM_MODLIST_ENTRY, HVM_START_INFO } from "../lib/abi/start_info.ts";
+import { FDT_HEADER } from "../lib/fdt/header.ts";
+import { linuxBootParams, linuxBootPlan } from "../lib/configurator/linux.ts";
+import { pvhBootParams, pvhBootPlan } from "../lib/configurator/pvh.ts";
+import { planFdtBootParams } from "../lib/configurator/fdt.ts";
+import { BootParams } from "../lib/configurator/mod.ts";
+import { buildVmFdt } from "../lib/fdt/nodes.ts";
+import { buildMemmap, X86_LEGACY_HOLE } from "../lib/boot/memmap.ts";
+import { type InitrdPlacement, placeInitrd, planInitrd } from "../lib/boot/initrd.ts";
+import { x86LongModeBoot, x86PvhBoot } from "../lib/boot/x86_64.ts";
+import { arm64LinuxBoot } from "../lib/boot/aarch64.ts";
+import { riscv64LinuxBoot } from "../lib/boot/riscv64.ts";
+import type { RunResult } from "./harness.ts";
+import { runX86 } from "./x86_64.ts";
+import { runAarch64 } from "./aarch64.ts";
+import { runRiscv64 } from "./riscv64.ts";
+
+/** Guest layout of an x86 boot: the usual VMM addresses (Firecracker's), all below 1 MiB. */
+export const X86_LAYOUT: Readonly<
+  { startInfo: number; memmap: number; modlist: number; zeroPage: number; cmdline: number }
+> = Object.freeze({
+  startInfo: 0x6000,
+  memmap: 0x6100,
+  modlist: 0x6f00,
+  zeroPage: 0x7000,
+  cmdline: 0x2_0000,
+});
+
+/** RAM base of the arm64 and riscv64 `virt` machines. */
+export const RAM_BASE: Readonly<{ aarch64: number; riscv64: number }> = Object.freeze({
+  aarch64: 0x4000_0000,
+  riscv64: 0x8000_0000,
+});
+
+/** Options of {@linkcode bootKernel}. */
+export interface BootOptions {
+  /** Kernel command line. */
+  cmdline?: string;
+  /** Initrd bytes (placed high in memory, handed over in the boot parameters). */
+  initrd?: Uint8Array;
+  /** Guest RAM in bytes; 64 MiB by default. */
+  memSize?: number;
+  /** x86: `"linux"` (64-bit boot protocol, the default) or `"pvh"` (32-bit PVH entry, ELF only). */
+  protocol?: "linux" | "pvh";
+  /** Wall-clock limit of the run in milliseconds. */
+  timeoutMs?: number;
+  /** Instruction budget of the run. */
+  maxInstructions?: number;
+}
+
+/** A range of guest memory the boot wrote, with what it is. */
+export interface WrittenRange {
+  /** What it is ("kernel", "zero page", "command line", "initrd", "DTB"). */
+  label: string;
+  /** First guest address. */
+  start: number;
+  /** One past the last guest address. */
+  end: number;
+}
+
+/** One guest read, with the field it read. */
+export interface NamedRead {
+  /** Guest address. */
+  address: number;
+  /** Bytes read. */
+  size: number;
+  /** The field, e.g. `zero page hdr.boot_flag`, `hvm_start_info.magic`, `command line[0..8]`. */
+  what: string;
+  /** What the bytes hold now: a little-endian integer in hex for up to 8 bytes, else printable text. */
+  value?: string;
+}
+
+/** What {@linkcode bootKernel} reports. */
+export interface BootReport {
+  /** The detected image. */
+  detected: DetectedKernel;
+  /** The protocol used. */
+  protocol: string;
+  /** Where execution started. */
+  entry: number;
+  /** The CPU registers that carried boot data (`rsi`, `ebx`, `x0`, `a1`...). */
+  bootRegisters: Record<string, number>;
+  /** What the boot wrote to guest memory. */
+  written: WrittenRange[];
+  /** The emulator run. */
+  run: RunResult;
+  /** The guest's reads of boot data, named. */
+  reads: NamedRead[];
+}
+
+/** A guest range whose reads are named: by struct fields, or by label and offset. */
+export interface Described {
+  /** First guest address. */
+  start: number;
+  /** Bytes. */
+  size: number;
+  /** Name of the range. */
+  label: string;
+  /** The C struct laid out at `start`, if any. */
+  struct?: Struct<object>;
+  /** Arrays of structs inside the struct, by field name. */
+  nested?: Record<string, Struct<object>>;
+  /** An array of `struct` entries rather than one. */
+  array?: boolean;
+}
+
+// Names the field of a described range that holds `addr`: a struct field (`zero page.hdr.boot_flag`), or
+// for a range without a struct its label and offset (`command line`, 0x8).
+function nameRead(addr: number, ranges: readonly Described[]): { what: string; offset?: number } | undefined {
+  for (const r of ranges) {
+    if (addr < r.start || addr >= r.start + r.size) continue;
+    const off = addr - r.start;
+    if (r.struct === undefined) return { what: r.label, offset: off };
+    const index = r.array ? Math.floor(off / r.struct.size) : 0;
+    const inner = r.array ? off % r.struct.size : off;
+    const prefix = r.array ? `${r.label}[${index}]` : r.label;
+    const f = r.struct.fields.find((x) => inner >= x.offset && inner < x.offset + x.size);
+    if (f === undefined) return { what: `${prefix}+${hex(inner)}` };
+    const sub = r.nested?.[f.name];
+    if (sub === undefined) return { what: `${prefix}.${f.name}` };
+    const o = inner - f.offset;
+    const i = Math.floor(o / sub.size), so = o % sub.size;
+    const g = sub.fields.find((x) => so >= x.offset && so < x.offset + x.size);
+    const idx = f.size > sub.size ? `[${i}]` : "";
+    return { what: `${prefix}.${f.name}${idx}.${g?.name ?? hex(so)}` };
+  }
+  return undefined;
+}
+
+// Shows bytes the guest read: an integer for up to 8 bytes (big-endian for the FDT, which is), else text.
+function showValue(b: Uint8Array, bigEndian: boolean): string {
+  if (b.length <= 8) {
+    let v = 0n;
+    for (let i = 0; i < b.length; i++) v = (v << 8n) | BigInt(b[bigEndian ? i : b.length - 1 - i]);
+    return hex(v);
+  }
+  const text = new TextDecoder("latin1").decode(b).replace(/[^\x20-\x7e]/g, ".");
+  return JSON.stringify(text.length > 48 ? text.slice(0, 45) + "..." : text);
+}
+
+/**
+ * Names guest reads and merges runs of adjacent reads of one field (a guest reading a u32 byte by byte)
+ * or of one unstructured range (a string): `command line[0x0..0x14]`.
+ */
+export function nameReads(
+  reads: readonly { address: number; size: number }[],
+  ranges: readonly Described[],
+): NamedRead[] {
+  const out: (NamedRead & { key: string; offset?: number })[] = [];
+  for (const r of reads) {
+    const n = nameRead(r.address, ranges);
+    if (n === undefined) continue;
+    const last = out[out.length - 1];
+    if (last !== undefined && last.key === n.what && last.address + last.size === r.address) {
+      last.size += r.size;
+      continue;
+    }
+    out.push({ address: r.address, size: r.size, what: n.what, key: n.what, offset: n.offset });
+  }
+  return out.map((r) => ({
+    address: r.address,
+    size: r.size,
+    what: r.offset === undefined ? r.what : `${r.what}[${hex(r.offset)}..${hex(r.offset + r.size)}]`,
+  }));
+}
+
+/**
+ * Boots `image` in the emulator, the whole way a VMM does it, and reports what the guest read.
+ *
+ * @example
+ * ```ts
+ * import { bootKernel } from "./emu/boot.ts";
+ * import { demoKernel } from "./emu/demo_kernels.ts";
+ * const r = await bootKernel(demoKernel("x86_64"), { cmdline: "console=ttyS0" });
+ * console.log(r.run.serial); // LINUX OK cmdline=console=ttyS0 e820=0x3 first=0x0:0x9fc00:0x1
+ * ```
+ */
+export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOptions = {}): Promise<BootReport> {
+  const src = toSource(image);
+  const memSize = opts.memSize ?? 64 << 20;
+  const cmdline = new Cmdline(4096);
+  if (opts.cmdline) cmdline.insertStr(opts.cmdline);
+  const probe = await detectKernel(src);
+  const arch = probe.arch;
+  if (arch === "i386") {
+    throw new KernelLoaderError("UnknownFormat", "Multiboot kernels are not booted by this command yet", {
+      field: "format",
+      value: probe.format,
+    });
+  }
+  if (opts.protocol !== undefined && arch !== "x86_64") {
+    throw new KernelLoaderError(
+      "UnknownFormat",
+      `protocol ${opts.protocol} is for x86_64 kernels; this is a ${arch} image`,
+      {
+        field: "protocol",
+        value: opts.protocol,
+      },
+    );
+  }
+  const base = arch === "x86_64" ? 0 : RAM_BASE[arch];
+  const mem = new GuestMemory([{ guestAddr: base, size: memSize }]);
+  const written: WrittenRange[] = [];
+  const described: Described[] = [];
+
+  // 1. The kernel.
+  const kernelOffset = arch === "x86_64" ? undefined : base;
+  const loaded = await loadKernel(mem, src, { kernelOffset, highmemStart: arch === "x86_64" ? 0x10_0000 : undefined });
+  const [kernelStart, kernelEnd] = "kernelLoad" in loaded.result
+    ? [loaded.result.kernelLoad, loaded.result.kernelEnd]
+    : [loaded.result.loadStart, loaded.result.loadEnd];
+  written.push({ label: "kernel", start: kernelStart, end: kernelEnd });
+
+  // 2. Command line, initrd and boot parameters, planned together and checked for overlaps before writing.
+  const plans: Plan[] = [];
+  let initrd: InitrdPlacement | undefined;
+  // x86 kernels read the command line from memory; arm64 and riscv64 from the device tree's bootargs.
+  const cmdlineAddr = X86_LAYOUT.cmdline;
+  if (arch === "x86_64") {
+    plans.push(planCmdline(cmdlineAddr, cmdline));
+    const cmdLen = cmdline.asCString().length;
+    written.push({ label: "command line", start: cmdlineAddr, end: cmdlineAddr + cmdLen });
+    described.push({ start: cmdlineAddr, size: cmdLen, label: "command line" });
+  }
+  // arm64 and riscv64: the device tree goes 4 MiB below the top of RAM, the initrd right under it.
+  const dtbAddr = base + memSize - (4 << 20);
+  if (opts.initrd !== undefined) {
+    if (arch === "x86_64") {
+      // The highest page-aligned place below the kernel's initrd_addr_max, as the boot protocol asks.
+      const header = loaded.format === "bzimage" ? loaded.result.setupHeader : undefined;
+      initrd = placeInitrd(mem, opts.initrd.length, {
+        header,
+        kernelEnd,
+        avoid: [{ addr: cmdlineAddr, size: 0x1000 }],
+      });
+    } else {
+      const addr = Math.floor((dtbAddr - opts.initrd.length) / 0x1000) * 0x1000;
+      if (addr < kernelEnd) {
+        throw new KernelLoaderError(
+          "MemoryOverflow",
+          `a ${hex(opts.initrd.length)}-byte initrd does not fit between the kernel end ${
+            hex(kernelEnd)
+          } and the device tree at ${hex(dtbAddr)}`,
+          { field: "initrd", value: opts.initrd.length, limit: dtbAddr - kernelEnd },
+        );
+      }
+      initrd = { addr, size: opts.initrd.length };
+    }
+    plans.push(planInitrd(initrd, opts.initrd));
+    written.push({ label: "initrd", start: initrd.addr, end: initrd.addr + initrd.size });
+    described.push({ start: initrd.addr, size: initrd.size, label: "initrd" });
+  }
+
+  let entry: number;
+  let protocol: string;
+  const bootRegisters: Record<string, number> = {};
+  let run: () => RunResult;
+  const runOpts = { timeoutMs: opts.timeoutMs, maxInstructions: opts.maxInstructions };
+
+  if (arch === "x86_64") {
+    const memmap = buildMemmap(mem, { reserved: [X86_LEGACY_HOLE] });
+    const pvh = opts.protocol === "pvh";
+    if (pvh) {
+      if (loaded.format !== "elf" || loaded.result.pvhBootCap.kind !== "present") {
+        throw new KernelLoaderError("UnknownFormat", "PVH boot needs an ELF vmlinux with a Xen PHYS32_ENTRY note", {
+          field: "protocol",
+          value: "pvh",
+        });
+      }
+      entry = loaded.result.pvhBootCap.address;
+      protocol = "PVH (32-bit entry, hvm_start_info in ebx)";
+      const params = pvhBootParams({
+        startInfoAddr: X86_LAYOUT.startInfo,
+        memmapAddr: X86_LAYOUT.memmap,
+        memmap: memmap,
+        cmdlineAddr,
+        modules: initrd ? [{ paddr: initrd.addr, size: initrd.size }] : undefined,
+        modlistAddr: initrd ? X86_LAYOUT.modlist : undefined,
+      });
+      plans.push(pvhBootPlan(params, mem));
+      written.push({
+        label: "hvm_start_info",
+        start: X86_LAYOUT.startInfo,
+        end: X86_LAYOUT.startInfo + HVM_START_INFO.size,
+      });
+      const mmSize = memmap.length * HVM_MEMMAP_TABLE_ENTRY.size;
+      written.push({ label: "memory map", start: X86_LAYOUT.memmap, end: X86_LAYOUT.memmap + mmSize });
+      described.push(
+        { start: X86_LAYOUT.startInfo, size: HVM_START_INFO.size, label: "hvm_start_info", struct: HVM_START_INFO },
+        { start: X86_LAYOUT.memmap, size: mmSize, label: "memmap", struct: HVM_MEMMAP_TABLE_ENTRY, array: true },
+        {
+          start: X86_LAYOUT.modlist,
+          size: HVM_MODLIST_ENTRY.size,
+          label: "modlist",
+          struct: HVM_MODLIST_ENTRY,
+          array: true,
+        },
+      );
+      const boot = x86PvhBoot({ entry, startInfo: X86_LAYOUT.startInfo });
+      plans.push(boot.plan);
+      bootRegisters.ebx = X86_LAYOUT.startInfo;
+      run = () => runX86(mem, boot.cpu, runOpts);
+    } else {
+      const setupHeader = loaded.format === "bzimage" ? loaded.result.setupHeader : undefined;
+      entry = loaded.format === "bzimage" ? kernelStart + STARTUP_64_OFFSET : kernelStart;
+      protocol = "Linux 64-bit boot protocol (zero page in rsi)";
+      const params = linuxBootParams({
+        zeroPageAddr: X86_LAYOUT.zeroPage,
+        setupHeader,
+        cmdlineAddr,
+        e820: memmap,
+        ramdisk: initrd,
+      });
+      plans.push(linuxBootPlan(params, mem));
+      written.push({ label: "zero page", start: X86_LAYOUT.zeroPage, end: X86_LAYOUT.zeroPage + BOOT_PARAMS.size });
+      described.push({
+        start: X86_LAYOUT.zeroPage,
+        size: BOOT_PARAMS.size,
+        label: "zero page",
+        struct: BOOT_PARAMS,
+        nested: { hdr: SETUP_HEADER, e820_table: BOOT_E820_ENTRY },
+      });
+      const boot = x86LongModeBoot({ entry, zeroPage: X86_LAYOUT.zeroPage });
+      plans.push(boot.plan);
+      bootRegisters.rsi = X86_LAYOUT.zeroPage;
+      run = () => runX86(mem, boot.cpu, runOpts);
+    }
+  } else {
+    entry = kernelStart;
+    const dtb = buildVmFdt(mem, {
+      arch,
+      bootargs: cmdline.asString(),
+      initrd: initrd ? { start: initrd.addr, end: initrd.addr + initrd.size } : undefined,
+    });
+    plans.push(planFdtBootParams(new BootParams(dtb, dtbAddr), mem));
+    written.push({ label: "device tree", start: dtbAddr, end: dtbAddr + dtb.length });
+    const h = FDT_HEADER.decode(dtb);
+    described.push(
+      { start: dtbAddr, size: FDT_HEADER.size, label: "fdt_header", struct: FDT_HEADER },
+      { start: dtbAddr + h.off_dt_struct, size: h.size_dt_struct, label: "fdt structure block" },
+      { start: dtbAddr + h.off_dt_strings, size: h.size_dt_strings, label: "fdt strings block" },
+      { start: dtbAddr, size: dtb.length, label: "device tree" },
+    );
+    if (arch === "aarch64") {
+      protocol = "arm64 Linux boot (EL1, MMU off, DTB in x0)";
+      bootRegisters.x0 = dtbAddr;
+      const cpu = arm64LinuxBoot({ entry, dtb: dtbAddr });
+      run = () => runAarch64(mem, cpu, runOpts);
+    } else {
+      protocol = "RISC-V Linux boot (S-mode, hart id in a0, DTB in a1)";
+      bootRegisters.a0 = 0;
+      bootRegisters.a1 = dtbAddr;
+      const cpu = riscv64LinuxBoot({ entry, dtb: dtbAddr, hartId: 0 });
+      run = () => runRiscv64(mem, cpu, runOpts);
+    }
+  }
+
+  // Kernel and boot data must not overlap: checked before any boot data is written.
+  checkNoOverlap({
+    steps: [{ kind: "fill", guestAddr: kernelStart, length: kernelEnd - kernelStart, value: 0, label: "kernel" }],
+  }, ...plans);
+  for (const p of plans) {
+    if (p.steps.some((s) => s.kind === "copy")) {
+      await applyPlan(mem, p, opts.initrd ? toSource(opts.initrd) : undefined);
+    } else applyPlanSync(mem, p);
+  }
+
+  const result = run();
+  const reads = nameReads(result.reads, described).map((r) => ({
+    ...r,
+    value: showValue(mem.read(r.address, r.size), arch !== "x86_64"),
+  }));
+  return { detected: loaded.detected, protocol, entry, bootRegisters, written, run: result, reads };
+}

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { bootKernel } from "../../emu/boot.ts";
+import { demoKernel } from "../../emu/demo_kernels.ts";
+import { demoKernelsModule } from "../../fixtures/build/demo_kernels.ts";
+import { KernelLoaderError } from "../../mod.ts";
+import { emuTest } from "./_unicorn.ts";
+
+const initrd = new TextEncoder().encode("initrd bytes");
+
+Deno.test("the committed demo kernels match what the builders make from the stubs", () => {
+  const committed = Deno.readTextFileSync(new URL("../../emu/demo_kernels.ts", import.meta.url));
+  assert.equal(committed, demoKernelsModule(), "run: deno run -A fixtures/build/demo_kernels.ts");
+});
+
+emuTest("bootKernel boots the x86_64 demo vmlinux with the Linux protocol and names the fields it read", async () => {
+  const r = await bootKernel(demoKernel("x86_64"), { cmdline: "console=ttyS0 a=b", initrd });
+  assert.equal(r.run.serial, "LINUX OK cmdline=console=ttyS0 a=b e820=0x3 first=0x0:0x9fc00:0x1\n");
+  assert.equal(r.bootRegisters.rsi, 0x7000);
+  const what = r.reads.map((x) => x.what);
+  assert.deepEqual(what.slice(0, 8), [
+    "zero page.hdr.boot_flag",
+    "zero page.hdr.header",
+    "zero page.hdr.cmd_line_ptr",
+    "zero page.ext_cmd_line_ptr",
+    "zero page.e820_entries",
+    "zero page.e820_table[0].addr",
+    "zero page.e820_table[0].size",
+    "zero page.e820_table[0].type",
+  ]);
+  assert.equal(r.reads[0].value, "0xaa55");
+  assert.ok(r.written.some((w) => w.label === "initrd" && w.end - w.start === initrd.length));
+});
+
+emuTest("bootKernel boots the same vmlinux through its PVH note with the initrd as a module", async () => {
+  const r = await bootKernel(demoKernel("x86_64"), { cmdline: "console=ttyS0", initrd, protocol: "pvh" });
+  const initrdAt = r.written.find((w) => w.label === "initrd")!.start;
+  assert.equal(
+    r.run.serial,
+    `PVH OK v=0x1 cmdline=console=ttyS0 memmap=0x3 first=0x0:0x9fc00:0x1 modules=0x1 mod0=0x${
+      initrdAt.toString(16)
+    }:0x${initrd.length.toString(16)}\n`,
+  );
+  assert.equal(r.reads[0].what, "hvm_start_info.magic");
+  assert.equal(r.reads[0].value, "0x336ec578");
+});
+
+emuTest("bootKernel boots the arm64 demo Image with the bootargs in its device tree", async () => {
+  const r = await bootKernel(demoKernel("aarch64"), { cmdline: "console=ttyAMA0 x=1" });
+  assert.match(r.run.serial, /^FDT OK size=0x[0-9a-f]+ bootargs=console=ttyAMA0 x=1\n$/);
+  assert.deepEqual(r.reads.slice(0, 2).map((x) => [x.what, x.value]), [
+    ["fdt_header.magic", "0xd00dfeed"],
+    [
+      "fdt_header.totalsize",
+      `0x${(r.written.find((w) => w.label === "device tree")!.end - r.bootRegisters.x0).toString(16)}`,
+    ],
+  ]);
+});
+
+emuTest("bootKernel boots the riscv64 demo Image with hart id 0 and the DTB in a1", async () => {
+  const r = await bootKernel(demoKernel("riscv64"), { cmdline: "console=ttyS0" });
+  assert.match(r.run.serial, /^FDT OK hart=0x0 size=0x[0-9a-f]+ bootargs=console=ttyS0\n$/);
+  assert.equal(r.bootRegisters.a0, 0);
+});
+
+Deno.test("bootKernel refuses the PVH protocol for an arm64 Image", async () => {
+  await assert.rejects(
+    bootKernel(demoKernel("aarch64"), { protocol: "pvh" }).then(() => {}),
+    (e: unknown) => e instanceof KernelLoaderError && /protocol pvh is for x86_64 kernels/.test(e.message),
+  );
+});
+
+Deno.test("bootKernel refuses PVH for an x86 image without a PHYS32_ENTRY note", async () => {
+  const { buildElf } = await import("../../fixtures/build/elf.ts");
+  const elf = buildElf({ entry: 0x200000, segments: [{ paddr: 0x200000, data: new Uint8Array([0xf4]) }] });
+  await assert.rejects(bootKernel(elf, { protocol: "pvh" }), (e: unknown) => {
+    return e instanceof KernelLoaderError && /PHYS32_ENTRY/.test(e.message);
+  });
+});
