@@ -23,7 +23,7 @@ import { planElf } from "./lib/loader/elf.ts";
 import { planBzImage } from "./lib/loader/bzimage.ts";
 import { planToJson } from "./lib/plan_json.ts";
 import type { Plan } from "./lib/plan.ts";
-import { type BootOptions, type BootReport } from "./emu/boot.ts";
+import type { BootOptions, BootReport } from "./emu/boot.ts";
 
 /** A usage or argument error: printed as one line, exit status 2. */
 export class UsageError extends Error {}
