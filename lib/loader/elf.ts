@@ -272,13 +272,46 @@ async function parseNotes(
   return { kind: "notPresent" };
 }
 
+/** The most bytes of a `PT_NOTE` segment {@linkcode bufferNotes} reads ahead (Linux's notes take under 1 KiB). */
+const NOTE_READAHEAD = 0x1_0000;
+
+/**
+ * A source over `src` that serves reads inside the first {@linkcode NOTE_READAHEAD} bytes of the note segment
+ * from one read made up front: the note walk's many 12-byte reads then cost no I/O each (from a file, every
+ * read is a seek and a read through the runtime). Reads outside that window, and every read when the
+ * read-ahead fails, go to `src` as before, so the walk's checks and errors are unchanged.
+ */
+async function bufferNotes(src: KernelSource, phdr: Elf64Phdr): Promise<KernelSource> {
+  if (src.bytes !== undefined || phdr.p_offset >= BigInt(src.size)) return src;
+  const base = Number(phdr.p_offset);
+  const len = Math.min(Number(phdr.p_filesz < NOTE_READAHEAD ? phdr.p_filesz : NOTE_READAHEAD), src.size - base);
+  if (len <= 0) return src;
+  const window = new Uint8Array(len);
+  try {
+    await src.readInto(base, window);
+  } catch {
+    return src;
+  }
+  return {
+    size: src.size,
+    readInto(offset: number, dest: Uint8Array): Promise<void> {
+      if (offset >= base && offset + dest.byteLength <= base + len) {
+        dest.set(window.subarray(offset - base, offset - base + dest.byteLength));
+        return Promise.resolve();
+      }
+      return src.readInto(offset, dest);
+    },
+  };
+}
+
 /**
  * The PVH entry of one `PT_NOTE`: first walked with 4-byte padding, as Linux lays its notes out and as the
  * crate reads them whatever `p_align` says (its errors count). A segment with `p_align` 8 whose 4-byte walk
  * finds nothing is walked once more with the gABI's 8-byte padding (binutils' layout for such segments);
  * that second walk can only turn "not present" into "present", never fail the load.
  */
-async function findPvhEntry(src: KernelSource, phdr: Elf64Phdr, index: number): Promise<PvhBootCapability> {
+async function findPvhEntry(input: KernelSource, phdr: Elf64Phdr, index: number): Promise<PvhBootCapability> {
+  const src = await bufferNotes(input, phdr);
   const cap = await parseNotes(src, phdr, index, ELFNOTE_ALIGN);
   if (cap.kind === "present" || phdr.p_align !== 8n) return cap;
   try {
