@@ -230,3 +230,9 @@ Deno.test("e820ExtSetupData carries the entries beyond the zero page's 128 as bo
   assert.equal(dv.getBigUint64(20, true), BigInt(129 * 0x2000));
   assert.equal(dv.getUint32(36, true), E820_RAM);
 });
+
+Deno.test("planSetupData reports Overflow for data longer than the u32 len field", () => {
+  // A stand-in with the length of a 4 GiB payload (allocating one is not needed to reach the check).
+  const huge = { type: SETUP_DTB, data: { byteLength: 2 ** 32 } as Uint8Array };
+  assert.throws(() => planSetupData([huge], { header: V215, addr: 0 }), isConf("Overflow", "setup_data[0].len"));
+});
