@@ -5,7 +5,7 @@
  *
  * @example Load bytes into guest memory
  * ```ts
- * import { GuestMemory } from "./mod.ts";
+ * import { GuestMemory } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 64 << 20]]);
  * mem.write(0x1000, new TextEncoder().encode("hello"));
  * console.log(mem.lastAddr.toString(16)); // 3ffffff
@@ -47,3 +47,8 @@ export * from "./lib/boot/aarch64.ts";
 export * from "./lib/boot/riscv64.ts";
 export * from "./lib/inspect.ts";
 export * from "./lib/plan_json.ts";
+export * from "./lib/abi/setup_data.ts";
+export * from "./lib/boot/memmap.ts";
+export * from "./lib/boot/initrd.ts";
+export * from "./lib/boot/setup_data.ts";
+export * from "./lib/boot/zero_page.ts";

@@ -41,8 +41,8 @@ export function applyAarch64State(uc: Unicorn, cpu: Arm64CpuState): void {
  *
  * @example
  * ```ts
- * import { arm64LinuxBoot, GuestMemory } from "./mod.ts";
- * import { runAarch64 } from "./emu/aarch64.ts";
+ * import { arm64LinuxBoot, GuestMemory } from "@linux-loader/linux-loader";
+ * import { runAarch64 } from "@linux-loader/linux-loader/emu";
  * const mem = GuestMemory.fromRanges([[0x40000000, 1 << 20]]);
  * mem.write(0x40000000, new Uint8Array([0x7f, 0x20, 0x03, 0xd5])); // wfi
  * console.log(runAarch64(mem, arm64LinuxBoot({ entry: 0x40000000, dtb: 0x40080000 })).stop); // halt

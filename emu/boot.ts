@@ -189,8 +189,8 @@ export function nameReads(
  *
  * @example
  * ```ts
- * import { bootKernel } from "./emu/boot.ts";
- * import { demoKernel } from "./emu/demo_kernels.ts";
+ * import { bootKernel } from "@linux-loader/linux-loader/emu";
+ * import { demoKernel } from "@linux-loader/linux-loader/emu";
  * const r = await bootKernel(demoKernel("x86_64"), { cmdline: "console=ttyS0" });
  * console.log(r.run.serial); // LINUX OK cmdline=console=ttyS0 e820=0x3 first=0x0:0x9fc00:0x1
  * ```

@@ -97,8 +97,8 @@ export function applyRiscv64State(uc: Unicorn, cpu: Riscv64CpuState, trampoline:
  *
  * @example
  * ```ts
- * import { GuestMemory, riscv64LinuxBoot } from "./mod.ts";
- * import { runRiscv64 } from "./emu/riscv64.ts";
+ * import { GuestMemory, riscv64LinuxBoot } from "@linux-loader/linux-loader";
+ * import { runRiscv64 } from "@linux-loader/linux-loader/emu";
  * const mem = GuestMemory.fromRanges([[0x80000000, 1 << 20]]);
  * mem.write(0x80000000, new Uint8Array([0x73, 0x00, 0x50, 0x10])); // wfi
  * console.log(runRiscv64(mem, riscv64LinuxBoot({ entry: 0x80000000, dtb: 0x80080000 })).stop); // halt

@@ -35,7 +35,7 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
- * import { Uart16550 } from "./emu/uart.ts";
+ * import { Uart16550 } from "@linux-loader/linux-loader/emu";
  * const uart = new Uart16550();
  * uart.writeRegister(0, 0x41);
  * console.log(uart.text, uart.readRegister(5).toString(16)); // A 60
@@ -114,7 +114,7 @@ export const PL011_FR_IDLE = 0x90;
  *
  * @example
  * ```ts
- * import { Pl011 } from "./emu/uart.ts";
+ * import { Pl011 } from "@linux-loader/linux-loader/emu";
  * const uart = new Pl011();
  * uart.writeRegister(0, 0x68);
  * console.log(uart.text); // h

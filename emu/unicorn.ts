@@ -152,7 +152,7 @@ function load(): UcLib {
  *
  * @example
  * ```ts
- * import { unicornAvailable } from "./emu/unicorn.ts";
+ * import { unicornAvailable } from "@linux-loader/linux-loader/emu";
  * if (!unicornAvailable().ok) console.log("no emulator");
  * ```
  */
@@ -307,7 +307,7 @@ function toNum(v: number | bigint): number {
  *
  * @example Run two x86 instructions
  * ```ts
- * import { Unicorn } from "./emu/unicorn.ts";
+ * import { Unicorn } from "@linux-loader/linux-loader/emu";
  * using uc = Unicorn.open("x86_64");
  * uc.mapScratch(0x1000, 0x1000);
  * uc.memWrite(0x1000, new Uint8Array([0x48, 0xc7, 0xc0, 0x2a, 0, 0, 0, 0xf4])); // mov rax, 42; hlt

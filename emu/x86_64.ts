@@ -99,8 +99,8 @@ function entryOf(cpu: X86CpuState): number {
  *
  * @example
  * ```ts
- * import { applyPlanSync, GuestMemory, x86LongModeBoot } from "./mod.ts";
- * import { runX86 } from "./emu/x86_64.ts";
+ * import { applyPlanSync, GuestMemory, x86LongModeBoot } from "@linux-loader/linux-loader";
+ * import { runX86 } from "@linux-loader/linux-loader/emu";
  * const mem = GuestMemory.fromRanges([[0, 2 << 20]]);
  * const { plan, cpu } = x86LongModeBoot({ entry: 0x100000, zeroPage: 0x7000 });
  * applyPlanSync(mem, plan);

@@ -152,7 +152,7 @@ function sizeToString(size: number): string {
  *
  * @example Build, then get the bytes to put in guest memory
  * ```ts
- * import { Cmdline } from "./mod.ts";
+ * import { Cmdline } from "@linux-loader/linux-loader";
  * const cl = new Cmdline(100);
  * cl.insert("console", "ttyS0");
  * cl.insertStr("panic=1");
@@ -163,7 +163,7 @@ function sizeToString(size: number): string {
  *
  * @example Errors carry the crate's variant as `code`
  * ```ts
- * import { Cmdline, CmdlineError } from "./mod.ts";
+ * import { Cmdline, CmdlineError } from "@linux-loader/linux-loader";
  * const cl = new Cmdline(100);
  * try {
  *   cl.insert("bad key", "x");
@@ -183,7 +183,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = new Cmdline(4); // room for "a=b"
    * cl.insert("a", "b");
    * console.log(cl.asString()); // a=b
@@ -244,7 +244,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = new Cmdline(100);
    * cl.insert("root", "/dev/vda");
    * cl.insert("dyndbg", '"file x.c +p"');
@@ -263,7 +263,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = new Cmdline(100);
    * cl.insertMultiple("console", ["ttyS0", "115200n8"]);
    * console.log(cl.asString()); // console=ttyS0,115200n8
@@ -289,7 +289,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = new Cmdline(13);
    * cl.insertStr("noapic");
    * cl.insertStr(" nopci ");
@@ -314,7 +314,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = new Cmdline(20);
    * cl.insertStr("foo");
    * cl.insertInitArgs("bar");
@@ -340,7 +340,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = new Cmdline(100);
    * cl.addVirtioMmioDevice(0x1000, 0xd000_0000, 5, 42);
    * console.log(cl.asString()); // virtio_mmio.device=4K@0xd0000000:5:42
@@ -369,7 +369,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = Cmdline.parse("quiet -- single", 100);
    * console.log(cl.asString()); // quiet -- single
    * ```
@@ -400,7 +400,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = new Cmdline(100);
    * cl.insertStr("foobar");
    * console.log(cl.asCString()); // Uint8Array(7) [ 102, 111, 111, 98, 97, 114, 0 ]
@@ -419,7 +419,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = new Cmdline(100);
    * cl.insert("a", "b");
    * console.log(`${cl}`); // a=b
@@ -435,7 +435,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const a = new Cmdline(20), b = new Cmdline(30);
    * a.insertStr("hello world!");
    * b.insertStr("hello");
@@ -453,7 +453,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const a = Cmdline.parse("quiet", 10);
    * const b = a.clone();
    * b.insertStr("ro");
@@ -477,7 +477,7 @@ export class Cmdline {
    *
    * @example
    * ```ts
-   * import { Cmdline } from "./mod.ts";
+   * import { Cmdline } from "@linux-loader/linux-loader";
    * const cl = Cmdline.parse('a="b -- c" d -- e', 100);
    * console.log(cl.bootArgs); // a="b -- c" d
    * console.log(cl.initArgs); // e

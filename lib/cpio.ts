@@ -155,7 +155,7 @@ function normalisePath(path: string): string {
  *
  * @example An initramfs with a /dev/console and an /init
  * ```ts
- * import { writeCpio } from "./mod.ts";
+ * import { writeCpio } from "@linux-loader/linux-loader";
  * const cpio = writeCpio([
  *   { type: "char", path: "/dev/console", major: 5, minor: 1 },
  *   { type: "file", path: "/init", mode: 0o755, data: "#!/bin/sh\necho hi\n" },
@@ -294,7 +294,7 @@ export function writeCpio(entries: readonly CpioEntry[], options: CpioWriteOptio
  *
  * @example
  * ```ts
- * import { readCpio, writeCpio } from "./mod.ts";
+ * import { readCpio, writeCpio } from "@linux-loader/linux-loader";
  * const names = readCpio(writeCpio([{ type: "file", path: "/etc/hostname", data: "vm\n" }])).map((r) => r.name);
  * console.log(names); // [ "etc", "etc/hostname" ]
  * ```

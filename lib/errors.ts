@@ -24,7 +24,7 @@ export interface ErrorDetails {
  *
  * @example Branch on the code
  * ```ts
- * import { GuestMemory, LinuxLoaderError } from "./mod.ts";
+ * import { GuestMemory, LinuxLoaderError } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
  * try {
  *   mem.write(0xfff, new Uint8Array(2));

@@ -99,7 +99,7 @@ async function scanVersion(src: KernelSource): Promise<string | undefined> {
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, inspectKernel } from "./mod.ts";
+ * import { ARM64_IMAGE_HEADER, inspectKernel } from "@linux-loader/linux-loader";
  * const image = new Uint8Array(0x1000);
  * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
  * const r = await inspectKernel(image);

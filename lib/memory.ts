@@ -93,7 +93,7 @@ export class GuestMemoryRegion {
  *
  * @example Two regions with a hole, checked accesses
  * ```ts
- * import { GuestMemory } from "./mod.ts";
+ * import { GuestMemory } from "@linux-loader/linux-loader";
  * const mem = new GuestMemory([
  *   { guestAddr: 0, size: 0x10_0000 },
  *   { guestAddr: 0x20_0000, size: 0x10_0000 },
@@ -187,7 +187,7 @@ export class GuestMemory {
    *
    * @example
    * ```ts
-   * import { GuestMemory } from "./mod.ts";
+   * import { GuestMemory } from "@linux-loader/linux-loader";
    * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
    * console.log(mem.totalSize); // 16777216
    * ```

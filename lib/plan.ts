@@ -163,7 +163,7 @@ export function applyPlanSync(mem: GuestMemory, plan: Plan): void {
  *
  * @example
  * ```ts
- * import { applyPlan, GuestMemory } from "./mod.ts";
+ * import { applyPlan, GuestMemory } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
  * await applyPlan(mem, { steps: [{ kind: "fill", guestAddr: 0x10, length: 4, value: 0xff, label: "demo" }] });
  * console.log(mem.readU32(0x10).toString(16)); // ffffffff

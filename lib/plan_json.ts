@@ -121,7 +121,7 @@ function toBase64(b: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { planToJson } from "./mod.ts";
+ * import { planToJson } from "@linux-loader/linux-loader";
  * const json = planToJson({
  *   protocol: "multiboot",
  *   entry: 0x100020,
@@ -255,7 +255,7 @@ function stepFromJson(v: unknown, path: string): PlanStep {
  *
  * @example
  * ```ts
- * import { planFromJson, planToJson } from "./mod.ts";
+ * import { planFromJson, planToJson } from "@linux-loader/linux-loader";
  * const plan = { steps: [{ kind: "fill" as const, guestAddr: 0x1000, length: 16, value: 0, label: "bss" }] };
  * const back = planFromJson(JSON.stringify(planToJson(plan)));
  * console.log(back.steps[0].label); // bss
@@ -321,7 +321,7 @@ function show(v: unknown): string {
  *
  * @example
  * ```ts
- * import { comparePlans } from "./mod.ts";
+ * import { comparePlans } from "@linux-loader/linux-loader";
  * const a = { entry: 0x100000, steps: [] };
  * const b = { entry: 0x100020, steps: [] };
  * console.log(comparePlans(a, b)); // [ { path: "entry", a: "0x100000", b: "0x100020" } ]

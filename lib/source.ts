@@ -49,7 +49,7 @@ export function checkSourceRange(size: number, offset: number, len: number, what
  *
  * @example
  * ```ts
- * import { fromBytes } from "./mod.ts";
+ * import { fromBytes } from "@linux-loader/linux-loader";
  * const src = fromBytes(new Uint8Array([1, 2, 3, 4]));
  * const out = new Uint8Array(2);
  * await src.readInto(1, out);
@@ -88,7 +88,7 @@ export interface SeekableFile {
  *
  * @example
  * ```ts ignore
- * import { fromFile } from "./mod.ts";
+ * import { fromFile } from "@linux-loader/linux-loader";
  * using file = await Deno.open("vmlinux");
  * const src = await fromFile(file);
  * console.log(src.size);
@@ -142,7 +142,7 @@ export async function fromFile(file: SeekableFile): Promise<KernelSource> {
  *
  * @example
  * ```ts
- * import { fromBlob } from "./mod.ts";
+ * import { fromBlob } from "@linux-loader/linux-loader";
  * const src = fromBlob(new Blob([new Uint8Array([7, 8, 9])]));
  * const out = new Uint8Array(1);
  * await src.readInto(2, out);

@@ -99,7 +99,7 @@ export interface SetupHeader {
  *
  * @example Read the magic of a setup header
  * ```ts
- * import { HDRS_MAGIC, SETUP_HEADER } from "./mod.ts";
+ * import { HDRS_MAGIC, SETUP_HEADER } from "@linux-loader/linux-loader";
  * const bytes = SETUP_HEADER.encode({ header: HDRS_MAGIC, version: 0x20f });
  * console.log(SETUP_HEADER.decode(bytes).version.toString(16)); // 20f
  * ```
@@ -161,7 +161,7 @@ export interface BootE820Entry {
  *
  * @example
  * ```ts
- * import { BOOT_E820_ENTRY, E820_RAM } from "./mod.ts";
+ * import { BOOT_E820_ENTRY, E820_RAM } from "@linux-loader/linux-loader";
  * const e = BOOT_E820_ENTRY.encode({ addr: 0n, size: 0x9fc00n, type: E820_RAM });
  * console.log(e.length); // 20
  * ```
@@ -258,7 +258,7 @@ export const E820_MAX_ENTRIES_ZEROPAGE = 128;
  *
  * @example
  * ```ts
- * import { BOOT_PARAMS } from "./mod.ts";
+ * import { BOOT_PARAMS } from "@linux-loader/linux-loader";
  * console.log(BOOT_PARAMS.size, BOOT_PARAMS.offsetOf("hdr").toString(16)); // 4096 1f1
  * ```
  */

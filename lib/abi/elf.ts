@@ -45,7 +45,7 @@ export interface Elf64Ehdr {
  *
  * @example
  * ```ts
- * import { ELF64_EHDR } from "./mod.ts";
+ * import { ELF64_EHDR } from "@linux-loader/linux-loader";
  * console.log(ELF64_EHDR.size, ELF64_EHDR.offsetOf("e_phoff")); // 64 32
  * ```
  */
@@ -91,7 +91,7 @@ export interface Elf64Phdr {
  *
  * @example
  * ```ts
- * import { ELF64_PHDR } from "./mod.ts";
+ * import { ELF64_PHDR } from "@linux-loader/linux-loader";
  * console.log(ELF64_PHDR.size, ELF64_PHDR.offsetOf("p_paddr")); // 56 24
  * ```
  */
@@ -121,7 +121,7 @@ export interface Elf64Nhdr {
  *
  * @example
  * ```ts
- * import { ELF64_NHDR } from "./mod.ts";
+ * import { ELF64_NHDR } from "@linux-loader/linux-loader";
  * console.log(ELF64_NHDR.size); // 12
  * ```
  */

@@ -127,7 +127,7 @@ export interface Arm64ImageHeader {
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER } from "./mod.ts";
+ * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader";
  * const hdr = ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, magic: 0x644d5241 });
  * console.log(ARM64_IMAGE_HEADER.decode(hdr).text_offset); // 524288n
  * ```
@@ -176,7 +176,7 @@ export interface Riscv64ImageHeader {
  *
  * @example
  * ```ts
- * import { RISCV64_IMAGE_HEADER } from "./mod.ts";
+ * import { RISCV64_IMAGE_HEADER } from "@linux-loader/linux-loader";
  * console.log(RISCV64_IMAGE_HEADER.offsetOf("magic2").toString(16)); // 38
  * ```
  */
@@ -215,7 +215,7 @@ export interface Arm64ImageFlags {
  *
  * @example
  * ```ts
- * import { decodeArm64Flags } from "./mod.ts";
+ * import { decodeArm64Flags } from "@linux-loader/linux-loader";
  * console.log(decodeArm64Flags(0xan)); // { bigEndian: false, pageSize: 4096, physAnywhere: true, reserved: 0n }
  * ```
  */
@@ -235,7 +235,7 @@ export function decodeArm64Flags(flags: bigint): Arm64ImageFlags {
  *
  * @example
  * ```ts
- * import { encodeArm64Flags } from "./mod.ts";
+ * import { encodeArm64Flags } from "@linux-loader/linux-loader";
  * console.log(encodeArm64Flags({ pageSize: 4096, physAnywhere: true })); // 10n
  * ```
  */

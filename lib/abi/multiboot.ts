@@ -85,7 +85,7 @@ export interface MultibootHeader {
  *
  * @example
  * ```ts
- * import { MULTIBOOT_HEADER } from "./mod.ts";
+ * import { MULTIBOOT_HEADER } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT_HEADER.offsetOf("entry_addr")); // 28
  * ```
  */
@@ -216,7 +216,7 @@ export interface MultibootInfo {
  *
  * @example
  * ```ts
- * import { MULTIBOOT_INFO } from "./mod.ts";
+ * import { MULTIBOOT_INFO } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT_INFO.size, MULTIBOOT_INFO.offsetOf("mmap_addr")); // 116 48
  * ```
  */
@@ -271,7 +271,7 @@ export interface MultibootMmapEntry {
  *
  * @example
  * ```ts
- * import { MULTIBOOT_MMAP_ENTRY } from "./mod.ts";
+ * import { MULTIBOOT_MMAP_ENTRY } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT_MMAP_ENTRY.size, MULTIBOOT_MMAP_ENTRY.offsetOf("type")); // 24 20
  * ```
  */
@@ -306,7 +306,7 @@ export interface MultibootModule {
  *
  * @example
  * ```ts
- * import { MULTIBOOT_MODULE } from "./mod.ts";
+ * import { MULTIBOOT_MODULE } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT_MODULE.size); // 16
  * ```
  */
@@ -378,7 +378,7 @@ export interface Multiboot2Header {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_HEADER } from "./mod.ts";
+ * import { MULTIBOOT2_HEADER } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_HEADER.size); // 16
  * ```
  */
@@ -404,7 +404,7 @@ export interface Multiboot2HeaderTag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_HEADER_TAG } from "./mod.ts";
+ * import { MULTIBOOT2_HEADER_TAG } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_HEADER_TAG.offsetOf("size")); // 4
  * ```
  */
@@ -435,7 +435,7 @@ export interface Multiboot2AddressTag extends Multiboot2HeaderTag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_ADDRESS_TAG } from "./mod.ts";
+ * import { MULTIBOOT2_ADDRESS_TAG } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_ADDRESS_TAG.size); // 24
  * ```
  */
@@ -467,7 +467,7 @@ export interface Multiboot2EntryAddressTag extends Multiboot2HeaderTag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_ENTRY_ADDRESS_TAG } from "./mod.ts";
+ * import { MULTIBOOT2_ENTRY_ADDRESS_TAG } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_ENTRY_ADDRESS_TAG.size); // 12
  * ```
  */
@@ -523,7 +523,7 @@ export interface Multiboot2InfoHeader {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_INFO_HEADER } from "./mod.ts";
+ * import { MULTIBOOT2_INFO_HEADER } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_INFO_HEADER.size); // 8
  * ```
  */
@@ -549,7 +549,7 @@ export interface Multiboot2Tag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_TAG } from "./mod.ts";
+ * import { MULTIBOOT2_TAG } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_TAG.size); // 8
  * ```
  */
@@ -571,7 +571,7 @@ export interface Multiboot2ModuleTag extends Multiboot2Tag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_MODULE_TAG } from "./mod.ts";
+ * import { MULTIBOOT2_MODULE_TAG } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_MODULE_TAG.size); // 16
  * ```
  */
@@ -599,7 +599,7 @@ export interface Multiboot2BasicMeminfoTag extends Multiboot2Tag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_BASIC_MEMINFO_TAG } from "./mod.ts";
+ * import { MULTIBOOT2_BASIC_MEMINFO_TAG } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_BASIC_MEMINFO_TAG.size); // 16
  * ```
  */
@@ -627,7 +627,7 @@ export interface Multiboot2MmapTag extends Multiboot2Tag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_MMAP_TAG } from "./mod.ts";
+ * import { MULTIBOOT2_MMAP_TAG } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_MMAP_TAG.size); // 16
  * ```
  */
@@ -655,7 +655,7 @@ export interface Multiboot2MmapEntry {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_MMAP_ENTRY } from "./mod.ts";
+ * import { MULTIBOOT2_MMAP_ENTRY } from "@linux-loader/linux-loader";
  * console.log(MULTIBOOT2_MMAP_ENTRY.size); // 24
  * ```
  */
@@ -714,7 +714,7 @@ export interface Elf32Ehdr {
  *
  * @example
  * ```ts
- * import { ELF32_EHDR } from "./mod.ts";
+ * import { ELF32_EHDR } from "@linux-loader/linux-loader";
  * console.log(ELF32_EHDR.size, ELF32_EHDR.offsetOf("e_phoff")); // 52 28
  * ```
  */
@@ -760,7 +760,7 @@ export interface Elf32Phdr {
  *
  * @example
  * ```ts
- * import { ELF32_PHDR } from "./mod.ts";
+ * import { ELF32_PHDR } from "@linux-loader/linux-loader";
  * console.log(ELF32_PHDR.size, ELF32_PHDR.offsetOf("p_paddr")); // 32 12
  * ```
  */

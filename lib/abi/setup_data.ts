@@ -31,7 +31,7 @@ export interface SetupDataHeader {
  *
  * @example
  * ```ts
- * import { SETUP_DATA, SETUP_RNG_SEED } from "./mod.ts";
+ * import { SETUP_DATA, SETUP_RNG_SEED } from "@linux-loader/linux-loader";
  * const b = SETUP_DATA.encode({ next: 0n, type: SETUP_RNG_SEED, len: 32 });
  * console.log(b.length, SETUP_DATA.offsetOf("len")); // 16 12
  * ```
@@ -59,7 +59,7 @@ export interface SetupIndirect {
  *
  * @example
  * ```ts
- * import { SETUP_INDIRECT_STRUCT } from "./mod.ts";
+ * import { SETUP_INDIRECT_STRUCT } from "@linux-loader/linux-loader";
  * console.log(SETUP_INDIRECT_STRUCT.size); // 24
  * ```
  */

@@ -58,7 +58,7 @@ export interface HvmStartInfo {
  *
  * @example
  * ```ts
- * import { HVM_START_INFO, XEN_HVM_START_MAGIC_VALUE } from "./mod.ts";
+ * import { HVM_START_INFO, XEN_HVM_START_MAGIC_VALUE } from "@linux-loader/linux-loader";
  * const b = HVM_START_INFO.encode({ magic: XEN_HVM_START_MAGIC_VALUE, version: 1 });
  * console.log(b.length, HVM_START_INFO.decode(b).magic.toString(16)); // 56 336ec578
  * ```
@@ -93,7 +93,7 @@ export interface HvmModlistEntry {
  *
  * @example
  * ```ts
- * import { HVM_MODLIST_ENTRY } from "./mod.ts";
+ * import { HVM_MODLIST_ENTRY } from "@linux-loader/linux-loader";
  * console.log(HVM_MODLIST_ENTRY.size); // 32
  * ```
  */
@@ -121,7 +121,7 @@ export interface HvmMemmapTableEntry {
  *
  * @example
  * ```ts
- * import { HVM_MEMMAP_TABLE_ENTRY } from "./mod.ts";
+ * import { HVM_MEMMAP_TABLE_ENTRY } from "@linux-loader/linux-loader";
  * console.log(HVM_MEMMAP_TABLE_ENTRY.size); // 24
  * ```
  */

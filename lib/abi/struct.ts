@@ -46,7 +46,7 @@ function kindSize(k: FieldKind): number {
  *
  * @example
  * ```ts
- * import { Struct } from "./mod.ts";
+ * import { Struct } from "@linux-loader/linux-loader";
  * interface Pair { a: number; b: bigint }
  * const PAIR = new Struct<Pair>("pair", 16, [["a", 0, "u32"], ["b", 8, "u64"]]);
  * const dv = new DataView(new ArrayBuffer(16));

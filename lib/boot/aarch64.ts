@@ -82,7 +82,7 @@ export interface Arm64BootOptions {
  *
  * @example
  * ```ts
- * import { arm64LinuxBoot } from "./mod.ts";
+ * import { arm64LinuxBoot } from "@linux-loader/linux-loader";
  * const cpu = arm64LinuxBoot({ entry: 0x40200000, dtb: 0x44000000 });
  * console.log(cpu.regs.x0.toString(16), cpu.pstate.toString(16)); // 44000000 3c5
  * ```

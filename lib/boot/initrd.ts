@@ -71,7 +71,7 @@ const U32 = 2 ** 32;
  *
  * @example
  * ```ts
- * import { initrdAddrMax } from "./mod.ts";
+ * import { initrdAddrMax } from "@linux-loader/linux-loader";
  * console.log(initrdAddrMax({ version: 0x20f, initrd_addr_max: 0x7fffffff }).toString(16)); // 7fffffff
  * console.log(initrdAddrMax({ version: 0x202, initrd_addr_max: 0x7fffffff }).toString(16)); // 37ffffff
  * ```
@@ -88,7 +88,7 @@ export function initrdAddrMax(header?: InitrdHeader): number {
  *
  * @example
  * ```ts
- * import { canLoadAbove4G } from "./mod.ts";
+ * import { canLoadAbove4G } from "@linux-loader/linux-loader";
  * console.log(canLoadAbove4G({ version: 0x20f, xloadflags: 0b11 }), canLoadAbove4G({ version: 0x20b })); // true false
  * ```
  */
@@ -139,7 +139,7 @@ function checkAbove4G(header: InitrdHeader | undefined, field: string, value: nu
  *
  * @example
  * ```ts
- * import { GuestMemory, placeInitrd } from "./mod.ts";
+ * import { GuestMemory, placeInitrd } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 1 << 30]]);
  * const p = placeInitrd(mem, 0x12345, { header: { version: 0x20f, initrd_addr_max: 0x7fffffff }, kernelEnd: 0x2000000 });
  * console.log(p.addr.toString(16), (p.addr + p.size).toString(16)); // 3ffed000 3ffff345
@@ -186,7 +186,7 @@ export function placeInitrd(mem: GuestMemory, size: number, opts: PlaceInitrdOpt
  *
  * @example
  * ```ts
- * import { fromBytes, planInitrd } from "./mod.ts";
+ * import { fromBytes, planInitrd } from "@linux-loader/linux-loader";
  * const plan = planInitrd({ addr: 0x1000000, size: 4 }, fromBytes(new Uint8Array(4)));
  * console.log(plan.steps[0].kind, plan.steps[0].guestAddr.toString(16)); // copy 1000000
  * ```
@@ -207,7 +207,7 @@ export function planInitrd(placement: InitrdPlacement, source: KernelSource | Ui
  *
  * @example
  * ```ts
- * import { GuestMemory, loadInitrd } from "./mod.ts";
+ * import { GuestMemory, loadInitrd } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 64 << 20]]);
  * const p = await loadInitrd(mem, new Uint8Array([0x30, 0x37, 0x30, 0x37]), { kernelEnd: 0x1000000 });
  * console.log(p.addr.toString(16), mem.readU8(p.addr)); // 3fff000 48
@@ -243,7 +243,7 @@ export interface ZeroPageInitrdFields {
  *
  * @example
  * ```ts
- * import { zeroPageInitrdFields } from "./mod.ts";
+ * import { zeroPageInitrdFields } from "@linux-loader/linux-loader";
  * console.log(zeroPageInitrdFields({ addr: 0x1_2000_0000, size: 0x1000 }, { version: 0x20f, xloadflags: 3 }));
  * // { ramdisk_image: 536870912, ramdisk_size: 4096, ext_ramdisk_image: 1, ext_ramdisk_size: 0 }
  * ```
@@ -267,7 +267,7 @@ export function zeroPageInitrdFields(placement: InitrdPlacement, header?: Initrd
  *
  * @example
  * ```ts
- * import { BOOT_PARAMS, SETUP_HEADER, writeZeroPageInitrd } from "./mod.ts";
+ * import { BOOT_PARAMS, SETUP_HEADER, writeZeroPageInitrd } from "@linux-loader/linux-loader";
  * const zp = new Uint8Array(BOOT_PARAMS.size);
  * writeZeroPageInitrd(zp, { addr: 0x3000000, size: 0x800 });
  * console.log(SETUP_HEADER.decode(zp, BOOT_PARAMS.offsetOf("hdr")).ramdisk_image.toString(16)); // 3000000
@@ -290,7 +290,7 @@ export function writeZeroPageInitrd(zeroPage: Uint8Array, placement: InitrdPlace
  *
  * @example
  * ```ts
- * import { HVM_MODLIST_ENTRY, pvhInitrdModule } from "./mod.ts";
+ * import { HVM_MODLIST_ENTRY, pvhInitrdModule } from "@linux-loader/linux-loader";
  * const e = HVM_MODLIST_ENTRY.decode(pvhInitrdModule({ addr: 0x3000000, size: 0x800 }));
  * console.log(e.paddr.toString(16), e.size); // 3000000 2048n
  * ```
@@ -311,7 +311,7 @@ export function pvhInitrdModule(placement: InitrdPlacement, cmdlineAddr = 0): Ui
  *
  * @example
  * ```ts
- * import { chosenInitrd } from "./mod.ts";
+ * import { chosenInitrd } from "@linux-loader/linux-loader";
  * console.log(chosenInitrd({ addr: 0x4800_0000, size: 0x1000 })); // { initrdStart: 1207959552, initrdEnd: 1207963648 }
  * ```
  */

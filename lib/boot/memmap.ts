@@ -97,7 +97,7 @@ function checkRange(r: ReservedRange, i: number): void {
  *
  * @example Guest RAM below 4 GiB with the legacy hole reserved
  * ```ts
- * import { buildMemmap, GuestMemory, X86_LEGACY_HOLE } from "./mod.ts";
+ * import { buildMemmap, GuestMemory, X86_LEGACY_HOLE } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 128 << 20]]);
  * const map = buildMemmap(mem, { reserved: [X86_LEGACY_HOLE] });
  * console.log(map.map((e) => `${e.addr.toString(16)}+${e.size.toString(16)}:${e.type}`).join(" "));
@@ -162,7 +162,7 @@ export interface MemmapEncodeOptions {
  *
  * @example
  * ```ts
- * import { E820_RAM, encodeE820Table } from "./mod.ts";
+ * import { E820_RAM, encodeE820Table } from "@linux-loader/linux-loader";
  * const bytes = encodeE820Table([{ addr: 0x100000, size: 0x100000, type: E820_RAM }]);
  * console.log(bytes.length, new DataView(bytes.buffer).getBigUint64(0, true).toString(16)); // 20 100000
  * ```
@@ -185,7 +185,7 @@ export function encodeE820Table(entries: readonly MemmapEntry[], opts: MemmapEnc
  *
  * @example
  * ```ts
- * import { E820_RAM, encodeHvmMemmap } from "./mod.ts";
+ * import { E820_RAM, encodeHvmMemmap } from "@linux-loader/linux-loader";
  * console.log(encodeHvmMemmap([{ addr: 0, size: 0x9fc00, type: E820_RAM }]).length); // 24
  * ```
  */
@@ -211,7 +211,7 @@ export function encodeHvmMemmap(entries: readonly MemmapEntry[], opts: MemmapEnc
  *
  * @example
  * ```ts
- * import { E820_RAM, splitE820 } from "./mod.ts";
+ * import { E820_RAM, splitE820 } from "@linux-loader/linux-loader";
  * const map = Array.from({ length: 130 }, (_, i) => ({ addr: i * 0x2000, size: 0x1000, type: E820_RAM }));
  * const { zeroPage, extended } = splitE820(map);
  * console.log(zeroPage.length, extended.length); // 128 2

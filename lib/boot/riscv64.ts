@@ -34,7 +34,7 @@ export interface Riscv64BootOptions {
  *
  * @example
  * ```ts
- * import { riscv64LinuxBoot } from "./mod.ts";
+ * import { riscv64LinuxBoot } from "@linux-loader/linux-loader";
  * const cpu = riscv64LinuxBoot({ entry: 0x80200000, dtb: 0x88000000 });
  * console.log(cpu.privilege, cpu.regs.a1.toString(16)); // S 88000000
  * ```

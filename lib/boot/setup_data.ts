@@ -103,7 +103,7 @@ function checkProtocol(version: number, field: string, need: number, what: strin
  *
  * @example
  * ```ts
- * import { planSetupData, rngSeedSetupData } from "./mod.ts";
+ * import { planSetupData, rngSeedSetupData } from "@linux-loader/linux-loader";
  * const l = planSetupData([rngSeedSetupData(new Uint8Array(32))], { header: { version: 0x20f }, addr: 0x9000 });
  * console.log(l.head.toString(16), l.end.toString(16), l.nodes[0].len); // 9000 9030 32
  * ```
@@ -180,7 +180,7 @@ export function planSetupData(entries: readonly SetupDataEntry[], opts: SetupDat
  *
  * @example
  * ```ts
- * import { GuestMemory, rngSeedSetupData, writeSetupData } from "./mod.ts";
+ * import { GuestMemory, rngSeedSetupData, writeSetupData } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
  * const l = writeSetupData(mem, [rngSeedSetupData(16)], { header: { version: 0x20f }, addr: 0x9000 });
  * console.log(mem.readU32(l.head + 8), mem.readU32(l.head + 12)); // 9 16
@@ -202,7 +202,7 @@ export function writeSetupData(
  *
  * @example
  * ```ts
- * import { rngSeedSetupData, SETUP_RNG_SEED } from "./mod.ts";
+ * import { rngSeedSetupData, SETUP_RNG_SEED } from "@linux-loader/linux-loader";
  * const e = rngSeedSetupData();
  * console.log(e.type === SETUP_RNG_SEED, e.data.length); // true 32
  * ```
@@ -231,7 +231,7 @@ export function rngSeedSetupData(seed: Uint8Array | number = RNG_SEED_DEFAULT_SI
  *
  * @example
  * ```ts
- * import { dtbSetupData } from "./mod.ts";
+ * import { dtbSetupData } from "@linux-loader/linux-loader";
  * console.log(dtbSetupData(new Uint8Array(64)).type); // 2
  * ```
  */
@@ -245,7 +245,7 @@ export function dtbSetupData(dtb: Uint8Array): SetupDataEntry {
  *
  * @example
  * ```ts
- * import { E820_RAM, e820ExtSetupData } from "./mod.ts";
+ * import { E820_RAM, e820ExtSetupData } from "@linux-loader/linux-loader";
  * console.log(e820ExtSetupData([{ addr: 0x1_0000_0000, size: 0x1000, type: E820_RAM }]).data.length); // 20
  * ```
  */
@@ -265,7 +265,7 @@ export function e820ExtSetupData(entries: readonly MemmapEntry[]): SetupDataEntr
  *
  * @example
  * ```ts
- * import { GuestMemory, readSetupData, rngSeedSetupData, writeSetupData } from "./mod.ts";
+ * import { GuestMemory, readSetupData, rngSeedSetupData, writeSetupData } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
  * const l = writeSetupData(mem, [rngSeedSetupData(8)], { header: { version: 0x209 }, addr: 0x9000 });
  * console.log(readSetupData(mem, l.head).map((n) => n.type)); // [ 9 ]

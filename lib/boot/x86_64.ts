@@ -154,7 +154,7 @@ export interface X86BootSetup {
  *
  * @example
  * ```ts
- * import { gdtEntry } from "./mod.ts";
+ * import { gdtEntry } from "@linux-loader/linux-loader";
  * console.log(gdtEntry(0xa09b, 0, 0xfffff).toString(16)); // af9b000000ffff
  * ```
  */
@@ -265,7 +265,7 @@ function checkPage(name: string, v: number): void {
  *
  * @example
  * ```ts
- * import { applyPlanSync, GuestMemory, x86LongModeBoot } from "./mod.ts";
+ * import { applyPlanSync, GuestMemory, x86LongModeBoot } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 2 << 20]]);
  * const { plan, cpu } = x86LongModeBoot({ entry: 0x100200, zeroPage: 0x7000 });
  * applyPlanSync(mem, plan);
@@ -344,7 +344,7 @@ export interface X86PvhOptions {
  *
  * @example
  * ```ts
- * import { x86PvhBoot } from "./mod.ts";
+ * import { x86PvhBoot } from "@linux-loader/linux-loader";
  * const { cpu } = x86PvhBoot({ entry: 0x1000000, startInfo: 0x6000 });
  * console.log(cpu.mode, cpu.regs.ebx.toString(16), cpu.cr0 & 0x80000000); // protected 6000 0
  * ```

@@ -79,7 +79,7 @@ export const X86_CMDLINE_SIZE = 2047;
  *
  * @example
  * ```ts
- * import { elfSetupHeader } from "./mod.ts";
+ * import { elfSetupHeader } from "@linux-loader/linux-loader";
  * const h = elfSetupHeader();
  * console.log(h.boot_flag.toString(16), h.version.toString(16), h.kernel_alignment.toString(16)); // aa55 20f 1000000
  * ```
@@ -163,7 +163,7 @@ function checkU(field: string, v: number, max: number): void {
  *
  * @example
  * ```ts
- * import { protocolVersion } from "./mod.ts";
+ * import { protocolVersion } from "@linux-loader/linux-loader";
  * console.log(protocolVersion({ header: 0x53726448, version: 0x20c }).toString(16), protocolVersion({ version: 0x20c })); // 20c 0
  * ```
  */
@@ -186,7 +186,7 @@ export function protocolVersion(header: Partial<SetupHeader>): number {
  *
  * @example An ELF kernel's zero page with a command line, memory map and initrd
  * ```ts
- * import { BOOT_PARAMS, buildZeroPage, decodeBootParams, E820_RAM } from "./mod.ts";
+ * import { BOOT_PARAMS, buildZeroPage, decodeBootParams, E820_RAM } from "@linux-loader/linux-loader";
  * const zp = buildZeroPage({
  *   cmdline: { addr: 0x20000, length: 13 },
  *   e820: [{ addr: 0, size: 0x9fc00, type: E820_RAM }, { addr: 0x100000, size: 0x7f00000, type: E820_RAM }],
@@ -303,7 +303,7 @@ export function buildZeroPage(opts: ZeroPageOptions = {}): Uint8Array {
  *
  * @example
  * ```ts
- * import { GuestMemory, LinuxBootConfigurator, zeroPageBootParams } from "./mod.ts";
+ * import { GuestMemory, LinuxBootConfigurator, zeroPageBootParams } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * LinuxBootConfigurator.writeBootparams(zeroPageBootParams(0x7000, { cmdline: { addr: 0x20000, length: 4 } }), mem);
  * console.log(mem.readU32(0x7000 + 0x228).toString(16)); // 20000

@@ -31,7 +31,7 @@ export interface GunzipOptions {
  *
  * @example
  * ```ts
- * import { isGzip } from "./mod.ts";
+ * import { isGzip } from "@linux-loader/linux-loader";
  * console.log(isGzip(new Uint8Array([0x1f, 0x8b, 8, 0]))); // true
  * ```
  */
@@ -47,7 +47,7 @@ export function isGzip(bytes: Uint8Array): boolean {
  *
  * @example Round trip through CompressionStream
  * ```ts
- * import { gunzip } from "./mod.ts";
+ * import { gunzip } from "@linux-loader/linux-loader";
  * const text = new TextEncoder().encode("hello, gzip");
  * const packed = new Uint8Array(await new Response(new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
  * console.log(new TextDecoder().decode(await gunzip(packed))); // hello, gzip

@@ -66,7 +66,7 @@ export interface Lz4LegacyResult {
  *
  * @example Decode a frame holding one block of literals
  * ```ts
- * import { decodeLz4Legacy } from "./mod.ts";
+ * import { decodeLz4Legacy } from "@linux-loader/linux-loader";
  * // magic, block size 6, token: 5 literals and no match, "hello"
  * const frame = new Uint8Array([0x02, 0x21, 0x4c, 0x18, 6, 0, 0, 0, 0x50, 104, 101, 108, 108, 111]);
  * const { bytes } = decodeLz4Legacy(frame);
@@ -143,7 +143,7 @@ export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {
  *
  * @example A literal "ab" then a match of length 6 at offset 2
  * ```ts
- * import { decodeLz4Block } from "./mod.ts";
+ * import { decodeLz4Block } from "@linux-loader/linux-loader";
  * // token 0x22: 2 literals, match length 2 + 4; "ab"; offset 2; token 0x10: 1 final literal "!"
  * const block = new Uint8Array([0x22, 97, 98, 2, 0, 0x10, 33]);
  * const out = new Uint8Array(16);

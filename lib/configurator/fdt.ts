@@ -25,7 +25,7 @@ export const FDT_MAX_SIZE = 0x20_0000;
  *
  * @example
  * ```ts
- * import { BootParams, GuestMemory, planFdtBootParams } from "./mod.ts";
+ * import { BootParams, GuestMemory, planFdtBootParams } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
  * const plan = planFdtBootParams(new BootParams(new Uint8Array(0x20), 0x1000), mem);
  * console.log(plan.steps[0].guestAddr); // 4096
@@ -69,7 +69,7 @@ export function planFdtBootParams(params: BootParams, mem: GuestMemory): Plan {
  *
  * @example Write a blob at the end of RAM
  * ```ts
- * import { BootParams, buildVmFdt, FdtBootConfigurator, GuestMemory } from "./mod.ts";
+ * import { BootParams, buildVmFdt, FdtBootConfigurator, GuestMemory } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0x4000_0000, 16 << 20]]);
  * const dtb = buildVmFdt(mem, { arch: "aarch64", bootargs: "console=ttyAMA0" });
  * const at = mem.lastAddr + 1 - 0x20_0000;

@@ -88,7 +88,7 @@ function checkNumber(field: string, v: number | bigint, bits: 32 | 64): bigint {
  *
  * @example
  * ```ts
- * import { BOOT_PARAMS, E820_RAM, encodeBootParams, SETUP_HEADER } from "./mod.ts";
+ * import { BOOT_PARAMS, E820_RAM, encodeBootParams, SETUP_HEADER } from "@linux-loader/linux-loader";
  * const zp = encodeBootParams({ cmdlineAddr: 0x20000, e820: [{ addr: 0, size: 0x9fc00, type: E820_RAM }] });
  * const hdr = SETUP_HEADER.decode(zp, BOOT_PARAMS.offsetOf("hdr"));
  * console.log(zp.length, hdr.cmd_line_ptr.toString(16), zp[BOOT_PARAMS.offsetOf("e820_entries")]); // 4096 20000 1
@@ -146,7 +146,7 @@ export function encodeBootParams(opts: BootParamsOptions = {}): Uint8Array {
  *
  * @example
  * ```ts
- * import { decodeBootParams, encodeBootParams } from "./mod.ts";
+ * import { decodeBootParams, encodeBootParams } from "@linux-loader/linux-loader";
  * console.log(decodeBootParams(encodeBootParams({ cmdlineAddr: 0x1_0000_2000 })).cmdlineAddr.toString(16)); // 100002000
  * ```
  */
@@ -173,7 +173,7 @@ export function decodeBootParams(bytes: Uint8Array): DecodedBootParams {
  *
  * @example
  * ```ts
- * import { checkBootRange, GuestMemory } from "./mod.ts";
+ * import { checkBootRange, GuestMemory } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
  * try {
  *   checkBootRange(mem, 0xf00, 0x200, "boot_params", "ZeroPagePastRamEnd", "ZeroPageSetup");
@@ -215,7 +215,7 @@ export function checkBootRange(
  *
  * @example
  * ```ts
- * import { BootParams, encodeBootParams, GuestMemory, linuxBootPlan } from "./mod.ts";
+ * import { BootParams, encodeBootParams, GuestMemory, linuxBootPlan } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
  * console.log(linuxBootPlan(new BootParams(encodeBootParams(), 0x7000), mem).steps.length); // 1
  * ```
@@ -237,7 +237,7 @@ export function linuxBootPlan(params: BootParams, mem: GuestMemory): Plan {
  *
  * @example
  * ```ts
- * import { BootParams, encodeBootParams, GuestMemory, LinuxBootConfigurator } from "./mod.ts";
+ * import { BootParams, encodeBootParams, GuestMemory, LinuxBootConfigurator } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * LinuxBootConfigurator.writeBootparams(new BootParams(encodeBootParams({ cmdlineAddr: 0x20000 }), 0x7000), mem);
  * console.log(mem.readU32(0x7000 + 0x202).toString(16)); // 53726448
@@ -265,7 +265,7 @@ export interface LinuxBootParamsOptions extends BootParamsOptions {
  *
  * @example
  * ```ts
- * import { GuestMemory, LinuxBootConfigurator, linuxBootParams } from "./mod.ts";
+ * import { GuestMemory, LinuxBootConfigurator, linuxBootParams } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * LinuxBootConfigurator.writeBootparams(linuxBootParams({ zeroPageAddr: 0x7000, cmdlineAddr: 0x20000 }), mem);
  * console.log(mem.readU32(0x7000 + 0x228).toString(16)); // 20000

@@ -13,7 +13,7 @@ import { ConfiguratorError, hex } from "../errors.ts";
  *
  * @example
  * ```ts
- * import { BootParams } from "./mod.ts";
+ * import { BootParams } from "@linux-loader/linux-loader";
  * const p = new BootParams(new Uint8Array(4096), 0x7000);
  * p.addSection(new Uint8Array(20), 0x9000);
  * console.log(p.sections?.length); // 20

@@ -104,7 +104,7 @@ export interface MultibootMemorySizes {
  *
  * @example
  * ```ts
- * import { GuestMemory, multibootMemoryMap } from "./mod.ts";
+ * import { GuestMemory, multibootMemoryMap } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 0x9f000], [0x100000, 0x700000]]);
  * console.log(multibootMemoryMap(mem).length); // 2
  * ```
@@ -120,7 +120,7 @@ export function multibootMemoryMap(mem: GuestMemory): MultibootMemoryRange[] {
  *
  * @example
  * ```ts
- * import { multibootMemorySizes } from "./mod.ts";
+ * import { multibootMemorySizes } from "@linux-loader/linux-loader";
  * console.log(multibootMemorySizes([{ addr: 0, size: 16 << 20, type: 1 }])); // { memLower: 640, memUpper: 15360 }
  * ```
  */
@@ -148,7 +148,7 @@ export function multibootMemorySizes(map: readonly MultibootMemoryRange[]): Mult
  *
  * @example
  * ```ts
- * import { multibootCString } from "./mod.ts";
+ * import { multibootCString } from "@linux-loader/linux-loader";
  * console.log(multibootCString("ab", "cmdline")); // Uint8Array(3) [ 97, 98, 0 ]
  * ```
  */
@@ -185,7 +185,7 @@ export interface MultibootCheckedModule {
  *
  * @example
  * ```ts
- * import { checkMultibootModules } from "./mod.ts";
+ * import { checkMultibootModules } from "@linux-loader/linux-loader";
  * const [m] = checkMultibootModules([{ addr: 0x400000, size: 0x100, cmdline: "initrd" }], true);
  * console.log(m.end.toString(16)); // 400100
  * ```
@@ -234,7 +234,7 @@ export function checkMultibootModules(
  *
  * @example
  * ```ts
- * import { checkMultibootRange } from "./mod.ts";
+ * import { checkMultibootRange } from "@linux-loader/linux-loader";
  * checkMultibootRange("infoAddr", 0x9000, 0x100); // fine
  * try {
  *   checkMultibootRange("infoAddr", 0xffffff00, 0x200);
@@ -258,7 +258,7 @@ export function checkMultibootRange(field: string, addr: number, len: number): v
  *
  * @example
  * ```ts
- * import { checkMultibootModules, multibootModuleSteps } from "./mod.ts";
+ * import { checkMultibootModules, multibootModuleSteps } from "@linux-loader/linux-loader";
  * const mods = checkMultibootModules([{ addr: 0x400000, bytes: new Uint8Array(8) }, { addr: 0x500000, size: 8 }], false);
  * console.log(multibootModuleSteps(mods, "module").length); // 1
  * ```
@@ -282,7 +282,7 @@ function align4(n: number): number {
  *
  * @example
  * ```ts
- * import { GuestMemory, planMultibootInfo } from "./mod.ts";
+ * import { GuestMemory, planMultibootInfo } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const r = planMultibootInfo(mem, { infoAddr: 0x9000, cmdline: "console=ttyS0" });
  * console.log(r.registers.eax.toString(16), r.registers.ebx.toString(16)); // 2badb002 9000
@@ -371,7 +371,7 @@ export function planMultibootInfo(mem: GuestMemory, opts: MultibootInfoOptions):
  *
  * @example
  * ```ts
- * import { configureMultiboot, GuestMemory } from "./mod.ts";
+ * import { configureMultiboot, GuestMemory } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * configureMultiboot(mem, { infoAddr: 0x9000, modules: [{ addr: 0x400000, bytes: new Uint8Array(100) }] });
  * console.log(mem.readU32(0x9000 + 20)); // 1 (mods_count)

@@ -51,7 +51,7 @@ function align8(n: number): number {
  *
  * @example
  * ```ts
- * import { GuestMemory, planMultiboot2Info } from "./mod.ts";
+ * import { GuestMemory, planMultiboot2Info } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const r = planMultiboot2Info(mem, { infoAddr: 0x9000, cmdline: "quiet" });
  * console.log(r.registers.eax.toString(16), r.infoEnd > r.infoAddr); // 36d76289 true
@@ -164,7 +164,7 @@ export function planMultiboot2Info(mem: GuestMemory, opts: MultibootInfoOptions)
  *
  * @example
  * ```ts
- * import { configureMultiboot2, GuestMemory } from "./mod.ts";
+ * import { configureMultiboot2, GuestMemory } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const r = configureMultiboot2(mem, { infoAddr: 0x9000 });
  * console.log(mem.readU32(0x9000) === r.infoEnd - r.infoAddr); // true (total_size)

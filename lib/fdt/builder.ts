@@ -153,7 +153,7 @@ class Bytes {
  *
  * @example A minimal tree
  * ```ts
- * import { FdtBuilder } from "./mod.ts";
+ * import { FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * b.propertyU32("#address-cells", 2);
@@ -381,7 +381,7 @@ function writeNode(b: FdtBuilder, node: FdtNode): void {
  *
  * @example Round trip
  * ```ts
- * import { buildFdt, readFdt } from "./mod.ts";
+ * import { buildFdt, readFdt } from "@linux-loader/linux-loader";
  * const dtb = buildFdt({ root: { name: "", properties: [], children: [] }, reservations: [], bootCpuidPhys: 0 });
  * console.log(readFdt(dtb).root.children.length); // 0
  * ```

@@ -85,7 +85,7 @@ export interface FdtHeader {
  *
  * @example
  * ```ts
- * import { FDT_HEADER } from "./mod.ts";
+ * import { FDT_HEADER } from "@linux-loader/linux-loader";
  * console.log(FDT_HEADER.size, FDT_HEADER.offsetOf("totalsize")); // 40 4
  * ```
  */
@@ -115,7 +115,7 @@ export interface FdtReserveEntry {
  *
  * @example
  * ```ts
- * import { FDT_RESERVE_ENTRY } from "./mod.ts";
+ * import { FDT_RESERVE_ENTRY } from "@linux-loader/linux-loader";
  * console.log(FDT_RESERVE_ENTRY.size); // 16
  * ```
  */

@@ -4,7 +4,7 @@
  *
  * @example Build the device tree of a small arm64 VM and read it back
  * ```ts
- * import { buildVmFdt, fdtString, findNode, getProperty, GuestMemory, readFdt } from "./mod.ts";
+ * import { buildVmFdt, fdtString, findNode, getProperty, GuestMemory, readFdt } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0x4000_0000, 128 << 20]]);
  * const dtb = buildVmFdt(mem, { arch: "aarch64", bootargs: "console=ttyAMA0" });
  * const chosen = findNode(readFdt(dtb).root, "/chosen")!;

@@ -48,7 +48,7 @@ function hexName(base: string, addr: number): string {
  *
  * @example
  * ```ts
- * import { addMemoryNodes, FdtBuilder, GuestMemory } from "./mod.ts";
+ * import { addMemoryNodes, FdtBuilder, GuestMemory } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * console.log(addMemoryNodes(b, GuestMemory.fromRanges([[0x40000000, 1 << 20]]))); // [ "memory@40000000" ]
@@ -86,7 +86,7 @@ export interface ChosenOptions {
  *
  * @example
  * ```ts
- * import { addChosen, FdtBuilder } from "./mod.ts";
+ * import { addChosen, FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * addChosen(b, { bootargs: "console=ttyAMA0", initrdStart: 0x48000000, initrdEnd: 0x48100000 });
@@ -137,7 +137,7 @@ export interface CpusOptions {
  *
  * @example
  * ```ts
- * import { addCpus, FdtBuilder } from "./mod.ts";
+ * import { addCpus, FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * console.log(addCpus(b, { arch: "riscv64", count: 2 })); // [ 1, 2 ]
@@ -191,7 +191,7 @@ export function addCpus(b: FdtBuilder, options: CpusOptions): number[] {
  *
  * @example
  * ```ts
- * import { addFixedClock, FdtBuilder } from "./mod.ts";
+ * import { addFixedClock, FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * console.log(addFixedClock(b, "apb-pclk", 24_000_000)); // 1
@@ -226,7 +226,7 @@ export interface Pl011Options {
  *
  * @example
  * ```ts
- * import { addFixedClock, addPl011, FdtBuilder } from "./mod.ts";
+ * import { addFixedClock, addPl011, FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * console.log(addPl011(b, { clock: addFixedClock(b, "apb-pclk", 24_000_000) })); // /pl011@9000000
@@ -266,7 +266,7 @@ export interface Ns16550Options {
  *
  * @example
  * ```ts
- * import { addNs16550, FdtBuilder } from "./mod.ts";
+ * import { addNs16550, FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * console.log(addNs16550(b, {})); // /serial@10000000
@@ -291,7 +291,7 @@ export function addNs16550(b: FdtBuilder, options: Ns16550Options = {}): string 
  *
  * @example
  * ```ts
- * import { addPsci, FdtBuilder } from "./mod.ts";
+ * import { addPsci, FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * addPsci(b);
@@ -320,7 +320,7 @@ export interface GicV2Options {
  *
  * @example
  * ```ts
- * import { addGicV2, FdtBuilder } from "./mod.ts";
+ * import { addGicV2, FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * console.log(addGicV2(b)); // 1
@@ -347,7 +347,7 @@ export function addGicV2(b: FdtBuilder, options: GicV2Options = {}): number {
  *
  * @example
  * ```ts
- * import { addArmv8Timer, FdtBuilder } from "./mod.ts";
+ * import { addArmv8Timer, FdtBuilder } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * addArmv8Timer(b, 1);
@@ -395,7 +395,7 @@ export interface VmFdtOptions {
  *
  * @example
  * ```ts
- * import { buildVmFdt, GuestMemory } from "./mod.ts";
+ * import { buildVmFdt, GuestMemory } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0x8000_0000, 64 << 20]]);
  * const dtb = buildVmFdt(mem, { arch: "riscv64", bootargs: "console=ttyS0" });
  * console.log(dtb.length < 4096); // true

@@ -45,7 +45,7 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
  *
  * @example
  * ```ts
- * import { FdtBuilder, readFdtHeader } from "./mod.ts";
+ * import { FdtBuilder, readFdtHeader } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * b.endNode();
@@ -124,7 +124,7 @@ export function readFdtHeader(blob: Uint8Array): FdtHeader {
  *
  * @example
  * ```ts
- * import { FdtBuilder, fdtString, findNode, getProperty, readFdt } from "./mod.ts";
+ * import { FdtBuilder, fdtString, findNode, getProperty, readFdt } from "@linux-loader/linux-loader";
  * const b = new FdtBuilder();
  * b.beginNode("");
  * b.beginNode("chosen");

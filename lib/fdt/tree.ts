@@ -50,7 +50,7 @@ export interface FdtTree {
  *
  * @example
  * ```ts
- * import { findNode } from "./mod.ts";
+ * import { findNode } from "@linux-loader/linux-loader";
  * const root = { name: "", properties: [], children: [{ name: "chosen", properties: [], children: [] }] };
  * console.log(findNode(root, "/chosen")?.name); // chosen
  * ```
@@ -75,7 +75,7 @@ export function findNode(root: FdtNode, path: string): FdtNode | undefined {
  *
  * @example
  * ```ts
- * import { getProperty } from "./mod.ts";
+ * import { getProperty } from "@linux-loader/linux-loader";
  * const node = { name: "chosen", properties: [{ name: "x", value: new Uint8Array([1]) }], children: [] };
  * console.log(getProperty(node, "x")); // Uint8Array(1) [ 1 ]
  * ```
@@ -101,7 +101,7 @@ function view(v: Uint8Array): DataView {
  *
  * @example
  * ```ts
- * import { fdtU32 } from "./mod.ts";
+ * import { fdtU32 } from "@linux-loader/linux-loader";
  * console.log(fdtU32(new Uint8Array([0, 0, 1, 0]))); // 256
  * ```
  */
@@ -115,7 +115,7 @@ export function fdtU32(value: Uint8Array): number {
  *
  * @example
  * ```ts
- * import { fdtU64 } from "./mod.ts";
+ * import { fdtU64 } from "@linux-loader/linux-loader";
  * console.log(fdtU64(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 0]))); // 4294967296n
  * ```
  */
@@ -129,7 +129,7 @@ export function fdtU64(value: Uint8Array): bigint {
  *
  * @example
  * ```ts
- * import { fdtCells } from "./mod.ts";
+ * import { fdtCells } from "@linux-loader/linux-loader";
  * console.log(fdtCells(new Uint8Array([0, 0, 0, 1, 0, 0, 0, 2]))); // [ 1, 2 ]
  * ```
  */
@@ -144,7 +144,7 @@ export function fdtCells(value: Uint8Array): number[] {
  *
  * @example
  * ```ts
- * import { fdtStringList } from "./mod.ts";
+ * import { fdtStringList } from "@linux-loader/linux-loader";
  * console.log(fdtStringList(new TextEncoder().encode("arm,pl011\0arm,primecell\0"))); // [ "arm,pl011", "arm,primecell" ]
  * ```
  */
@@ -160,7 +160,7 @@ export function fdtStringList(value: Uint8Array): string[] {
  *
  * @example
  * ```ts
- * import { fdtString } from "./mod.ts";
+ * import { fdtString } from "@linux-loader/linux-loader";
  * console.log(fdtString(new TextEncoder().encode("console=ttyAMA0\0"))); // console=ttyAMA0
  * ```
  */

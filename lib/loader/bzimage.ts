@@ -93,7 +93,7 @@ const MAX = Number.MAX_SAFE_INTEGER;
  *
  * @example
  * ```ts
- * import { isBzImage } from "./mod.ts";
+ * import { isBzImage } from "@linux-loader/linux-loader";
  * console.log(isBzImage(new Uint8Array(512))); // false
  * ```
  */
@@ -126,7 +126,7 @@ function invalid(field: keyof SetupHeader, value: number, limit: number, why: st
  *
  * @example
  * ```ts
- * import { decodeBzImage, SETUP_HEADER } from "./mod.ts";
+ * import { decodeBzImage, SETUP_HEADER } from "@linux-loader/linux-loader";
  * const image = new Uint8Array(5 * 512 + 16);
  * image.set(SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1 }), 0x1f1);
  * const info = await decodeBzImage(image);
@@ -215,7 +215,7 @@ export async function decodeBzImage(input: KernelSource | Uint8Array): Promise<B
  *
  * @example
  * ```ts
- * import { planBzImage, SETUP_HEADER } from "./mod.ts";
+ * import { planBzImage, SETUP_HEADER } from "@linux-loader/linux-loader";
  * const image = new Uint8Array(5 * 512 + 16);
  * image.set(
  *   SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000 }),
@@ -285,7 +285,7 @@ export async function planBzImage(
  *
  * @example
  * ```ts
- * import { GuestMemory, loadBzImage, SETUP_HEADER } from "./mod.ts";
+ * import { GuestMemory, loadBzImage, SETUP_HEADER } from "@linux-loader/linux-loader";
  * const image = new Uint8Array(5 * 512 + 16).fill(0x90, 5 * 512);
  * image.set(
  *   SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000 }),
@@ -348,7 +348,7 @@ function isPow2(n: number): boolean {
  *
  * @example
  * ```ts
- * import { bzImagePlacement, decodeBzImage, GuestMemory, SETUP_HEADER } from "./mod.ts";
+ * import { bzImagePlacement, decodeBzImage, GuestMemory, SETUP_HEADER } from "@linux-loader/linux-loader";
  * const image = new Uint8Array(5 * 512 + 16);
  * image.set(SETUP_HEADER.encode({
  *   boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000,

@@ -23,7 +23,7 @@ export const CMDLINE_LABEL = "command line";
  *
  * @example Inspect before writing
  * ```ts
- * import { Cmdline, planCmdline } from "./mod.ts";
+ * import { Cmdline, planCmdline } from "@linux-loader/linux-loader";
  * const cl = new Cmdline(10);
  * cl.insert("foo", "bar");
  * const plan = planCmdline(0x2_0000, cl);
@@ -71,7 +71,7 @@ export function planCmdline(addr: number, cmdline: Cmdline): Plan {
  *
  * @example
  * ```ts
- * import { Cmdline, GuestMemory, loadCmdline } from "./mod.ts";
+ * import { Cmdline, GuestMemory, loadCmdline } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 0x100_0000]]);
  * const cl = new Cmdline(10);
  * cl.insert("foo", "bar");

@@ -93,7 +93,7 @@ const U32_MAX = 0xffff_ffff;
  *
  * @example
  * ```ts
- * import { isElf } from "./mod.ts";
+ * import { isElf } from "@linux-loader/linux-loader";
  * console.log(isElf(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1]))); // true
  * ```
  */
@@ -328,7 +328,7 @@ async function findPvhEntry(input: KernelSource, phdr: Elf64Phdr, index: number)
  *
  * @example
  * ```ts
- * import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, planElf, PT_LOAD } from "./mod.ts";
+ * import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, planElf, PT_LOAD } from "@linux-loader/linux-loader";
  * // A 64-bit little-endian ELF with one PT_LOAD: 16 file bytes at 0x1000 and 48 bytes of bss.
  * const image = new Uint8Array(0x100);
  * image.set(ELF64_EHDR.encode({
@@ -471,7 +471,7 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
  *
  * @example
  * ```ts
- * import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, GuestMemory, loadElf, PT_LOAD } from "./mod.ts";
+ * import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, GuestMemory, loadElf, PT_LOAD } from "@linux-loader/linux-loader";
  * const image = new Uint8Array(0x81);
  * image.set(ELF64_EHDR.encode({
  *   e_ident: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), e_machine: EM_X86_64,

@@ -81,7 +81,7 @@ export interface ExtractOptions {
  *
  * @example
  * ```ts
- * import { detectCompression } from "./mod.ts";
+ * import { detectCompression } from "@linux-loader/linux-loader";
  * console.log(detectCompression(new Uint8Array([0x02, 0x21, 0x4c, 0x18, 0, 0]))); // lz4
  * console.log(detectCompression(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd]))); // zstd
  * ```
@@ -98,7 +98,7 @@ export function detectCompression(bytes: Uint8Array): PayloadCompression | undef
  *
  * @example Locate the payload of a minimal bzImage built in code
  * ```ts
- * import { findBzImagePayload, HDRS_MAGIC, SETUP_HEADER } from "./mod.ts";
+ * import { findBzImagePayload, HDRS_MAGIC, SETUP_HEADER } from "@linux-loader/linux-loader";
  * const img = new Uint8Array(0x1000);
  * img.set(SETUP_HEADER.encode({ setup_sects: 1, header: HDRS_MAGIC, version: 0x20f, payload_offset: 0x10, payload_length: 4 }), 0x1f1);
  * img.set([0x1f, 0x8b, 8, 0], 0x410);
@@ -161,7 +161,7 @@ export async function findBzImagePayload(source: KernelSource | Uint8Array): Pro
  *
  * @example Extract the vmlinux of a bzImage file
  * ```ts ignore
- * import { extractVmlinux, fromFile } from "./mod.ts";
+ * import { extractVmlinux, fromFile } from "@linux-loader/linux-loader";
  * using file = await Deno.open("/boot/vmlinuz");
  * const vmlinux = await extractVmlinux(await fromFile(file));
  * console.log(vmlinux.length);

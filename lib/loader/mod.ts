@@ -77,7 +77,7 @@ async function gunzipHead(src: KernelSource, want: number): Promise<Uint8Array> 
  *
  * @example
  * ```ts
- * import { detectKernel } from "./mod.ts";
+ * import { detectKernel } from "@linux-loader/linux-loader";
  * const elf = new Uint8Array(64);
  * elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
  * elf[18] = 62; // EM_X86_64
@@ -144,7 +144,7 @@ export type LoadedKernel =
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, GuestMemory, loadKernel } from "./mod.ts";
+ * import { ARM64_IMAGE_HEADER, GuestMemory, loadKernel } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const image = new Uint8Array(0x1000);
  * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));

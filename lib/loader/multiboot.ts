@@ -148,7 +148,7 @@ function readMultibootHeader(dv: DataView, offset: number, size: number): Multib
  *
  * @example
  * ```ts
- * import { findMultibootHeader } from "./mod.ts";
+ * import { findMultibootHeader } from "@linux-loader/linux-loader";
  * const img = new Uint8Array(64);
  * const dv = new DataView(img.buffer);
  * dv.setUint32(8, 0x1badb002, true); // magic
@@ -179,7 +179,7 @@ export function findMultibootHeader(bytes: Uint8Array): FoundMultibootHeader | u
  *
  * @example
  * ```ts
- * import { decodeMultibootHeader, MultibootError } from "./mod.ts";
+ * import { decodeMultibootHeader, MultibootError } from "@linux-loader/linux-loader";
  * try {
  *   decodeMultibootHeader(new Uint8Array(16));
  * } catch (e) {
@@ -531,7 +531,7 @@ async function headBytes(src: KernelSource, window: number): Promise<Uint8Array>
  *
  * @example
  * ```ts
- * import { GuestMemory, planMultiboot } from "./mod.ts";
+ * import { GuestMemory, planMultiboot } from "@linux-loader/linux-loader";
  * // A 64-byte a.out-kludge image loaded at 1 MiB, whose entry is the byte after the header.
  * const img = new Uint8Array(64);
  * const dv = new DataView(img.buffer);
@@ -586,7 +586,7 @@ export async function planMultiboot(
  *
  * @example
  * ```ts
- * import { GuestMemory, loadMultiboot } from "./mod.ts";
+ * import { GuestMemory, loadMultiboot } from "@linux-loader/linux-loader";
  * const img = new Uint8Array(64);
  * const dv = new DataView(img.buffer);
  * const flags = 0x10000;
@@ -655,7 +655,7 @@ function mb2ChecksumOk(h: Multiboot2Header): boolean {
  *
  * @example
  * ```ts
- * import { findMultiboot2Header } from "./mod.ts";
+ * import { findMultiboot2Header } from "@linux-loader/linux-loader";
  * const img = new Uint8Array(64);
  * const dv = new DataView(img.buffer);
  * dv.setUint32(0, 0xe85250d6, true); // magic
@@ -680,7 +680,7 @@ export function findMultiboot2Header(bytes: Uint8Array): FoundMultiboot2Header |
  *
  * @example
  * ```ts
- * import { decodeMultiboot2Header, MultibootError } from "./mod.ts";
+ * import { decodeMultiboot2Header, MultibootError } from "@linux-loader/linux-loader";
  * try {
  *   decodeMultiboot2Header(new Uint8Array(64));
  * } catch (e) {
@@ -860,7 +860,7 @@ function decodeMb2Tags(bytes: Uint8Array, offset: number, h: Multiboot2Header, w
  *
  * @example
  * ```ts
- * import { GuestMemory, planMultiboot2 } from "./mod.ts";
+ * import { GuestMemory, planMultiboot2 } from "@linux-loader/linux-loader";
  * const img = new Uint8Array(96);
  * const dv = new DataView(img.buffer);
  * const len = 16 + 24 + 16 + 8; // fixed part, address tag, entry tag (12, padded), end tag
@@ -913,7 +913,7 @@ export async function planMultiboot2(
  *
  * @example
  * ```ts
- * import { GuestMemory, loadMultiboot2 } from "./mod.ts";
+ * import { GuestMemory, loadMultiboot2 } from "@linux-loader/linux-loader";
  * const img = new Uint8Array(96);
  * const dv = new DataView(img.buffer);
  * const len = 16 + 24 + 16 + 8;

@@ -108,7 +108,7 @@ function peError(code: PeErrorCode, message: string, details: ConstructorParamet
  *
  * @example
  * ```ts
- * import { detectPeArch } from "./mod.ts";
+ * import { detectPeArch } from "@linux-loader/linux-loader";
  * const hdr = new Uint8Array(64);
  * hdr.set(new TextEncoder().encode("RSC\x05"), 0x38);
  * console.log(detectPeArch(hdr)); // riscv64
@@ -127,7 +127,7 @@ export function detectPeArch(bytes: Uint8Array): PeArch | undefined {
  *
  * @example
  * ```ts
- * import { isPeImage } from "./mod.ts";
+ * import { isPeImage } from "@linux-loader/linux-loader";
  * console.log(isPeImage(new Uint8Array(64))); // false
  * ```
  */
@@ -153,7 +153,7 @@ function magicName(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, decodePeHeader } from "./mod.ts";
+ * import { ARM64_IMAGE_HEADER, decodePeHeader } from "@linux-loader/linux-loader";
  * const hdr = ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x10000n, magic: 0x644d5241 });
  * console.log(decodePeHeader(hdr).textOffset.toString(16)); // 80000
  * ```
@@ -235,7 +235,7 @@ function placeImage(info: PeHeaderInfo, options: PeLoadOptions): number {
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, GuestMemory, planPe } from "./mod.ts";
+ * import { ARM64_IMAGE_HEADER, GuestMemory, planPe } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const hdr = ARM64_IMAGE_HEADER.encode({ image_size: 0x1000n, magic: 0x644d5241 });
  * const p = planPe(mem, hdr, 0x1000, { kernelOffset: 0x200000 });
@@ -302,7 +302,7 @@ function checkSourceSize(size: number, code: PeErrorCode, what: string): void {
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, GuestMemory, loadPe } from "./mod.ts";
+ * import { ARM64_IMAGE_HEADER, GuestMemory, loadPe } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const image = new Uint8Array(0x1000);
  * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
@@ -519,7 +519,7 @@ async function loadGzipPe(mem: GuestMemory, src: KernelSource, options: PeLoadOp
  *
  * @example
  * ```ts
- * import { GuestMemory, loadDtb } from "./mod.ts";
+ * import { GuestMemory, loadDtb } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
  * await loadDtb(mem, 0x1000, new Uint8Array([0xd0, 0x0d, 0xfe, 0xed]));
  * console.log(mem.readU8(0x1000).toString(16)); // d0
