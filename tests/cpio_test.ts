@@ -10,6 +10,7 @@ import {
   S_IFREG,
   writeCpio,
 } from "../lib/cpio.ts";
+import { ignoreUnless } from "./_require.ts";
 
 const hasCpio = (() => {
   try {
@@ -55,7 +56,7 @@ function throwsCode(fn: () => unknown, code: string): void {
 
 Deno.test({
   name: "cpio -t lists the members writeCpio wrote, parents first",
-  ignore: !hasCpio,
+  ignore: ignoreUnless(hasCpio, "cpio"),
   async fn() {
     const list = await cpioTool(["-t", "--quiet"], writeCpio(sample()));
     assert.deepEqual(list.trim().split("\n"), [
@@ -74,7 +75,7 @@ Deno.test({
 
 Deno.test({
   name: "cpio -tv shows the modes, root ownership, device numbers and link targets writeCpio wrote",
-  ignore: !hasCpio,
+  ignore: ignoreUnless(hasCpio, "cpio"),
   async fn() {
     const lines = (await cpioTool(["-tv", "--quiet"], writeCpio(sample()))).trim().split("\n");
     const line = (name: string) => lines.find((l) => l.endsWith(` ${name}`) || l.includes(` ${name} -> `)) ?? "";
@@ -89,7 +90,7 @@ Deno.test({
 
 Deno.test({
   name: "cpio -i extracts the files writeCpio wrote with their contents and modes",
-  ignore: !hasCpio,
+  ignore: ignoreUnless(hasCpio, "cpio"),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "cpio-test-" });
     try {
@@ -109,7 +110,7 @@ Deno.test({
 
 Deno.test({
   name: "readCpio lists an archive made by GNU cpio -o -H newc",
-  ignore: !hasCpio,
+  ignore: ignoreUnless(hasCpio, "cpio"),
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "cpio-test-" });
     try {

@@ -8,6 +8,7 @@ import {
   initramfs,
 } from "../fixtures/build/init.ts";
 import { readCpio, S_IFCHR, S_IFREG } from "../lib/cpio.ts";
+import { ignoreUnless } from "./_require.ts";
 
 function exists(p: string): boolean {
   try {
@@ -49,7 +50,7 @@ async function runInit(cmd: string[]): Promise<{ code: number; stdout: string }>
 for (const arch of INIT_ARCHES) {
   Deno.test({
     name: `init_${arch}.elf is what GNU as and ld build from init_${arch}.S`,
-    ignore: !(await haveInitToolchain(arch)),
+    ignore: ignoreUnless(await haveInitToolchain(arch), `binutils for ${arch}`),
     async fn() {
       assert.deepEqual(await buildInit(arch), await Deno.readFile(initElfUrl(arch)));
     },
@@ -70,7 +71,8 @@ Deno.test("init_aarch64.elf is a small static AArch64 executable", async () => {
 
 Deno.test({
   name: "init_x86_64.elf prints its line and exits when it is not PID 1",
-  ignore: Deno.build.arch !== "x86_64" || Deno.build.os !== "linux" || !exists("/usr/bin/setpriv"),
+  ignore: Deno.build.arch !== "x86_64" || Deno.build.os !== "linux" ||
+    ignoreUnless(exists("/usr/bin/setpriv"), "setpriv"),
   async fn() {
     const r = await runInit([initElfUrl("x86_64").pathname]);
     assert.equal(r.stdout, `${INIT_MESSAGE}\n`);
@@ -80,7 +82,8 @@ Deno.test({
 
 Deno.test({
   name: "init_aarch64.elf prints its line and exits when it is not PID 1 (under qemu-aarch64)",
-  ignore: Deno.build.os !== "linux" || !exists("/usr/bin/setpriv") || !exists("/usr/bin/qemu-aarch64"),
+  ignore: Deno.build.os !== "linux" ||
+    ignoreUnless(exists("/usr/bin/setpriv") && exists("/usr/bin/qemu-aarch64"), "setpriv and qemu-aarch64"),
   async fn() {
     const r = await runInit(["/usr/bin/qemu-aarch64", initElfUrl("aarch64").pathname]);
     assert.equal(r.stdout, `${INIT_MESSAGE}\n`);

@@ -7,6 +7,7 @@ import {
   LZ4_LEGACY_MAGIC,
   LZ4_LEGACY_MAX_COMPRESSED,
 } from "../../lib/compress/lz4.ts";
+import { ignoreUnless } from "../_require.ts";
 
 const hasLz4 = (() => {
   try {
@@ -94,7 +95,7 @@ function throwsCode(fn: () => unknown, code: string): DecompressError {
 
 Deno.test({
   name: "decodeLz4Legacy restores random bytes compressed by the lz4 tool",
-  ignore: !hasLz4,
+  ignore: ignoreUnless(hasLz4, "lz4"),
   async fn() {
     const data = randomBytes(300_000);
     const { bytes, consumed, blocks } = decodeLz4Legacy(await lz4Tool(data));
@@ -106,7 +107,7 @@ Deno.test({
 
 Deno.test({
   name: "decodeLz4Legacy restores structured data compressed by the lz4 tool at a high level",
-  ignore: !hasLz4,
+  ignore: ignoreUnless(hasLz4, "lz4"),
   async fn() {
     const data = structured(1_000_000);
     const packed = await lz4Tool(data, "-9");
@@ -117,7 +118,7 @@ Deno.test({
 
 Deno.test({
   name: "decodeLz4Legacy decodes a multi-block frame of more than 8 MiB byte-identically",
-  ignore: !hasLz4,
+  ignore: ignoreUnless(hasLz4, "lz4"),
   async fn() {
     const data = structured(LZ4_LEGACY_BLOCK_SIZE * 2 + 12345);
     const r = decodeLz4Legacy(await lz4Tool(data));
@@ -129,7 +130,7 @@ Deno.test({
 
 Deno.test({
   name: "decodeLz4Legacy decodes concatenated frames as one stream",
-  ignore: !hasLz4,
+  ignore: ignoreUnless(hasLz4, "lz4"),
   async fn() {
     const a = structured(5000);
     const b = randomBytes(3000, 7);
@@ -144,7 +145,7 @@ Deno.test({
 
 Deno.test({
   name: "decodeLz4Legacy stops before a kernel's trailing size field and reports where",
-  ignore: !hasLz4,
+  ignore: ignoreUnless(hasLz4, "lz4"),
   async fn() {
     const data = structured(100_000);
     const packed = await lz4Tool(data);
@@ -211,7 +212,7 @@ Deno.test("decodeLz4Legacy rejects output above the caller's limit", () => {
 
 Deno.test({
   name: "decodeLz4Legacy throws only DecompressError on randomly corrupted frames and always returns",
-  ignore: !hasLz4,
+  ignore: ignoreUnless(hasLz4, "lz4"),
   async fn() {
     const data = structured(20_000);
     const packed = await lz4Tool(data);

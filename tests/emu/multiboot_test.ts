@@ -16,6 +16,7 @@ import {
   multibootStub,
 } from "../../fixtures/build/multiboot_stubs.ts";
 import { emuTest } from "./_unicorn.ts";
+import { ignoreUnless } from "../_require.ts";
 
 const INFO = 0x9000;
 const MODULE = 0x40_0000;
@@ -160,7 +161,7 @@ const BINUTILS = await haveBinutils();
 for (const name of MULTIBOOT_STUBS) {
   Deno.test({
     name: `fixtures/stubs/${name}.bin is what GNU as makes of ${name}.S`,
-    ignore: !BINUTILS,
+    ignore: ignoreUnless(BINUTILS, "binutils (as --32, objcopy)"),
     fn: async () => {
       assert.deepEqual(await assembleMultibootStub(name), multibootStub(name));
     },

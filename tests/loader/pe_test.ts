@@ -12,6 +12,7 @@ import {
   gzip,
   kernelLikeBytes,
 } from "../../fixtures/build/pe.ts";
+import { ignoreUnless } from "../_require.ts";
 
 const MiB = 1 << 20;
 /** The crate's tests use 16 MiB of guest memory at 0. */
@@ -458,7 +459,7 @@ const REAL = realArm64Kernel();
 
 Deno.test({
   name: "loadPe loads Debian's arm64 cloud Image from a file at 0x40000000, reading its header as booting.rst says",
-  ignore: REAL === undefined,
+  ignore: ignoreUnless(REAL !== undefined, "the cached Debian arm64 kernel (deno run -A fixtures/real/fetch.ts)"),
   async fn() {
     using file = await Deno.open(REAL!);
     const mem = GuestMemory.fromRanges([[0x4000_0000, 64 * MiB]]);
@@ -473,7 +474,7 @@ Deno.test({
 
 Deno.test({
   name: "loadPe loads the same Debian arm64 Image gzip-compressed into identical guest bytes",
-  ignore: REAL === undefined,
+  ignore: ignoreUnless(REAL !== undefined, "the cached Debian arm64 kernel (deno run -A fixtures/real/fetch.ts)"),
   async fn() {
     const image = await Deno.readFile(REAL!);
     const mem = GuestMemory.fromRanges([[0x4000_0000, 64 * MiB]]);

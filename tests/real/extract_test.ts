@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { ensureRealKernel } from "../../fixtures/real/fetch.ts";
 import { extractVmlinux, findBzImagePayload } from "../../lib/loader/extract.ts";
 import { ELF64_EHDR, ELF64_NHDR, ELF64_PHDR, PT_NOTE, XEN_ELFNOTE_PHYS32_ENTRY } from "../../lib/abi/elf.ts";
+import { ignoreUnless } from "../_require.ts";
 
 const amd64 = await ensureRealKernel("amd64");
 const ignore = amd64 === undefined;
@@ -52,7 +53,7 @@ function indexOf(hay: Uint8Array, needle: number[]): number {
 
 Deno.test({
   name: "Debian's amd64 bzImage has an LZ4 payload where its setup header says",
-  ignore,
+  ignore: ignoreUnless(!ignore, "the Debian amd64 kernel"),
   async fn() {
     const { image } = await kernel();
     const p = await findBzImagePayload(image);
@@ -68,7 +69,7 @@ Deno.test({
 
 Deno.test({
   name: "extractVmlinux of Debian's amd64 bzImage equals lz4 -d of the payload cut out with dd",
-  ignore: ignore || !hasTools,
+  ignore: ignoreUnless(!ignore && hasTools, "lz4, readelf, dd and the Debian amd64 kernel"),
   async fn() {
     const { image, vmlinux } = await kernel();
     const magicAt = indexOf(image, [0x02, 0x21, 0x4c, 0x18]);
@@ -84,7 +85,7 @@ Deno.test({
 
 Deno.test({
   name: "the vmlinux extracted from Debian's amd64 bzImage has the ELF header readelf -h shows",
-  ignore: ignore || !hasTools,
+  ignore: ignoreUnless(!ignore && hasTools, "lz4, readelf, dd and the Debian amd64 kernel"),
   async fn() {
     const { vmlinux, path } = await kernel();
     const text = (await sh('readelf -h "$1"', [path])).text;
@@ -99,7 +100,7 @@ Deno.test({
 
 Deno.test({
   name: "the vmlinux extracted from Debian's amd64 bzImage carries the PVH entry note readelf -n shows",
-  ignore: ignore || !hasTools,
+  ignore: ignoreUnless(!ignore && hasTools, "lz4, readelf, dd and the Debian amd64 kernel"),
   async fn() {
     const { vmlinux, path } = await kernel();
     // Our reading: walk the PT_NOTE segments for a "Xen" note of type XEN_ELFNOTE_PHYS32_ENTRY.

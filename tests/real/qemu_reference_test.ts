@@ -9,6 +9,7 @@ import { ensureRealKernel } from "../../fixtures/real/fetch.ts";
 import { qemuAvailable, qemuBoot, type QemuBootResult } from "../../fixtures/real/qemu.ts";
 import { INIT_MESSAGE, initramfs } from "../../fixtures/build/init.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
+import { ignoreUnless } from "../_require.ts";
 
 const amd64 = qemuAvailable("x86_64") ? await ensureRealKernel("amd64") : undefined;
 const arm64 = qemuAvailable("aarch64") ? await ensureRealKernel("arm64") : undefined;
@@ -34,7 +35,7 @@ function assertRanInit(r: QemuBootResult): void {
 
 Deno.test({
   name: "QEMU boots Debian's amd64 bzImage with our initramfs to our /init's line",
-  ignore: amd64 === undefined,
+  ignore: ignoreUnless(amd64 !== undefined, "qemu-system-x86_64 and the Debian amd64 kernel"),
   async fn() {
     assertRanInit(await qemuBoot({ arch: "x86_64", kernel: amd64!.kernel, initrd: await initramfs("x86_64") }));
   },
@@ -42,7 +43,7 @@ Deno.test({
 
 Deno.test({
   name: "QEMU boots the vmlinux extracted from Debian's amd64 bzImage through PVH to our /init's line",
-  ignore: amd64 === undefined,
+  ignore: ignoreUnless(amd64 !== undefined, "qemu-system-x86_64 and the Debian amd64 kernel"),
   async fn() {
     const path = await Deno.makeTempFile({ prefix: "vmlinux-" });
     try {
@@ -59,7 +60,7 @@ Deno.test({
 
 Deno.test({
   name: "QEMU boots Debian's arm64 Image on virt with our initramfs to our /init's line",
-  ignore: arm64 === undefined,
+  ignore: ignoreUnless(arm64 !== undefined, "qemu-system-aarch64 and the Debian arm64 kernel"),
   async fn() {
     assertRanInit(await qemuBoot({ arch: "aarch64", kernel: arm64!.kernel, initrd: await initramfs("aarch64") }));
   },
