@@ -17,6 +17,7 @@
 
 import { BOOT_PARAMS, SETUP_HEADER, type SetupHeader, XLF_CAN_BE_LOADED_ABOVE_4G } from "../abi/bootparam.ts";
 import { HVM_MODLIST_ENTRY } from "../abi/start_info.ts";
+import type { ModlistEntryInit } from "../configurator/pvh.ts";
 import { ConfiguratorError, hex, KernelLoaderError } from "../errors.ts";
 import type { ChosenOptions } from "../fdt/nodes.ts";
 import type { GuestMemory } from "../memory.ts";
@@ -302,6 +303,20 @@ export function pvhInitrdModule(placement: InitrdPlacement, cmdlineAddr = 0): Ui
     cmdline_paddr: BigInt(cmdlineAddr),
     reserved: 0n,
   });
+}
+
+/**
+ * The initrd as a module for the PVH configurator's `pvhBootParams({ modules: [...] })` (the same fields as
+ * {@linkcode pvhInitrdModule}, before encoding).
+ *
+ * @example
+ * ```ts
+ * import { pvhInitrdEntry } from "@linux-loader/linux-loader";
+ * console.log(pvhInitrdEntry({ addr: 0x3000000, size: 0x800 })); // { paddr: 50331648, size: 2048, cmdlinePaddr: 0 }
+ * ```
+ */
+export function pvhInitrdEntry(placement: InitrdPlacement, cmdlineAddr = 0): ModlistEntryInit {
+  return { paddr: placement.addr, size: placement.size, cmdlinePaddr: cmdlineAddr };
 }
 
 /**

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { XLF_CAN_BE_LOADED_ABOVE_4G, XLF_KERNEL_64 } from "../../lib/abi/bootparam.ts";
 import { HVM_MODLIST_ENTRY } from "../../lib/abi/start_info.ts";
+import { encodeModlistEntry } from "../../lib/configurator/pvh.ts";
 import { ConfiguratorError, KernelLoaderError } from "../../lib/errors.ts";
 import { FdtBuilder } from "../../lib/fdt/builder.ts";
 import { addChosen } from "../../lib/fdt/nodes.ts";
@@ -21,6 +22,7 @@ import {
   loadInitrd,
   placeInitrd,
   planInitrd,
+  pvhInitrdEntry,
   pvhInitrdModule,
   writeZeroPageInitrd,
   zeroPageInitrdFields,
@@ -216,6 +218,11 @@ Deno.test("pvhInitrdModule encodes hvm_modlist_entry paddr, size, cmdline_paddr 
   assert.equal(dv.getBigUint64(8, true), 0x4321n);
   assert.equal(dv.getBigUint64(16, true), 0x2_0000n);
   assert.equal(dv.getBigUint64(24, true), 0n);
+});
+
+Deno.test("pvhInitrdEntry encodes through the PVH configurator to the same bytes as pvhInitrdModule", () => {
+  const p = { addr: 0x3f0_0000, size: 0x777 };
+  assert.deepEqual(encodeModlistEntry(pvhInitrdEntry(p, 0x2_0000)), pvhInitrdModule(p, 0x2_0000));
 });
 
 Deno.test("chosenInitrd gives /chosen linux,initrd-start and an exclusive linux,initrd-end through the FDT builder", () => {
