@@ -1,15 +1,16 @@
 /**
- * Emulator proofs of lib/boot/: a zero page built by buildZeroPage from buildMemmap, placeInitrd / loadInitrd and
+ * Emulator proofs of lib/boot/. x86_64: a zero page built by buildZeroPage from buildMemmap, placeInitrd / loadInitrd and
  * writeSetupData is handed (in %rsi, 64-bit boot protocol) to fixtures/stubs/x86_64_linux_ext.S, which reads the
  * initrd fields and the initrd's first bytes, walks the setup_data list for the RNG seed and checks the e820
- * table, then reports on COM1. The assertions are on what the guest read and computed.
+ * table, then reports on COM1. PVH: the emulator teammate's x86_pvh stub reads a memory map from buildMemmap
+ * and the initrd module from pvhInitrdEntry. The assertions are on what the guest read and computed.
  */
 import assert from "node:assert/strict";
 import { SETUP_DATA, SETUP_DTB, SETUP_E820_EXT, SETUP_RNG_SEED } from "../../lib/abi/setup_data.ts";
 import { BOOT_E820_ENTRY, BOOT_PARAMS } from "../../lib/abi/bootparam.ts";
-import { x86LongModeBoot } from "../../lib/boot/x86_64.ts";
+import { x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
 import { buildMemmap, type MemmapEntry, X86_LEGACY_HOLE } from "../../lib/boot/memmap.ts";
-import { type InitrdPlacement, loadInitrd } from "../../lib/boot/initrd.ts";
+import { type InitrdPlacement, loadInitrd, pvhInitrdEntry } from "../../lib/boot/initrd.ts";
 import {
   dtbSetupData,
   e820ExtSetupData,
@@ -19,6 +20,7 @@ import {
 } from "../../lib/boot/setup_data.ts";
 import { elfSetupHeader, zeroPageBootParams } from "../../lib/boot/zero_page.ts";
 import { LinuxBootConfigurator } from "../../lib/configurator/linux.ts";
+import { PvhBootConfigurator, pvhBootParams } from "../../lib/configurator/pvh.ts";
 import { loadCmdline } from "../../lib/loader/cmdline.ts";
 import { Cmdline } from "../../lib/cmdline.ts";
 import { writeCpio } from "../../lib/cpio.ts";
@@ -27,6 +29,7 @@ import { applyPlanSync } from "../../lib/plan.ts";
 import { runX86 } from "../../emu/x86_64.ts";
 import { assemble, haveToolchain } from "../../fixtures/build/stubs.ts";
 import { EXT_STUBS, extStub } from "../../fixtures/build/ext_stubs.ts";
+import { stub } from "../../fixtures/stubs.ts";
 import { emuTest } from "./_unicorn.ts";
 
 const MiB = 1 << 20;
@@ -213,6 +216,36 @@ emuTest("the ext stub rejects a zero page whose ramdisk_size was cleared", async
   b.mem.writeU32(ZERO_PAGE + 0x21c, 0);
   const r = runX86(b.mem, b.cpu);
   assert.equal(r.serial, "EXT BAD ramdisk_size=0x0\n");
+});
+
+emuTest("the PVH stub reads a memory map from buildMemmap and the initrd module from the same placement", async () => {
+  const START_INFO = 0x6000, MEMMAP = 0x6100, MODLIST = 0x6800, PVH_ENTRY = 0x10_0000;
+  const mem = GuestMemory.fromRanges([[0, 64 * MiB]]);
+  const { plan, cpu } = x86PvhBoot({ entry: PVH_ENTRY, startInfo: START_INFO });
+  applyPlanSync(mem, plan);
+  const memmap = buildMemmap(mem, { reserved: [X86_LEGACY_HOLE] });
+  const initrd = await loadInitrd(mem, INITRAMFS, { header: elfSetupHeader(), kernelEnd: KERNEL_END });
+  const cmdline = new Cmdline(64);
+  cmdline.insertStr("console=hvc0");
+  loadCmdline(mem, CMDLINE, cmdline);
+  const params = pvhBootParams({
+    startInfoAddr: START_INFO,
+    memmapAddr: MEMMAP,
+    memmap,
+    cmdlineAddr: CMDLINE,
+    modules: [pvhInitrdEntry(initrd)],
+    modlistAddr: MODLIST,
+  });
+  PvhBootConfigurator.writeBootparams(params, mem);
+  mem.write(PVH_ENTRY, stub("x86_pvh"));
+  const r = runX86(mem, cpu);
+  assert.equal(
+    r.serial,
+    `PVH OK v=0x1 cmdline=console=hvc0 memmap=${hex(memmap.length)} first=0x0:0x9fc00:0x1 modules=0x1 mod0=${
+      hex(initrd.addr)
+    }:${hex(initrd.size)}\n`,
+  );
+  assert.equal(r.registers.edi, BigInt(initrd.addr));
 });
 
 Deno.test({
