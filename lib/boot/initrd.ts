@@ -142,7 +142,8 @@ function checkAbove4G(header: InitrdHeader | undefined, field: string, value: nu
  * ```ts
  * import { GuestMemory, placeInitrd } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 1 << 30]]);
- * const p = placeInitrd(mem, 0x12345, { header: { version: 0x20f, initrd_addr_max: 0x7fffffff }, kernelEnd: 0x2000000 });
+ * const header = { version: 0x20f, initrd_addr_max: 0x7fffffff };
+ * const p = placeInitrd(mem, 0x12345, { header, kernelEnd: 0x2000000 });
  * console.log(p.addr.toString(16), (p.addr + p.size).toString(16)); // 3ffed000 3ffff345
  * ```
  */

@@ -60,7 +60,10 @@ export const ZERO_PAGE_PROTOCOL: {
   EXT_FIELDS: ABOVE_4G_PROTOCOL,
 });
 
-/** The command line limit before protocol 2.06 (boot.rst: "With protocol version 2.05 and earlier, the maximum size was 255"). */
+/**
+ * Before protocol 2.06 the command line limit is 255 (boot.rst: "With protocol version 2.05 and earlier, the
+ * maximum size was 255").
+ */
 export const CMDLINE_SIZE_DEFAULT = 255;
 /** `vid_mode` "normal" (boot.rst, `vga=normal`: 0xFFFF). */
 export const VID_MODE_NORMAL = 0xffff;
@@ -164,7 +167,8 @@ function checkU(field: string, v: number, max: number): void {
  * @example
  * ```ts
  * import { protocolVersion } from "@linux-loader/linux-loader";
- * console.log(protocolVersion({ header: 0x53726448, version: 0x20c }).toString(16), protocolVersion({ version: 0x20c })); // 20c 0
+ * console.log(protocolVersion({ header: 0x53726448, version: 0x20c }).toString(16)); // 20c
+ * console.log(protocolVersion({ version: 0x20c })); // 0
  * ```
  */
 export function protocolVersion(header: Partial<SetupHeader>): number {
@@ -193,7 +197,8 @@ export function protocolVersion(header: Partial<SetupHeader>): number {
  *   initrd: { addr: 0x7000000, size: 0x1000 },
  * });
  * const { hdr, e820 } = decodeBootParams(zp);
- * console.log(zp.length, hdr.cmd_line_ptr.toString(16), hdr.ramdisk_image.toString(16), e820.length); // 4096 20000 7000000 2
+ * console.log(zp.length, hdr.cmd_line_ptr.toString(16), e820.length); // 4096 20000 2
+ * console.log(hdr.ramdisk_image.toString(16)); // 7000000
  * ```
  */
 export function buildZeroPage(opts: ZeroPageOptions = {}): Uint8Array {

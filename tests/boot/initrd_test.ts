@@ -200,7 +200,7 @@ Deno.test("canLoadAbove4G needs protocol 2.12 as well as the xloadflags bit", ()
   assert.equal(canLoadAbove4G({ version: 0x20c, xloadflags: XLF_CAN_BE_LOADED_ABOVE_4G }), true);
 });
 
-Deno.test("writeZeroPageInitrd writes ramdisk_image at 0x218, ramdisk_size at 0x21c, ext fields at 0xc0 and 0xc4", () => {
+Deno.test("writeZeroPageInitrd writes ramdisk_image 0x218, ramdisk_size 0x21c, ext fields 0xc0 and 0xc4", () => {
   const zp = new Uint8Array(4096);
   writeZeroPageInitrd(zp, { addr: 0x1_2345_6000, size: 0x789a }, HDR_215);
   const dv = new DataView(zp.buffer);
@@ -225,7 +225,7 @@ Deno.test("pvhInitrdEntry encodes through the PVH configurator to the same bytes
   assert.deepEqual(encodeModlistEntry(pvhInitrdEntry(p, 0x2_0000)), pvhInitrdModule(p, 0x2_0000));
 });
 
-Deno.test("chosenInitrd gives /chosen linux,initrd-start and an exclusive linux,initrd-end through the FDT builder", () => {
+Deno.test("chosenInitrd gives /chosen linux,initrd-start and an exclusive linux,initrd-end via the FDT builder", () => {
   const b = new FdtBuilder();
   b.beginNode("");
   addChosen(b, chosenInitrd({ addr: 0x4800_0000, size: 0x1234 }));

@@ -46,7 +46,8 @@ int main(void) {
   printf("%zu %zu %zu %zu %zu\\n", sizeof(struct setup_data), offsetof(struct setup_data, next),
     offsetof(struct setup_data, type), offsetof(struct setup_data, len), offsetof(struct setup_data, data));
   printf("%zu %zu %zu %zu %zu\\n", sizeof(struct setup_indirect), offsetof(struct setup_indirect, type),
-    offsetof(struct setup_indirect, reserved), offsetof(struct setup_indirect, len), offsetof(struct setup_indirect, addr));
+    offsetof(struct setup_indirect, reserved), offsetof(struct setup_indirect, len),
+    offsetof(struct setup_indirect, addr));
   printf("%d %d %d %d %u\\n", SETUP_E820_EXT, SETUP_DTB, SETUP_RNG_SEED, SETUP_ENUM_MAX, (unsigned)SETUP_INDIRECT);
   return 0;
 }

@@ -82,7 +82,7 @@ Deno.test("buildZeroPage refuses a command line above 4 GiB for protocol 2.11 na
   );
 });
 
-Deno.test("buildZeroPage refuses a command line above 4 GiB for a 2.15 kernel without XLF_CAN_BE_LOADED_ABOVE_4G", () => {
+Deno.test("buildZeroPage refuses a command line above 4 GiB without XLF_CAN_BE_LOADED_ABOVE_4G", () => {
   assert.throws(
     () => buildZeroPage({ header: hdr(0x020f, { xloadflags: XLF_KERNEL_64 }), cmdline: { addr: 2 ** 32, length: 1 } }),
     tooOld("ext_cmd_line_ptr", 0x020f),
@@ -126,7 +126,7 @@ Deno.test("buildZeroPage treats a header without HdrS as the old protocol", () =
   );
 });
 
-Deno.test("buildZeroPage writes boot.rst's sample heap (heap_end 0xe000) as heap_end_ptr 0xde00 with CAN_USE_HEAP", () => {
+Deno.test("buildZeroPage writes boot.rst's sample heap_end 0xe000 as heap_end_ptr 0xde00 with CAN_USE_HEAP", () => {
   const dv = view(buildZeroPage({ heapEndPtr: 0xe000 - 0x200 }));
   assert.equal(dv.getUint16(0x224, true), 0xde00);
   assert.equal(dv.getUint8(0x211) & 0x80, 0x80);

@@ -1,5 +1,5 @@
 /**
- * Emulator proofs of lib/boot/. x86_64: a zero page built by buildZeroPage from buildMemmap, placeInitrd / loadInitrd and
+ * Emulator proofs of lib/boot/. x86_64: a zero page built by buildZeroPage from buildMemmap, loadInitrd and
  * writeSetupData is handed (in %rsi, 64-bit boot protocol) to fixtures/stubs/x86_64_linux_ext.S, which reads the
  * initrd fields and the initrd's first bytes, walks the setup_data list for the RNG seed and checks the e820
  * table, then reports on COM1. PVH: the emulator teammate's x86_pvh stub reads a memory map from buildMemmap
