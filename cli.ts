@@ -40,9 +40,13 @@ const USAGE = `usage:
             Unicorn emulator, print the serial output, the registers and the boot data the guest read
   demo      boot every bundled demo kernel (x86_64 Linux and PVH, aarch64, riscv64)`;
 
-interface Args {
+/** Parsed command line arguments. */
+export interface Args {
+  /** The command: inspect, boot or demo. */
   command: string;
+  /** Arguments that are not options. */
   positional: string[];
+  /** Options by name (`--json`), with their value or `true` for a switch. */
   flags: Map<string, string | true>;
 }
 
