@@ -21,8 +21,13 @@ import { fromFile, type KernelSource } from "./lib/source.ts";
 import { inspectKernel, type KernelReport } from "./lib/inspect.ts";
 import { planElf } from "./lib/loader/elf.ts";
 import { planBzImage } from "./lib/loader/bzimage.ts";
-import { planToJson } from "./lib/plan_json.ts";
-import type { Plan } from "./lib/plan.ts";
+import { planPe } from "./lib/loader/pe.ts";
+import { planMultiboot, planMultiboot2 } from "./lib/loader/multiboot.ts";
+import { type DescribedPlan, planToJson } from "./lib/plan_json.ts";
+import { GuestMemory } from "./lib/memory.ts";
+import { readBytes } from "./lib/source.ts";
+import { IMAGE_HEADER_SIZE } from "./lib/abi/image.ts";
+import { STARTUP_64_OFFSET } from "./lib/abi/bootparam.ts";
 import type { BootOptions, BootReport } from "./emu/boot.ts";
 
 /** A usage or argument error: printed as one line, exit status 2. */
@@ -156,16 +161,33 @@ function formatReport(path: string, r: KernelReport): string {
   return lines.join("\n");
 }
 
-async function planOf(src: KernelSource, r: KernelReport): Promise<Plan & { entry?: number; protocol?: string }> {
-  if (r.format === "elf") {
-    const p = await planElf(src);
-    return { ...p.plan, entry: p.entry, protocol: "linux64" };
+// The load plan of an image at its default placement. PE and Multiboot plans are checked against a guest
+// memory, so one is made over the range they can use (buffers are zero-filled lazily: nothing is touched).
+async function planOf(src: KernelSource, r: KernelReport): Promise<DescribedPlan> {
+  switch (r.format) {
+    case "elf": {
+      const p = await planElf(src);
+      return { steps: p.plan.steps, protocol: "linux64", entry: p.entry };
+    }
+    case "bzimage": {
+      const p = await planBzImage(src);
+      return { steps: p.plan.steps, protocol: "linux64", entry: p.kernelLoad + STARTUP_64_OFFSET };
+    }
+    case "pe": {
+      if (r.compression !== undefined) throw new UsageError("--plan needs an uncompressed Image");
+      const end = r.loadRanges[0].end;
+      const mem = new GuestMemory([{ guestAddr: 0, size: Math.ceil(end / 0x1000) * 0x1000 }]);
+      const head = await readBytes(src, 0, Math.min(src.size, IMAGE_HEADER_SIZE));
+      const p = planPe(mem, head, src.size);
+      return { steps: p.plan.steps, protocol: r.arch, entry: p.kernelLoad };
+    }
+    case "multiboot":
+    case "multiboot2": {
+      const mem = new GuestMemory([{ guestAddr: 0, size: 1 << 30 }]);
+      const p = r.format === "multiboot" ? await planMultiboot(mem, src) : await planMultiboot2(mem, src);
+      return { steps: p.plan.steps, protocol: r.format, entry: p.entry };
+    }
   }
-  if (r.format === "bzimage") {
-    const p = await planBzImage(src);
-    return { ...p.plan, entry: p.kernelLoad + 0x200, protocol: "linux64" };
-  }
-  throw new UsageError(`--plan supports ELF and bzImage images; this one is ${r.format}`);
 }
 
 async function inspect(a: Args): Promise<void> {

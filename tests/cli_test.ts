@@ -76,6 +76,26 @@ Deno.test("inspect --json reports a bzImage's protocol and header fields", async
   }
 });
 
+Deno.test("inspect --plan prints the load plan of an arm64 Image and of a Multiboot2 kernel", async () => {
+  const { buildArm64Image } = await import("../fixtures/build/pe.ts");
+  const { buildMultiboot2 } = await import("../fixtures/build/multiboot.ts");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/Image`, buildArm64Image({ header: { text_offset: 0x80000n }, size: 0x2000 }));
+    await Deno.writeFile(`${dir}/mb2`, buildMultiboot2({ code: new Uint8Array([0xf4]) }));
+    const pe = JSON.parse((await cli("inspect", `${dir}/Image`, "--plan")).stdout);
+    assert.deepEqual(pe.steps.map((s: { guestAddr: number; length: number }) => [s.guestAddr, s.length]), [[
+      0x80000,
+      0x2000,
+    ]]);
+    const mb = await cli("inspect", `${dir}/mb2`, "--plan");
+    assert.equal(mb.code, 0, mb.stderr);
+    assert.equal(JSON.parse(mb.stdout).protocol, "multiboot2");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test({
   name: "boot with no image runs the demo kernel and prints what the guest read",
   ignore: !hasUnicorn && !CI,
