@@ -1,7 +1,7 @@
 /**
  * The device tree boot configurator (the crate's `configurator::fdt`): writes a flattened device tree blob,
  * built elsewhere (see `lib/fdt`), into guest memory at the address the VMM passes to the kernel (arm64
- * x0, riscv64 a1). Checks first, then one write through {@linkcode applyPlanSync}; a failed check leaves
+ * x0, riscv64 a1). Checks first (those of {@linkcode planFdtBootParams}), then one write; a failed check leaves
  * guest memory untouched.
  *
  * @module
@@ -9,7 +9,7 @@
 
 import { ConfiguratorError, hex } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { applyPlanSync, type Plan } from "../plan.ts";
+import type { Plan } from "../plan.ts";
 import type { BootParams } from "./mod.ts";
 
 /**
@@ -32,6 +32,12 @@ export const FDT_MAX_SIZE = 0x20_0000;
  * ```
  */
 export function planFdtBootParams(params: BootParams, mem: GuestMemory): Plan {
+  checkFdtBootParams(params, mem);
+  return { steps: [{ kind: "bytes", guestAddr: params.headerStart, bytes: params.header, label: "FDT" }] };
+}
+
+// The checks of planFdtBootParams, allocation-free when they pass.
+function checkFdtBootParams(params: BootParams, mem: GuestMemory): void {
   const start = params.headerStart;
   const len = params.header.byteLength;
   if (len > FDT_MAX_SIZE) {
@@ -61,7 +67,6 @@ export function planFdtBootParams(params: BootParams, mem: GuestMemory): Plan {
       { field: "headerStart", value: miss, limit: end },
     );
   }
-  return { steps: [{ kind: "bytes", guestAddr: start, bytes: params.header, label: "FDT" }] };
 }
 
 /**
@@ -83,6 +88,7 @@ export class FdtBootConfigurator {
    * protocol and are ignored, as in the crate. Errors as {@linkcode planFdtBootParams}.
    */
   static writeBootparams(params: BootParams, mem: GuestMemory): void {
-    applyPlanSync(mem, planFdtBootParams(params, mem));
+    checkFdtBootParams(params, mem);
+    mem.write(params.headerStart, params.header);
   }
 }

@@ -21,7 +21,7 @@ import {
 } from "../abi/bootparam.ts";
 import { ConfiguratorError, type ConfiguratorErrorCode, hex } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { applyPlanSync, type Plan } from "../plan.ts";
+import type { Plan } from "../plan.ts";
 import { BootParams } from "./mod.ts";
 
 /** One memory range for the zero page's e820 table; addresses and sizes as numbers or bigints. */
@@ -247,10 +247,19 @@ export class LinuxBootConfigurator {
   /**
    * Writes the zero page `params.header` at `params.headerStart`. Throws {@linkcode ConfiguratorError}
    * `ZeroPagePastRamEnd` when it runs past the end of guest memory, `ZeroPageSetup` when part of it
-   * falls outside guest memory otherwise (below the first region or in a hole). Nothing is written on error.
+   * falls outside guest memory otherwise (below the first region or in a hole). Nothing is written on error:
+   * the checks of {@linkcode linuxBootPlan} run first, then the one copy, with no allocation on the way.
    */
   static writeBootparams(params: BootParams, mem: GuestMemory): void {
-    applyPlanSync(mem, linuxBootPlan(params, mem));
+    checkBootRange(
+      mem,
+      params.headerStart,
+      params.header.byteLength,
+      "boot_params",
+      "ZeroPagePastRamEnd",
+      "ZeroPageSetup",
+    );
+    mem.write(params.headerStart, params.header);
   }
 }
 

@@ -18,7 +18,7 @@ import {
 } from "../abi/start_info.ts";
 import { ConfiguratorError, hex } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { applyPlanSync, type Plan, type PlanStep } from "../plan.ts";
+import type { Plan, PlanStep } from "../plan.ts";
 import { checkBootRange } from "./linux.ts";
 import { BootParams } from "./mod.ts";
 
@@ -91,7 +91,7 @@ function u32(field: string, v: number | undefined): number {
  *
  * @example
  * ```ts
- * import { encodeStartInfo, HVM_START_INFO } from "./mod.ts";
+ * import { encodeStartInfo, HVM_START_INFO } from "@linux-loader/linux-loader";
  * const si = HVM_START_INFO.decode(encodeStartInfo({ memmapPaddr: 0x7000, memmapEntries: 2, cmdlinePaddr: 0x20000 }));
  * console.log(si.magic.toString(16), si.version, si.memmap_entries); // 336ec578 1 2
  * ```
@@ -117,7 +117,7 @@ export function encodeStartInfo(opts: StartInfoOptions = {}): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeMemmapEntry, XEN_HVM_MEMMAP_TYPE_RAM } from "./mod.ts";
+ * import { encodeMemmapEntry, XEN_HVM_MEMMAP_TYPE_RAM } from "@linux-loader/linux-loader";
  * console.log(encodeMemmapEntry({ addr: 0, size: 0x9fc00, type: XEN_HVM_MEMMAP_TYPE_RAM }).length); // 24
  * ```
  */
@@ -135,7 +135,7 @@ export function encodeMemmapEntry(e: MemmapEntryInit): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeModlistEntry } from "./mod.ts";
+ * import { encodeModlistEntry } from "@linux-loader/linux-loader";
  * console.log(encodeModlistEntry({ paddr: 0x10000, size: 0x100 }).length); // 32
  * ```
  */
@@ -157,7 +157,7 @@ export function encodeModlistEntry(e: ModlistEntryInit): Uint8Array {
  *
  * @example
  * ```ts
- * import { BootParams, encodeMemmapEntry, encodeStartInfo, GuestMemory, pvhBootPlan } from "./mod.ts";
+ * import { BootParams, encodeMemmapEntry, encodeStartInfo, GuestMemory, pvhBootPlan } from "@linux-loader/linux-loader";
  * const p = new BootParams(encodeStartInfo({ memmapPaddr: 0x7000, memmapEntries: 1 }), 0x6000);
  * p.setSections([encodeMemmapEntry({ addr: 0, size: 1 << 20, type: 1 })], 0x7000);
  * console.log(pvhBootPlan(p, GuestMemory.fromRanges([[0, 1 << 20]])).steps.map((s) => s.label));
@@ -165,6 +165,28 @@ export function encodeModlistEntry(e: ModlistEntryInit): Uint8Array {
  * ```
  */
 export function pvhBootPlan(params: BootParams, mem: GuestMemory): Plan {
+  checkPvhBootParams(params, mem);
+  const steps: PlanStep[] = [
+    { kind: "bytes", guestAddr: params.sectionsStart!, bytes: params.sections!, label: "hvm_memmap_table" },
+    { kind: "bytes", guestAddr: params.headerStart, bytes: params.header, label: "hvm_start_info" },
+  ];
+  if (params.modules !== undefined) {
+    steps.push({ kind: "bytes", guestAddr: params.modulesStart!, bytes: params.modules, label: "hvm_modlist" });
+  }
+  return { steps };
+}
+
+// Whether two non-empty ranges [a, a + al) and [b, b + bl) share a byte.
+function rangesMeet(a: number, al: number, b: number, bl: number): boolean {
+  return al > 0 && bl > 0 && a < b + bl && b < a + al;
+}
+
+/**
+ * Every check of {@linkcode pvhBootPlan}, in its order and with its errors, without building the plan: when
+ * the checks pass nothing is allocated (so {@linkcode PvhBootConfigurator.writeBootparams} costs little more
+ * than the copies).
+ */
+function checkPvhBootParams(params: BootParams, mem: GuestMemory): void {
   const memmap = params.sections;
   if (memmap === undefined) {
     throw new ConfiguratorError("MemmapTableMissing", "no memory map (sections) was passed to the PVH configurator", {
@@ -178,35 +200,36 @@ export function pvhBootPlan(params: BootParams, mem: GuestMemory): Plan {
     });
   }
   checkBootRange(mem, memmapAddr, memmap.byteLength, "hvm_memmap_table", "MemmapTablePastRamEnd", "MemmapTableSetup");
-  checkBootRange(
-    mem,
-    params.headerStart,
-    params.header.byteLength,
-    "hvm_start_info",
-    "StartInfoPastRamEnd",
-    "StartInfoSetup",
-  );
-  const steps: PlanStep[] = [
-    { kind: "bytes", guestAddr: memmapAddr, bytes: memmap, label: "hvm_memmap_table" },
-    { kind: "bytes", guestAddr: params.headerStart, bytes: params.header, label: "hvm_start_info" },
-  ];
-  if (params.modules !== undefined) {
-    const modulesAddr = params.modulesStart;
-    if (modulesAddr === undefined) {
+  const header = params.header, headerAddr = params.headerStart;
+  checkBootRange(mem, headerAddr, header.byteLength, "hvm_start_info", "StartInfoPastRamEnd", "StartInfoSetup");
+  const modules = params.modules;
+  let modulesAddr = 0;
+  if (modules !== undefined) {
+    if (params.modulesStart === undefined) {
       throw new ConfiguratorError("ModulesAddressMissing", "the module list (modules) has no guest address", {
         field: "modulesStart",
       });
     }
-    checkBootRange(mem, modulesAddr, params.modules.byteLength, "hvm_modlist", "ModulesSetup", "ModulesSetup");
-    steps.push({ kind: "bytes", guestAddr: modulesAddr, bytes: params.modules, label: "hvm_modlist" });
+    modulesAddr = params.modulesStart;
+    checkBootRange(mem, modulesAddr, modules.byteLength, "hvm_modlist", "ModulesSetup", "ModulesSetup");
   }
-  const ranges = steps.filter((s) => s.kind === "bytes" && s.bytes.byteLength > 0)
-    .map((s) => ({
-      start: s.guestAddr,
-      end: s.guestAddr + (s.kind === "bytes" ? s.bytes.byteLength : 0),
-      label: s.label,
-    }))
-    .sort((a, b) => a.start - b.start);
+  const modLen = modules?.byteLength ?? 0;
+  if (
+    rangesMeet(memmapAddr, memmap.byteLength, headerAddr, header.byteLength) ||
+    rangesMeet(memmapAddr, memmap.byteLength, modulesAddr, modLen) ||
+    rangesMeet(headerAddr, header.byteLength, modulesAddr, modLen)
+  ) {
+    throwSectionOverlap([
+      { start: memmapAddr, end: memmapAddr + memmap.byteLength, label: "hvm_memmap_table" },
+      { start: headerAddr, end: headerAddr + header.byteLength, label: "hvm_start_info" },
+      { start: modulesAddr, end: modulesAddr + modLen, label: "hvm_modlist" },
+    ]);
+  }
+}
+
+// Names the overlap as the address-sorted walk finds it first (a stable sort: ties keep the plan's order).
+function throwSectionOverlap(all: { start: number; end: number; label: string }[]): never {
+  const ranges = all.filter((r) => r.end > r.start).sort((a, b) => a.start - b.start);
   for (let i = 1; i < ranges.length; i++) {
     const a = ranges[i - 1], b = ranges[i];
     if (b.start < a.end) {
@@ -217,7 +240,7 @@ export function pvhBootPlan(params: BootParams, mem: GuestMemory): Plan {
       );
     }
   }
-  return { steps };
+  throw new Error("unreachable: rangesMeet found an overlap the sorted walk does not");
 }
 
 /**
@@ -225,7 +248,7 @@ export function pvhBootPlan(params: BootParams, mem: GuestMemory): Plan {
  *
  * @example
  * ```ts
- * import { GuestMemory, PvhBootConfigurator, pvhBootParams } from "./mod.ts";
+ * import { GuestMemory, PvhBootConfigurator, pvhBootParams } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const params = pvhBootParams({
  *   startInfoAddr: 0x6000, memmapAddr: 0x7000, memmap: [{ addr: 0, size: 16 << 20, type: 1 }], cmdlineAddr: 0x20000,
@@ -237,10 +260,14 @@ export function pvhBootPlan(params: BootParams, mem: GuestMemory): Plan {
 export class PvhBootConfigurator {
   /**
    * Writes the memory map, `hvm_start_info` and the module list as {@linkcode pvhBootPlan} plans them.
-   * Nothing is written on error.
+   * Nothing is written on error: every check of the plan runs first, then the three copies, with no
+   * allocation on the way (about the cost of the copies themselves).
    */
   static writeBootparams(params: BootParams, mem: GuestMemory): void {
-    applyPlanSync(mem, pvhBootPlan(params, mem));
+    checkPvhBootParams(params, mem);
+    mem.write(params.sectionsStart!, params.sections!);
+    mem.write(params.headerStart, params.header);
+    if (params.modules !== undefined) mem.write(params.modulesStart!, params.modules);
   }
 }
 
@@ -269,7 +296,7 @@ export interface PvhBootParamsOptions {
  *
  * @example
  * ```ts
- * import { pvhBootParams } from "./mod.ts";
+ * import { pvhBootParams } from "@linux-loader/linux-loader";
  * const p = pvhBootParams({ startInfoAddr: 0x6000, memmapAddr: 0x7000, memmap: [{ addr: 0, size: 1 << 20, type: 1 }] });
  * console.log(p.header.length, p.sections?.length); // 56 24
  * ```
