@@ -193,6 +193,13 @@ export class FdtBuilder {
         limit: U64_MAX + 1n - a,
       });
     }
+    // The all-zero entry terminates the block: written, it would hide every later reservation.
+    if (a === 0n && s === 0n) {
+      throw new FdtError("BadValue", "a reservation of address 0 and size 0 is the block's terminator", {
+        field: "reservation size",
+        value: s,
+      });
+    }
     this.#reservations.push({ address: a, size: s });
   }
 
@@ -369,11 +376,23 @@ export class FdtBuilder {
   }
 }
 
-function writeNode(b: FdtBuilder, node: FdtNode): void {
-  b.beginNode(node.name);
-  for (const p of node.properties) b.property(p.name, p.value);
-  for (const c of node.children) writeNode(b, c);
-  b.endNode();
+// Iterative, not recursive: readFdt accepts any nesting depth, so a tree it returns must not overflow the stack.
+function writeNode(b: FdtBuilder, root: FdtNode): void {
+  const stack: { node: FdtNode; next: number }[] = [];
+  const open = (node: FdtNode): void => {
+    b.beginNode(node.name);
+    for (const p of node.properties) b.property(p.name, p.value);
+    stack.push({ node, next: 0 });
+  };
+  open(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next < top.node.children.length) open(top.node.children[top.next++]);
+    else {
+      stack.pop();
+      b.endNode();
+    }
+  }
 }
 
 /**
