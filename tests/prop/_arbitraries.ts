@@ -786,16 +786,21 @@ function uniqueBy<T>(xs: T[], key: (x: T) => string): T[] {
   return xs.filter((x) => (seen.has(key(x)) ? false : (seen.add(key(x)), true)));
 }
 
-const props = fc.array(fc.record({ name: propName, value: propValue }), { maxLength: 4 }).map((ps) =>
+const plain = { noNullPrototype: true };
+const props = fc.array(fc.record({ name: propName, value: propValue }, plain), { maxLength: 4 }).map((ps) =>
   uniqueBy(ps, (p) => p.name)
 );
 
 const nodeArb: fc.Arbitrary<FdtNode> = fc.letrec<{ node: FdtNode }>((tie) => ({
-  node: fc.record({
-    name: nodeName,
-    properties: props,
-    children: fc.array(tie("node"), { maxLength: 3, depthIdentifier: "fdt" }).map((cs) => uniqueBy(cs, (c) => c.name)),
-  }),
+  node: fc.oneof(
+    { maxDepth: 4, depthIdentifier: "fdt" },
+    fc.record({ name: nodeName, properties: props, children: fc.constant([] as FdtNode[]) }, plain),
+    fc.record({
+      name: nodeName,
+      properties: props,
+      children: fc.array(tie("node"), { maxLength: 3 }).map((cs) => uniqueBy(cs, (c) => c.name)),
+    }, plain),
+  ),
 })).node;
 
 /** A device tree the builder accepts: valid names, unique among siblings, reservations, a boot CPU id. */
@@ -804,16 +809,19 @@ export const fdtTreeArb: fc.Arbitrary<FdtTree> = fc.record({
     name: fc.constant(""),
     properties: props,
     children: fc.array(nodeArb, { maxLength: 4 }).map((cs) => uniqueBy(cs, (c) => c.name)),
-  }),
+  }, plain),
   reservations: fc.array(
     fc.oneof(
-      fc.record({ address: fc.bigInt({ min: 0n, max: 2n ** 63n }), size: fc.bigInt({ min: 0n, max: 2n ** 62n }) }),
-      fc.record({ address: fc.constantFrom(0n, 1n, 2n ** 64n - 1n), size: fc.constantFrom(0n, 1n) }),
+      fc.record(
+        { address: fc.bigInt({ min: 0n, max: 2n ** 63n }), size: fc.bigInt({ min: 0n, max: 2n ** 62n }) },
+        plain,
+      ),
+      fc.record({ address: fc.constantFrom(0n, 1n, 2n ** 64n - 1n), size: fc.constantFrom(0n, 1n) }, plain),
     ),
     { maxLength: 3 },
   ),
   bootCpuidPhys: fc.nat(),
-});
+}, plain);
 
 /** FDT mutation targets: the header fields, the reservation entries, every structure-block word. */
 export function fdtTargets(b: Uint8Array): Targets {
