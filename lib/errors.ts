@@ -56,6 +56,8 @@ export class LinuxLoaderError<C extends string = string> extends Error {
 
 /** Formats a guest address or size for messages: hexadecimal with a 0x prefix. */
 export function hex(n: number | bigint): string {
+  // Messages name hostile values too: a fraction, NaN or an infinity prints as is (BigInt() would throw).
+  if (typeof n === "number" && !Number.isInteger(n)) return String(n);
   return n < 0 ? `-0x${(-BigInt(n)).toString(16)}` : `0x${n.toString(16)}`;
 }
 
@@ -368,7 +370,9 @@ export type MultibootErrorCode =
   /** A module is not page aligned although the kernel asked for it, or the information is misaligned. */
   | "Misaligned"
   /** A module's size is negative or its address and size are inconsistent. */
-  | "InvalidModule";
+  | "InvalidModule"
+  /** A memory map range's address or size is not a non-negative safe integer, or its type not a u32. */
+  | "InvalidMemoryMap";
 
 /** Multiboot 1 and Multiboot2 header, loader and boot information errors. */
 export class MultibootError extends LinuxLoaderError<MultibootErrorCode> {}

@@ -70,7 +70,8 @@ export interface DecodedBootParams {
 const U32 = 2 ** 32;
 
 function checkNumber(field: string, v: number | bigint, bits: 32 | 64): bigint {
-  const b = BigInt(v);
+  // BigInt() throws a RangeError for a fraction, NaN or an infinity: those fail the check below instead.
+  const b = typeof v === "number" && !Number.isSafeInteger(v) ? -1n : BigInt(v);
   if ((typeof v === "number" && !Number.isSafeInteger(v)) || b < 0n || b >= 1n << BigInt(bits)) {
     throw new ConfiguratorError("InvalidAddress", `${field} = ${String(v)} is not a ${bits}-bit unsigned integer`, {
       field,

@@ -82,6 +82,9 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+// Largest section or module list (16 MiB): far more than any memory map or module list needs.
+const MAX_LIST_BYTES = 1 << 24;
+
 // The crate's add_boot_parameter_to_list: the first element fixes the list's start address; an element
 // goes at its own address (offset from the start, the gap zero-filled, an overlap replaced) or, without
 // one, right after the list's current end.
@@ -114,6 +117,16 @@ function addToList(
     });
   }
   const off = at - start;
+  // The gap up to an element is zero-filled in the list: bound it, or one far address allocates gigabytes.
+  if (off + elem.byteLength > MAX_LIST_BYTES) {
+    throw new ConfiguratorError(
+      "Overflow",
+      `boot parameter at ${hex(at)} is ${hex(off)} bytes past the list start ${hex(start)}: the list would pass ${
+        hex(MAX_LIST_BYTES)
+      } bytes`,
+      { field: "addr", value: at, limit: start + MAX_LIST_BYTES - elem.byteLength },
+    );
+  }
   const out = new Uint8Array(Math.max(old.byteLength, off + elem.byteLength));
   out.set(old);
   out.set(elem, off);

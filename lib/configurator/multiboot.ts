@@ -113,10 +113,36 @@ export function multibootMemoryMap(mem: GuestMemory): MultibootMemoryRange[] {
   return mem.regions.map((r) => ({ addr: r.guestAddr, size: r.size, type: MULTIBOOT_MEMORY_AVAILABLE }));
 }
 
+// The map is written as u64 / u32 fields: anything else would be wrapped, or throw a RangeError in BigInt().
+function checkMemoryMap(map: readonly MultibootMemoryRange[]): void {
+  map.forEach((r, i) => {
+    const fields = [["addr", r.addr, Number.MAX_SAFE_INTEGER], ["size", r.size, Number.MAX_SAFE_INTEGER], [
+      "type",
+      r.type,
+      0xffff_ffff,
+    ]] as const;
+    for (const [k, v, max] of fields) {
+      if (!Number.isSafeInteger(v) || v < 0 || v > max) {
+        throw new MultibootError(
+          "InvalidMemoryMap",
+          `memoryMap[${i}].${k} = ${String(v)} is not an integer in [0, ${max}]`,
+          {
+            field: `memoryMap[${i}].${k}`,
+            value: String(v),
+            limit: max,
+          },
+        );
+      }
+    }
+  });
+}
+
 /**
  * mem_lower and mem_upper from a memory map: "Lower memory starts at address 0, and upper memory starts at
  * address 1 megabyte. The maximum possible value for lower memory is 640 kilobytes. The value returned for
- * upper memory is maximally the address of the first upper memory hole minus 1 megabyte."
+ * upper memory is maximally the address of the first upper memory hole minus 1 megabyte." Throws
+ * {@linkcode MultibootError} `InvalidMemoryMap` for a range whose address or size is not a non-negative safe
+ * integer or whose type is not a u32 (both configurators call it before encoding the map).
  *
  * @example
  * ```ts
@@ -125,6 +151,7 @@ export function multibootMemoryMap(mem: GuestMemory): MultibootMemoryRange[] {
  * ```
  */
 export function multibootMemorySizes(map: readonly MultibootMemoryRange[]): MultibootMemorySizes {
+  checkMemoryMap(map);
   const avail = map.filter((r) => r.type === MULTIBOOT_MEMORY_AVAILABLE && r.size > 0)
     .sort((a, b) => a.addr - b.addr);
   const reach = (from: number): number => {

@@ -63,7 +63,8 @@ export interface ModlistEntryInit {
 }
 
 function u64(field: string, v: number | bigint | undefined): bigint {
-  const b = BigInt(v ?? 0);
+  // BigInt() throws a RangeError for a fraction, NaN or an infinity: those fail the check below instead.
+  const b = typeof v === "number" && !Number.isSafeInteger(v) ? -1n : BigInt(v ?? 0);
   if ((typeof v === "number" && !Number.isSafeInteger(v)) || b < 0n || b >= 1n << 64n) {
     throw new ConfiguratorError("InvalidAddress", `${field} = ${String(v)} is not a 64-bit unsigned integer`, {
       field,
