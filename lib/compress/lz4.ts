@@ -75,6 +75,13 @@ export interface Lz4LegacyResult {
  */
 export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {}): Lz4LegacyResult {
   const maxOutput = options.maxOutput ?? DEFAULT_MAX_OUTPUT;
+  // NaN would disable the limit (every comparison false) and a negative one sizes no buffer.
+  if (!(maxOutput >= 0)) {
+    throw new DecompressError("OutputTooLarge", `maxOutput ${String(maxOutput)} is not a byte count`, {
+      field: "maxOutput",
+      value: String(maxOutput),
+    });
+  }
   if (input.byteLength < 4 || readU32(input, 0) !== LZ4_LEGACY_MAGIC) {
     const got = input.byteLength < 4 ? "fewer than 4 bytes" : hex(readU32(input, 0));
     throw new DecompressError("BadMagic", `not an LZ4 legacy frame: magic ${got}, expected ${hex(LZ4_LEGACY_MAGIC)}`, {
@@ -84,7 +91,9 @@ export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {
     });
   }
   const wanted = options.sizeHint !== undefined && Number.isSafeInteger(options.sizeHint) ? options.sizeHint : 0;
-  const hint = Math.min(Math.max(wanted, 0), maxOutput + LZ4_LEGACY_BLOCK_SIZE);
+  // A hint (a size trailer, init_size) is not trusted beyond what the input can produce: LZ4 expands at most
+  // 255 times (one extension byte adds 255 bytes to a length). The buffer still grows if needed.
+  const hint = Math.floor(Math.min(Math.max(wanted, 0), maxOutput + LZ4_LEGACY_BLOCK_SIZE, input.byteLength * 255));
   let out = new Uint8Array(hint);
   let scratch: Uint8Array | undefined;
   let op = 0;
@@ -160,7 +169,10 @@ export function decodeLz4Block(
   limit: number,
   blockIndex = 0,
 ): number {
-  if (start < 0 || end > src.byteLength || start > end || dst < 0 || limit < 0 || dst + limit > out.byteLength) {
+  if (
+    ![start, end, dst, limit].every(Number.isSafeInteger) || start < 0 || end > src.byteLength || start > end ||
+    dst < 0 || limit < 0 || dst + limit > out.byteLength
+  ) {
     throw new DecompressError("CorruptData", "LZ4 block bounds are outside the given buffers", {
       field: "block",
       value: `${start}..${end} -> ${dst}+${limit}`,
