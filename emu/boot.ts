@@ -245,27 +245,12 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   // arm64 and riscv64: the device tree goes 4 MiB below the top of RAM, the initrd right under it.
   const dtbAddr = base + memSize - (4 << 20);
   if (opts.initrd !== undefined) {
-    if (arch === "x86_64") {
-      // The highest page-aligned place below the kernel's initrd_addr_max, as the boot protocol asks.
-      const header = loaded.format === "bzimage" ? loaded.result.setupHeader : undefined;
-      initrd = placeInitrd(mem, opts.initrd.length, {
-        header,
-        kernelEnd,
-        avoid: [{ addr: cmdlineAddr, size: 0x1000 }],
-      });
-    } else {
-      const addr = Math.floor((dtbAddr - opts.initrd.length) / 0x1000) * 0x1000;
-      if (addr < kernelEnd) {
-        throw new KernelLoaderError(
-          "MemoryOverflow",
-          `a ${hex(opts.initrd.length)}-byte initrd does not fit between the kernel end ${
-            hex(kernelEnd)
-          } and the device tree at ${hex(dtbAddr)}`,
-          { field: "initrd", value: opts.initrd.length, limit: dtbAddr - kernelEnd },
-        );
-      }
-      initrd = { addr, size: opts.initrd.length };
-    }
+    // x86: the highest page below the kernel's initrd_addr_max, as the boot protocol asks; arm64 and
+    // riscv64 set no limit, so the initrd goes right under the device tree.
+    const header = loaded.format === "bzimage" ? loaded.result.setupHeader : undefined;
+    initrd = arch === "x86_64"
+      ? placeInitrd(mem, opts.initrd.length, { header, kernelEnd, avoid: [{ addr: cmdlineAddr, size: 0x1000 }] })
+      : placeInitrd(mem, opts.initrd.length, { kernelEnd, maxAddr: dtbAddr - 1 });
     plans.push(planInitrd(initrd, opts.initrd));
     written.push({ label: "initrd", start: initrd.addr, end: initrd.addr + initrd.size });
     described.push({ start: initrd.addr, size: initrd.size, label: "initrd" });

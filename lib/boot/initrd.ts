@@ -50,6 +50,12 @@ export interface PlaceInitrdOptions {
   above4G?: boolean;
   /** Guest ranges the initrd must not overlap (zero page, command line, page tables, setup_data). */
   avoid?: readonly { addr: number; size: number }[];
+  /**
+   * Highest address the initrd's last byte may take, in place of the x86 header's `initrd_addr_max`: for
+   * arm64 and riscv64, whose booting documents set no such limit, pass `Number.MAX_SAFE_INTEGER` (or the
+   * kernel's own limit). Not to be combined with `header`.
+   */
+  maxAddr?: number;
 }
 
 /** The highest initrd byte for protocols before 2.03 (boot.rst: "the maximum address is 0x37FFFFFF"). */
@@ -158,7 +164,19 @@ export function placeInitrd(mem: GuestMemory, size: number, opts: PlaceInitrdOpt
   }
   checkInitrdProtocol(opts.header, "ramdisk_image");
   if (opts.above4G === true) checkAbove4G(opts.header, "xloadflags", opts.header?.xloadflags ?? 0);
-  const limitEnd = opts.above4G === true ? MAX + 1 : initrdAddrMax(opts.header) + 1;
+  if (opts.maxAddr !== undefined) {
+    if (!Number.isSafeInteger(opts.maxAddr) || opts.maxAddr < 0) {
+      throw bad("maxAddr", opts.maxAddr, MAX, "not a non-negative safe integer");
+    }
+    if (opts.header !== undefined) {
+      throw bad("maxAddr", opts.maxAddr, MAX, "given with a header, whose initrd_addr_max rules");
+    }
+  }
+  const limitEnd = opts.maxAddr !== undefined
+    ? opts.maxAddr + 1
+    : opts.above4G === true
+    ? MAX + 1
+    : initrdAddrMax(opts.header) + 1;
   const avoid = (opts.avoid ?? []).filter((r) => r.size > 0);
   const regions = [...mem.regions].reverse();
   for (const r of regions) {
@@ -176,7 +194,7 @@ export function placeInitrd(mem: GuestMemory, size: number, opts: PlaceInitrdOpt
     "InitrdDoesNotFit",
     `no ${hex(align)}-aligned place for a ${hex(size)}-byte initrd in one guest memory region above the kernel end ${
       hex(opts.kernelEnd)
-    } with its last byte at or below ${opts.above4G === true ? "the end of memory" : hex(limitEnd - 1)}`,
+    } with its last byte at or below ${limitEnd > MAX ? "the end of memory" : hex(limitEnd - 1)}`,
     { field: "initrd_addr_max", value: size, limit: limitEnd - 1 },
   );
 }

@@ -246,3 +246,17 @@ Deno.test("one placement fills the zero page, the PVH module and /chosen with th
   assert.equal(chosen.initrdStart, p.addr);
   assert.equal(chosen.initrdEnd - chosen.initrdStart, Number(mod.size));
 });
+
+Deno.test("placeInitrd with maxAddr places an arm64 initrd high in RAM above 4 GiB-free limits", () => {
+  const mem = GuestMemory.fromRanges([[0x4000_0000, 64 << 20]]);
+  const p = placeInitrd(mem, 0x1000, { kernelEnd: 0x4100_0000, maxAddr: Number.MAX_SAFE_INTEGER });
+  assert.equal(p.addr, 0x4400_0000 - 0x1000);
+});
+
+Deno.test("placeInitrd refuses maxAddr together with an x86 header", () => {
+  const mem = GuestMemory.fromRanges([[0, 64 << 20]]);
+  assert.throws(
+    () => placeInitrd(mem, 0x1000, { kernelEnd: 0, maxAddr: 0x100000, header: { version: 0x20f } }),
+    (e: unknown) => e instanceof KernelLoaderError && e.code === "InitrdDoesNotFit" && e.field === "maxAddr",
+  );
+});
