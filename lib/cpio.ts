@@ -122,6 +122,7 @@ export interface CpioRecord {
 }
 
 const MAX_U32 = 0xffffffff;
+const MAX_BLOCK_SIZE = 1 << 20;
 const enc = new TextEncoder();
 
 function pad4(n: number): number {
@@ -167,8 +168,9 @@ export function writeCpio(entries: readonly CpioEntry[], options: CpioWriteOptio
   const defaultMtime = options.mtime ?? 0;
   const parents = options.parents ?? true;
   const blockSize = options.blockSize ?? 4;
-  if (!Number.isSafeInteger(blockSize) || blockSize < 4 || blockSize % 4 !== 0) {
-    throw new CpioError("FieldOverflow", `blockSize ${String(blockSize)} is not a positive multiple of 4`, {
+  // Bounded: the archive is padded to a whole block, so a block of 2^40 bytes would be allocated (and fail).
+  if (!Number.isSafeInteger(blockSize) || blockSize < 4 || blockSize % 4 !== 0 || blockSize > MAX_BLOCK_SIZE) {
+    throw new CpioError("FieldOverflow", `blockSize ${String(blockSize)} is not a multiple of 4 from 4 to 1 MiB`, {
       field: "blockSize",
       value: blockSize,
     });
