@@ -52,6 +52,7 @@ export const UC: Readonly<Record<string, number>> = Object.freeze({
   UC_HOOK_MEM_WRITE_PROT: 1 << 8,
   UC_HOOK_MEM_FETCH_PROT: 1 << 9,
   UC_HOOK_MEM_READ: 1 << 10,
+  UC_HOOK_INSN_INVALID: 1 << 14,
   UC_HOOK_MEM_INVALID: 0x3f0,
   UC_MEM_READ_UNMAPPED: 19,
   UC_MEM_WRITE_UNMAPPED: 20,
@@ -61,6 +62,8 @@ export const UC: Readonly<Record<string, number>> = Object.freeze({
   UC_MEM_FETCH_PROT: 24,
   UC_X86_INS_IN: 218,
   UC_X86_INS_OUT: 500,
+  UC_X86_INS_CPUID: 113,
+  UC_X86_INS_SYSCALL: 699,
   UC_QUERY_TIMEOUT: 4,
   UC_ERR_READ_UNMAPPED: 6,
   UC_ERR_WRITE_UNMAPPED: 7,
@@ -104,6 +107,10 @@ const SYMBOLS = {
   uc_hook_del: { parameters: ["pointer", "usize"], result: "i32" },
   uc_emu_start: { parameters: ["pointer", "u64", "u64", "u64", "usize"], result: "i32", nonblocking: false },
   uc_emu_stop: { parameters: ["pointer"], result: "i32" },
+  uc_context_alloc: { parameters: ["pointer", "buffer"], result: "i32" },
+  uc_context_save: { parameters: ["pointer", "pointer"], result: "i32" },
+  uc_context_restore: { parameters: ["pointer", "pointer"], result: "i32" },
+  uc_context_free: { parameters: ["pointer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type UcLib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -326,6 +333,8 @@ export class Unicorn implements Disposable {
   #callbacks: Deno.UnsafeCallback[] = [];
   #pending: unknown = undefined;
   #fault: { type: number; address: number; size: number; pc: number } | undefined;
+  #unmapped: ((access: FaultKind, address: bigint, size: number) => boolean) | undefined;
+  #context: { ptr: Deno.PointerObject; data: Uint8Array } | undefined;
   #scratch8 = new BigUint64Array(1);
 
   private constructor(arch: UnicornArch, uc: Deno.PointerValue, l: UcLib) {
@@ -363,6 +372,8 @@ export class Unicorn implements Disposable {
   /** Closes the engine and releases every callback. Safe to call twice. */
   close(): void {
     if (this.#uc === null) return;
+    if (this.#context !== undefined) this.#lib.uc_context_free(this.#context.ptr);
+    this.#context = undefined;
     this.#lib.uc_close(this.#uc);
     this.#uc = null;
     for (const c of this.#callbacks) c.close();
@@ -399,6 +410,15 @@ export class Unicorn implements Disposable {
     const cb = this.#callback(
       { parameters: ["pointer", "i32", "u64", "i32", "i64", "pointer"], result: "bool" } as const,
       (_uc, type, address, size) => {
+        const handler = this.#unmapped;
+        if (handler !== undefined && type <= UC.UC_MEM_FETCH_UNMAPPED) {
+          const access: FaultKind = type === UC.UC_MEM_READ_UNMAPPED
+            ? "read"
+            : type === UC.UC_MEM_WRITE_UNMAPPED
+            ? "write"
+            : "fetch";
+          if (this.#guard(false, () => handler(access, toBig(address), size))) return true;
+        }
         let pc = -1;
         try {
           pc = toNum(this.regRead(this.#pcName()));
@@ -608,14 +628,17 @@ export class Unicorn implements Disposable {
     return reads;
   }
 
-  /** Calls `fn(address, size)` before each instruction in `[begin, end)` (all addresses when omitted). */
-  onCode(fn: (address: number, size: number) => void, begin = 1, end = 0): void {
+  /**
+   * Calls `fn(address, size)` before each instruction in `[begin, end)` (all addresses when omitted).
+   * Give bigint bounds for addresses above 2^53 (the address passed to `fn` is then rounded).
+   */
+  onCode(fn: (address: number, size: number) => void, begin: number | bigint = 1, end: number | bigint = 0): void {
     const cb = this.#callback(
       { parameters: ["pointer", "u64", "u32", "pointer"], result: "void" } as const,
       (_uc, address, size) => this.#guard(undefined, () => fn(toNum(address), size)),
     );
     const hh = new BigUint64Array(1);
-    const [b, e] = begin > end ? [BigInt(begin), BigInt(end)] : [BigInt(begin), BigInt(end - 1)];
+    const [b, e] = begin > end ? [BigInt(begin), BigInt(end)] : [BigInt(begin), BigInt(end) - 1n];
     check("uc_hook_add(UC_HOOK_CODE)", this.#lib.uc_hook_add(this.#h, hh, UC.UC_HOOK_CODE, cb.pointer, null, b, e));
   }
 
@@ -668,6 +691,87 @@ export class Unicorn implements Disposable {
       this.#lib.uc_mmio_map(this.#h, BigInt(address), BigInt(size), rd.pointer, null, wr.pointer, null),
       address,
     );
+  }
+
+  /**
+   * Serves guest accesses to unmapped memory: `fn` may map memory there (say, an alias of guest RAM) and
+   * return true to have the engine retry the access; false leaves it a {@linkcode GuestFault}. One handler
+   * per engine; a later call replaces it.
+   */
+  onUnmapped(fn: (access: FaultKind, address: bigint, size: number) => boolean): void {
+    this.#unmapped = fn;
+  }
+
+  /**
+   * Serves the x86 `cpuid` instruction: `fn` returns true when it has set EAX, EBX, ECX and EDX itself
+   * (the engine's own values are then skipped), false to let the engine answer.
+   */
+  onCpuid(fn: () => boolean): void {
+    const cb = this.#callback(
+      { parameters: ["pointer", "pointer"], result: "i32" } as const,
+      () => this.#guard(0, () => (fn() ? 1 : 0)),
+    );
+    const hh = new BigUint64Array(1);
+    check(
+      "uc_hook_add(UC_HOOK_INSN cpuid)",
+      this.#lib.uc_hook_add_insn(this.#h, hh, UC.UC_HOOK_INSN, cb.pointer, null, 1n, 0n, UC.UC_X86_INS_CPUID),
+    );
+  }
+
+  /**
+   * Calls `fn` for the x86 `syscall` instruction, which Unicorn does not carry out itself: when `fn`
+   * returns, the engine only adds the instruction's length (2) to RIP.
+   */
+  onSyscall(fn: () => void): void {
+    const cb = this.#callback(
+      { parameters: ["pointer", "pointer"], result: "void" } as const,
+      () => this.#guard(undefined, fn),
+    );
+    const hh = new BigUint64Array(1);
+    check(
+      "uc_hook_add(UC_HOOK_INSN syscall)",
+      this.#lib.uc_hook_add_insn(this.#h, hh, UC.UC_HOOK_INSN, cb.pointer, null, 1n, 0n, UC.UC_X86_INS_SYSCALL),
+    );
+  }
+
+  /**
+   * Calls `fn` when the guest executes an invalid instruction; returning true ends the run without an
+   * error (the caller decides what happens next), false makes it `InvalidInstruction`.
+   */
+  onInvalidInstruction(fn: () => boolean): void {
+    const cb = this.#callback(
+      { parameters: ["pointer", "pointer"], result: "bool" } as const,
+      () => this.#guard(false, fn),
+    );
+    const hh = new BigUint64Array(1);
+    check(
+      "uc_hook_add(UC_HOOK_INSN_INVALID)",
+      this.#lib.uc_hook_add(this.#h, hh, UC.UC_HOOK_INSN_INVALID, cb.pointer, null, 1n, 0n),
+    );
+  }
+
+  /**
+   * Edits the engine's internal CPU state in place: the state is saved with `uc_context_save` into a
+   * buffer `fn` sees (the bytes of QEMU's CPU state structure, whose layout depends on the Unicorn build),
+   * then restored with `uc_context_restore`. For harnesses that must reach state the register API does
+   * not expose; keep the edits to fields whose offsets were verified on this build.
+   */
+  editCpuState<T>(fn: (state: Uint8Array) => T): T {
+    if (this.#context === undefined) {
+      const out = new BigUint64Array(1);
+      check("uc_context_alloc", this.#lib.uc_context_alloc(this.#h, out));
+      const ptr = Deno.UnsafePointer.create(out[0]);
+      if (ptr === null) throw new EmulatorError("UnicornError", "uc_context_alloc returned NULL");
+      // struct uc_context { size_t context_size; uc_mode mode; uc_arch arch; char data[]; }
+      const size = Number(new Deno.UnsafePointerView(ptr).getBigUint64(0));
+      const data = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, size, 16));
+      this.#context = { ptr, data };
+    }
+    const ctx = this.#context;
+    check("uc_context_save", this.#lib.uc_context_save(this.#h, ctx.ptr));
+    const r = fn(ctx.data);
+    check("uc_context_restore", this.#lib.uc_context_restore(this.#h, ctx.ptr));
+    return r;
   }
 
   /** Asks a running emulation to stop after the current instruction (call from a callback). */

@@ -1,0 +1,125 @@
+/**
+ * What the real-kernel harnesses share: options, the result record, a serial console that streams lines
+ * as the guest writes them, and the milestones a boot is judged by.
+ *
+ * @module
+ */
+
+/** Why a real-kernel run ended. */
+export type RealStopReason =
+  | "poweroff" // the kernel printed "reboot: Power down" (our /init asked for it)
+  | "panic" // the kernel printed "Kernel panic"
+  | "halt" // the CPU halted with interrupts off
+  | "idle" // the CPU halted with interrupts on and nothing will wake it (no timer)
+  | "deadline" // the wall-clock limit
+  | "instructions" // the instruction budget
+  | "stop-line" // a line the caller asked to stop at
+  | "error"; // the engine stopped on something the harness does not handle
+
+/** Options of the real-kernel boots. */
+export interface RealBootOptions {
+  /** Wall-clock limit in milliseconds (checked between slices of execution). Default 120 000. */
+  timeoutMs?: number;
+  /** Instruction budget (0: none). Default 0. */
+  maxInstructions?: number;
+  /**
+   * Count the instructions executed (default false). Unicorn counts with a hook on every instruction, which
+   * makes the boot about three times slower; without it `instructions` is -1.
+   */
+  countInstructions?: boolean;
+  /** Kernel command line; each boot has a default that works in Unicorn. */
+  cmdline?: string;
+  /** The initramfs (a newc cpio); none by default. */
+  initrd?: Uint8Array;
+  /** Guest RAM in MiB. Default 512. */
+  memoryMiB?: number;
+  /** Called with every complete line the guest prints (carriage returns removed), as it prints it. */
+  onLine?: (line: string) => void;
+  /** Stop as soon as a printed line contains this text. */
+  stopAt?: string;
+}
+
+/** What a real-kernel boot reports. */
+export interface RealBootResult {
+  /** The whole serial log. */
+  serial: string;
+  /** Lines of the log, carriage returns removed. */
+  lines: string[];
+  /** The last non-empty line printed. */
+  lastLine: string;
+  /** Instructions executed. */
+  instructions: number;
+  /** Wall time of the emulation in milliseconds. */
+  elapsedMs: number;
+  /** Why it ended. */
+  stop: RealStopReason;
+  /** The program counter where it ended. */
+  pc: bigint;
+  /** A sentence on where and why it ended. */
+  detail: string;
+  /** Counters of what the harness did for the guest (exceptions delivered, aliases mapped, ...). */
+  stats: Record<string, number>;
+}
+
+/** The lines a boot is judged by, in the order the kernel prints them. */
+export const MILESTONES: Readonly<Record<string, string>> = Object.freeze({
+  version: "Linux version 6.1.0",
+  unpack: "Trying to unpack rootfs image as initramfs",
+  freed: "Freeing initrd memory",
+  runInit: "Run /init as init process",
+});
+
+/**
+ * Collects serial bytes into lines and hands each finished line to a listener; a line containing a
+ * stop text or one of the end markers ("Kernel panic", "reboot: Power down") raises a flag the harness
+ * reads between instructions.
+ */
+export class SerialConsole {
+  readonly bytes: number[] = [];
+  readonly lines: string[] = [];
+  #current: number[] = [];
+  #decoder = new TextDecoder();
+  /** Set when a line asks the run to end. */
+  ended: RealStopReason | undefined;
+  #onLine?: (line: string) => void;
+  #stopAt?: string;
+
+  constructor(onLine?: (line: string) => void, stopAt?: string) {
+    this.#onLine = onLine;
+    this.#stopAt = stopAt;
+  }
+
+  /** One transmitted byte. */
+  push(b: number): void {
+    this.bytes.push(b);
+    if (b === 0x0a) {
+      const line = this.#decoder.decode(new Uint8Array(this.#current)).replaceAll("\r", "");
+      this.#current = [];
+      this.lines.push(line);
+      this.#onLine?.(line);
+      if (this.#stopAt !== undefined && line.includes(this.#stopAt)) this.ended ??= "stop-line";
+      if (line.includes("reboot: Power down")) this.ended ??= "poweroff";
+      if (line.includes("Kernel panic")) this.ended ??= "panic";
+    } else {
+      this.#current.push(b);
+    }
+  }
+
+  /** Everything printed so far. */
+  get text(): string {
+    return this.#decoder.decode(new Uint8Array(this.bytes));
+  }
+
+  /** The last non-empty line (the unfinished one included). */
+  get lastLine(): string {
+    const partial = this.#decoder.decode(new Uint8Array(this.#current)).replaceAll("\r", "");
+    if (partial.trim() !== "") return partial;
+    for (let i = this.lines.length - 1; i >= 0; i--) if (this.lines[i].trim() !== "") return this.lines[i];
+    return "";
+  }
+}
+
+/** Formats a number as 0x-prefixed hexadecimal. */
+export function hx(v: number | bigint): string {
+  return `0x${v.toString(16)}`;
+}

@@ -1,0 +1,800 @@
+/**
+ * An x86_64 machine around Unicorn 2.0.1 that a real Linux kernel can run on: it covers the engine gaps
+ * measured in ../shared/notes/unicorn-real-kernels.md.
+ *
+ * - Address aliasing. Unicorn 2.0.1's x86 MMU walks the guest page tables and then accesses its memory map
+ *   at the *virtual* address (qemu/target/i386/excp_helper.c, "indentity map guest virtual address to host
+ *   virtual address"), while the page walk itself reads *physical* memory. So guest RAM is mapped at
+ *   physical 0 (for the walks and the early identity-mapped code), again at the kernel text mapping
+ *   0xffffffff80000000 and the direct map 0xffff888000000000 (both fixed in Linux with `nokaslr`), and
+ *   every other virtual page the guest touches gets a 4 KiB alias of its physical page on demand, found
+ *   by walking the guest's page tables. Aliases are dropped when the guest flushes its TLB (`invlpg`,
+ *   CR3 and CR4 writes, found by scanning the kernel's text and hooked one address each).
+ *   The physical range [4 MiB, 8 MiB) is left out of RAM (an e820 hole) and out of the identity
+ *   mapping, so a static user program at 0x400000 can get its own aliases there.
+ * - Exceptions. Unicorn reports CPU exceptions through UC_HOOK_INTR instead of delivering them; the
+ *   machine delivers them through the guest's IDT (frame, error code, IST and privilege switch) and
+ *   clears the engine's "exception in flight" (`old_exception`), which it never clears itself. The
+ *   error code, `old_exception`, the CPL and the segment caches live in QEMU's CPUX86State; they are
+ *   edited through uc_context_save/restore at offsets checked against the register API and calibrated
+ *   once by a probe run.
+ * - `syscall` is not carried out by Unicorn (the hook runs, RIP moves on by 2): the machine does what the
+ *   CPU does (RCX, R11, FMASK, CS/SS from STAR, CPL 0, RIP = LSTAR). `sysret` and `iret` are native.
+ * - CPUID describes what the engine implements (no NX: the EFER.NXE write is dropped; no POPCNT, no APIC).
+ * - `ud2` (BUG/WARN) stops the engine; the machine delivers #UD and goes on.
+ * - A 16550 on port 0x3f8 (LSR reads 0x60); other ports read 0xff.
+ *
+ * @module
+ */
+
+import type { GuestMemory } from "../../lib/memory.ts";
+import { Uart16550 } from "../uart.ts";
+import { EmulatorError } from "../../lib/errors.ts";
+import { type FaultKind, GuestFault, Unicorn } from "../unicorn.ts";
+import { hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
+
+/** Where guest RAM is mapped again: the kernel text mapping (__START_KERNEL_map). */
+export const KERNEL_TEXT_MAP = 0xffff_ffff_8000_0000n;
+/** The direct map of all physical memory (page_offset_base without KASLR). */
+export const DIRECT_MAP = 0xffff_8880_0000_0000n;
+/** Physical range kept out of RAM so user programs linked at 0x400000 have the addresses to themselves. */
+export const USER_HOLE: readonly [number, number] = [0x40_0000, 0x80_0000];
+
+const PAGE = 0x1000;
+const PAGE_MASK = ~0xfffn;
+const PHYS_MASK = 0x000f_ffff_ffff_f000n;
+const U64 = (1n << 64n) - 1n;
+const USER_TOP = 0x0000_8000_0000_0000n;
+
+// CPUX86State (qemu/target/i386/cpu.h in Unicorn 2.0.1): regs[16], eip, eflags, cc_dst, cc_src, cc_src2,
+// cc_op, df, hflags, hflags2, segs[6] (SegmentCache: u32 selector, u64 base, u32 limit, u32 flags).
+const ENV_EIP = 128;
+const ENV_HFLAGS = 176;
+const ENV_SEGS = 184;
+const SEG_SIZE = 24;
+const R_CS = 1, R_SS = 2;
+const HF_CPL_MASK = 3;
+// error_code is followed by exception_is_int, exception_next_eip, dr[8], four pointers, old_exception.
+const ERROR_CODE_TO_OLD_EXCEPTION = 4 + 4 + 8 + 64 + 32;
+
+// Descriptor flag bits as QEMU keeps them (the high dword of a descriptor).
+const DESC_A = 1 << 8, DESC_W = 1 << 9, DESC_R = 1 << 9, DESC_CS = 1 << 11, DESC_S = 1 << 12;
+const DESC_P = 1 << 15, DESC_L = 1 << 21, DESC_B = 1 << 22, DESC_G = 1 << 23;
+
+// RFLAGS bits.
+const TF = 0x100n, IF = 0x200n, NT = 0x4000n, RF = 0x1_0000n, VM = 0x2_0000n;
+
+const MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082, MSR_FMASK = 0xc000_0084;
+
+/** Vectors that push an error code. */
+const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
+
+const GPR = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+
+/** Offsets in Unicorn's saved x86 CPU state, calibrated once per process. */
+interface X86StateLayout {
+  errorCode: number;
+  oldException: number;
+}
+
+let layout: X86StateLayout | undefined;
+
+/**
+ * Finds `error_code` and `old_exception` in the saved CPU state: a probe run takes a write page fault
+ * (error code 2), and the one offset that held -1 before and 14 after, with 2 at the distance the
+ * structure puts error_code, is the answer.
+ */
+export function calibrateX86State(): X86StateLayout {
+  if (layout !== undefined) return layout;
+  using uc = Unicorn.open("x86_64");
+  // Long mode with one identity 2 MiB page at 0; a write to 0x40000000 (not mapped) faults with error 2.
+  const ram = new Uint8Array(0x20_0000);
+  const dv = new DataView(ram.buffer);
+  dv.setBigUint64(0x1000, 0x2003n, true); // PML4[0] -> PDPT at 0x2000
+  dv.setBigUint64(0x2000, 0x3003n, true); // PDPT[0] -> PD at 0x3000
+  dv.setBigUint64(0x3000, 0x83n, true); // PD[0]: 2 MiB page at 0
+  dv.setBigUint64(0x500 + 8, 0x00af9b000000ffffn, true); // GDT[1]: 64-bit code
+  dv.setBigUint64(0x500 + 16, 0x00cf93000000ffffn, true); // GDT[2]: data
+  ram.set([0xc6, 0x04, 0x25, 0x00, 0x00, 0x00, 0x40, 0x01, 0xf4], 0x4000); // mov byte [0x40000000], 1; hlt
+  uc.mapHost(0, ram);
+  uc.mapScratch(0x4000_0000, 0x1000); // Unicorn wants a region at the virtual address before it walks
+  uc.regWrite("cr3", 0x1000);
+  uc.regWrite("cr4", 0x20);
+  uc.writeMsr(0xc000_0080, 0x500);
+  uc.regWrite("cr0", 0x8000_0011);
+  uc.writeMmr("gdtr", { selector: 0, base: 0x500, limit: 23, flags: 0 });
+  for (const s of ["ds", "es", "ss"]) uc.regWrite(s, 0x10);
+  uc.regWrite("cs", 0x08);
+  const before = uc.editCpuState((s) => s.slice());
+  let after: Uint8Array | undefined;
+  uc.onInterrupt((intno) => {
+    if (intno === 14) after = uc.editCpuState((s) => s.slice());
+    uc.stop();
+  });
+  uc.start({ begin: 0x4000, count: 10 });
+  if (after === undefined) throw new EmulatorError("UnicornError", "the x86 state probe took no page fault");
+  const b = new DataView(before.buffer), a = new DataView(after.buffer);
+  const found: number[] = [];
+  for (let o = ERROR_CODE_TO_OLD_EXCEPTION; o + 4 <= after.length; o += 4) {
+    if (b.getInt32(o, true) === -1 && a.getInt32(o, true) === 14) {
+      if (a.getInt32(o - ERROR_CODE_TO_OLD_EXCEPTION, true) === 2) found.push(o);
+    }
+  }
+  if (found.length !== 1) {
+    throw new EmulatorError(
+      "UnicornError",
+      `cannot locate old_exception in Unicorn's x86 CPU state (${found.length} candidates); not Unicorn 2.0.1?`,
+    );
+  }
+  layout = { oldException: found[0], errorCode: found[0] - ERROR_CODE_TO_OLD_EXCEPTION };
+  return layout;
+}
+
+/** The CPUID the machine reports: an AMD family 15 CPU (Unicorn's qemu64) without what the engine lacks. */
+export function x86Cpuid(leaf: number, _sub: number): [number, number, number, number] {
+  const sig = 0x0006_0fb1; // family 15, model 0x6b, stepping 1
+  const str = (s: string) => {
+    const b = new TextEncoder().encode(s.padEnd(48, "\0"));
+    const d = new DataView(b.buffer);
+    return (i: number) => d.getUint32(i * 4, true);
+  };
+  const vendor = str("AuthenticAMD");
+  switch (leaf) {
+    case 0:
+      return [7, vendor(0), vendor(2), vendor(1)];
+    case 1: {
+      // EDX: FPU DE PSE TSC MSR PAE CX8 PGE CMOV PAT PSE36 CLFLUSH MMX FXSR SSE SSE2 (no APIC, MTRR, MCE, SEP)
+      const edx = [0, 2, 3, 4, 5, 6, 8, 13, 15, 16, 17, 19, 23, 24, 25, 26].reduce((m, b) => m | (1 << b), 0);
+      const ecx = (1 << 0) | (1 << 13); // SSE3, CX16 (no POPCNT, no XSAVE, no hypervisor bit)
+      return [sig, 0x0000_0800, ecx >>> 0, edx >>> 0];
+    }
+    case 0x8000_0000:
+      return [0x8000_0008, vendor(0), vendor(2), vendor(1)];
+    case 0x8000_0001:
+      return [sig, 0, 1 /* LAHF_LM */, ((1 << 11) | (1 << 29)) >>> 0 /* SYSCALL, LM; no NX */];
+    case 0x8000_0002:
+    case 0x8000_0003:
+    case 0x8000_0004: {
+      const brand = str("linux-loader Unicorn x86_64");
+      const base = (leaf - 0x8000_0002) * 4;
+      return [brand(base), brand(base + 1), brand(base + 2), brand(base + 3)];
+    }
+    case 0x8000_0008:
+      return [0x3028, 0, 0, 0]; // 40 physical, 48 linear address bits
+    default:
+      return [0, 0, 0, 0];
+  }
+}
+
+/** Addresses of TLB-flushing instructions in a kernel's executable segments. */
+export interface FlushSites {
+  /** `invlpg m` (0f 01 /7). */
+  invlpg: bigint[];
+  /** `mov cr3, r` and `mov cr4, r` (0f 22 /3, /4). */
+  movCr: bigint[];
+}
+
+/** Whether `b[i..]` starts a TLB-flushing instruction (an optional REX prefix, then 0f 01 /7 or 0f 22 /3,/4). */
+function flushAt(b: Uint8Array, i: number): "invlpg" | "movCr" | undefined {
+  if ((b[i] & 0xf0) === 0x40) i++;
+  if (b[i] !== 0x0f || i + 2 >= b.length) return undefined;
+  const op = b[i + 1], m = b[i + 2];
+  const reg = (m >> 3) & 7, mod = m >> 6;
+  if (op === 0x01 && reg === 7 && mod !== 3) return "invlpg";
+  if (op === 0x22 && mod === 3 && (reg === 3 || reg === 4)) return "movCr";
+  return undefined;
+}
+
+interface ElfSection {
+  name: string;
+  addr: bigint;
+  offset: number;
+  size: number;
+}
+
+function elfSections(dv: DataView): ElfSection[] {
+  const shoff = Number(dv.getBigUint64(0x28, true));
+  const shentsize = dv.getUint16(0x3a, true), shnum = dv.getUint16(0x3c, true), shstrndx = dv.getUint16(0x3e, true);
+  if (shoff === 0 || shnum === 0) return [];
+  const strOff = Number(dv.getBigUint64(shoff + shstrndx * shentsize + 0x18, true));
+  const out: ElfSection[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const sh = shoff + i * shentsize;
+    let n = strOff + dv.getUint32(sh, true), name = "";
+    while (dv.getUint8(n) !== 0) name += String.fromCharCode(dv.getUint8(n++));
+    out.push({
+      name,
+      addr: dv.getBigUint64(sh + 0x10, true),
+      offset: Number(dv.getBigUint64(sh + 0x18, true)),
+      size: Number(dv.getBigUint64(sh + 0x20, true)),
+    });
+  }
+  return out;
+}
+
+/**
+ * Scans an ELF vmlinux for `invlpg` and `mov cr3/cr4, reg` and returns the virtual addresses where such an
+ * instruction may start: in the executable PT_LOAD segments (a REX prefix included; a match inside another
+ * instruction is harmless, a code hook there never fires), and at every `.altinstructions` site whose
+ * replacement is one — the kernel patches those in at boot (`write_cr3` is a paravirt call until
+ * `apply_alternatives` turns it into `mov %rdi,%cr3`).
+ */
+export function findFlushSites(vmlinux: Uint8Array): FlushSites {
+  const dv = new DataView(vmlinux.buffer, vmlinux.byteOffset, vmlinux.byteLength);
+  const phoff = Number(dv.getBigUint64(0x20, true));
+  const phentsize = dv.getUint16(0x36, true), phnum = dv.getUint16(0x38, true);
+  const out: FlushSites = { invlpg: [], movCr: [] };
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * phentsize;
+    if (dv.getUint32(ph, true) !== 1 || (dv.getUint32(ph + 4, true) & 1) === 0) continue; // PT_LOAD, PF_X
+    const off = Number(dv.getBigUint64(ph + 8, true));
+    const vaddr = dv.getBigUint64(ph + 16, true);
+    const size = Number(dv.getBigUint64(ph + 32, true));
+    const seg = vmlinux.subarray(off, off + size);
+    for (let j = 0; j + 2 < seg.length; j++) {
+      if (seg[j] !== 0x0f) continue;
+      const kind = flushAt(seg, j);
+      if (kind === undefined) continue;
+      out[kind].push(vaddr + BigInt(j));
+      if (j > 0 && (seg[j - 1] & 0xf0) === 0x40) out[kind].push(vaddr + BigInt(j - 1));
+    }
+  }
+  const sections = elfSections(dv);
+  const alt = sections.find((s) => s.name === ".altinstructions");
+  const repl = sections.find((s) => s.name === ".altinstr_replacement");
+  if (alt === undefined || repl === undefined) return out;
+  // struct alt_instr { s32 instr_offset; s32 repl_offset; (u16 cpuid or u32 ft_flags); u8 instrlen;
+  // u8 replacementlen } __packed: 12 or 14 bytes by kernel version; take the size whose every entry
+  // points into the replacement section.
+  for (const entry of [14, 12]) {
+    if (alt.size % entry !== 0) continue;
+    const sites: [bigint, "invlpg" | "movCr"][] = [];
+    let ok = true;
+    for (let k = 0; k < alt.size / entry && ok; k++) {
+      const at = alt.offset + k * entry;
+      const rAddr = alt.addr + BigInt(k * entry + 4) + BigInt(dv.getInt32(at + 4, true));
+      const rLen = dv.getUint8(at + entry - 1);
+      const rOff = Number(rAddr - repl.addr);
+      if (rOff < 0 || rOff + rLen > repl.size) {
+        ok = rLen === 0 && rOff >= 0 && rOff <= repl.size;
+        continue;
+      }
+      const bytes = vmlinux.subarray(repl.offset + rOff, repl.offset + rOff + rLen);
+      const kind = rLen >= 3 ? flushAt(bytes, 0) : undefined;
+      if (kind !== undefined) sites.push([alt.addr + BigInt(k * entry) + BigInt(dv.getInt32(at, true)), kind]);
+    }
+    if (!ok) continue;
+    for (const [a, kind] of sites) out[kind].push(a);
+    break;
+  }
+  return out;
+}
+
+/** Options of {@linkcode X86LinuxMachine}. */
+export interface X86MachineOptions {
+  /** Guest RAM; one region from physical 0. */
+  mem: GuestMemory;
+  /** TLB-flush sites of the kernel that will run (from its vmlinux). */
+  flushSites: FlushSites;
+  /** Line listener. */
+  onLine?: (line: string) => void;
+  /** Stop at a line containing this. */
+  stopAt?: string;
+}
+
+/** A page-table walk's result. */
+interface Translation {
+  pa: number;
+  writable: boolean;
+  user: boolean;
+}
+
+/** Runs a real x86_64 kernel in Unicorn; see the module documentation for what it covers. */
+export class X86LinuxMachine implements Disposable {
+  readonly uc: Unicorn;
+  readonly mem: GuestMemory;
+  readonly console: SerialConsole;
+  readonly stats: Record<string, number> = {
+    aliases: 0,
+    aliasDrops: 0,
+    exceptions: 0,
+    pageFaults: 0,
+    userPageFaults: 0,
+    syscalls: 0,
+    ud2: 0,
+    cpuid: 0,
+    zeroPages: 0,
+    placeholders: 0,
+    movCr: 0,
+    invlpg: 0,
+  };
+  #aliases = new Set<bigint>();
+  #placeholders = new Set<bigint>();
+  #layout: X86StateLayout;
+  #ram: Uint8Array;
+  #pendingUd = false;
+  #lastException = "";
+  #debug = (() => {
+    try {
+      return Deno.env.get("LL_DEBUG") === "1";
+    } catch {
+      return false;
+    }
+  })();
+
+  constructor(opts: X86MachineOptions) {
+    this.mem = opts.mem;
+    if (opts.mem.regions.length !== 1 || opts.mem.regions[0].guestAddr !== 0) {
+      throw new RangeError("the x86 Linux machine wants one RAM region from physical address 0");
+    }
+    this.#ram = opts.mem.regions[0].bytes;
+    this.#layout = calibrateX86State();
+    this.uc = Unicorn.open("x86_64");
+    this.console = new SerialConsole(opts.onLine, opts.stopAt);
+    this.#mapRam();
+    this.#attachDevices();
+    this.uc.onCpuid(() => this.#cpuid());
+    this.uc.onUnmapped((access, address) => this.#alias(access, address));
+    this.uc.onInterrupt((intno) => this.#exception(intno));
+    this.uc.onSyscall(() => this.#syscall());
+    this.uc.onInvalidInstruction(() => {
+      this.#pendingUd = true;
+      return true;
+    });
+    for (const a of opts.flushSites.invlpg) this.uc.onCode(() => this.#invlpg(a), a, a + 1n);
+    for (const a of opts.flushSites.movCr) this.uc.onCode(() => this.#movCr(a), a, a + 1n);
+  }
+
+  close(): void {
+    this.uc.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #mapRam(): void {
+    const ram = this.#ram, size = ram.byteLength;
+    const [holeStart, holeEnd] = USER_HOLE;
+    this.uc.mapHost(0, ram.subarray(0, Math.min(holeStart, size)));
+    if (size > holeEnd) this.uc.mapHost(holeEnd, ram.subarray(holeEnd));
+    const textSize = Math.min(size, 0x4000_0000);
+    this.uc.mapHost(Number(KERNEL_TEXT_MAP), ram.subarray(0, textSize));
+    this.uc.mapHost(Number(DIRECT_MAP), ram);
+  }
+
+  #attachDevices(): void {
+    const uart = new Uart16550();
+    const con = this.console;
+    this.uc.onPortIo({
+      read: (port) => (port >= 0x3f8 && port < 0x400 ? uart.readRegister(port - 0x3f8) : 0xff),
+      write: (port, _size, value) => {
+        if (port < 0x3f8 || port >= 0x400) return;
+        const n = uart.bytes.length;
+        uart.writeRegister(port - 0x3f8, value);
+        if (uart.bytes.length > n) {
+          con.push(uart.bytes[n]);
+          uart.bytes.length = 0;
+          if (con.ended !== undefined) this.uc.stop();
+          else this.#checkTime();
+        }
+      },
+    });
+  }
+
+  #cpuid(): boolean {
+    this.stats.cpuid++;
+    const [a, b, c, d] = x86Cpuid(Number(this.uc.regRead("eax")), Number(this.uc.regRead("ecx")));
+    this.uc.regWrite("rax", a);
+    this.uc.regWrite("rbx", b);
+    this.uc.regWrite("rcx", c);
+    this.uc.regWrite("rdx", d);
+    return true;
+  }
+
+  /** Walks the guest's 4-level page tables from CR3. */
+  translate(va: bigint): Translation | undefined {
+    let table = this.uc.regRead("cr3") & PHYS_MASK;
+    let writable = true, user = true;
+    for (let level = 3; level >= 0; level--) {
+      const idx = (va >> BigInt(12 + 9 * level)) & 511n;
+      const ea = Number(table + idx * 8n);
+      if (ea + 8 > this.#ram.byteLength) return undefined;
+      const e = this.mem.readU64(ea);
+      if ((e & 1n) === 0n) return undefined;
+      writable &&= (e & 2n) !== 0n;
+      user &&= (e & 4n) !== 0n;
+      if (level > 0 && level < 3 && (e & 0x80n) !== 0n) {
+        const span = 1n << BigInt(12 + 9 * level);
+        const base = e & PHYS_MASK & ~(span - 1n);
+        return { pa: Number(base + (va & (span - 1n))), writable, user };
+      }
+      table = e & PHYS_MASK;
+    }
+    return { pa: Number(table + (va & 0xfffn)), writable, user };
+  }
+
+  /** Reads guest virtual memory through the guest's page tables. */
+  readVirt(va: bigint, len: number): Uint8Array {
+    const out = new Uint8Array(len);
+    for (let done = 0; done < len;) {
+      const a = (va + BigInt(done)) & U64;
+      const t = this.translate(a);
+      if (t === undefined) throw new EmulatorError("UnicornError", `guest virtual address ${hx(a)} is not mapped`);
+      const n = Math.min(len - done, PAGE - (t.pa % PAGE));
+      out.set(this.mem.read(t.pa, n), done);
+      done += n;
+    }
+    return out;
+  }
+
+  /** Writes guest virtual memory through the guest's page tables. */
+  writeVirt(va: bigint, bytes: Uint8Array): void {
+    for (let done = 0; done < bytes.length;) {
+      const a = (va + BigInt(done)) & U64;
+      const t = this.translate(a);
+      if (t === undefined) throw new EmulatorError("UnicornError", `guest virtual address ${hx(a)} is not mapped`);
+      const n = Math.min(bytes.length - done, PAGE - (t.pa % PAGE));
+      this.mem.write(t.pa, bytes.subarray(done, done + n));
+      done += n;
+    }
+  }
+
+  /**
+   * Maps a 4 KiB alias of the physical page behind `address` (unmapped access hook). Unicorn looks for a
+   * region at the virtual address *before* it walks the page tables, so a page the guest has not mapped
+   * gets a placeholder, for the walk to raise the page fault; the fault drops it again.
+   */
+  #alias(_access: FaultKind, address: bigint): boolean {
+    const page = address & PAGE_MASK;
+    const t = this.translate(page);
+    if (t === undefined) {
+      this.uc.mapScratch(Number(page), PAGE);
+      this.#placeholders.add(page);
+      this.#aliases.add(page);
+      this.stats.placeholders++;
+      return true;
+    }
+    if (this.#debug && page < USER_TOP) {
+      console.error(`alias ${hx(page)} -> ${hx(t.pa)} cr3 ${hx(this.uc.regRead("cr3"))} pc ${hx(this.uc.readPc())}`);
+    }
+    if (t.pa + PAGE <= this.#ram.byteLength) {
+      this.uc.mapHost(Number(page), this.#ram.subarray(t.pa, t.pa + PAGE));
+    } else {
+      this.uc.mapScratch(Number(page), PAGE); // device memory we do not model reads as zero
+      this.stats.zeroPages++;
+    }
+    this.#aliases.add(page);
+    this.stats.aliases++;
+    this.#checkTime();
+    return true;
+  }
+
+  #drop(filter: (page: bigint) => boolean): void {
+    for (const page of this.#aliases) {
+      if (!filter(page)) continue;
+      this.uc.unmap(Number(page), PAGE);
+      this.#aliases.delete(page);
+      this.#placeholders.delete(page);
+      this.stats.aliasDrops++;
+    }
+  }
+
+  /** `invlpg m` is about to run at `pc`: drop the alias of the page it names. */
+  #invlpg(pc: bigint): void {
+    this.stats.invlpg++;
+    if (this.#aliases.size === 0) return;
+    if (flushAt(this.uc.memRead(pc, 4), 0) !== "invlpg") return;
+    const va = this.#memOperand(pc) & PAGE_MASK;
+    if (this.#aliases.has(va)) this.#drop((p) => p === va);
+  }
+
+  /** `mov cr3/cr4, r` is about to run: a CR3 write drops the user aliases, a CR4 write (PGE) all. */
+  #movCr(pc: bigint): void {
+    this.stats.movCr++;
+    this.#checkTime();
+    if (this.#aliases.size === 0) return;
+    const bytes = this.uc.memRead(pc, 4);
+    if (flushAt(bytes, 0) !== "movCr") return; // an alternatives site not patched (yet)
+    const i = (bytes[0] & 0xf0) === 0x40 ? 1 : 0;
+    const cr = (bytes[i + 2] >> 3) & 7;
+    if (this.#debug) console.error(`mov cr${cr} at ${hx(pc)} drops (aliases ${this.#aliases.size})`);
+    if (cr === 4) this.#drop(() => true);
+    else this.#drop((p) => p < USER_TOP);
+  }
+
+  /** The effective address of the memory operand of the 0f-escaped instruction at `pc`. */
+  #memOperand(pc: bigint): bigint {
+    const b = this.uc.memRead(pc, 16);
+    let i = 0, rex = 0;
+    if ((b[i] & 0xf0) === 0x40) rex = b[i++];
+    i += 2; // 0f xx
+    const modrm = b[i++];
+    const mod = modrm >> 6;
+    let rm = modrm & 7;
+    const reg = (n: number) => this.uc.regRead(GPR[n]);
+    let ea = 0n;
+    if (rm === 4) {
+      const sib = b[i++];
+      const scale = BigInt(1 << (sib >> 6));
+      const index = ((sib >> 3) & 7) | ((rex & 2) << 2);
+      const base = (sib & 7) | ((rex & 1) << 3);
+      if (index !== 4) ea += reg(index) * scale;
+      if ((sib & 7) === 5 && mod === 0) {
+        ea += BigInt(new DataView(b.buffer).getInt32(i, true));
+        i += 4;
+      } else ea += reg(base);
+    } else if (rm === 5 && mod === 0) {
+      const disp = BigInt(new DataView(b.buffer).getInt32(i, true));
+      i += 4;
+      return (pc + BigInt(i) + disp) & U64;
+    } else {
+      rm |= (rex & 1) << 3;
+      ea += reg(rm);
+    }
+    if (mod === 1) ea += BigInt(new DataView(b.buffer).getInt8(i));
+    else if (mod === 2) ea += BigInt(new DataView(b.buffer).getInt32(i, true));
+    return ea & U64;
+  }
+
+  /** A GDT descriptor's high dword (QEMU's segment cache `flags`). */
+  #descriptorFlags(selector: number): number {
+    const gdt = this.uc.readMmr("gdtr");
+    const d = this.readVirt(BigInt(gdt.base) + BigInt(selector & ~7), 8);
+    return new DataView(d.buffer).getUint32(4, true);
+  }
+
+  /** Sets CPL and the CS/SS caches (what the CPU does on a privilege change) and clears old_exception. */
+  #enterKernelState(cs: number | undefined, csFlags: number, ss: number, ssFlags: number): number {
+    const lay = this.#layout;
+    return this.uc.editCpuState((s) => {
+      const dv = new DataView(s.buffer, s.byteOffset, s.byteLength);
+      const err = dv.getInt32(lay.errorCode, true);
+      dv.setInt32(lay.oldException, -1, true);
+      if (cs !== undefined) {
+        dv.setUint32(ENV_HFLAGS, dv.getUint32(ENV_HFLAGS, true) & ~HF_CPL_MASK, true);
+        const seg = (r: number, sel: number, limit: number, flags: number) => {
+          const o = ENV_SEGS + r * SEG_SIZE;
+          dv.setUint32(o, sel, true);
+          dv.setBigUint64(o + 8, 0n, true);
+          dv.setUint32(o + 16, limit, true);
+          dv.setUint32(o + 20, flags >>> 0, true);
+        };
+        seg(R_CS, cs, 0xffff_ffff, csFlags);
+        seg(R_SS, ss, ss === 0 ? 0 : 0xffff_ffff, ssFlags);
+      }
+      return err;
+    });
+  }
+
+  /** Checks the CPU state offsets this machine edits against the register API. */
+  checkStateLayout(): void {
+    const rip = this.uc.regRead("rip"), cs = Number(this.uc.regRead("cs"));
+    this.uc.editCpuState((s) => {
+      const dv = new DataView(s.buffer, s.byteOffset, s.byteLength);
+      const ok = dv.getBigUint64(ENV_EIP, true) === rip && dv.getUint32(ENV_SEGS + R_CS * SEG_SIZE, true) === cs;
+      if (!ok) throw new EmulatorError("UnicornError", "Unicorn's x86 CPU state layout is not the one of 2.0.1");
+    });
+  }
+
+  /** Delivers exception `vector` through the guest IDT; `rip` is the address to return to. */
+  deliver(vector: number, errorCode: number | undefined, rip: bigint): void {
+    const uc = this.uc;
+    const rflags = uc.regRead("rflags"), rsp = uc.regRead("rsp");
+    const cs = Number(uc.regRead("cs")), ss = Number(uc.regRead("ss"));
+    const cpl = cs & 3;
+    const idtr = uc.readMmr("idtr");
+    if (vector * 16 + 15 > idtr.limit) throw new EmulatorError("UnhandledException", `vector ${vector} is past the IDT`);
+    const g = new DataView(this.readVirt(BigInt(idtr.base) + BigInt(vector * 16), 16).buffer);
+    const handler = BigInt(g.getUint16(0, true)) | (BigInt(g.getUint16(6, true)) << 16n) |
+      (BigInt(g.getUint32(8, true)) << 32n);
+    const selector = g.getUint16(2, true);
+    const ist = g.getUint8(4) & 7, type = g.getUint8(5) & 0xf, present = (g.getUint8(5) & 0x80) !== 0;
+    if (!present) throw new EmulatorError("UnhandledException", `IDT vector ${vector} is not present`);
+    const newCpl = selector & 3;
+    let newRsp = rsp;
+    if (ist !== 0 || newCpl < cpl) {
+      const tss = BigInt(uc.readMmr("tr").base);
+      const off = ist !== 0 ? 0x24 + (ist - 1) * 8 : 4;
+      newRsp = new DataView(this.readVirt(tss + BigInt(off), 8).buffer).getBigUint64(0, true);
+    }
+    newRsp &= ~0xfn;
+    const frame = [BigInt(ss), rsp, rflags, BigInt(cs), rip];
+    if (errorCode !== undefined) frame.push(BigInt(errorCode >>> 0));
+    const bytes = new Uint8Array(frame.length * 8);
+    const bv = new DataView(bytes.buffer);
+    frame.forEach((v, k) => bv.setBigUint64((frame.length - 1 - k) * 8, v & U64, true));
+    newRsp -= BigInt(bytes.length);
+    this.writeVirt(newRsp, bytes);
+    const privilege = newCpl < cpl;
+    this.#enterKernelState(privilege ? selector : undefined, this.#descriptorFlags(selector), 0, 0);
+    let flags = rflags & ~(TF | NT | RF | VM);
+    if (type === 0xe) flags &= ~IF;
+    uc.regWrite("rflags", flags);
+    uc.regWrite("rsp", newRsp);
+    uc.regWrite("rip", handler);
+    this.#lastException = `vector ${vector} at ${hx(rip)}`;
+  }
+
+  #exception(intno: number): void {
+    this.stats.exceptions++;
+    const rip = this.uc.regRead("rip");
+    if (this.#debug) {
+      const lay = this.#layout;
+      const [err, old] = this.uc.editCpuState((s) => {
+        const dv = new DataView(s.buffer, s.byteOffset);
+        return [dv.getInt32(lay.errorCode, true), dv.getInt32(lay.oldException, true)];
+      });
+      console.error(`exception ${intno} at ${hx(rip)} err ${err} old ${old} cr2 ${hx(this.uc.regRead("cr2"))}`);
+    }
+    let err: number | undefined;
+    if (HAS_ERROR_CODE.has(intno)) {
+      err = this.uc.editCpuState((s) => new DataView(s.buffer, s.byteOffset).getInt32(this.#layout.errorCode, true));
+    }
+    if (intno === 14) {
+      this.stats.pageFaults++;
+      const page = this.uc.regRead("cr2") & PAGE_MASK;
+      if (this.#placeholders.has(page)) this.#drop((p) => p === page);
+      if ((Number(this.uc.regRead("cs")) & 3) === 3) this.stats.userPageFaults++;
+    }
+    if (intno === 8) {
+      throw new EmulatorError("UnhandledException", `double fault at ${hx(rip)} (after ${this.#lastException})`);
+    }
+    this.deliver(intno, err, rip);
+    this.#checkTime();
+  }
+
+  #syscall(): void {
+    this.stats.syscalls++;
+    this.#checkTime();
+    const uc = this.uc;
+    const rip = uc.regRead("rip"), rflags = uc.regRead("rflags");
+    const star = uc.readMsr(MSR_STAR), lstar = uc.readMsr(MSR_LSTAR), fmask = uc.readMsr(MSR_FMASK);
+    const cs = Number((star >> 32n) & 0xfffcn), ss = cs + 8;
+    this.#enterKernelState(
+      cs,
+      DESC_G | DESC_P | DESC_S | DESC_CS | DESC_R | DESC_A | DESC_L,
+      ss,
+      DESC_G | DESC_B | DESC_P | DESC_S | DESC_W | DESC_A,
+    );
+    uc.regWrite("rcx", rip + 2n);
+    uc.regWrite("r11", rflags & ~RF);
+    uc.regWrite("rflags", rflags & ~fmask & ~RF);
+    // The engine adds the instruction's length after the hook returns.
+    uc.regWrite("rip", (lstar - 2n) & U64);
+  }
+
+  /**
+   * Executes from `begin` until an end condition. With `countInstructions`, the engine runs in slices of
+   * `slice` instructions (Unicorn's counter is a per-instruction hook that walks every code hook, so it
+   * costs about 3x); without, in slices of `sliceMs` of wall time and `instructions` is -1.
+   */
+  run(
+    begin: bigint,
+    opts: { timeoutMs: number; maxInstructions: number; countInstructions?: boolean; slice?: number; sliceMs?: number },
+  ): RealBootResult {
+    const counting = opts.countInstructions === true || opts.maxInstructions > 0;
+    const slice = opts.slice ?? 2_000_000;
+    const sliceMs = opts.sliceMs ?? 250;
+    const t0 = performance.now();
+    const deadline = t0 + opts.timeoutMs;
+    let pc = begin, instructions = 0;
+    let stop: RealStopReason = "deadline", detail = "";
+    this.checkStateLayout();
+    for (;;) {
+      const now = performance.now();
+      if (now > deadline) {
+        stop = "deadline";
+        detail = `wall-clock limit of ${opts.timeoutMs} ms reached`;
+        break;
+      }
+      if (opts.maxInstructions > 0 && instructions >= opts.maxInstructions) {
+        stop = "instructions";
+        detail = `instruction budget of ${opts.maxInstructions} reached`;
+        break;
+      }
+      this.#pendingUd = false;
+      // Without counting, one run to the deadline: hooks that fire often (serial output, exceptions,
+      // aliases, TLB flushes) stop it synchronously when the time is up. Unicorn's own timeout stops the
+      // CPU asynchronously, and going on after such a stop was seen to corrupt the guest's state (the
+      // LZ4 decompressor failed), so it is only a last resort that ends the run.
+      this.sliceEnd = deadline;
+      let timedOut = false;
+      try {
+        // until = 0: after a run Unicorn invalidates the translation at `until - 1`, and looking that
+        // address up through the guest page tables raises a page fault nobody sees (it sets CR2 and the
+        // engine's old_exception); with 0 it skips that. The kernel never executes at address 0.
+        const r = counting
+          ? this.uc.start({ begin: pc, until: 0, count: slice })
+          : this.uc.start({ begin: pc, until: 0, timeoutMs: deadline - now + sliceMs });
+        timedOut = r.timedOut || this.#sliceStopped;
+      } catch (e) {
+        pc = this.uc.readPc();
+        stop = "error";
+        detail = e instanceof GuestFault || e instanceof EmulatorError ? e.message : String(e);
+        break;
+      }
+      this.#sliceStopped = false;
+      pc = this.uc.readPc();
+      if (this.console.ended !== undefined) {
+        stop = this.console.ended;
+        detail = `the kernel printed: ${this.console.lastLine}`;
+        break;
+      }
+      if (this.#pendingUd) {
+        this.stats.ud2++;
+        this.deliver(6, undefined, pc);
+        pc = this.uc.readPc();
+        continue;
+      }
+      if (counting ? this.#haltedAt(pc) : !timedOut) {
+        if (counting) {
+          const again = this.#confirmHalt(pc);
+          if (again !== undefined) {
+            pc = again;
+            instructions += slice;
+            continue;
+          }
+        }
+        const ifOn = (this.uc.regRead("rflags") & IF) !== 0n;
+        stop = ifOn ? "idle" : "halt";
+        detail = ifOn
+          ? `hlt at ${hx(pc - 1n)} with interrupts on: the kernel waits for an interrupt (no timer is modelled)`
+          : `hlt at ${hx(pc - 1n)} with interrupts off`;
+        if (!this.#haltedAt(pc)) {
+          stop = "error";
+          detail = `the engine stopped at ${hx(pc)} for no reason the harness knows`;
+        }
+        break;
+      }
+      if (counting) instructions += slice;
+    }
+    return {
+      serial: this.console.text,
+      lines: this.console.lines,
+      lastLine: this.console.lastLine,
+      instructions: counting ? instructions : -1,
+      elapsedMs: performance.now() - t0,
+      stop,
+      pc,
+      detail: `${detail} (pc ${hx(pc)})`,
+      stats: { ...this.stats, aliasesLive: this.#aliases.size },
+    };
+  }
+
+  /** Wall-clock time at which hooks stop the current slice (Unicorn's own timeout can be lost). */
+  sliceEnd = Infinity;
+  #sliceStopped = false;
+
+  /** Called from hooks: ends the slice when its time is up. */
+  #checkTime(): void {
+    if (performance.now() > this.sliceEnd) {
+      this.#sliceStopped = true;
+      this.uc.stop();
+    }
+  }
+
+  /**
+   * A slice may end right after an instruction whose last byte is 0xf4 without a `hlt`: run a little more
+   * and see the engine stop after a `hlt` again at once (a halt loop, or the idle loop's `sti; hlt`).
+   * Returns undefined for a halt, else the pc to go on from.
+   */
+  #confirmHalt(pc: bigint): bigint | undefined {
+    if (this.#pendingUd || this.console.ended !== undefined) return undefined;
+    try {
+      this.uc.start({ begin: pc, until: 0, count: 20_000 });
+    } catch {
+      return undefined;
+    }
+    const again = this.uc.readPc();
+    return this.#haltedAt(again) ? undefined : again;
+  }
+
+  #haltedAt(pc: bigint): boolean {
+    try {
+      return this.readVirt(pc - 1n, 1)[0] === 0xf4;
+    } catch {
+      return false;
+    }
+  }
+}
