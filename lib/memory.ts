@@ -49,6 +49,7 @@ export class GuestMemoryRegion {
   readonly backing: MemoryBacking;
   /** Byte offset of this region inside the backing store. */
   readonly bufferOffset: number;
+  #end: number;
   #bytes: Uint8Array;
   #view: DataView;
 
@@ -58,6 +59,7 @@ export class GuestMemoryRegion {
     this.size = size;
     this.backing = backing;
     this.bufferOffset = bufferOffset;
+    this.#end = guestAddr + size;
     this.#bytes = new Uint8Array(0);
     this.#view = new DataView(new ArrayBuffer(0));
     this.#refresh();
@@ -84,7 +86,7 @@ export class GuestMemoryRegion {
 
   /** One past the last guest address of the region. */
   get end(): number {
-    return this.guestAddr + this.size;
+    return this.#end;
   }
 }
 
@@ -106,8 +108,10 @@ export class GuestMemoryRegion {
 export class GuestMemory {
   /** The regions, sorted by address, never overlapping. */
   readonly regions: readonly GuestMemoryRegion[];
-  // Last region hit: loaders access memory in runs, so this skips the search almost always.
-  #last = 0;
+  // Last region hit (findRegion's first guess): loaders access memory in runs, so this skips the search
+  // almost always.
+  #hint: GuestMemoryRegion | undefined;
+  #lastAddr: number;
 
   /** Builds guest memory from region descriptions, in any order. */
   constructor(specs: readonly RegionSpec[]) {
@@ -180,6 +184,8 @@ export class GuestMemory {
       }
     }
     this.regions = Object.freeze(regions);
+    this.#hint = regions[0];
+    this.#lastAddr = regions.length === 0 ? -1 : regions[regions.length - 1].end - 1;
   }
 
   /**
@@ -205,15 +211,14 @@ export class GuestMemory {
 
   /** The highest guest address held by any region (the crate's `last_addr`), or -1 when empty. */
   get lastAddr(): number {
-    const r = this.regions[this.regions.length - 1];
-    return r === undefined ? -1 : r.end - 1;
+    return this.#lastAddr;
   }
 
   /** The region that holds `addr`, or `undefined`. */
   findRegion(addr: number): GuestMemoryRegion | undefined {
-    const rs = this.regions;
-    const hint = rs[this.#last];
+    const hint = this.#hint;
     if (hint !== undefined && addr >= hint.guestAddr && addr < hint.end) return hint;
+    const rs = this.regions;
     let lo = 0, hi = rs.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
@@ -221,7 +226,7 @@ export class GuestMemory {
       if (addr < r.guestAddr) hi = mid - 1;
       else if (addr >= r.end) lo = mid + 1;
       else {
-        this.#last = mid;
+        this.#hint = r;
         return r;
       }
     }

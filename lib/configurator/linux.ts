@@ -191,6 +191,11 @@ export function checkBootRange(
   pastEnd: ConfiguratorErrorCode,
   setup: ConfiguratorErrorCode,
 ): void {
+  // The common case first: the range lies inside one region, so neither check below can fail.
+  if (Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(len) && len >= 0) {
+    const r = mem.findRegion(start);
+    if (r !== undefined && start + len <= r.end) return;
+  }
   const end = mem.lastAddr + 1;
   if (!Number.isSafeInteger(start) || start < 0 || start + len > end) {
     throw new ConfiguratorError(
