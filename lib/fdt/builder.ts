@@ -103,6 +103,11 @@ function checkPropertyName(name: string): void {
   }
 }
 
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
 function checkString(s: string, what: string): void {
   if (s.includes("\0")) {
     throw new FdtError("BadString", `${what} contains a NUL character`, { field: what, value: s });
@@ -111,9 +116,14 @@ function checkString(s: string, what: string): void {
 
 /** A growable big-endian byte buffer. */
 class Bytes {
-  buf = new Uint8Array(1024);
-  dv = new DataView(this.buf.buffer);
+  buf: Uint8Array;
+  dv: DataView;
   length = 0;
+
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(capacity);
+    this.dv = new DataView(this.buf.buffer);
+  }
 
   reserve(n: number): number {
     if (this.length + n > this.buf.byteLength) {
@@ -135,6 +145,21 @@ class Bytes {
   bytes(b: Uint8Array): void {
     const at = this.reserve(b.byteLength);
     this.buf.set(b, at);
+  }
+
+  /** Appends `s` and a NUL, as UTF-8: byte by byte when `s` is ASCII (no TextEncoder call), else encoded. */
+  stringz(s: string): void {
+    const n = s.length;
+    if (!isAscii(s)) {
+      this.bytes(encoder.encode(s));
+      const nul = this.reserve(1); // may replace the buffer: index it after
+      this.buf[nul] = 0;
+      return;
+    }
+    const at = this.reserve(n + 1);
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) buf[at + i] = s.charCodeAt(i);
+    buf[at + n] = 0;
   }
 
   pad4(): void {
@@ -166,8 +191,8 @@ class Bytes {
  * ```
  */
 export class FdtBuilder {
-  readonly #struct = new Bytes();
-  readonly #strings = new Bytes();
+  readonly #struct = new Bytes(4096);
+  readonly #strings = new Bytes(1024);
   readonly #stringOffsets = new Map<string, number>();
   readonly #reservations: FdtReservation[] = [];
   readonly #stack: OpenNode[] = [];
@@ -227,8 +252,7 @@ export class FdtBuilder {
       parent.children.add(name);
     }
     this.#struct.u32(FDT_BEGIN_NODE);
-    this.#struct.bytes(encoder.encode(name));
-    this.#struct.bytes(new Uint8Array(1));
+    this.#struct.stringz(name);
     this.#struct.pad4();
     this.#stack.push({ name, properties: new Set(), children: new Set() });
   }
@@ -245,6 +269,13 @@ export class FdtBuilder {
 
   /** Adds a property with a raw value to the open node. */
   property(name: string, value: Uint8Array): void {
+    this.#propertyHeader(name, value.byteLength);
+    this.#struct.bytes(value);
+    this.#struct.pad4();
+  }
+
+  // Checks a property of `len` bytes and writes its FDT_PROP header; the caller appends the value and pads.
+  #propertyHeader(name: string, len: number): void {
     this.#open("a property");
     checkPropertyName(name);
     const node = this.#stack[this.#stack.length - 1];
@@ -266,15 +297,13 @@ export class FdtBuilder {
     }
     node.properties.add(name);
     this.#struct.u32(FDT_PROP);
-    this.#struct.u32(value.byteLength);
+    this.#struct.u32(len);
     this.#struct.u32(this.#stringOffset(name));
-    this.#struct.bytes(value);
-    this.#struct.pad4();
   }
 
   /** A property with no value (a boolean such as `interrupt-controller`). */
   propertyEmpty(name: string): void {
-    this.property(name, new Uint8Array(0));
+    this.#propertyHeader(name, 0);
   }
 
   /** A one-cell property (big-endian u32). */
@@ -289,18 +318,28 @@ export class FdtBuilder {
 
   /** A list of u32 cells (`<1 2 3>`). */
   propertyCells(name: string, cells: readonly number[]): void {
-    const out = new Uint8Array(cells.length * 4);
-    const dv = new DataView(out.buffer);
-    cells.forEach((c, i) => dv.setUint32(i * 4, toU32(c, `${name}[${i}]`), false));
-    this.property(name, out);
+    // Every value is checked before anything is written; then the cells go straight into the structure block.
+    for (let i = 0; i < cells.length; i++) toU32(cells[i], `${name}[${i}]`);
+    this.#propertyHeader(name, cells.length * 4);
+    const st = this.#struct;
+    const at = st.reserve(cells.length * 4);
+    for (let i = 0; i < cells.length; i++) st.dv.setUint32(at + i * 4, cells[i], false);
   }
 
   /** A list of u64 values, each as two cells (`reg = <hi lo hi lo>` with #address-cells = #size-cells = 2). */
   propertyU64List(name: string, values: readonly (number | bigint)[]): void {
-    const out = new Uint8Array(values.length * 8);
-    const dv = new DataView(out.buffer);
-    values.forEach((v, i) => dv.setBigUint64(i * 8, toU64(v, `${name}[${i}]`), false));
-    this.property(name, out);
+    for (let i = 0; i < values.length; i++) toU64(values[i], `${name}[${i}]`);
+    this.#propertyHeader(name, values.length * 8);
+    const st = this.#struct;
+    const at = st.reserve(values.length * 8);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v === "number") {
+        // A checked safe integer: its high and low 32 bits.
+        st.dv.setUint32(at + i * 8, Math.floor(v / 0x1_0000_0000), false);
+        st.dv.setUint32(at + i * 8 + 4, v >>> 0, false);
+      } else st.dv.setBigUint64(at + i * 8, v, false);
+    }
   }
 
   /** A NUL-terminated string property. */
@@ -310,8 +349,19 @@ export class FdtBuilder {
 
   /** A string list property (`"a", "b"` is stored as `a\0b\0`). */
   propertyStringList(name: string, values: readonly string[]): void {
-    values.forEach((v, i) => checkString(v, `${name}[${i}]`));
-    this.property(name, encoder.encode(values.map((v) => `${v}\0`).join("")));
+    let len = 0, ascii = true;
+    for (let i = 0; i < values.length; i++) {
+      checkString(values[i], `${name}[${i}]`);
+      len += values[i].length + 1;
+      ascii &&= isAscii(values[i]);
+    }
+    if (!ascii) {
+      this.property(name, encoder.encode(values.map((v) => `${v}\0`).join("")));
+      return;
+    }
+    this.#propertyHeader(name, len);
+    for (let i = 0; i < values.length; i++) this.#struct.stringz(values[i]);
+    this.#struct.pad4();
   }
 
   /** Ends the structure block and returns the blob. */
@@ -368,8 +418,7 @@ export class FdtBuilder {
     let off = this.#stringOffsets.get(name);
     if (off === undefined) {
       off = this.#strings.length;
-      this.#strings.bytes(encoder.encode(name));
-      this.#strings.bytes(new Uint8Array(1));
+      this.#strings.stringz(name);
       this.#stringOffsets.set(name, off);
     }
     return off;
