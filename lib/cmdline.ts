@@ -46,7 +46,10 @@ function rustTrim(s: string): string {
   return a === 0 && b === s.length ? s : s.slice(a, b);
 }
 
+const utf8 = new TextEncoder();
+
 /** Byte length of `s` in UTF-8 (what Rust's `str::len` counts). Lone surrogates count as U+FFFD. */
+
 function utf8Length(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
@@ -175,6 +178,10 @@ function sizeToString(size: number): string {
 export class Cmdline {
   #boot = "";
   #init = "";
+  // The last asCString result and the arguments it was made from.
+  #cachedBoot: string | undefined;
+  #cachedInit = "";
+  #cached = new Uint8Array(0);
   #capacity: number;
 
   /**
@@ -407,9 +414,14 @@ export class Cmdline {
    * ```
    */
   asCString(): Uint8Array {
+    // The bytes depend on the arguments only: a line written at every boot is encoded once.
+    if (this.#boot === this.#cachedBoot && this.#init === this.#cachedInit) return this.#cached.slice();
     const text = this.asString();
     const bytes = new Uint8Array(utf8Length(text) + 1);
-    new TextEncoder().encodeInto(text, bytes);
+    utf8.encodeInto(text, bytes);
+    this.#cachedBoot = this.#boot;
+    this.#cachedInit = this.#init;
+    this.#cached = bytes.slice();
     return bytes;
   }
 
