@@ -257,6 +257,15 @@ export class LinuxBootConfigurator {
    * the checks of {@linkcode linuxBootPlan} run first, then the one copy, with no allocation on the way.
    */
   static writeBootparams(params: BootParams, mem: GuestMemory): void {
+    // The common case first: the zero page inside one region, so no check can fail.
+    const at = params.headerStart, page = params.header;
+    if (Number.isSafeInteger(at) && at >= 0) {
+      const r = mem.findRegion(at);
+      if (r !== undefined && at + page.byteLength <= r.end) {
+        r.bytes.set(page, at - r.guestAddr);
+        return;
+      }
+    }
     checkBootRange(
       mem,
       params.headerStart,

@@ -17,7 +17,7 @@ import {
   XEN_HVM_START_MAGIC_VALUE,
 } from "../abi/start_info.ts";
 import { ConfiguratorError, hex } from "../errors.ts";
-import type { GuestMemory } from "../memory.ts";
+import type { GuestMemory, GuestMemoryRegion } from "../memory.ts";
 import type { Plan, PlanStep } from "../plan.ts";
 import { checkBootRange } from "./linux.ts";
 import { BootParams } from "./mod.ts";
@@ -177,6 +177,13 @@ export function pvhBootPlan(params: BootParams, mem: GuestMemory): Plan {
   return { steps };
 }
 
+// The region holding all of [addr, addr + len), or undefined (len is a byteLength: a valid count).
+function regionHolding(mem: GuestMemory, addr: number, len: number): GuestMemoryRegion | undefined {
+  if (!Number.isSafeInteger(addr) || addr < 0) return undefined;
+  const r = mem.findRegion(addr);
+  return r !== undefined && addr + len <= r.end ? r : undefined;
+}
+
 // Whether two non-empty ranges [a, a + al) and [b, b + bl) share a byte.
 function rangesMeet(a: number, al: number, b: number, bl: number): boolean {
   return al > 0 && bl > 0 && a < b + bl && b < a + al;
@@ -265,6 +272,26 @@ export class PvhBootConfigurator {
    * allocation on the way (about the cost of the copies themselves).
    */
   static writeBootparams(params: BootParams, mem: GuestMemory): void {
+    // The common case first: each part inside one region and no two overlapping, so no check can fail.
+    const memmap = params.sections, memmapAddr = params.sectionsStart ?? -1;
+    const header = params.header, headerAddr = params.headerStart;
+    const modules = params.modules, modulesAddr = params.modulesStart ?? -1;
+    if (memmap !== undefined) {
+      const rm = regionHolding(mem, memmapAddr, memmap.byteLength);
+      const rh = regionHolding(mem, headerAddr, header.byteLength);
+      const rd = modules === undefined ? null : regionHolding(mem, modulesAddr, modules.byteLength);
+      if (
+        rm !== undefined && rh !== undefined && rd !== undefined &&
+        !rangesMeet(memmapAddr, memmap.byteLength, headerAddr, header.byteLength) &&
+        (modules === undefined || (!rangesMeet(memmapAddr, memmap.byteLength, modulesAddr, modules.byteLength) &&
+          !rangesMeet(headerAddr, header.byteLength, modulesAddr, modules.byteLength)))
+      ) {
+        rm.bytes.set(memmap, memmapAddr - rm.guestAddr);
+        rh.bytes.set(header, headerAddr - rh.guestAddr);
+        if (rd !== null) rd.bytes.set(modules!, modulesAddr - rd.guestAddr);
+        return;
+      }
+    }
     checkPvhBootParams(params, mem);
     mem.write(params.sectionsStart!, params.sections!);
     mem.write(params.headerStart, params.header);
