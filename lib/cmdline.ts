@@ -178,6 +178,9 @@ function sizeToString(size: number): string {
 export class Cmdline {
   #boot = "";
   #init = "";
+  // UTF-8 byte counts of #boot and #init, kept with them (so a capacity check does not rescan the line).
+  #bootBytes = 0;
+  #initBytes = 0;
   // The last asCString result and the arguments it was made from.
   #cachedBoot: string | undefined;
   #cachedInit = "";
@@ -228,8 +231,8 @@ export class Cmdline {
 
   /** Bytes the NUL-terminated text takes now (the crate's accounting, used for every capacity check). */
   #size(): number {
-    let n = utf8Length(this.#boot) + 1;
-    if (this.#init !== "") n += INIT_ARGS_SEPARATOR.length + utf8Length(this.#init);
+    let n = this.#bootBytes + 1;
+    if (this.#init !== "") n += INIT_ARGS_SEPARATOR.length + this.#initBytes;
     return n;
   }
 
@@ -310,8 +313,12 @@ export class Cmdline {
     if (this.#boot !== "") needed += 1;
     needed += s.length;
     if (needed > this.#capacity) this.#tooLarge("string", s, needed);
-    if (this.#boot !== "") this.#boot += " ";
+    if (this.#boot !== "") {
+      this.#boot += " ";
+      this.#bootBytes += 1;
+    }
     this.#boot += s;
+    this.#bootBytes += s.length; // printable ASCII: one byte per character
   }
 
   /**
@@ -335,8 +342,12 @@ export class Cmdline {
     needed += this.#init === "" ? INIT_ARGS_SEPARATOR.length : 1;
     needed += s.length;
     if (needed > this.#capacity) this.#tooLarge("init argument", s, needed);
-    if (this.#init !== "") this.#init += " ";
+    if (this.#init !== "") {
+      this.#init += " ";
+      this.#initBytes += 1;
+    }
     this.#init += s;
+    this.#initBytes += s.length; // printable ASCII: one byte per character
   }
 
   /**
@@ -417,7 +428,7 @@ export class Cmdline {
     // The bytes depend on the arguments only: a line written at every boot is encoded once.
     if (this.#boot === this.#cachedBoot && this.#init === this.#cachedInit) return this.#cached.slice();
     const text = this.asString();
-    const bytes = new Uint8Array(utf8Length(text) + 1);
+    const bytes = new Uint8Array(this.#size()); // the text's UTF-8 bytes and the NUL
     utf8.encodeInto(text, bytes);
     this.#cachedBoot = this.#boot;
     this.#cachedInit = this.#init;
@@ -476,6 +487,8 @@ export class Cmdline {
     const c = new Cmdline(this.#capacity);
     c.#boot = this.#boot;
     c.#init = this.#init;
+    c.#bootBytes = this.#bootBytes;
+    c.#initBytes = this.#initBytes;
     return c;
   }
 
@@ -517,8 +530,9 @@ export class Cmdline {
     }
     boot = rustTrim(boot);
     init = rustTrim(init);
-    let needed = utf8Length(boot) + 1;
-    if (init !== "") needed += INIT_ARGS_SEPARATOR.length + utf8Length(init);
+    const bootBytes = utf8Length(boot), initBytes = utf8Length(init);
+    let needed = bootBytes + 1;
+    if (init !== "") needed += INIT_ARGS_SEPARATOR.length + initBytes;
     if (needed > capacity) {
       throw new CmdlineError(
         "InvalidCapacity",
@@ -529,6 +543,8 @@ export class Cmdline {
     const cl = new Cmdline(capacity);
     cl.#boot = boot;
     cl.#init = init;
+    cl.#bootBytes = bootBytes;
+    cl.#initBytes = initBytes;
     return cl;
   }
 }
