@@ -200,9 +200,22 @@ Deno.bench({
   },
 });
 
-/** DecompressionStream alone over the same gzip bytes, each output chunk copied to the load address. */
+/**
+ * DecompressionStream alone over the same gzip bytes, fed in the same 1 MiB chunks as the loader (faster
+ * here than `Blob.stream()`'s chunks), each output chunk copied to the load address.
+ */
 async function gunzipFloor(): Promise<void> {
-  const reader = new Blob([imageGz.bytes]).stream().pipeThrough(new DecompressionStream("gzip")).getReader();
+  const gz = imageGz.bytes;
+  let off = 0;
+  const input = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    pull(controller): void {
+      if (off >= gz.length) return controller.close();
+      const n = Math.min(1 << 20, gz.length - off);
+      controller.enqueue(gz.subarray(off, off + n));
+      off += n;
+    },
+  }, { highWaterMark: 0 });
+  const reader = input.pipeThrough(new DecompressionStream("gzip")).getReader();
   let at = pe.kernelLoad - ARM_BASE;
   for (;;) {
     const { done, value } = await reader.read();
