@@ -55,6 +55,14 @@ export function isGzip(bytes: Uint8Array): boolean {
  */
 export async function gunzip(input: Uint8Array, options: GunzipOptions = {}): Promise<Uint8Array> {
   const maxOutput = options.maxOutput ?? DEFAULT_MAX_OUTPUT;
+  // NaN would compare false against every total and switch the limit off.
+  if (!(maxOutput >= 0)) {
+    throw new DecompressError("OutputTooLarge", `maxOutput ${String(maxOutput)} is not a byte count`, {
+      field: "maxOutput",
+      value: String(maxOutput),
+      limit: Number.MAX_SAFE_INTEGER,
+    });
+  }
   if (!isGzip(input)) {
     const got = Array.from(input.subarray(0, 3), (b) => b.toString(16).padStart(2, "0")).join(" ");
     throw new DecompressError("BadMagic", `not gzip: starts with "${got}", expected "1f 8b 08"`, {

@@ -88,9 +88,20 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
   const src = toSource(input);
   const head = await readBytes(src, 0, Math.min(src.size, DETECT_BYTES));
   const multiboot: { version: 1 | 2; offset: number }[] = [];
-  const mb1 = findMultibootHeader(head);
+  // A Multiboot header with a good checksum but bad contents is the Multiboot loader's error to report:
+  // an ELF or bzImage that carries one is still that ELF or bzImage.
+  let mbError: unknown;
+  const tryFind = <T>(find: () => T): T | undefined => {
+    try {
+      return find();
+    } catch (e) {
+      mbError ??= e;
+      return undefined;
+    }
+  };
+  const mb1 = tryFind(() => findMultibootHeader(head));
   if (mb1 !== undefined) multiboot.push({ version: 1, offset: mb1.offset });
-  const mb2 = findMultiboot2Header(head);
+  const mb2 = tryFind(() => findMultiboot2Header(head));
   if (mb2 !== undefined) multiboot.push({ version: 2, offset: mb2.offset });
 
   if (isElf(head) && head.byteLength > ELF_MACHINE_OFFSET + 1) {
@@ -110,6 +121,7 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
   if (multiboot.length > 0) {
     return { format: multiboot[0].version === 1 ? "multiboot" : "multiboot2", arch: "i386", multiboot };
   }
+  if (mbError !== undefined) throw mbError;
   const magic = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
   throw new KernelLoaderError(
     "UnknownFormat",
