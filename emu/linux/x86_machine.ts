@@ -64,6 +64,9 @@ const DESC_P = 1 << 15, DESC_L = 1 << 21, DESC_B = 1 << 22, DESC_G = 1 << 23;
 // RFLAGS bits.
 const TF = 0x100n, IF = 0x200n, NT = 0x4000n, RF = 0x1_0000n, VM = 0x2_0000n;
 
+/** The vector Linux gives ISA IRQ 4 (COM1) behind the legacy PIC: ISA_IRQ_VECTOR(4) = 0x30 + 4. */
+export const UART_VECTOR = 0x34;
+
 const MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082, MSR_FMASK = 0xc000_0084;
 
 /** Vectors that push an error code. */
@@ -307,6 +310,8 @@ export class X86LinuxMachine implements Disposable {
     placeholders: 0,
     movCr: 0,
     invlpg: 0,
+    sysrets: 0,
+    uartIrqs: 0,
   };
   #aliases = new Set<bigint>();
   #placeholders = new Set<bigint>();
@@ -363,12 +368,32 @@ export class X86LinuxMachine implements Disposable {
     this.uc.mapHost(Number(DIRECT_MAP), ram);
   }
 
+  #uart = new Uart16550();
+  /**
+   * The 8259 PICs' mask registers (ports 0x21, 0xa1) read back what was written, which is all Linux's
+   * probe_8259A() looks at; without them it takes the "NULL legacy PIC", has no IRQ 4 for the 16550, and
+   * a tty write on the console fails with EIO.
+   */
+  #picMask = [0xff, 0xff];
+
+  /** Whether the 16550 raises its interrupt: THR is always empty, so whenever IER.ETBEI (bit 1) is set. */
+  get uartIrq(): boolean {
+    return (this.#uart.readRegister(3) & 0x80) === 0 && (this.#uart.readRegister(1) & 2) !== 0;
+  }
+
   #attachDevices(): void {
-    const uart = new Uart16550();
+    const uart = this.#uart;
     const con = this.console;
     this.uc.onPortIo({
-      read: (port) => (port >= 0x3f8 && port < 0x400 ? uart.readRegister(port - 0x3f8) : 0xff),
+      read: (port) => {
+        if (port === 0x21 || port === 0xa1) return this.#picMask[port >> 7];
+        if (port < 0x3f8 || port >= 0x400) return 0xff;
+        // IIR: "THR empty" (0x02) while that interrupt is enabled, else "none pending" (0x01).
+        if (port === 0x3fa) return this.uartIrq ? 0x02 : 0x01;
+        return uart.readRegister(port - 0x3f8);
+      },
       write: (port, _size, value) => {
+        if (port === 0x21 || port === 0xa1) this.#picMask[port >> 7] = value & 0xff;
         if (port < 0x3f8 || port >= 0x400) return;
         const n = uart.bytes.length;
         uart.writeRegister(port - 0x3f8, value);
@@ -544,7 +569,10 @@ export class X86LinuxMachine implements Disposable {
     return new DataView(d.buffer).getUint32(4, true);
   }
 
-  /** Sets CPL and the CS/SS caches (what the CPU does on a privilege change) and clears old_exception. */
+  /**
+   * Sets CPL (the RPL of `cs`) and the CS/SS caches, what the CPU does on a privilege change, and clears
+   * old_exception; returns the engine's error code of the exception being handled.
+   */
   #enterKernelState(cs: number | undefined, csFlags: number, ss: number, ssFlags: number): number {
     const lay = this.#layout;
     return this.uc.editCpuState((s) => {
@@ -552,7 +580,7 @@ export class X86LinuxMachine implements Disposable {
       const err = dv.getInt32(lay.errorCode, true);
       dv.setInt32(lay.oldException, -1, true);
       if (cs !== undefined) {
-        dv.setUint32(ENV_HFLAGS, dv.getUint32(ENV_HFLAGS, true) & ~HF_CPL_MASK, true);
+        dv.setUint32(ENV_HFLAGS, (dv.getUint32(ENV_HFLAGS, true) & ~HF_CPL_MASK) | (cs & 3), true);
         const seg = (r: number, sel: number, limit: number, flags: number) => {
           const o = ENV_SEGS + r * SEG_SIZE;
           dv.setUint32(o, sel, true);
@@ -625,7 +653,13 @@ export class X86LinuxMachine implements Disposable {
         const dv = new DataView(s.buffer, s.byteOffset);
         return [dv.getInt32(lay.errorCode, true), dv.getInt32(lay.oldException, true)];
       });
-      console.error(`exception ${intno} at ${hx(rip)} err ${err} old ${old} cr2 ${hx(this.uc.regRead("cr2"))}`);
+      console.error(
+        `exception ${intno} at ${hx(rip)} err ${err} old ${old} cr2 ${hx(this.uc.regRead("cr2"))} cs ${
+          hx(this.uc.regRead("cs"))
+        } rsp ${hx(this.uc.regRead("rsp"))} gs ${hx(this.uc.readMsr(0xc000_0101))} kgs ${
+          hx(this.uc.readMsr(0xc000_0102))
+        }`,
+      );
     }
     let err: number | undefined;
     if (HAS_ERROR_CODE.has(intno)) {
@@ -645,7 +679,24 @@ export class X86LinuxMachine implements Disposable {
   }
 
   #syscall(): void {
+    if (this.uartIrq && (this.uc.regRead("rflags") & IF) !== 0n) {
+      // Deliver the UART interrupt first; the syscall instruction runs again after the handler's iret.
+      // The engine adds the instruction's length (2) to RIP when this hook returns.
+      this.stats.uartIrqs++;
+      this.deliver(UART_VECTOR, undefined, this.uc.regRead("rip"));
+      this.uc.regWrite("rip", (this.uc.regRead("rip") - 2n) & U64);
+      return;
+    }
     this.stats.syscalls++;
+    if (this.#debug) {
+      console.error(
+        `syscall ${this.uc.regRead("rax")} at ${hx(this.uc.regRead("rip"))} lstar ${
+          hx(this.uc.readMsr(MSR_LSTAR))
+        } star ${hx(this.uc.readMsr(MSR_STAR))} gs ${hx(this.uc.readMsr(0xc000_0101))} kgs ${
+          hx(this.uc.readMsr(0xc000_0102))
+        }`,
+      );
+    }
     this.#checkTime();
     const uc = this.uc;
     const rip = uc.regRead("rip"), rflags = uc.regRead("rflags");
@@ -722,6 +773,10 @@ export class X86LinuxMachine implements Disposable {
         break;
       }
       if (this.#pendingUd) {
+        if (this.#sysret(pc)) {
+          pc = this.uc.readPc();
+          continue;
+        }
         this.stats.ud2++;
         this.deliver(6, undefined, pc);
         pc = this.uc.readPc();
@@ -737,6 +792,12 @@ export class X86LinuxMachine implements Disposable {
           }
         }
         const ifOn = (this.uc.regRead("rflags") & IF) !== 0n;
+        if (ifOn && this.uartIrq) {
+          this.stats.uartIrqs++;
+          this.deliver(UART_VECTOR, undefined, pc);
+          pc = this.uc.readPc();
+          continue;
+        }
         stop = ifOn ? "idle" : "halt";
         detail = ifOn
           ? `hlt at ${hx(pc - 1n)} with interrupts on: the kernel waits for an interrupt (no timer is modelled)`
@@ -760,6 +821,30 @@ export class X86LinuxMachine implements Disposable {
       detail: `${detail} (pc ${hx(pc)})`,
       stats: { ...this.stats, aliasesLive: this.#aliases.size },
     };
+  }
+
+  /**
+   * `sysretq` raises #UD in Unicorn 2.0.1 (its EFER.SCE stays clear: the engine drops the kernel's write),
+   * so the machine returns to user mode itself: RIP = RCX, RFLAGS from R11, CS/SS from STAR[63:48], CPL 3.
+   */
+  #sysret(pc: bigint): boolean {
+    const b = this.readVirt(pc, 3);
+    if (b[0] !== 0x48 || b[1] !== 0x0f || b[2] !== 0x07 || (Number(this.uc.regRead("cs")) & 3) !== 0) return false;
+    const uc = this.uc;
+    this.stats.sysrets++;
+    if (this.#debug) console.error(`sysret rax ${hx(uc.regRead("rax"))} to ${hx(uc.regRead("rcx"))}`);
+    const star = uc.readMsr(MSR_STAR);
+    const base = Number((star >> 48n) & 0xffffn);
+    const dpl3 = 3 << 13;
+    this.#enterKernelState(
+      (base + 16) | 3,
+      DESC_G | DESC_P | DESC_S | dpl3 | DESC_CS | DESC_R | DESC_A | DESC_L,
+      (base + 8) | 3,
+      DESC_G | DESC_B | DESC_P | DESC_S | dpl3 | DESC_W | DESC_A,
+    );
+    uc.regWrite("rflags", (uc.regRead("r11") & 0x3c7fd7n) | 2n);
+    uc.regWrite("rip", uc.regRead("rcx"));
+    return true;
   }
 
   /** Wall-clock time at which hooks stop the current slice (Unicorn's own timeout can be lost). */
