@@ -184,3 +184,106 @@ export const XEN_NOTE_NAME: Uint8Array = new Uint8Array([0x58, 0x65, 0x6e, 0x00]
 export const NT_GNU_BUILD_ID = 3;
 /** Note type NT_VERSION. */
 export const NT_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------------
+// ELF32 (i386): what a Multiboot kernel without the address fields is loaded from. The identification
+// and type constants above serve both classes.
+// ---------------------------------------------------------------------------------------------------
+
+/** The ELF32 file header (`Elf32_Ehdr`). */
+export interface Elf32Ehdr {
+  /** Magic, class, data encoding, version, ABI and padding. */
+  e_ident: Uint8Array;
+  /** Object file type. */
+  e_type: number;
+  /** Architecture. */
+  e_machine: number;
+  /** Object file version. */
+  e_version: number;
+  /** Entry point (virtual address). */
+  e_entry: number;
+  /** File offset of the program header table. */
+  e_phoff: number;
+  /** File offset of the section header table. */
+  e_shoff: number;
+  /** Processor-specific flags. */
+  e_flags: number;
+  /** Size of this header. */
+  e_ehsize: number;
+  /** Size of one program header. */
+  e_phentsize: number;
+  /** Number of program headers. */
+  e_phnum: number;
+  /** Size of one section header. */
+  e_shentsize: number;
+  /** Number of section headers. */
+  e_shnum: number;
+  /** Section header string table index. */
+  e_shstrndx: number;
+}
+
+/**
+ * Layout of {@linkcode Elf32Ehdr}.
+ *
+ * @example
+ * ```ts
+ * import { ELF32_EHDR } from "@linux-loader/linux-loader";
+ * console.log(ELF32_EHDR.size, ELF32_EHDR.offsetOf("e_phoff")); // 52 28
+ * ```
+ */
+export const ELF32_EHDR: Struct<Elf32Ehdr> = new Struct<Elf32Ehdr>("Elf32_Ehdr", 52, [
+  ["e_ident", 0, { bytes: 16 }],
+  ["e_type", 16, "u16"],
+  ["e_machine", 18, "u16"],
+  ["e_version", 20, "u32"],
+  ["e_entry", 24, "u32"],
+  ["e_phoff", 28, "u32"],
+  ["e_shoff", 32, "u32"],
+  ["e_flags", 36, "u32"],
+  ["e_ehsize", 40, "u16"],
+  ["e_phentsize", 42, "u16"],
+  ["e_phnum", 44, "u16"],
+  ["e_shentsize", 46, "u16"],
+  ["e_shnum", 48, "u16"],
+  ["e_shstrndx", 50, "u16"],
+]);
+
+/** One ELF32 program header (`Elf32_Phdr`). */
+export interface Elf32Phdr {
+  /** Segment type. */
+  p_type: number;
+  /** File offset of the segment's bytes. */
+  p_offset: number;
+  /** Virtual address. */
+  p_vaddr: number;
+  /** Physical address (where a Multiboot loader puts the segment). */
+  p_paddr: number;
+  /** Bytes in the file. */
+  p_filesz: number;
+  /** Bytes in memory (the rest is zero-filled). */
+  p_memsz: number;
+  /** Permissions. */
+  p_flags: number;
+  /** Alignment. */
+  p_align: number;
+}
+
+/**
+ * Layout of {@linkcode Elf32Phdr}.
+ *
+ * @example
+ * ```ts
+ * import { ELF32_PHDR } from "@linux-loader/linux-loader";
+ * console.log(ELF32_PHDR.size, ELF32_PHDR.offsetOf("p_paddr")); // 32 12
+ * ```
+ */
+export const ELF32_PHDR: Struct<Elf32Phdr> = new Struct<Elf32Phdr>("Elf32_Phdr", 32, [
+  ["p_type", 0, "u32"],
+  ["p_offset", 4, "u32"],
+  ["p_vaddr", 8, "u32"],
+  ["p_paddr", 12, "u32"],
+  ["p_filesz", 16, "u32"],
+  ["p_memsz", 20, "u32"],
+  ["p_flags", 24, "u32"],
+  ["p_align", 28, "u32"],
+]);

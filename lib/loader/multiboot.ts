@@ -17,10 +17,8 @@
  * @module
  */
 
+import { ELF32_EHDR, ELF32_PHDR, type Elf32Phdr } from "../abi/elf.ts";
 import {
-  ELF32_EHDR,
-  ELF32_PHDR,
-  type Elf32Phdr,
   MULTIBOOT2_ADDRESS_TAG,
   MULTIBOOT2_ARCHITECTURE_I386,
   MULTIBOOT2_END_TAG_SIZE,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type { Struct } from "../../lib/abi/struct.ts";
 import { BOOT_E820_ENTRY, BOOT_PARAMS, SETUP_HEADER } from "../../lib/abi/bootparam.ts";
 import { HVM_MEMMAP_TABLE_ENTRY, HVM_MODLIST_ENTRY, HVM_START_INFO } from "../../lib/abi/start_info.ts";
-import { ELF64_EHDR, ELF64_NHDR, ELF64_PHDR } from "../../lib/abi/elf.ts";
+import { ELF32_EHDR, ELF32_PHDR, ELF64_EHDR, ELF64_NHDR, ELF64_PHDR } from "../../lib/abi/elf.ts";
 
 // deno-lint-ignore no-explicit-any
 const TABLES: readonly Struct<any>[] = [
@@ -21,6 +21,8 @@ const TABLES: readonly Struct<any>[] = [
   ELF64_EHDR,
   ELF64_PHDR,
   ELF64_NHDR,
+  ELF32_EHDR,
+  ELF32_PHDR,
 ];
 
 /** The C spelling of a table's type: ELF's are typedefs, the others struct tags. */

@@ -12,7 +12,8 @@ import {
 import { MultibootError, type MultibootErrorCode } from "../../lib/errors.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { fromBlob } from "../../lib/source.ts";
-import { ELF32_EHDR, MULTIBOOT_HEADER, MULTIBOOT_SEARCH } from "../../lib/abi/multiboot.ts";
+import { ELF32_EHDR } from "../../lib/abi/elf.ts";
+import { MULTIBOOT_HEADER, MULTIBOOT_SEARCH } from "../../lib/abi/multiboot.ts";
 import {
   buildMultiboot2,
   buildMultibootAout,

@@ -11,9 +11,8 @@ import type { Struct } from "../../lib/abi/struct.ts";
 import { ELF64_EHDR, ELF64_PHDR, PT_LOAD, PT_NOTE, XEN_ELFNOTE_PHYS32_ENTRY } from "../../lib/abi/elf.ts";
 import { LOADED_HIGH, SETUP_HEADER, SETUP_HEADER_OFFSET } from "../../lib/abi/bootparam.ts";
 import { ARM64_IMAGE_HEADER, RISCV64_IMAGE_HEADER } from "../../lib/abi/image.ts";
+import { ELF32_EHDR, ELF32_PHDR } from "../../lib/abi/elf.ts";
 import {
-  ELF32_EHDR,
-  ELF32_PHDR,
   MULTIBOOT2_HEADER,
   MULTIBOOT2_HEADER_MAGIC,
   MULTIBOOT_HEADER,
