@@ -80,6 +80,7 @@ function runMachine(
   opts: RealBootOptions,
 ): RealBootResult {
   using m = new X86LinuxMachine({ mem, flushSites: findFlushSites(vmlinux), onLine: opts.onLine, stopAt: opts.stopAt });
+  if (cpu.mode === "protected") m.leaveLongMode();
   applyX86State(m.uc, cpu);
   const entry = cpu.mode === "long" ? cpu.regs.rip : cpu.regs.eip;
   return m.run(BigInt(entry), {

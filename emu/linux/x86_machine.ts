@@ -54,6 +54,7 @@ const ENV_SEGS = 184;
 const SEG_SIZE = 24;
 const R_CS = 1, R_SS = 2;
 const HF_CPL_MASK = 3;
+const HF_LMA = 1 << 14, HF_CS64 = 1 << 15;
 // error_code is followed by exception_is_int, exception_next_eip, dr[8], four pointers, old_exception.
 const ERROR_CODE_TO_OLD_EXCEPTION = 4 + 4 + 8 + 64 + 32;
 
@@ -593,6 +594,37 @@ export class X86LinuxMachine implements Disposable {
       }
       return err;
     });
+  }
+
+  /**
+   * Puts the engine in 32-bit protected mode with paging off (the PVH entry). Unicorn opens x86_64
+   * engines in long mode, and neither an EFER write (LMA is not writable) nor a CR0 write (stored as is)
+   * leaves it, so EFER.LMA and the LMA/CS64 hflags are cleared in the saved state; the offset of `efer`
+   * is found by changing it and reading the MSR back.
+   */
+  leaveLongMode(): void {
+    const uc = this.uc;
+    uc.writeMsr(0xc000_0080, 0);
+    const efer = uc.readMsr(0xc000_0080);
+    if (efer === 0n) return;
+    const found = uc.editCpuState((st) => {
+      const dv = new DataView(st.buffer, st.byteOffset, st.byteLength);
+      const list: number[] = [];
+      for (let o = ENV_SEGS; o + 8 <= st.length; o += 8) if (dv.getBigUint64(o, true) === efer) list.push(o);
+      return list;
+    });
+    for (const o of found) {
+      uc.editCpuState((st) => new DataView(st.buffer, st.byteOffset).setBigUint64(o, 0n, true));
+      if (uc.readMsr(0xc000_0080) === 0n) {
+        uc.editCpuState((st) => {
+          const dv = new DataView(st.buffer, st.byteOffset);
+          dv.setUint32(ENV_HFLAGS, dv.getUint32(ENV_HFLAGS, true) & ~(HF_LMA | HF_CS64), true);
+        });
+        return;
+      }
+      uc.editCpuState((st) => new DataView(st.buffer, st.byteOffset).setBigUint64(o, efer, true));
+    }
+    throw new EmulatorError("UnicornError", "cannot leave long mode: EFER not found in Unicorn's CPU state");
   }
 
   /** Checks the CPU state offsets this machine edits against the register API. */
