@@ -1,0 +1,260 @@
+/**
+ * A real arm64 Linux boot in Unicorn, built with this project's own loader, FDT builder and boot state:
+ * `loadPe` puts the Image at 0x40200000, `buildVmFdt` writes the device tree (memory, /chosen with
+ * bootargs and linux,initrd-start/end, PL011 with its clock, GICv2, armv8-timer), `arm64LinuxBoot` gives
+ * the entry state (EL1h, MMU off, x0 = DTB, with SCR_EL3.RW and HCR_EL2.RW saying EL1 is AArch64, which
+ * Unicorn needs or the kernel's first `eret` is illegal).
+ *
+ * What the machine adds for Unicorn 2.0.1 (../shared/notes/unicorn-real-kernels.md): the engine wants a
+ * mapped region at every *virtual* address although its ARM translation is right, so any unmapped
+ * virtual address gets an empty placeholder region on demand (1 GiB, or smaller where devices are); a
+ * PL011 at 0x09000000 that streams lines; a GICv2 stub that reads zero (its CPU interface's IAR reads
+ * 1023, "spurious"). No interrupt is ever delivered.
+ *
+ * @module
+ */
+
+import { arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
+import { buildVmFdt } from "../../lib/fdt/nodes.ts";
+import { loadPe } from "../../lib/loader/pe.ts";
+import { GuestMemory } from "../../lib/memory.ts";
+import { EmulatorError } from "../../lib/errors.ts";
+import { applyAarch64State } from "../aarch64.ts";
+import { GuestFault, Unicorn } from "../unicorn.ts";
+import { hx, type RealBootOptions, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
+
+/** The default command line. */
+export const AARCH64_DEFAULT_CMDLINE = "console=ttyAMA0 earlycon=pl011,0x9000000";
+
+/** Guest physical layout (QEMU virt-like). */
+export const AARCH64_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
+  ram: 0x4000_0000,
+  kernel: 0x4020_0000,
+  dtb: 0x4400_0000,
+  initrd: 0x4420_0000,
+  pl011: 0x0900_0000,
+  gicDist: 0x0800_0000,
+  gicCpu: 0x0801_0000,
+});
+
+const GICC_IAR = 0x0c;
+/** Where arm64 Linux 6.1 links its image (48-bit VA): KIMAGE_VADDR = MODULES_END. */
+const KIMAGE_VADDR = 0xffff_8000_0800_0000n;
+const PL011_DR = 0x00, PL011_FR = 0x18;
+
+/** Runs a real arm64 kernel in Unicorn. */
+export class Arm64LinuxMachine implements Disposable {
+  readonly uc: Unicorn;
+  readonly console: SerialConsole;
+  readonly stats: Record<string, number> = { placeholders: 0, exceptions: 0, psci: 0 };
+  #sliceEnd = Infinity;
+  #stopped = false;
+
+  readonly mem: GuestMemory;
+  /** Physical address of the kernel image (KIMAGE_VADDR maps there: the DT carries no KASLR seed). */
+  kernelPhys = AARCH64_LAYOUT.kernel;
+
+  /** A 32-bit word of the kernel image by virtual address (the placeholders at virtual addresses are empty). */
+  readKernelWord(va: bigint): number {
+    const pa = Number(va - KIMAGE_VADDR) + this.kernelPhys;
+    return this.mem.isRange(pa, 4) ? this.mem.readU32(pa) : 0;
+  }
+
+  constructor(mem: GuestMemory, onLine?: (line: string) => void, stopAt?: string) {
+    this.mem = mem;
+    this.uc = Unicorn.open("aarch64");
+    this.console = new SerialConsole(onLine, stopAt);
+    this.uc.mapGuestMemory(mem);
+    const con = this.console;
+    this.uc.mapMmio(AARCH64_LAYOUT.pl011, 0x1000, {
+      read: (off) => (off === PL011_FR ? 0x90 : 0), // TX FIFO empty, RX FIFO empty
+      write: (off, _size, value) => {
+        if (off !== PL011_DR) return;
+        con.push(Number(value & 0xffn));
+        if (con.ended !== undefined) this.uc.stop();
+        else this.#checkTime();
+      },
+    });
+    this.uc.mapMmio(AARCH64_LAYOUT.gicDist, 0x1_0000, { read: () => 0, write: () => {} });
+    this.uc.mapMmio(AARCH64_LAYOUT.gicCpu, 0x1_0000, {
+      read: (off) => (off === GICC_IAR ? 1023 : 0),
+      write: () => {},
+    });
+    this.uc.onUnmapped((_access, address) => this.#placeholder(address));
+    this.uc.onInterrupt((intno) => {
+      this.stats.exceptions++;
+      if (intno === 1 && this.#psci()) return;
+      throw new EmulatorError(
+        "UnhandledException",
+        `exception ${intno} (${ARM_EXCP[intno] ?? "?"}) at pc ${hx(this.uc.readPc())}: not delivered to the guest`,
+      );
+    });
+  }
+
+  close(): void {
+    this.uc.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #checkTime(): void {
+    if (performance.now() > this.#sliceEnd) {
+      this.#stopped = true;
+      this.uc.stop();
+    }
+  }
+
+  /**
+   * PSCI through `hvc #0` / `smc #0` (the DT's /psci node says hvc): the engine has no firmware behind
+   * them and reports UNDEFINED, so the machine answers: PSCI_VERSION 1.0, SYSTEM_OFF and SYSTEM_RESET end
+   * the run, every other function NOT_SUPPORTED.
+   */
+  #psci(): boolean {
+    // The engine reports the exception with PC at the instruction or just past it.
+    let pc = this.uc.readPc();
+    const word = (a: bigint) => this.readKernelWord(a);
+    const isCall = (w: number) => w === 0xd400_0002 || w === 0xd400_0003;
+    if (!isCall(word(pc))) {
+      if (!isCall(word(pc - 4n))) {
+        if (Deno.env.get("LL_DEBUG") === "1") console.error(`UDEF insn ${hx(word(pc))} prev ${hx(word(pc - 4n))}`);
+        return false;
+      }
+      pc -= 4n;
+    }
+    this.stats.psci++;
+    const fn = Number(this.uc.regRead("x0") & 0xffff_ffffn);
+    let ret = -1n; // NOT_SUPPORTED
+    if (fn === 0x8400_0000) ret = 0x1_0000n; // PSCI_VERSION: 1.0
+    else if (fn === 0x8400_0008 || fn === 0x8400_0009) {
+      this.console.ended ??= "poweroff";
+      this.uc.stop();
+    }
+    this.uc.regWrite("x0", ret);
+    this.uc.regWrite("pc", pc + 4n);
+    return true;
+  }
+
+  /** Maps an empty region around `address`: 1 GiB when that is free, else 2 MiB, else 4 KiB. */
+  #placeholder(address: bigint): boolean {
+    for (const size of [1n << 30n, 1n << 21n, 1n << 12n]) {
+      const base = address & ~(size - 1n);
+      try {
+        this.uc.mapScratch(Number(base), Number(size));
+        this.stats.placeholders++;
+        this.#checkTime();
+        return true;
+      } catch {
+        // overlaps something mapped; try smaller
+      }
+    }
+    return false;
+  }
+
+  /** Runs from `pc` to an end condition. */
+  run(pc: bigint, opts: { timeoutMs: number; maxInstructions: number; countInstructions?: boolean }): RealBootResult {
+    const t0 = performance.now();
+    const deadline = t0 + opts.timeoutMs;
+    const counting = opts.countInstructions === true;
+    let instructions = 0;
+    let stop: RealStopReason = "deadline", detail = "";
+    const slice = 20_000_000;
+    for (;;) {
+      const now = performance.now();
+      if (now > deadline) {
+        stop = "deadline";
+        detail = `wall-clock limit of ${opts.timeoutMs} ms reached`;
+        break;
+      }
+      this.#sliceEnd = deadline;
+      this.#stopped = false;
+      let timedOut = false;
+      try {
+        const r = counting
+          ? this.uc.start({ begin: pc, until: 0, count: slice })
+          : this.uc.start({ begin: pc, until: 0, timeoutMs: deadline - now + 250 });
+        timedOut = r.timedOut || this.#stopped;
+      } catch (e) {
+        pc = this.uc.readPc();
+        stop = "error";
+        detail = e instanceof GuestFault || e instanceof EmulatorError ? e.message : String(e);
+        break;
+      }
+      pc = this.uc.readPc();
+      if (this.console.ended !== undefined) {
+        stop = this.console.ended;
+        detail = `the kernel printed: ${this.console.lastLine}`;
+        break;
+      }
+      if (timedOut) continue;
+      const insn = this.readKernelWord(pc - 4n);
+      if (insn === 0xd503_207f) { // wfi
+        const daif = this.uc.regRead("pstate") & 0x3c0n;
+        stop = (daif & 0x80n) === 0n ? "idle" : "halt";
+        detail = `wfi at ${hx(pc - 4n)} with IRQs ${daif & 0x80n ? "masked" : "unmasked"} (no interrupt will come)`;
+        break;
+      }
+      if (counting) {
+        instructions += slice;
+        continue;
+      }
+      stop = "error";
+      detail = `the engine stopped at ${hx(pc)} for no reason the harness knows`;
+      break;
+    }
+    return {
+      serial: this.console.text,
+      lines: this.console.lines,
+      lastLine: this.console.lastLine,
+      instructions: counting ? instructions : -1,
+      elapsedMs: performance.now() - t0,
+      stop,
+      pc,
+      detail: `${detail} (pc ${hx(pc)})`,
+      stats: { ...this.stats },
+    };
+  }
+}
+
+/** QEMU's ARM exception numbers as Unicorn reports them. */
+const ARM_EXCP: Record<number, string> = {
+  1: "UDEF",
+  2: "SWI/SVC",
+  3: "prefetch abort",
+  4: "data abort",
+  5: "IRQ",
+  6: "FIQ",
+  7: "BKPT",
+  11: "HVC",
+  13: "SMC",
+  16: "semihost",
+};
+
+/** Boots an arm64 Image (plain or gzip) with a DTB from lib/fdt. */
+export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
+  const L = AARCH64_LAYOUT;
+  const ramSize = (opts.memoryMiB ?? 512) << 20;
+  const mem = GuestMemory.fromRanges([[L.ram, ramSize]]);
+  const loaded = await loadPe(mem, image, { kernelOffset: L.kernel, arch: "aarch64" });
+  let initrd: { start: number; end: number } | undefined;
+  if (opts.initrd !== undefined) {
+    mem.write(L.initrd, opts.initrd);
+    initrd = { start: L.initrd, end: L.initrd + opts.initrd.byteLength };
+  }
+  const dtb = buildVmFdt(mem, {
+    arch: "aarch64",
+    bootargs: opts.cmdline ?? AARCH64_DEFAULT_CMDLINE,
+    initrd,
+    gic: true,
+  });
+  mem.write(L.dtb, dtb);
+  const cpu = arm64LinuxBoot({ entry: loaded.kernelLoad, dtb: L.dtb });
+  using m = new Arm64LinuxMachine(mem, opts.onLine, opts.stopAt);
+  applyAarch64State(m.uc, cpu);
+  return m.run(BigInt(cpu.regs.pc), {
+    timeoutMs: opts.timeoutMs ?? 120_000,
+    maxInstructions: opts.maxInstructions ?? 0,
+    countInstructions: opts.countInstructions,
+  });
+}

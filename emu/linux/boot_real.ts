@@ -1,0 +1,97 @@
+/**
+ * Boots Debian's cloud kernels (fetched into fixtures/real/cache by fixtures/real/fetch.ts) in Unicorn
+ * with our initramfs, streaming the serial console live, then prints a summary: instructions executed,
+ * wall time, where it stopped and why.
+ *
+ * Usage: deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] [--timeout SECONDS] [--no-initrd]
+ *        [--cmdline "..."] [--qemu]   (--qemu also boots QEMU with the same inputs and compares the lines)
+ *
+ * @module
+ */
+
+import { ensureRealKernel } from "../../fixtures/real/fetch.ts";
+import { initramfs } from "../../fixtures/build/init.ts";
+import { qemuAvailable, qemuBoot } from "../../fixtures/real/qemu.ts";
+import { hx, MILESTONES, type RealBootOptions, type RealBootResult } from "./common.ts";
+import { bootX86BzImage, bootX86Pvh, X86_DEFAULT_CMDLINE } from "./x86_64.ts";
+import { AARCH64_DEFAULT_CMDLINE, bootArm64Image } from "./aarch64.ts";
+
+/** The three boots. */
+export type RealBootKind = "amd64" | "pvh" | "arm64";
+
+/** Boots one kind with our initramfs (unless `initrd: false`). */
+export async function bootReal(
+  kind: RealBootKind,
+  opts: RealBootOptions & { withInitrd?: boolean } = {},
+): Promise<RealBootResult> {
+  const arch = kind === "arm64" ? "aarch64" : "x86_64";
+  const rec = await ensureRealKernel(kind === "arm64" ? "arm64" : "amd64");
+  if (rec === undefined) throw new Error(`the ${kind} kernel could not be fetched`);
+  const kernel = await Deno.readFile(rec.kernel);
+  const initrd = opts.withInitrd === false ? undefined : await initramfs(arch);
+  const o = { ...opts, initrd };
+  if (kind === "amd64") return await bootX86BzImage(kernel, o);
+  if (kind === "pvh") return await bootX86Pvh(kernel, o);
+  return await bootArm64Image(kernel, o);
+}
+
+/** The report block printed at the end. */
+export function report(kind: RealBootKind, r: RealBootResult): string {
+  const has = (s: string) => r.serial.includes(s) ? "yes" : "no";
+  return [
+    `== ${kind}: ${r.stop}`,
+    `   why:          ${r.detail}`,
+    `   instructions: ${r.instructions.toLocaleString("en")} (counted in slices; the last one partial)`,
+    `   wall time:    ${(r.elapsedMs / 1000).toFixed(1)} s`,
+    `   pc:           ${hx(r.pc)}`,
+    `   last line:    ${r.lastLine}`,
+    `   milestones:   version ${has(MILESTONES.version)}, unpack ${has(MILESTONES.unpack)}, freed ${
+      has(MILESTONES.freed)
+    }, run-init ${has(MILESTONES.runInit)}, init-line ${has("INIT OK")}`,
+    `   harness:      ${Object.entries(r.stats).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  const args = [...Deno.args];
+  const kind = (args.find((a) => !a.startsWith("--") && ["amd64", "pvh", "arm64"].includes(a)) ?? "amd64") as
+    RealBootKind;
+  const opt = (name: string) => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : undefined;
+  };
+  const timeoutMs = Number(opt("--timeout") ?? 300) * 1000;
+  const cmdline = opt("--cmdline") ?? (kind === "arm64" ? AARCH64_DEFAULT_CMDLINE : X86_DEFAULT_CMDLINE);
+  const enc = new TextEncoder();
+  const r = await bootReal(kind, {
+    timeoutMs,
+    cmdline,
+    withInitrd: !args.includes("--no-initrd"),
+    onLine: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
+  });
+  console.log(report(kind, r));
+  if (args.includes("--qemu")) {
+    const arch = kind === "arm64" ? "aarch64" : "x86_64";
+    if (!qemuAvailable(arch)) {
+      console.log("QEMU is not installed; no comparison");
+    } else {
+      const rec = await ensureRealKernel(kind === "arm64" ? "arm64" : "amd64");
+      let kernel = rec!.kernel;
+      if (kind === "pvh") {
+        const { extractVmlinux } = await import("../../lib/loader/extract.ts");
+        kernel = await Deno.makeTempFile({ prefix: "vmlinux-" });
+        await Deno.writeFile(kernel, await extractVmlinux(await Deno.readFile(rec!.kernel)));
+      }
+      const q = await qemuBoot({ arch, kernel, cmdline, initrd: await initramfs(arch), timeoutMs: 60_000 });
+      const strip = (l: string) => l.replace(/^\[\s*[\d.]+\]\s*/, "");
+      const ours = r.lines.map(strip), theirs = q.lines.map(strip);
+      const first = theirs.findIndex((l) => l.startsWith("Linux version"));
+      const mine = ours.findIndex((l) => l.startsWith("Linux version"));
+      console.log(`== QEMU: ${q.lines.length} lines in ${(q.wallMs / 1000).toFixed(1)} s; first lines compared:`);
+      for (let i = 0; i < 12 && first >= 0 && mine >= 0; i++) {
+        const a = ours[mine + i] ?? "", b = theirs[first + i] ?? "";
+        console.log(`${a === b ? "  same" : "  DIFF"} | unicorn: ${a}\n       | qemu:    ${b}`);
+      }
+    }
+  }
+}
