@@ -54,8 +54,9 @@ export function report(kind: RealBootKind, r: RealBootResult): string {
 
 if (import.meta.main) {
   const args = [...Deno.args];
-  const kind = (args.find((a) => !a.startsWith("--") && ["amd64", "pvh", "arm64"].includes(a)) ?? "amd64") as
-    RealBootKind;
+  const kind = (args.find((a) =>
+    !a.startsWith("--") && ["amd64", "pvh", "arm64"].includes(a)
+  ) ?? "amd64") as RealBootKind;
   const opt = (name: string) => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;

@@ -25,7 +25,7 @@ import { loadElf } from "../../lib/loader/elf.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { applyPlanSync } from "../../lib/plan.ts";
-import { x86LongModeBoot, type X86CpuState, x86PvhBoot } from "../../lib/boot/x86_64.ts";
+import { type X86CpuState, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
 import { applyX86State } from "../x86_64.ts";
 import { hx, type RealBootOptions, type RealBootResult } from "./common.ts";
 import { findFlushSites, USER_HOLE, X86LinuxMachine } from "./x86_machine.ts";

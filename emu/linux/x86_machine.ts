@@ -73,7 +73,24 @@ const MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082, MSR_FMASK = 0xc000_0084;
 /** Vectors that push an error code. */
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
 
-const GPR = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15"];
+const GPR = [
+  "rax",
+  "rcx",
+  "rdx",
+  "rbx",
+  "rsp",
+  "rbp",
+  "rsi",
+  "rdi",
+  "r8",
+  "r9",
+  "r10",
+  "r11",
+  "r12",
+  "r13",
+  "r14",
+  "r15",
+];
 
 /** Offsets in Unicorn's saved x86 CPU state, calibrated once per process. */
 interface X86StateLayout {
@@ -155,7 +172,7 @@ export function x86Cpuid(leaf: number, _sub: number): [number, number, number, n
     case 0x8000_0000:
       return [0x8000_0008, vendor(0), vendor(2), vendor(1)];
     case 0x8000_0001:
-      return [sig, 0, 1 /* LAHF_LM */, ((1 << 11) | (1 << 29)) >>> 0 /* SYSCALL, LM; no NX */];
+      return [sig, 0, 1, /* LAHF_LM */ ((1 << 11) | (1 << 29)) >>> 0 /* SYSCALL, LM; no NX */];
     case 0x8000_0002:
     case 0x8000_0003:
     case 0x8000_0004: {
@@ -644,7 +661,9 @@ export class X86LinuxMachine implements Disposable {
     const cs = Number(uc.regRead("cs")), ss = Number(uc.regRead("ss"));
     const cpl = cs & 3;
     const idtr = uc.readMmr("idtr");
-    if (vector * 16 + 15 > idtr.limit) throw new EmulatorError("UnhandledException", `vector ${vector} is past the IDT`);
+    if (vector * 16 + 15 > idtr.limit) {
+      throw new EmulatorError("UnhandledException", `vector ${vector} is past the IDT`);
+    }
     const g = new DataView(this.readVirt(BigInt(idtr.base) + BigInt(vector * 16), 16).buffer);
     const handler = BigInt(g.getUint16(0, true)) | (BigInt(g.getUint16(6, true)) << 16n) |
       (BigInt(g.getUint32(8, true)) << 32n);

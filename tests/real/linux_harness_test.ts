@@ -1,0 +1,56 @@
+/**
+ * Fast checks of the real-kernel harness parts that need no boot: the CPUID it reports, the e820 map,
+ * the CPU state calibration against the engine, and the TLB-flush sites found in Debian's vmlinux
+ * (the boots themselves are in tests/real_boot/, run by `deno task test:real`).
+ */
+import assert from "node:assert/strict";
+import { ensureRealKernel } from "../../fixtures/real/fetch.ts";
+import { extractVmlinux } from "../../lib/loader/extract.ts";
+import { E820_RAM } from "../../lib/abi/bootparam.ts";
+import { calibrateX86State, findFlushSites, USER_HOLE, x86Cpuid } from "../../emu/linux/x86_machine.ts";
+import { x86E820 } from "../../emu/linux/x86_64.ts";
+import { emuTest } from "../emu/_unicorn.ts";
+
+Deno.test("the harness CPUID advertises long mode and SYSCALL but not NX, POPCNT, XSAVE or an APIC", () => {
+  const [, , ecx1, edx1] = x86Cpuid(1, 0);
+  const [, , , edxExt] = x86Cpuid(0x8000_0001, 0);
+  assert.equal(edxExt & (1 << 20), 0, "NX");
+  assert.notEqual(edxExt & (1 << 29), 0, "LM");
+  assert.notEqual(edxExt & (1 << 11), 0, "SYSCALL");
+  assert.equal(ecx1 & (1 << 23), 0, "POPCNT");
+  assert.equal(ecx1 & (1 << 26), 0, "XSAVE");
+  assert.equal(edx1 & (1 << 9), 0, "APIC");
+  const [max, b, c, d] = x86Cpuid(0, 0);
+  assert.ok(max >= 1);
+  const vendor = new TextDecoder().decode(new Uint8Array(new Uint32Array([b, d, c]).buffer));
+  assert.equal(vendor, "AuthenticAMD");
+});
+
+Deno.test("the x86 e820 map leaves the user hole out of RAM and is sorted without overlaps", () => {
+  const map = x86E820(512 << 20);
+  for (let i = 1; i < map.length; i++) assert.ok(map[i - 1].addr + map[i - 1].size <= map[i].addr);
+  const [lo, hi] = USER_HOLE;
+  for (const e of map.filter((e) => e.type === E820_RAM)) assert.ok(e.addr + e.size <= lo || e.addr >= hi);
+  assert.equal(map.at(-1)!.addr + map.at(-1)!.size, 512 << 20);
+});
+
+emuTest("the CPU state calibration finds error_code and old_exception in Unicorn's x86 state", () => {
+  const l = calibrateX86State();
+  assert.equal(l.oldException - l.errorCode, 112);
+  assert.equal(l.errorCode % 4, 0);
+});
+
+const amd64 = await ensureRealKernel("amd64");
+
+Deno.test({
+  name: "findFlushSites finds invlpg and mov-to-CR3/CR4 sites in the text of Debian's vmlinux",
+  ignore: amd64 === undefined,
+  async fn() {
+    const vmlinux = await extractVmlinux(await Deno.readFile(amd64!.kernel));
+    const sites = findFlushSites(vmlinux);
+    assert.ok(sites.invlpg.length > 0);
+    assert.ok(sites.movCr.length > 10);
+    // Every site is in the kernel text mapping.
+    for (const a of [...sites.invlpg, ...sites.movCr]) assert.ok(a >= 0xffff_ffff_8100_0000n, a.toString(16));
+  },
+});
