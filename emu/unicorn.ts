@@ -754,9 +754,10 @@ export class Unicorn implements Disposable {
    * Edits the engine's internal CPU state in place: the state is saved with `uc_context_save` into a
    * buffer `fn` sees (the bytes of QEMU's CPU state structure, whose layout depends on the Unicorn build),
    * then restored with `uc_context_restore`. For harnesses that must reach state the register API does
-   * not expose; keep the edits to fields whose offsets were verified on this build.
+   * not expose; keep the edits to fields whose offsets were verified on this build. With `restore` false
+   * the state is only read.
    */
-  editCpuState<T>(fn: (state: Uint8Array) => T): T {
+  editCpuState<T>(fn: (state: Uint8Array) => T, restore = true): T {
     if (this.#context === undefined) {
       const out = new BigUint64Array(1);
       check("uc_context_alloc", this.#lib.uc_context_alloc(this.#h, out));
@@ -770,7 +771,7 @@ export class Unicorn implements Disposable {
     const ctx = this.#context;
     check("uc_context_save", this.#lib.uc_context_save(this.#h, ctx.ptr));
     const r = fn(ctx.data);
-    check("uc_context_restore", this.#lib.uc_context_restore(this.#h, ctx.ptr));
+    if (restore) check("uc_context_restore", this.#lib.uc_context_restore(this.#h, ctx.ptr));
     return r;
   }
 

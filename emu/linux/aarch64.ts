@@ -38,6 +38,10 @@ export const AARCH64_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
 });
 
 const GICC_IAR = 0x0c;
+// CPUARMState (qemu/target/arm/cpu.h in Unicorn 2.0.1): regs[16], xregs[32], pc, pstate, aarch64, hflags.
+const ENV_PC = 64 + 256, ENV_AARCH64 = ENV_PC + 12, ENV_HFLAGS = ENV_PC + 16;
+/** SPSR_EL1 (op0 3, op1 0, CRn 4, CRm 0, op2 0). */
+const SPSR_EL1 = { op0: 3, op1: 0, crn: 4, crm: 0, op2: 0 };
 /** Where arm64 Linux 6.1 links its image (48-bit VA): KIMAGE_VADDR = MODULES_END. */
 const KIMAGE_VADDR = 0xffff_8000_0800_0000n;
 const PL011_DR = 0x00, PL011_FR = 0x18;
@@ -46,7 +50,7 @@ const PL011_DR = 0x00, PL011_FR = 0x18;
 export class Arm64LinuxMachine implements Disposable {
   readonly uc: Unicorn;
   readonly console: SerialConsole;
-  readonly stats: Record<string, number> = { placeholders: 0, exceptions: 0, psci: 0 };
+  readonly stats: Record<string, number> = { placeholders: 0, exceptions: 0, psci: 0, svc: 0, userAborts: 0 };
   #sliceEnd = Infinity;
   #stopped = false;
 
@@ -70,7 +74,9 @@ export class Arm64LinuxMachine implements Disposable {
       read: (off) => (off === PL011_FR ? 0x90 : 0), // TX FIFO empty, RX FIFO empty
       write: (off, _size, value) => {
         if (off !== PL011_DR) return;
-        con.push(Number(value & 0xffn));
+        const b = Number(value & 0xffn);
+        con.push(b);
+        if (b === 0x0a) this.#captureEl1Flags();
         if (con.ended !== undefined) this.uc.stop();
         else this.#checkTime();
       },
@@ -84,6 +90,13 @@ export class Arm64LinuxMachine implements Disposable {
     this.uc.onInterrupt((intno) => {
       this.stats.exceptions++;
       if (intno === 1 && this.#psci()) return;
+      if ((intno === 2 || intno === 3) && this.#fromEl0(intno)) return;
+      if (Deno.env.get("LL_DEBUG") === "1") {
+        const st = this.uc.editCpuState((x) => x.slice(), false);
+        const dv = new DataView(st.buffer);
+        console.error(`exc ${intno} pc ${hx(this.uc.readPc())} pstate ${hx(this.uc.regRead("pstate"))} sp ${
+          hx(this.uc.regRead("sp"))} hflags ${hx(dv.getUint32(ENV_HFLAGS, true))} elr ${hx(this.uc.regRead("elr_el1"))}`);
+      }
       throw new EmulatorError(
         "UnhandledException",
         `exception ${intno} (${ARM_EXCP[intno] ?? "?"}) at pc ${hx(this.uc.readPc())}: not delivered to the guest`,
@@ -104,6 +117,64 @@ export class Arm64LinuxMachine implements Disposable {
       this.#stopped = true;
       this.uc.stop();
     }
+  }
+
+  #el1Flags: number | undefined;
+
+  /** Remembers QEMU's cached TB flags while the kernel runs at EL1 (the PL011 is written from EL1). */
+  #captureEl1Flags(): void {
+    if ((this.uc.regRead("pstate") & 0xcn) !== 4n) return;
+    this.#el1Flags = this.uc.editCpuState((st) => {
+      const dv = new DataView(st.buffer, st.byteOffset, st.byteLength);
+      if (dv.getUint32(ENV_AARCH64, true) !== 1) {
+        throw new EmulatorError("UnicornError", "Unicorn's arm64 CPU state layout is not the one of 2.0.1");
+      }
+      return dv.getUint32(ENV_HFLAGS, true);
+    }, false);
+  }
+
+  /**
+   * Takes an exception from EL0 to EL1 the way the CPU does (Unicorn reports it instead): SPSR_EL1 =
+   * PSTATE, ELR_EL1 = return address, ESR_EL1 (and FAR_EL1 for an abort), SP_EL0 saved and SP_EL1 live,
+   * PSTATE = EL1h with DAIF masked, PC = VBAR_EL1 + 0x400 (synchronous, lower EL, AArch64). QEMU caches
+   * the exception level in its TB flags (`hflags`), which a PSTATE write does not rebuild: the value seen
+   * at EL1 is put back in the saved state. The kernel returns with a native `eret`.
+   * - SVC: the engine reports PC past the instruction, the preferred return address; ESR EC 0x15.
+   * - Instruction abort: PC is the faulting instruction; ESR EC 0x20 with a level-3 translation fault
+   *   (Linux's handler treats every translation-fault level alike), FAR = PC.
+   */
+  #fromEl0(intno: number): boolean {
+    const uc = this.uc;
+    const pstate = uc.regRead("pstate");
+    if ((pstate & 0xfn) !== 0n || this.#el1Flags === undefined) return false;
+    const pc = uc.readPc();
+    if (Deno.env.get("LL_DEBUG") === "1") {
+      console.error(`el0 exception ${intno} pc ${hx(pc)} pstate ${hx(pstate)} vbar ${hx(uc.regRead("vbar_el1"))} flags ${hx(this.#el1Flags)}`);
+    }
+    let esr: bigint;
+    if (intno === 2) {
+      this.stats.svc++;
+      esr = (0x15n << 26n) | (1n << 25n) | BigInt(this.readUserWord(pc - 4n) >>> 5 & 0xffff);
+    } else {
+      this.stats.userAborts++;
+      esr = (0x20n << 26n) | (1n << 25n) | 0x07n;
+      uc.regWrite("far_el1", pc);
+    }
+    uc.writeSysReg(SPSR_EL1, pstate);
+    uc.regWrite("elr_el1", pc);
+    uc.regWrite("esr_el1", esr);
+    uc.regWrite("sp_el0", uc.regRead("sp"));
+    uc.regWrite("sp", uc.regRead("sp_el1"));
+    uc.regWrite("pstate", 0x3c5);
+    const flags = this.#el1Flags;
+    uc.editCpuState((st) => new DataView(st.buffer, st.byteOffset, st.byteLength).setUint32(ENV_HFLAGS, flags, true));
+    uc.regWrite("pc", uc.regRead("vbar_el1") + 0x400n);
+    return true;
+  }
+
+  /** An instruction word of user space (for the SVC immediate); 0 when it cannot be read. */
+  readUserWord(_va: bigint): number {
+    return 0;
   }
 
   /**
