@@ -8,6 +8,9 @@
  * - gzip: beside `DecompressionStream` alone, its output copied into the guest buffer;
  * - into freshly allocated guest memory (page faults included): beside `new ArrayBuffer` + `set`.
  *
+ * Each load group also times the load without its copy (`plan only`: decode the headers, plan, validate
+ * against guest memory): the fixed cost a load adds to its floor, which machine noise cannot blur.
+ *
  * Inputs (see `_inputs.ts`) are read or generated once, before any measurement. Targets: memory loads at
  * most 1.05x their floor, file loads at most 1.1x.
  *
@@ -18,9 +21,10 @@ import { GuestMemory } from "../lib/memory.ts";
 import { fromFile } from "../lib/source.ts";
 import { loadBzImage } from "../lib/loader/bzimage.ts";
 import { loadElf, planElf } from "../lib/loader/elf.ts";
-import { loadPe } from "../lib/loader/pe.ts";
+import { loadPe, planPe } from "../lib/loader/pe.ts";
 import { planBzImage } from "../lib/loader/bzimage.ts";
-import type { Plan } from "../lib/plan.ts";
+import { type Plan, validatePlan } from "../lib/plan.ts";
+import type { KernelSource } from "../lib/source.ts";
 import { arm64ImageInput, bzImageInput, gzipInput, mb, vmlinuxInput } from "./_inputs.ts";
 
 const MiB = 1 << 20;
@@ -95,6 +99,13 @@ Deno.bench({
     await loadBzImage(bzMem, bz.bytes);
   },
 });
+Deno.bench({
+  name: "plan only: planBzImage + validatePlan (no copy)",
+  group: `bzImage from memory, ${bzKernel} B`,
+  fn: async () => {
+    validatePlan(bzMem, (await planBzImage(bz.bytes)).plan, bz.bytes.length);
+  },
+});
 
 Deno.bench({
   name: `floor: one positioned read of the ${mb(bzKernel)} MB kernel into guest memory`,
@@ -109,6 +120,14 @@ Deno.bench({
   group: `bzImage from a file, ${bzKernel} B`,
   fn: async () => {
     await loadBzImage(bzMem, await fromFile(bzFile));
+  },
+});
+Deno.bench({
+  name: "plan only: fromFile + planBzImage + validatePlan (no copy)",
+  group: `bzImage from a file, ${bzKernel} B`,
+  fn: async () => {
+    const src = await fromFile(bzFile);
+    validatePlan(bzMem, (await planBzImage(src)).plan, src.size);
   },
 });
 
@@ -140,6 +159,13 @@ Deno.bench({
   },
 });
 Deno.bench({
+  name: "plan only: planElf + validatePlan (no copy)",
+  group: `vmlinux (PVH ELF) from memory, ${elfBytes} B`,
+  fn: async () => {
+    validatePlan(elfMem, (await planElf(vmlinux.bytes)).plan, vmlinux.bytes.length);
+  },
+});
+Deno.bench({
   name: `floor: one positioned read per segment + fill of the bss (${mb(elfBytes)} MB)`,
   group: `vmlinux (PVH ELF) from a file, ${elfBytes} B`,
   baseline: true,
@@ -152,6 +178,14 @@ Deno.bench({
   group: `vmlinux (PVH ELF) from a file, ${elfBytes} B`,
   fn: async () => {
     await loadElf(elfMem, await fromFile(elfFile));
+  },
+});
+Deno.bench({
+  name: "plan only: fromFile + planElf + validatePlan (no copy)",
+  group: `vmlinux (PVH ELF) from a file, ${elfBytes} B`,
+  fn: async () => {
+    const src = await fromFile(elfFile);
+    validatePlan(elfMem, (await planElf(src)).plan, src.size);
   },
 });
 
@@ -185,6 +219,13 @@ Deno.bench({
   },
 });
 Deno.bench({
+  name: "plan only: header + planPe (validates; no copy)",
+  group: `arm64 Image from memory, ${image.bytes.length} B`,
+  fn: () => {
+    planPe(peMem, image.bytes.subarray(0, 64), image.bytes.length, { kernelOffset: ARM_BASE });
+  },
+});
+Deno.bench({
   name: `floor: one positioned read of the ${mb(image.bytes.length)} MB Image into guest memory`,
   group: `arm64 Image from a file, ${image.bytes.length} B`,
   baseline: true,
@@ -197,6 +238,16 @@ Deno.bench({
   group: `arm64 Image from a file, ${image.bytes.length} B`,
   fn: async () => {
     await loadPe(peMem, await fromFile(peFile), { kernelOffset: ARM_BASE });
+  },
+});
+Deno.bench({
+  name: "plan only: fromFile + header read + planPe (validates; no copy)",
+  group: `arm64 Image from a file, ${image.bytes.length} B`,
+  fn: async () => {
+    const src: KernelSource = await fromFile(peFile);
+    const head = new Uint8Array(64);
+    await src.readInto(0, head);
+    planPe(peMem, head, src.size, { kernelOffset: ARM_BASE });
   },
 });
 

@@ -123,7 +123,7 @@ export function table(runs: BenchJson[]): string {
     const mbps = Number.isFinite(bytes) ? (bytes / 1e6 / (avg / 1e9)).toFixed(0) : "";
     const ratio = ratios.length > 0 ? median(ratios) : undefined;
     const minRatio = minRatios.length > 0 ? median(minRatios).toFixed(2) : b.baseline ? "1.00" : "";
-    const target = b.baseline ? undefined : TARGETS.find((t) => t.match.test(group));
+    const target = b.baseline || b.name.startsWith("plan only") ? undefined : TARGETS.find((t) => t.match.test(group));
     const spread = avgs.length > 1 ? `${time(Math.min(...avgs))} .. ${time(Math.max(...avgs))}` : "";
     rows.push(
       `| ${group.replace(/, \d+ B$/, "")} | ${b.name} | ${time(avg)} | ${spread} | ${mbps} | ${
