@@ -9,7 +9,14 @@
  * mapped region at every *virtual* address although its ARM translation is right, so any unmapped
  * virtual address gets an empty placeholder region on demand (1 GiB, or smaller where devices are); a
  * PL011 at 0x09000000 that streams lines; a GICv2 stub that reads zero (its CPU interface's IAR reads
- * 1023, "spurious"). No interrupt is ever delivered.
+ * 1023, "spurious") and whose distributor reports 96 interrupt IDs; the PL011 answers its PrimeCell ID
+ * registers so the tty driver binds (else "unable to open an initial console"); PSCI calls over `hvc`
+ * are answered. No interrupt is ever delivered.
+ *
+ * User space (`arm64UserSpace`, experimental): Unicorn reports SVC and aborts instead of taking them; the
+ * machine takes them to the EL1 vectors itself. /init then runs its three syscalls and the kernel
+ * powers off, but not reliably: some runs execute zeros at /init's first instruction (UNDEFINED) or
+ * crash the process inside the engine, so it is off by default and the tests stop at "Run /init".
  *
  * @module
  */
@@ -45,6 +52,8 @@ const SPSR_EL1 = { op0: 3, op1: 0, crn: 4, crm: 0, op2: 0 };
 /** Where arm64 Linux 6.1 links its image (48-bit VA): KIMAGE_VADDR = MODULES_END. */
 const KIMAGE_VADDR = 0xffff_8000_0800_0000n;
 const PL011_DR = 0x00, PL011_FR = 0x18;
+/** UARTPeriphID0..3 and UARTPCellID0..3. */
+const PL011_ID = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
 /** Runs a real arm64 kernel in Unicorn. */
 export class Arm64LinuxMachine implements Disposable {
@@ -71,7 +80,9 @@ export class Arm64LinuxMachine implements Disposable {
     this.uc.mapGuestMemory(mem);
     const con = this.console;
     this.uc.mapMmio(AARCH64_LAYOUT.pl011, 0x1000, {
-      read: (off) => (off === PL011_FR ? 0x90 : 0), // TX FIFO empty, RX FIFO empty
+      // UARTFR: TX FIFO empty, RX FIFO empty. The PrimeCell ID registers at 0xfe0..0xffc identify a PL011
+      // (part 0x011, ARM, revision 1) to the AMBA bus, so the tty driver binds and /dev/console opens.
+      read: (off) => (off === PL011_FR ? 0x90 : off >= 0xfe0 ? PL011_ID[(off - 0xfe0) >> 2] : 0),
       write: (off, _size, value) => {
         if (off !== PL011_DR) return;
         const b = Number(value & 0xffn);
@@ -81,7 +92,8 @@ export class Arm64LinuxMachine implements Disposable {
         else this.#checkTime();
       },
     });
-    this.uc.mapMmio(AARCH64_LAYOUT.gicDist, 0x1_0000, { read: () => 0, write: () => {} });
+    // GICD_TYPER (0x004): ITLinesNumber 2, i.e. 96 interrupt IDs, so the PL011's SPI 1 maps; all else 0.
+    this.uc.mapMmio(AARCH64_LAYOUT.gicDist, 0x1_0000, { read: (off) => (off === 4 ? 2 : 0), write: () => {} });
     this.uc.mapMmio(AARCH64_LAYOUT.gicCpu, 0x1_0000, {
       read: (off) => (off === GICC_IAR ? 1023 : 0),
       write: () => {},
@@ -90,16 +102,23 @@ export class Arm64LinuxMachine implements Disposable {
     this.uc.onInterrupt((intno) => {
       this.stats.exceptions++;
       if (intno === 1 && this.#psci()) return;
-      if ((intno === 2 || intno === 3) && this.#fromEl0(intno)) return;
+      if (this.userSpace && (intno === 2 || intno === 3) && this.#fromEl0(intno)) return;
       if (Deno.env.get("LL_DEBUG") === "1") {
         const st = this.uc.editCpuState((x) => x.slice(), false);
         const dv = new DataView(st.buffer);
-        console.error(`exc ${intno} pc ${hx(this.uc.readPc())} pstate ${hx(this.uc.regRead("pstate"))} sp ${
-          hx(this.uc.regRead("sp"))} hflags ${hx(dv.getUint32(ENV_HFLAGS, true))} elr ${hx(this.uc.regRead("elr_el1"))}`);
+        console.error(
+          `exc ${intno} pc ${hx(this.uc.readPc())} pstate ${hx(this.uc.regRead("pstate"))} sp ${
+            hx(this.uc.regRead("sp"))
+          } hflags ${hx(dv.getUint32(ENV_HFLAGS, true))} elr ${hx(this.uc.regRead("elr_el1"))}`,
+        );
       }
       throw new EmulatorError(
         "UnhandledException",
-        `exception ${intno} (${ARM_EXCP[intno] ?? "?"}) at pc ${hx(this.uc.readPc())}: not delivered to the guest`,
+        `exception ${intno} (${ARM_EXCP[intno] ?? "?"}) at pc ${hx(this.uc.readPc())}${
+          (this.uc.regRead("pstate") & 0xfn) === 0n ? " (EL0)" : ""
+        }: not delivered to the guest${
+          this.userSpace ? "" : " (exceptions from EL0 are delivered with arm64UserSpace)"
+        }`,
       );
     });
   }
@@ -119,6 +138,8 @@ export class Arm64LinuxMachine implements Disposable {
     }
   }
 
+  /** Deliver exceptions from EL0 (see {@linkcode RealBootOptions.arm64UserSpace}). */
+  userSpace = false;
   #el1Flags: number | undefined;
 
   /** Remembers QEMU's cached TB flags while the kernel runs at EL1 (the PL011 is written from EL1). */
@@ -149,7 +170,11 @@ export class Arm64LinuxMachine implements Disposable {
     if ((pstate & 0xfn) !== 0n || this.#el1Flags === undefined) return false;
     const pc = uc.readPc();
     if (Deno.env.get("LL_DEBUG") === "1") {
-      console.error(`el0 exception ${intno} pc ${hx(pc)} pstate ${hx(pstate)} vbar ${hx(uc.regRead("vbar_el1"))} flags ${hx(this.#el1Flags)}`);
+      console.error(
+        `el0 exception ${intno} pc ${hx(pc)} pstate ${hx(pstate)} vbar ${hx(uc.regRead("vbar_el1"))} flags ${
+          hx(this.#el1Flags)
+        }`,
+      );
     }
     let esr: bigint;
     if (intno === 2) {
@@ -322,6 +347,7 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
   mem.write(L.dtb, dtb);
   const cpu = arm64LinuxBoot({ entry: loaded.kernelLoad, dtb: L.dtb });
   using m = new Arm64LinuxMachine(mem, opts.onLine, opts.stopAt);
+  m.userSpace = opts.arm64UserSpace === true;
   applyAarch64State(m.uc, cpu);
   return m.run(BigInt(cpu.regs.pc), {
     timeoutMs: opts.timeoutMs ?? 120_000,

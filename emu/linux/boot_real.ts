@@ -4,7 +4,10 @@
  * wall time, where it stopped and why.
  *
  * Usage: deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] [--timeout SECONDS] [--no-initrd]
- *        [--cmdline "..."] [--qemu]   (--qemu also boots QEMU with the same inputs and compares the lines)
+ *        [--cmdline "..."] [--count] [--user] [--qemu]
+ *   --count  count instructions (Unicorn's per-instruction counter: about 3x slower)
+ *   --user   arm64: deliver EL0 exceptions so /init runs (experimental, see emu/linux/aarch64.ts)
+ *   --qemu   also boot QEMU with the same inputs and compare the first lines
  *
  * @module
  */
@@ -41,7 +44,9 @@ export function report(kind: RealBootKind, r: RealBootResult): string {
   return [
     `== ${kind}: ${r.stop}`,
     `   why:          ${r.detail}`,
-    `   instructions: ${r.instructions.toLocaleString("en")} (counted in slices; the last one partial)`,
+    `   instructions: ${
+      r.instructions < 0 ? "not counted (--count)" : `${r.instructions.toLocaleString("en")} (to within one slice)`
+    }`,
     `   wall time:    ${(r.elapsedMs / 1000).toFixed(1)} s`,
     `   pc:           ${hx(r.pc)}`,
     `   last line:    ${r.lastLine}`,
@@ -68,6 +73,8 @@ if (import.meta.main) {
     timeoutMs,
     cmdline,
     withInitrd: !args.includes("--no-initrd"),
+    arm64UserSpace: args.includes("--user"),
+    countInstructions: args.includes("--count"),
     onLine: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
   });
   console.log(report(kind, r));
