@@ -57,6 +57,38 @@ export function report(kind: RealBootKind, r: RealBootResult): string {
   ].join("\n");
 }
 
+/** Removes what precedes the kernel's text on a line: firmware noise, escape codes, the timestamp. */
+function kernelText(line: string): string {
+  return line.replace(/^.*?\[\s*[\d.]+\]\s*/, "");
+}
+
+/**
+ * Compares the first `n` kernel lines from "Linux version" on (timestamps removed): how many are the
+ * same, and each one that differs.
+ */
+export function compareLines(ours: readonly string[], qemu: readonly string[], n: number): string {
+  const from = (lines: readonly string[]) => {
+    const t = lines.map(kernelText);
+    const i = t.findIndex((l) => l.startsWith("Linux version"));
+    return i < 0 ? [] : t.slice(i, i + n);
+  };
+  const a = from(ours), b = from(qemu);
+  const out: string[] = [];
+  let same = 0;
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if (a[i] === b[i]) same++;
+    else out.push(`   line ${i + 1}:\n     unicorn: ${a[i] ?? "(none)"}\n     qemu:    ${b[i] ?? "(none)"}`);
+  }
+  const mine = new Set(ours.map(kernelText));
+  const shared = b.filter((l) => mine.has(l)).length;
+  return [
+    `   ${same} of the first ${Math.max(a.length, b.length)} kernel lines are the same line for line; ${shared} of ` +
+    `QEMU's first ${b.length} appear in ours`,
+    ...out.slice(0, 8),
+    out.length > 8 ? `   (${out.length - 8} more differences)` : "",
+  ].join("\n");
+}
+
 if (import.meta.main) {
   const args = [...Deno.args];
   const kind = (args.find((a) =>
@@ -91,15 +123,9 @@ if (import.meta.main) {
         await Deno.writeFile(kernel, await extractVmlinux(await Deno.readFile(rec!.kernel)));
       }
       const q = await qemuBoot({ arch, kernel, cmdline, initrd: await initramfs(arch), timeoutMs: 60_000 });
-      const strip = (l: string) => l.replace(/^\[\s*[\d.]+\]\s*/, "");
-      const ours = r.lines.map(strip), theirs = q.lines.map(strip);
-      const first = theirs.findIndex((l) => l.startsWith("Linux version"));
-      const mine = ours.findIndex((l) => l.startsWith("Linux version"));
-      console.log(`== QEMU: ${q.lines.length} lines in ${(q.wallMs / 1000).toFixed(1)} s; first lines compared:`);
-      for (let i = 0; i < 12 && first >= 0 && mine >= 0; i++) {
-        const a = ours[mine + i] ?? "", b = theirs[first + i] ?? "";
-        console.log(`${a === b ? "  same" : "  DIFF"} | unicorn: ${a}\n       | qemu:    ${b}`);
-      }
+      if (kind === "pvh") await Deno.remove(kernel);
+      console.log(`== QEMU: ${q.lines.length} lines in ${(q.wallMs / 1000).toFixed(1)} s`);
+      console.log(compareLines(r.lines, q.lines, 25));
     }
   }
 }
