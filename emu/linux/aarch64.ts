@@ -13,10 +13,11 @@
  * registers so the tty driver binds (else "unable to open an initial console"); PSCI calls over `hvc`
  * are answered. No interrupt is ever delivered.
  *
- * User space (`arm64UserSpace`, experimental): Unicorn reports SVC and aborts instead of taking them; the
- * machine takes them to the EL1 vectors itself. /init then runs its three syscalls and the kernel
- * powers off, but not reliably: some runs execute zeros at /init's first instruction (UNDEFINED) or
- * crash the process inside the engine, so it is off by default and the tests stop at "Run /init".
+ * User space: Unicorn reports SVC and aborts instead of taking them; the machine takes them to the EL1
+ * vectors itself, and /init runs its three syscalls, prints its line through ttyAMA0 and the kernel powers
+ * off. The placeholders user space needs are mapped before the run: mapping one from the unmapped-access
+ * hook during an instruction fetch made runs execute zeros at /init's first instruction or crash the
+ * process (3 of 4 runs), mapped beforehand 10 of 10 runs passed.
  *
  * @module
  */
@@ -138,8 +139,25 @@ export class Arm64LinuxMachine implements Disposable {
     }
   }
 
+  #userSpace = false;
+
   /** Deliver exceptions from EL0 (see {@linkcode RealBootOptions.arm64UserSpace}). */
-  userSpace = false;
+  get userSpace(): boolean {
+    return this.#userSpace;
+  }
+
+  /**
+   * Turns user space on. The placeholders user space needs are mapped now, before the run, rather than
+   * from the engine's unmapped-access hook in the middle of an instruction fetch: the program's low
+   * addresses below the GIC, and the top 4 GiB of the 48-bit user range where the stack is.
+   */
+  set userSpace(on: boolean) {
+    if (on && !this.#userSpace) {
+      this.uc.mapScratch(0, AARCH64_LAYOUT.gicDist);
+      this.uc.mapScratch(0xffff_0000_0000, 0x1_0000_0000);
+    }
+    this.#userSpace = on;
+  }
   #el1Flags: number | undefined;
 
   /** Remembers QEMU's cached TB flags while the kernel runs at EL1 (the PL011 is written from EL1). */
@@ -347,7 +365,7 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
   mem.write(L.dtb, dtb);
   const cpu = arm64LinuxBoot({ entry: loaded.kernelLoad, dtb: L.dtb });
   using m = new Arm64LinuxMachine(mem, opts.onLine, opts.stopAt);
-  m.userSpace = opts.arm64UserSpace === true;
+  m.userSpace = opts.arm64UserSpace !== false;
   applyAarch64State(m.uc, cpu);
   return m.run(BigInt(cpu.regs.pc), {
     timeoutMs: opts.timeoutMs ?? 120_000,

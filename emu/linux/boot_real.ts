@@ -4,9 +4,9 @@
  * wall time, where it stopped and why.
  *
  * Usage: deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] [--timeout SECONDS] [--no-initrd]
- *        [--cmdline "..."] [--count] [--user] [--qemu]
+ *        [--cmdline "..."] [--count] [--no-user] [--qemu]
  *   --count  count instructions (Unicorn's per-instruction counter: about 3x slower)
- *   --user   arm64: deliver EL0 exceptions so /init runs (experimental, see emu/linux/aarch64.ts)
+ *   --no-user  arm64: do not deliver EL0 exceptions (the run stops at /init's first instruction)
  *   --qemu   also boot QEMU with the same inputs and compare the first lines
  *
  * @module
@@ -105,7 +105,7 @@ if (import.meta.main) {
     timeoutMs,
     cmdline,
     withInitrd: !args.includes("--no-initrd"),
-    arm64UserSpace: args.includes("--user"),
+    arm64UserSpace: !args.includes("--no-user"),
     countInstructions: args.includes("--count"),
     onLine: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
   });

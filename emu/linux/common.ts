@@ -36,9 +36,8 @@ export interface RealBootOptions {
   /** Called with every complete line the guest prints (carriage returns removed), as it prints it. */
   onLine?: (line: string) => void;
   /**
-   * arm64 only: deliver exceptions from EL0 (SVC, instruction aborts) to the kernel so /init runs.
-   * Experimental and off by default: it works, but some runs end with Unicorn 2.0.1 executing zeros at
-   * /init's first instruction or crashing the process (see emu/linux/aarch64.ts).
+   * arm64 only: deliver exceptions from EL0 (SVC, instruction aborts) to the kernel so /init runs
+   * (default true; false stops the run at /init's first instruction fetch).
    */
   arm64UserSpace?: boolean;
   /** Stop as soon as a printed line contains this text. */
