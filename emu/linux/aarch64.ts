@@ -58,15 +58,19 @@ const PL011_ID = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
 
 /** Runs a real arm64 kernel in Unicorn. */
 export class Arm64LinuxMachine implements Disposable {
+  /** The engine. */
   readonly uc: Unicorn;
+  /** The PL011's output. */
   readonly console: SerialConsole;
+  /** What the machine did for the guest. */
   readonly stats: Record<string, number> = { placeholders: 0, exceptions: 0, psci: 0, svc: 0, userAborts: 0 };
   #sliceEnd = Infinity;
   #stopped = false;
 
+  /** Guest RAM. */
   readonly mem: GuestMemory;
   /** Physical address of the kernel image (KIMAGE_VADDR maps there: the DT carries no KASLR seed). */
-  kernelPhys = AARCH64_LAYOUT.kernel;
+  kernelPhys: number = AARCH64_LAYOUT.kernel;
 
   /** A 32-bit word of the kernel image by virtual address (the placeholders at virtual addresses are empty). */
   readKernelWord(va: bigint): number {
@@ -74,6 +78,7 @@ export class Arm64LinuxMachine implements Disposable {
     return this.mem.isRange(pa, 4) ? this.mem.readU32(pa) : 0;
   }
 
+  /** Opens the engine, maps RAM and the devices, and installs the hooks. */
   constructor(mem: GuestMemory, onLine?: (line: string) => void, stopAt?: string) {
     this.mem = mem;
     this.uc = Unicorn.open("aarch64");
@@ -124,10 +129,12 @@ export class Arm64LinuxMachine implements Disposable {
     });
   }
 
+  /** Closes the engine. */
   close(): void {
     this.uc.close();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }

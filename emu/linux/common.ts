@@ -80,7 +80,9 @@ export const MILESTONES: Readonly<Record<string, string>> = Object.freeze({
  * reads between instructions.
  */
 export class SerialConsole {
+  /** Every byte received. */
   readonly bytes: number[] = [];
+  /** Every finished line, carriage returns removed. */
   readonly lines: string[] = [];
   #current: number[] = [];
   #decoder = new TextDecoder();
@@ -89,6 +91,7 @@ export class SerialConsole {
   #onLine?: (line: string) => void;
   #stopAt?: string;
 
+  /** A console calling `onLine` per line and flagging `stopAt`. */
   constructor(onLine?: (line: string) => void, stopAt?: string) {
     this.#onLine = onLine;
     this.#stopAt = stopAt;

@@ -93,8 +93,10 @@ const GPR = [
 ];
 
 /** Offsets in Unicorn's saved x86 CPU state, calibrated once per process. */
-interface X86StateLayout {
+export interface X86StateLayout {
+  /** Offset of `error_code` (int). */
   errorCode: number;
+  /** Offset of `old_exception` (int): the exception in flight, -1 for none. */
   oldException: number;
 }
 
@@ -304,17 +306,24 @@ export interface X86MachineOptions {
 }
 
 /** A page-table walk's result. */
-interface Translation {
+export interface Translation {
+  /** Physical address. */
   pa: number;
+  /** Writable at every level. */
   writable: boolean;
+  /** User-accessible at every level. */
   user: boolean;
 }
 
 /** Runs a real x86_64 kernel in Unicorn; see the module documentation for what it covers. */
 export class X86LinuxMachine implements Disposable {
+  /** The engine. */
   readonly uc: Unicorn;
+  /** Guest RAM (the same bytes the engine sees). */
   readonly mem: GuestMemory;
+  /** The 16550's output. */
   readonly console: SerialConsole;
+  /** What the machine did for the guest. */
   readonly stats: Record<string, number> = {
     aliases: 0,
     aliasDrops: 0,
@@ -345,6 +354,7 @@ export class X86LinuxMachine implements Disposable {
     }
   })();
 
+  /** Opens the engine, maps RAM and its aliases, and installs every hook. */
   constructor(opts: X86MachineOptions) {
     this.mem = opts.mem;
     if (opts.mem.regions.length !== 1 || opts.mem.regions[0].guestAddr !== 0) {
@@ -368,10 +378,12 @@ export class X86LinuxMachine implements Disposable {
     for (const a of opts.flushSites.movCr) this.uc.onCode(() => this.#movCr(a), a, a + 1n);
   }
 
+  /** Closes the engine. */
   close(): void {
     this.uc.close();
   }
 
+  /** Same as close(), for `using`. */
   [Symbol.dispose](): void {
     this.close();
   }
@@ -899,7 +911,7 @@ export class X86LinuxMachine implements Disposable {
   }
 
   /** Wall-clock time at which hooks stop the current slice (Unicorn's own timeout can be lost). */
-  sliceEnd = Infinity;
+  sliceEnd: number = Infinity;
   #sliceStopped = false;
 
   /** Called from hooks: ends the slice when its time is up. */
