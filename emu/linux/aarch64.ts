@@ -29,7 +29,7 @@ import { GuestMemory } from "../../lib/memory.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { applyAarch64State } from "../aarch64.ts";
 import { GuestFault, Unicorn } from "../unicorn.ts";
-import { hx, type RealBootOptions, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
+import { DEBUG, hx, type RealBootOptions, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
 
 /** The default command line. */
 export const AARCH64_DEFAULT_CMDLINE = "console=ttyAMA0 earlycon=pl011,0x9000000";
@@ -109,7 +109,7 @@ export class Arm64LinuxMachine implements Disposable {
       this.stats.exceptions++;
       if (intno === 1 && this.#psci()) return;
       if (this.userSpace && (intno === 2 || intno === 3) && this.#fromEl0(intno)) return;
-      if (Deno.env.get("LL_DEBUG") === "1") {
+      if (DEBUG) {
         const st = this.uc.editCpuState((x) => x.slice(), false);
         const dv = new DataView(st.buffer);
         console.error(
@@ -194,7 +194,7 @@ export class Arm64LinuxMachine implements Disposable {
     const pstate = uc.regRead("pstate");
     if ((pstate & 0xfn) !== 0n || this.#el1Flags === undefined) return false;
     const pc = uc.readPc();
-    if (Deno.env.get("LL_DEBUG") === "1") {
+    if (DEBUG) {
       console.error(
         `el0 exception ${intno} pc ${hx(pc)} pstate ${hx(pstate)} vbar ${hx(uc.regRead("vbar_el1"))} flags ${
           hx(this.#el1Flags)
@@ -239,7 +239,7 @@ export class Arm64LinuxMachine implements Disposable {
     const isCall = (w: number) => w === 0xd400_0002 || w === 0xd400_0003;
     if (!isCall(word(pc))) {
       if (!isCall(word(pc - 4n))) {
-        if (Deno.env.get("LL_DEBUG") === "1") console.error(`UDEF insn ${hx(word(pc))} prev ${hx(word(pc - 4n))}`);
+        if (DEBUG) console.error(`UDEF insn ${hx(word(pc))} prev ${hx(word(pc - 4n))}`);
         return false;
       }
       pc -= 4n;

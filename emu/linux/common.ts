@@ -131,3 +131,12 @@ export class SerialConsole {
 export function hx(v: number | bigint): string {
   return `0x${v.toString(16)}`;
 }
+
+/** Whether LL_DEBUG=1 asks the harnesses to log what they do for the guest (stderr); false without env access. */
+export const DEBUG: boolean = (() => {
+  try {
+    return Deno.env.get("LL_DEBUG") === "1";
+  } catch {
+    return false;
+  }
+})();

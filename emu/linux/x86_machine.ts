@@ -31,7 +31,7 @@ import type { GuestMemory } from "../../lib/memory.ts";
 import { Uart16550 } from "../uart.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { type FaultKind, GuestFault, Unicorn } from "../unicorn.ts";
-import { hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
+import { DEBUG, hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
 
 /** Where guest RAM is mapped again: the kernel text mapping (__START_KERNEL_map). */
 export const KERNEL_TEXT_MAP = 0xffff_ffff_8000_0000n;
@@ -346,13 +346,7 @@ export class X86LinuxMachine implements Disposable {
   #ram: Uint8Array;
   #pendingUd = false;
   #lastException = "";
-  #debug = (() => {
-    try {
-      return Deno.env.get("LL_DEBUG") === "1";
-    } catch {
-      return false;
-    }
-  })();
+  #debug = DEBUG;
 
   /** Opens the engine, maps RAM and its aliases, and installs every hook. */
   constructor(opts: X86MachineOptions) {
