@@ -5,7 +5,7 @@
  *
  * Usage: deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] [--timeout SECONDS] [--no-initrd]
  *        [--cmdline "..."] [--count] [--no-user] [--qemu]
- *   --count  count instructions (Unicorn's per-instruction counter: about 3x slower)
+ *   --count  count instructions (Unicorn's per-instruction counter: about 9x slower on x86)
  *   --no-user  arm64: do not deliver EL0 exceptions (the run stops at /init's first instruction)
  *   --qemu   also boot QEMU with the same inputs and compare the first lines
  *

@@ -24,7 +24,8 @@ export interface RealBootOptions {
   maxInstructions?: number;
   /**
    * Count the instructions executed (default false). Unicorn counts with a hook on every instruction, which
-   * makes the boot about three times slower; without it `instructions` is -1.
+   * makes an x86 boot about nine times slower (it walks every code hook per instruction); without it
+   * `instructions` is -1.
    */
   countInstructions?: boolean;
   /** Kernel command line; each boot has a default that works in Unicorn. */

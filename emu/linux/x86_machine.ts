@@ -775,7 +775,7 @@ export class X86LinuxMachine implements Disposable {
   /**
    * Executes from `begin` until an end condition. With `countInstructions`, the engine runs in slices of
    * `slice` instructions (Unicorn's counter is a per-instruction hook that walks every code hook, so it
-   * costs about 3x); without, in slices of `sliceMs` of wall time and `instructions` is -1.
+   * costs about 9x here); without, in one run stopped from hooks and `instructions` is -1.
    */
   run(
     begin: bigint,
