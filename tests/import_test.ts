@@ -94,7 +94,9 @@ Deno.test("lib/ mentions Deno only in documentation", async () => {
         const lines = (await Deno.readTextFile(u)).split("\n");
         lines.forEach((l, i) => {
           const code = l.replace(/\/\/.*$/, "");
-          if (/\bDeno\./.test(code) && !/^\s*(\/\*\*|\*)/.test(l)) offenders.push(`${u.pathname}:${i + 1}: ${l.trim()}`);
+          if (/\bDeno\./.test(code) && !/^\s*(\/\*\*|\*)/.test(l)) {
+            offenders.push(`${u.pathname}:${i + 1}: ${l.trim()}`);
+          }
         });
       }
     }
