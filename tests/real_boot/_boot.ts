@@ -1,6 +1,6 @@
 /**
- * Shared by the real-kernel boot tests (slow: run them with `deno task test:real`, not in the main suite):
- * the milestones a boot must print, in order, and the kernels and initramfs to boot.
+ * Shared by the real-kernel boot tests (tens of seconds each; part of `deno task test`, and alone in
+ * `deno task test:real`): the milestones a boot must print, in order.
  */
 import assert from "node:assert/strict";
 import type { RealBootResult } from "../../emu/linux/common.ts";
@@ -25,4 +25,18 @@ export function verboseLine(): ((line: string) => void) | undefined {
     verbose = Deno.env.get("REAL_BOOT_VERBOSE") === "1";
   } catch { /* no env permission */ }
   return verbose ? (l) => console.error(l) : undefined;
+}
+
+/**
+ * Registers `name` as a real-kernel boot test when the kernel is cached, and as an ignored one otherwise
+ * (`ensureRealKernel` has printed why; with CI=true it throws instead, so the file fails).
+ */
+export function realBootTest(
+  have: boolean,
+  name: string,
+  fn: () => Promise<void>,
+  emuTest: (n: string, f: () => Promise<void>) => void,
+): void {
+  if (have) emuTest(name, fn);
+  else Deno.test({ name, ignore: true, fn });
 }

@@ -11,13 +11,15 @@ import { INIT_MESSAGE, initramfs } from "../../fixtures/build/init.ts";
 import { MILESTONES } from "../../emu/linux/common.ts";
 import { bootArm64Image } from "../../emu/linux/aarch64.ts";
 import { emuTest } from "../emu/_unicorn.ts";
-import { assertInOrder, verboseLine } from "./_boot.ts";
+import { assertInOrder, realBootTest, verboseLine } from "./_boot.ts";
 
 const arm64 = await ensureRealKernel("arm64");
 
-if (arm64 !== undefined) {
-  const image = await Deno.readFile(arm64.kernel);
-  emuTest("Debian's arm64 Image boots in Unicorn with our DTB and initramfs and runs our /init", async () => {
+realBootTest(
+  arm64 !== undefined,
+  "Debian's arm64 Image boots in Unicorn with our DTB and initramfs and runs our /init",
+  async () => {
+    const image = await Deno.readFile(arm64!.kernel);
     const r = await bootArm64Image(image, {
       initrd: await initramfs("aarch64"),
       timeoutMs: 120_000,
@@ -34,5 +36,6 @@ if (arm64 !== undefined) {
     assert.ok(!r.serial.includes("Initramfs unpacking failed"), r.serial.slice(-1500));
     assert.ok(!r.serial.includes("Kernel panic"), r.serial.slice(-1500));
     assert.equal(r.stop, "poweroff", r.detail);
-  });
-}
+  },
+  emuTest,
+);
