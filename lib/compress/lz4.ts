@@ -123,8 +123,11 @@ export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {
     } else {
       // Less than a whole block of room: decode into scratch, then grow only by what the block produced
       // (an exact size hint is never doubled for the last block).
-      scratch ??= new Uint8Array(LZ4_LEGACY_BLOCK_SIZE);
-      produced = decodeLz4Block(input, blockStart, blockStart + size, scratch, 0, LZ4_LEGACY_BLOCK_SIZE, blocks);
+      // A block expands at most 255 times (one extension byte adds 255 to a length), so a small block
+      // needs a small scratch, not a whole 8 MiB block's.
+      const room = Math.min(LZ4_LEGACY_BLOCK_SIZE, size * 255 + 64);
+      if (scratch === undefined || scratch.byteLength < room) scratch = new Uint8Array(room);
+      produced = decodeLz4Block(input, blockStart, blockStart + size, scratch, 0, room, blocks);
       if (out.byteLength - op < produced) {
         const grown = new Uint8Array(Math.max(out.byteLength * 2, op + produced));
         grown.set(out.subarray(0, op));
