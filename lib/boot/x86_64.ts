@@ -19,6 +19,7 @@
  * @module
  */
 
+import { ConfiguratorError, hex } from "../errors.ts";
 import type { Plan } from "../plan.ts";
 
 /** CR0.PE: protected mode. */
@@ -45,6 +46,10 @@ const PTE_PRESENT = 1 << 0;
 const PTE_WRITABLE = 1 << 1;
 const PTE_PAGE_SIZE = 1 << 7;
 const HUGE_2M = 0x20_0000;
+/** Page-table pages are 4 KiB and 4 KiB-aligned. */
+const PAGE_SIZE = 0x1000;
+/** One PDPT has 512 entries, each pointing at a page directory that maps 1 GiB with 2 MiB pages. */
+const MAX_IDENTITY_GIB = 512;
 
 /**
  * GDT descriptor flags in Firecracker's 16-bit form: bits 0..7 are the access byte (P, DPL, S, type),
@@ -254,14 +259,24 @@ function segments(gdt: readonly bigint[]): X86Segments {
 }
 
 function checkPage(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0 || v % 0x1000 !== 0) {
-    throw new RangeError(`${name} ${String(v)} must be a 4 KiB-aligned guest address`);
+  if (!Number.isSafeInteger(v) || v < 0 || v % PAGE_SIZE !== 0) {
+    throw new ConfiguratorError(
+      "InvalidAddress",
+      `${name} ${hex(v)} is not a ${hex(PAGE_SIZE)}-aligned guest address`,
+      {
+        field: name,
+        value: String(v),
+        limit: PAGE_SIZE,
+      },
+    );
   }
 }
 
 /**
  * The 64-bit Linux boot state: identity-mapped page tables (2 MiB pages), a GDT with flat 64-bit code and
  * flat data, an empty IDT, long mode on (CR0.PE|PG, CR4.PAE, EFER.LME|LMA), RSI = zero page, interrupts off.
+ * Throws {@linkcode ConfiguratorError} `InvalidAddress` for a page-table address that is not 4 KiB-aligned
+ * or an `identityGiB` outside 1..512.
  *
  * @example
  * ```ts
@@ -283,8 +298,12 @@ export function x86LongModeBoot(opts: X86LongModeOptions): X86BootSetup {
   checkPage("pml4Addr", pml4);
   checkPage("pdptAddr", pdpt);
   checkPage("pdAddr", pd);
-  if (!Number.isInteger(gib) || gib < 1 || gib > 512) {
-    throw new RangeError(`identityGiB ${String(gib)} must be an integer from 1 to 512`);
+  if (!Number.isInteger(gib) || gib < 1 || gib > MAX_IDENTITY_GIB) {
+    throw new ConfiguratorError(
+      "InvalidAddress",
+      `identityGiB ${String(gib)} is not an integer from 1 to ${MAX_IDENTITY_GIB} (one PDPT's entries)`,
+      { field: "identityGiB", value: String(gib), limit: MAX_IDENTITY_GIB },
+    );
   }
   const gdt = bootGdt(GDT_FLAGS.code64);
   const flags = BigInt(PTE_PRESENT | PTE_WRITABLE);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConfiguratorError } from "../../lib/errors.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { applyPlanSync } from "../../lib/plan.ts";
 import {
@@ -89,7 +90,10 @@ Deno.test("page-table addresses and the size of the identity map are configurabl
 });
 
 Deno.test("a page-table address that is not 4 KiB-aligned is rejected", () => {
-  assert.throws(() => x86LongModeBoot({ entry: 0, zeroPage: 0, pml4Addr: 0x9100 }), RangeError);
+  assert.throws(
+    () => x86LongModeBoot({ entry: 0, zeroPage: 0, pml4Addr: 0x9100 }),
+    (e) => e instanceof ConfiguratorError && e.code === "InvalidAddress" && e.field === "pml4Addr",
+  );
 });
 
 Deno.test("the long-mode registers turn on paging, PAE and long mode with RSI at the zero page", () => {
