@@ -12,10 +12,10 @@ import { type DetectedKernel, detectKernel } from "./loader/mod.ts";
 import { planElf } from "./loader/elf.ts";
 import { decodeBzImage } from "./loader/bzimage.ts";
 import { decodePeHeader, type PeArch } from "./loader/pe.ts";
-import { findBzImagePayload } from "./loader/extract.ts";
+import { findBzImagePayload, PAYLOAD_PROTOCOL } from "./loader/extract.ts";
 import { findMultiboot2Header, findMultibootHeader } from "./loader/multiboot.ts";
 import { decodeArm64Flags } from "./abi/image.ts";
-import { LOADED_HIGH } from "./abi/bootparam.ts";
+import { BOOT_PROTOCOL, KERNEL_VERSION_BIAS, LOADED_HIGH, STARTUP_64_OFFSET, XLF_KERNEL_64 } from "./abi/bootparam.ts";
 import { PT_LOAD } from "./abi/elf.ts";
 
 /** One range of guest memory the image occupies once loaded. */
@@ -144,7 +144,11 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
       const info = await decodeBzImage(src);
       const h = info.setupHeader;
       report.protocol = `Linux boot protocol ${info.version >> 8}.${(info.version & 0xff).toString().padStart(2, "0")}`;
-      report.entries.linux64 = info.code32Start + 0x200;
+      // boot.rst, XLF_KERNEL_64: "This kernel has the legacy 64-bit entry point at 0x200." From 2.12 on a
+      // kernel without the flag (a 32-bit one) has no such entry; before 2.12 the header cannot say.
+      if (info.version < BOOT_PROTOCOL.XLOADFLAGS || (info.xloadflags & XLF_KERNEL_64) !== 0) {
+        report.entries.linux64 = info.code32Start + STARTUP_64_OFFSET;
+      }
       report.loadRanges.push({
         label: "protected-mode kernel",
         start: info.code32Start,
@@ -166,11 +170,11 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
         cmdline_size: info.cmdlineSize,
         initrd_addr_max: hex(info.initrdAddrMax),
       };
-      if (h.kernel_version !== 0 && info.version >= 0x0200) {
-        const at = h.kernel_version + 0x200;
+      if (h.kernel_version !== 0) {
+        const at = h.kernel_version + KERNEL_VERSION_BIAS;
         if (at < src.size) report.version = cString(await readBytes(src, at, Math.min(256, src.size - at)), 0);
       }
-      if (info.version >= 0x0208 && h.payload_length > 0) {
+      if (info.version >= PAYLOAD_PROTOCOL && h.payload_length > 0) {
         const pl = await findBzImagePayload(src);
         report.payload = { compression: pl.compression ?? "unknown", offset: pl.offset, length: pl.length };
       }

@@ -321,6 +321,10 @@ export const MIN_BOOT_PROTOCOL = 0x0200;
 export const KERNEL_LOADER_OTHER = 0xff;
 /** Default `code32_start` of a bzImage: protected-mode code is loaded at 1 MiB. */
 export const DEFAULT_CODE32_START = 0x100000;
+/**
+ * `kernel_version` holds the file offset of the version string "less 0x200" (boot.rst): add this to it.
+ */
+export const KERNEL_VERSION_BIAS = 0x200;
 /** Offset of the 64-bit entry point from the start of the protected-mode code (`startup_64`). */
 export const STARTUP_64_OFFSET = 0x200;
 
