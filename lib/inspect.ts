@@ -8,15 +8,15 @@
 
 import { hex } from "./errors.ts";
 import { type KernelSource, readBytes, toSource } from "./source.ts";
-import { type DetectedKernel, detectKernel } from "./loader/mod.ts";
-import { planElf } from "./loader/elf.ts";
+import { DETECT_BYTES, type DetectedKernel, detectKernel } from "./loader/mod.ts";
+import { isElf, planElf } from "./loader/elf.ts";
 import { decodeBzImage } from "./loader/bzimage.ts";
 import { decodePeHeader, type PeArch } from "./loader/pe.ts";
 import { findBzImagePayload, PAYLOAD_PROTOCOL } from "./loader/extract.ts";
 import { findMultiboot2Header, findMultibootHeader } from "./loader/multiboot.ts";
 import { decodeArm64Flags } from "./abi/image.ts";
 import { BOOT_PROTOCOL, KERNEL_VERSION_BIAS, LOADED_HIGH, STARTUP_64_OFFSET, XLF_KERNEL_64 } from "./abi/bootparam.ts";
-import { PT_LOAD } from "./abi/elf.ts";
+import { ELF32_EHDR, PT_LOAD } from "./abi/elf.ts";
 
 /** One range of guest memory the image occupies once loaded. */
 export interface LoadRange {
@@ -53,7 +53,7 @@ export interface KernelReport extends DetectedKernel {
 /** Bytes searched for the version banner, so a hostile image cannot make inspection read forever. */
 export const VERSION_SCAN_LIMIT = 256 << 20;
 
-const ELF32_E_ENTRY = 24; // Elf32_Ehdr.e_entry
+const ELF32_E_ENTRY = ELF32_EHDR.offsetOf("e_entry");
 
 const BANNER = new TextEncoder().encode("Linux version ");
 
@@ -210,9 +210,9 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
     }
     case "multiboot":
     case "multiboot2": {
-      const head = await readBytes(src, 0, Math.min(src.size, 32768));
+      const head = await readBytes(src, 0, Math.min(src.size, DETECT_BYTES));
       // An ELF32 kernel enters at e_entry; an a.out-kludge one at the header's entry address.
-      if (head.length >= 28 && head[0] === 0x7f && head[1] === 0x45) {
+      if (head.length >= ELF32_E_ENTRY + 4 && isElf(head)) {
         report.entries.multiboot = new DataView(head.buffer, head.byteOffset).getUint32(ELF32_E_ENTRY, true);
       }
       if (detected.format === "multiboot") {

@@ -9,7 +9,7 @@
 import { hex, KernelLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
-import { EI_CLASS, ELFCLASS64, EM_386, EM_X86_64 } from "../abi/elf.ts";
+import { EI_CLASS, ELF64_EHDR, ELFCLASS64, EM_386, EM_X86_64 } from "../abi/elf.ts";
 import { isElf, type KernelLoaderResult, loadElf } from "./elf.ts";
 import { isBzImage, loadBzImage } from "./bzimage.ts";
 import { detectPeArch, loadPe, type PeArch, type PeLoadResult } from "./pe.ts";
@@ -43,7 +43,8 @@ export interface DetectedKernel {
 /** How many leading bytes detection reads: the Multiboot2 header may sit anywhere in the first 32 KiB. */
 export const DETECT_BYTES = 32768;
 
-const ELF_MACHINE_OFFSET = 18; // Elf64_Ehdr.e_machine, the same offset in Elf32_Ehdr
+// Elf64_Ehdr.e_machine, at the same offset in Elf32_Ehdr (both follow the 16-byte e_ident and e_type).
+const ELF_MACHINE_OFFSET = ELF64_EHDR.offsetOf("e_machine");
 
 // Decompresses just enough of a gzip stream to read an Image header.
 async function gunzipHead(src: KernelSource, want: number): Promise<Uint8Array> {
