@@ -30,6 +30,7 @@ import {
 } from "../abi/bootparam.ts";
 import { BzImageError, hex, KernelLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
+import { checkAddressOption } from "./options.ts";
 import { applyPlan, type Plan } from "../plan.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 import type { KernelLoaderResult } from "./elf.ts";
@@ -103,16 +104,6 @@ export function isBzImage(bytes: Uint8Array): boolean {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, "boot_flag") === BOOT_FLAG_MAGIC &&
     SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, "header") === HDRS_MAGIC;
-}
-
-function checkOption(name: string, v: number | undefined): void {
-  if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
-    throw new KernelLoaderError(
-      "InvalidKernelStartAddress",
-      `option ${name} = ${String(v)} is not a non-negative safe integer`,
-      { field: name, value: String(v), limit: MAX },
-    );
-  }
 }
 
 function invalid(field: keyof SetupHeader, value: number, limit: number, why: string): BzImageError {
@@ -230,8 +221,8 @@ export async function planBzImage(
   opts: BzImageLoadOptions = {},
 ): Promise<BzImagePlan> {
   const src = toSource(input);
-  checkOption("kernelOffset", opts.kernelOffset);
-  checkOption("highmemStart", opts.highmemStart);
+  checkAddressOption("kernelOffset", opts.kernelOffset);
+  checkAddressOption("highmemStart", opts.highmemStart);
   const info = await decodeBzImage(src);
   const load = opts.kernelOffset ?? info.code32Start;
   if (opts.highmemStart !== undefined && load < opts.highmemStart) {
@@ -364,7 +355,7 @@ export function bzImagePlacement(
   mem: GuestMemory,
   opts: { highmemStart?: number } = {},
 ): BzImagePlacement {
-  checkOption("highmemStart", opts.highmemStart);
+  checkAddressOption("highmemStart", opts.highmemStart);
   const floor = opts.highmemStart ?? 0;
   const reserved = Math.max(info.initSize ?? 0, info.kernelSize);
   if (!info.relocatable) {

@@ -33,6 +33,7 @@ import {
 import type { SetupHeader } from "../abi/bootparam.ts";
 import { ElfError, type ElfErrorCode, hex, KernelLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
+import { checkAddressOption } from "./options.ts";
 import { applyPlan, type Plan, type PlanStep } from "../plan.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 
@@ -101,16 +102,6 @@ export function isElf(bytes: Uint8Array): boolean {
   if (bytes.byteLength < SELFMAG) return false;
   for (let i = 0; i < SELFMAG; i++) if (bytes[i] !== ELFMAG[i]) return false;
   return true;
-}
-
-function checkOption(name: string, v: number | undefined): void {
-  if (v !== undefined && (!Number.isSafeInteger(v) || v < 0)) {
-    throw new KernelLoaderError(
-      "InvalidKernelStartAddress",
-      `option ${name} = ${String(v)} is not a non-negative safe integer`,
-      { field: name, value: String(v), limit: Number.MAX_SAFE_INTEGER },
-    );
-  }
 }
 
 async function read(
@@ -343,8 +334,8 @@ async function findPvhEntry(input: KernelSource, phdr: Elf64Phdr, index: number)
 export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOptions = {}): Promise<ElfPlan> {
   const src = toSource(input);
   const { kernelOffset, highmemStart } = opts;
-  checkOption("kernelOffset", kernelOffset);
-  checkOption("highmemStart", highmemStart);
+  checkAddressOption("kernelOffset", kernelOffset);
+  checkAddressOption("highmemStart", highmemStart);
   if (!Number.isSafeInteger(src.size) || src.size < 0) {
     throw new ElfError("SeekElfStart", `the image's size ${String(src.size)} is not a valid byte count`, {
       field: "size",
