@@ -54,7 +54,16 @@ export class LinuxLoaderError<C extends string = string> extends Error {
   }
 }
 
-/** Formats a guest address or size for messages: hexadecimal with a 0x prefix. */
+/**
+ * Formats a guest address or size for messages: hexadecimal with a 0x prefix (a fraction, NaN or an
+ * infinity prints as is).
+ *
+ * @example
+ * ```ts
+ * import { hex } from "@linux-loader/linux-loader";
+ * console.log(hex(0x1f1), hex(-16), hex(2n ** 64n - 1n)); // 0x1f1 -0x10 0xffffffffffffffff
+ * ```
+ */
 export function hex(n: number | bigint): string {
   // Messages name hostile values too: a fraction, NaN or an infinity prints as is (BigInt() would throw).
   if (typeof n === "number" && !Number.isInteger(n)) return String(n);

@@ -60,7 +60,15 @@ export interface Plan {
   steps: PlanStep[];
 }
 
-/** Byte count a step writes. */
+/**
+ * Byte count a step writes.
+ *
+ * @example
+ * ```ts
+ * import { stepLength } from "@linux-loader/linux-loader";
+ * console.log(stepLength({ kind: "bytes", guestAddr: 0, bytes: new Uint8Array(3), label: "x" })); // 3
+ * ```
+ */
 export function stepLength(s: PlanStep): number {
   return s.kind === "bytes" ? s.bytes.byteLength : s.length;
 }
@@ -68,6 +76,17 @@ export function stepLength(s: PlanStep): number {
 /**
  * Checks every step against guest memory (and copies against the source size) without writing.
  * Throws {@linkcode KernelLoaderError} `MemoryOverflow` naming the step and the first byte outside memory.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, validatePlan } from "@linux-loader/linux-loader";
+ * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
+ * try {
+ *   validatePlan(mem, { steps: [{ kind: "fill", guestAddr: 0xff0, length: 0x20, value: 0, label: "bss" }] });
+ * } catch (e) {
+ *   console.log((e as { code: string }).code); // MemoryOverflow
+ * }
+ * ```
  */
 export function validatePlan(mem: GuestMemory, plan: Plan, sourceSize?: number): void {
   for (const s of plan.steps) {
@@ -114,7 +133,19 @@ export interface PlannedRange {
   label: string;
 }
 
-/** The guest ranges a plan writes, sorted by address. */
+/**
+ * The guest ranges a plan writes, sorted by address (empty steps left out).
+ *
+ * @example
+ * ```ts
+ * import { plannedRanges } from "@linux-loader/linux-loader";
+ * const steps = [
+ *   { kind: "fill" as const, guestAddr: 0x2000, length: 0x10, value: 0, label: "b" },
+ *   { kind: "fill" as const, guestAddr: 0x1000, length: 0x10, value: 0, label: "a" },
+ * ];
+ * console.log(plannedRanges({ steps }).map((r) => r.label)); // [ "a", "b" ]
+ * ```
+ */
 export function plannedRanges(plan: Plan): PlannedRange[] {
   return plan.steps
     .map((s) => ({ start: s.guestAddr, end: s.guestAddr + stepLength(s), label: s.label }))
@@ -125,6 +156,18 @@ export function plannedRanges(plan: Plan): PlannedRange[] {
 /**
  * Throws {@linkcode KernelLoaderError} `PlanOverlap` when two steps of the plans write overlapping
  * ranges (for example a command line placed inside the kernel).
+ *
+ * @example
+ * ```ts
+ * import { checkNoOverlap } from "@linux-loader/linux-loader";
+ * const kernel = { steps: [{ kind: "fill" as const, guestAddr: 0x1000, length: 0x100, value: 0, label: "kernel" }] };
+ * const cmdline = { steps: [{ kind: "fill" as const, guestAddr: 0x10f0, length: 0x20, value: 0, label: "cmdline" }] };
+ * try {
+ *   checkNoOverlap(kernel, cmdline);
+ * } catch (e) {
+ *   console.log((e as { code: string }).code); // PlanOverlap
+ * }
+ * ```
  */
 export function checkNoOverlap(...plans: Plan[]): void {
   const ranges = plannedRanges({ steps: plans.flatMap((p) => p.steps) });
@@ -143,6 +186,14 @@ export function checkNoOverlap(...plans: Plan[]): void {
 /**
  * Validates, then performs, a plan that has no copy steps (boot parameters, page tables): synchronous,
  * for configurators. A validation error leaves memory untouched.
+ *
+ * @example
+ * ```ts
+ * import { applyPlanSync, GuestMemory } from "@linux-loader/linux-loader";
+ * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
+ * applyPlanSync(mem, { steps: [{ kind: "bytes", guestAddr: 0x10, bytes: new Uint8Array([0xaa]), label: "demo" }] });
+ * console.log(mem.readU8(0x10).toString(16)); // aa
+ * ```
  */
 export function applyPlanSync(mem: GuestMemory, plan: Plan): void {
   validatePlan(mem, plan);

@@ -22,7 +22,21 @@ export interface KernelSource {
   readonly bytes?: Uint8Array;
 }
 
-/** Checks that `[offset, offset + len)` lies inside a source of `size` bytes. */
+/**
+ * Checks that `[offset, offset + len)` lies inside a source of `size` bytes. Throws {@linkcode SourceError}
+ * `OffsetPastEnd` when `offset` is past the end, `ShortRead` when the range passes it.
+ *
+ * @example
+ * ```ts
+ * import { checkSourceRange, SourceError } from "@linux-loader/linux-loader";
+ * checkSourceRange(16, 8, 8); // fits: no error
+ * try {
+ *   checkSourceRange(16, 8, 9, "header");
+ * } catch (e) {
+ *   console.log((e as SourceError).code, (e as SourceError).limit); // ShortRead 16
+ * }
+ * ```
+ */
 export function checkSourceRange(size: number, offset: number, len: number, what = "read"): void {
   if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
     throw new SourceError(
@@ -177,7 +191,15 @@ export function fromBlob(blob: Blob): KernelSource {
   };
 }
 
-/** Reads `len` bytes at `offset` into a new buffer. */
+/**
+ * Reads `len` bytes at `offset` into a new buffer (errors as {@linkcode checkSourceRange}).
+ *
+ * @example
+ * ```ts
+ * import { fromBytes, readBytes } from "@linux-loader/linux-loader";
+ * console.log(await readBytes(fromBytes(new Uint8Array([1, 2, 3, 4])), 2, 2)); // Uint8Array(2) [ 3, 4 ]
+ * ```
+ */
 export async function readBytes(src: KernelSource, offset: number, len: number): Promise<Uint8Array> {
   checkSourceRange(src.size, offset, len);
   if (src.bytes !== undefined) return src.bytes.slice(offset, offset + len);
@@ -186,12 +208,35 @@ export async function readBytes(src: KernelSource, offset: number, len: number):
   return out;
 }
 
-/** Accepts a source or plain bytes (as loaders do) and returns a source. */
+/**
+ * Accepts a source or plain bytes (as loaders do) and returns a source.
+ *
+ * @example
+ * ```ts
+ * import { toSource } from "@linux-loader/linux-loader";
+ * const src = toSource(new Uint8Array(8));
+ * console.log(src.size, toSource(src) === src); // 8 true
+ * ```
+ */
 export function toSource(input: KernelSource | Uint8Array): KernelSource {
   return input instanceof Uint8Array ? fromBytes(input) : input;
 }
 
-/** Converts a 64-bit header value to a number, or throws a typed error when it is above 2^53 - 1. */
+/**
+ * Converts a 64-bit header value to a number, or throws {@linkcode SourceError} `UnsafeInteger` naming
+ * `field` when it is above 2^53 - 1 (or negative).
+ *
+ * @example
+ * ```ts
+ * import { toSafeNumber } from "@linux-loader/linux-loader";
+ * console.log(toSafeNumber(0x1000000n, "p_paddr")); // 16777216
+ * try {
+ *   toSafeNumber(2n ** 60n, "p_paddr");
+ * } catch (e) {
+ *   console.log((e as { code: string }).code); // UnsafeInteger
+ * }
+ * ```
+ */
 export function toSafeNumber(v: bigint, field: string): number {
   if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) {
     throw new SourceError(

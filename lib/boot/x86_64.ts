@@ -172,7 +172,16 @@ export function gdtEntry(flags: number, base: number, limit: number): bigint {
     (l & 0xffffn); // limit 15..0 -> bits 15..0
 }
 
-/** Decodes a GDT descriptor into the KVM-style segment for `selector`. */
+/**
+ * Decodes a GDT descriptor into the KVM-style segment for `selector` (the inverse of {@linkcode gdtEntry}).
+ *
+ * @example
+ * ```ts
+ * import { gdtEntry, segmentFromGdtEntry } from "@linux-loader/linux-loader";
+ * const cs = segmentFromGdtEntry(0x08, gdtEntry(0xa09b, 0, 0xfffff));
+ * console.log(cs.l, cs.g, cs.type, cs.limit.toString(16)); // 1 1 11 ffffffff
+ * ```
+ */
 export function segmentFromGdtEntry(selector: number, entry: bigint): X86Segment {
   const e = BigInt.asUintN(64, entry);
   const base = Number(((e >> 16n) & 0xff_ffffn) | ((e >> 32n) & 0xff00_0000n));
