@@ -81,7 +81,10 @@ export interface BzImageInfo {
 export interface BzImagePlan extends KernelLoaderResult {
   /** The header facts. */
   info: BzImageInfo;
-  /** The setup header to give the kernel: as in the image, with `code32_start` set to the load address. */
+  /**
+   * The setup header to give the kernel: as in the image up to the header's end (0x202 + the byte at 0x201;
+   * zeros past it), with `code32_start` set to the load address.
+   */
   setupHeader: SetupHeader;
   /** One copy: the protected-mode part to `kernelLoad`. */
   plan: Plan;
@@ -247,7 +250,11 @@ export async function planBzImage(
     );
   }
   // As the crate: the header handed back says where the protected-mode code really is (low 32 bits).
-  const setupHeader: SetupHeader = { ...info.setupHeader, code32_start: load % 2 ** 32 };
+  // boot.rst: "The end of setup header can be calculated as follows: 0x0202 + byte value at offset 0x0201".
+  // What lies past it in an older kernel's image is real-mode code, not header fields: the kernel gets zeros.
+  const given = SETUP_HEADER.encode(info.setupHeader);
+  given.fill(0, Math.max(0, info.headerEnd - SETUP_HEADER_OFFSET));
+  const setupHeader: SetupHeader = { ...SETUP_HEADER.decode(given), code32_start: load % 2 ** 32 };
   return {
     info,
     setupHeader,
