@@ -170,8 +170,11 @@ async function planOf(src: KernelSource, r: KernelReport): Promise<DescribedPlan
       return { steps: p.plan.steps, protocol: "linux64", entry: p.entry };
     }
     case "bzimage": {
+      // The 64-bit entry exists only where inspectKernel found one (XLF_KERNEL_64, or a pre-2.12 header).
       const p = await planBzImage(src);
-      return { steps: p.plan.steps, protocol: "linux64", entry: p.kernelLoad + STARTUP_64_OFFSET };
+      return r.entries.linux64 === undefined
+        ? { steps: p.plan.steps, protocol: "linux32" }
+        : { steps: p.plan.steps, protocol: "linux64", entry: p.kernelLoad + STARTUP_64_OFFSET };
     }
     case "pe": {
       if (r.compression !== undefined) throw new UsageError("--plan needs an uncompressed Image");
