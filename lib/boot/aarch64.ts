@@ -16,6 +16,8 @@
  * @module
  */
 
+import { ConfiguratorError, hex } from "../errors.ts";
+
 /** An AArch64 system register by its architectural encoding (MRS/MSR operands). */
 export interface Arm64SysRegEncoding {
   /** op0. */
@@ -77,8 +79,13 @@ export interface Arm64BootOptions {
   dtb: number;
 }
 
+/** booting.rst: "The device tree blob (dtb) must be placed on an 8-byte boundary". */
+export const ARM64_DTB_ALIGN = 8;
+
 /**
  * The arm64 Linux entry state: EL1h with DAIF masked, MMU and caches off, x0 = DTB, x1..x3 = 0, PC = entry.
+ * Throws {@linkcode ConfiguratorError} `InvalidAddress` for an entry or DTB address that is not a
+ * non-negative safe integer, or a DTB that is not 8-byte aligned.
  *
  * @example
  * ```ts
@@ -88,6 +95,23 @@ export interface Arm64BootOptions {
  * ```
  */
 export function arm64LinuxBoot(opts: Arm64BootOptions): Arm64CpuState {
+  for (const field of ["entry", "dtb"] as const) {
+    const v = opts[field];
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new ConfiguratorError("InvalidAddress", `${field} ${String(v)} is not a guest address`, {
+        field,
+        value: String(v),
+        limit: Number.MAX_SAFE_INTEGER,
+      });
+    }
+  }
+  if (opts.dtb % ARM64_DTB_ALIGN !== 0) {
+    throw new ConfiguratorError(
+      "InvalidAddress",
+      `dtb ${hex(opts.dtb)} is not on an ${ARM64_DTB_ALIGN}-byte boundary, as arm64 booting.rst requires`,
+      { field: "dtb", value: opts.dtb, limit: ARM64_DTB_ALIGN },
+    );
+  }
   return {
     el: 1,
     regs: { x0: opts.dtb, x1: 0, x2: 0, x3: 0, pc: opts.entry },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { ARM64_SYSREGS, arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
+import { ConfiguratorError } from "../../lib/errors.ts";
 
 Deno.test("the arm64 state passes the DTB in x0 and zeroes x1 to x3", () => {
   const cpu = arm64LinuxBoot({ entry: 0x40200000, dtb: 0x44000000 });
@@ -19,4 +20,15 @@ Deno.test("the arm64 state turns the MMU and caches off and makes EL2 and EL3 sa
   assert.equal(byName.HCR_EL2.value >> 31n, 1n);
   assert.equal(byName.SCR_EL3.value & 0x401n, 0x401n);
   assert.deepEqual(byName.SCR_EL3.encoding, ARM64_SYSREGS.SCR_EL3);
+});
+
+Deno.test("arm64LinuxBoot refuses a DTB off an 8-byte boundary, as booting.rst requires", () => {
+  assert.throws(
+    () => arm64LinuxBoot({ entry: 0x4020_0000, dtb: 0x4400_0004 }),
+    (e: unknown) => e instanceof ConfiguratorError && e.code === "InvalidAddress" && e.field === "dtb",
+  );
+  assert.throws(
+    () => arm64LinuxBoot({ entry: -1, dtb: 0x4400_0000 }),
+    (e: unknown) => e instanceof ConfiguratorError && e.field === "entry",
+  );
 });
