@@ -20,6 +20,7 @@ import {
   type SetupHeader,
 } from "../abi/bootparam.ts";
 import { ConfiguratorError, type ConfiguratorErrorCode, hex } from "../errors.ts";
+import { toSafeNumber } from "../source.ts";
 import type { GuestMemory } from "../memory.ts";
 import type { Plan } from "../plan.ts";
 import { BootParams } from "./mod.ts";
@@ -164,7 +165,9 @@ export function decodeBootParams(bytes: Uint8Array): DecodedBootParams {
   const n = Math.min(params.e820_entries, E820_MAX_ENTRIES_ZEROPAGE);
   const e820: BootE820Entry[] = [];
   for (let i = 0; i < n; i++) e820.push(BOOT_E820_ENTRY.decode(params.e820_table, i * BOOT_E820_ENTRY.size));
-  return { params, hdr, e820, cmdlineAddr: params.ext_cmd_line_ptr * U32 + hdr.cmd_line_ptr };
+  // ext_cmd_line_ptr holds bits 32-63: above 2^53 the address is a typed error, never a rounded number.
+  const cmdline = (BigInt(params.ext_cmd_line_ptr) << 32n) | BigInt(hdr.cmd_line_ptr);
+  return { params, hdr, e820, cmdlineAddr: toSafeNumber(cmdline, "ext_cmd_line_ptr:cmd_line_ptr") };
 }
 
 /**
