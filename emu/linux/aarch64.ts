@@ -23,6 +23,7 @@
  */
 
 import { arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
+import { chosenInitrd, loadInitrd } from "../../lib/boot/initrd.ts";
 import { buildVmFdt } from "../../lib/fdt/nodes.ts";
 import { loadPe } from "../../lib/loader/pe.ts";
 import { GuestMemory } from "../../lib/memory.ts";
@@ -39,12 +40,13 @@ export const AARCH64_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
   ram: 0x4000_0000,
   kernel: 0x4020_0000,
   dtb: 0x4400_0000,
-  initrd: 0x4420_0000,
   pl011: 0x0900_0000,
   gicDist: 0x0800_0000,
   gicCpu: 0x0801_0000,
 });
 
+/** The largest DTB arm64 Linux takes (booting.rst: "must not exceed 2 megabytes in size"). */
+const ARM64_DTB_MAX = 2 << 20;
 const GICC_IAR = 0x0c;
 // CPUARMState (qemu/target/arm/cpu.h in Unicorn 2.0.1): regs[16], xregs[32], pc, pstate, aarch64, hflags.
 const ENV_PC = 64 + 256, ENV_AARCH64 = ENV_PC + 12, ENV_HFLAGS = ENV_PC + 16;
@@ -358,15 +360,17 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
   const ramSize = (opts.memoryMiB ?? 512) << 20;
   const mem = GuestMemory.fromRanges([[L.ram, ramSize]]);
   const loaded = await loadPe(mem, image, { kernelOffset: L.kernel, arch: "aarch64" });
-  let initrd: { start: number; end: number } | undefined;
-  if (opts.initrd !== undefined) {
-    mem.write(L.initrd, opts.initrd);
-    initrd = { start: L.initrd, end: L.initrd + opts.initrd.byteLength };
-  }
+  // booting.rst sets no upper limit for the initrd on arm64; keep it clear of the DTB's 2 MiB.
+  const placed = opts.initrd === undefined ? undefined : await loadInitrd(mem, opts.initrd, {
+    maxAddr: Number.MAX_SAFE_INTEGER,
+    kernelEnd: loaded.imageEnd,
+    avoid: [{ addr: L.dtb, size: ARM64_DTB_MAX }],
+  });
+  const chosen = placed === undefined ? undefined : chosenInitrd(placed);
   const dtb = buildVmFdt(mem, {
     arch: "aarch64",
     bootargs: opts.cmdline ?? AARCH64_DEFAULT_CMDLINE,
-    initrd,
+    initrd: chosen === undefined ? undefined : { start: chosen.initrdStart, end: chosen.initrdEnd },
     gic: true,
   });
   mem.write(L.dtb, dtb);
@@ -374,9 +378,10 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
   using m = new Arm64LinuxMachine(mem, opts.onLine, opts.stopAt);
   m.userSpace = opts.arm64UserSpace !== false;
   applyAarch64State(m.uc, cpu);
-  return m.run(BigInt(cpu.regs.pc), {
+  const r = m.run(BigInt(cpu.regs.pc), {
     timeoutMs: opts.timeoutMs ?? 120_000,
     maxInstructions: opts.maxInstructions ?? 0,
     countInstructions: opts.countInstructions,
   });
+  return { ...r, initrd: placed };
 }

@@ -65,6 +65,8 @@ export interface RealBootResult {
   detail: string;
   /** Counters of what the harness did for the guest (exceptions delivered, aliases mapped, ...). */
   stats: Record<string, number>;
+  /** Where the boot put the initramfs (`loadInitrd`'s placement), when it was given one. */
+  initrd?: { addr: number; size: number };
 }
 
 /** The lines a boot is judged by, in the order the kernel prints them. */

@@ -1,14 +1,15 @@
 /**
- * Real x86_64 Linux boots in Unicorn, built with this project's own loaders and configurators:
+ * Real x86_64 Linux boots in Unicorn, built with this project's own loaders, configurators and boot helpers:
  *
  * - {@linkcode bootX86BzImage}: the bzImage through the 64-bit boot protocol — `bzImagePlacement` and
- *   `loadBzImage` at pref_address, the zero page (setup header, e820, command line, ramdisk fields) from
- *   `linuxBootParams` + `LinuxBootConfigurator`, the command line from `Cmdline` + `loadCmdline`, page
- *   tables and GDT from `x86LongModeBoot`; entry at load address + 0x200 with RSI = zero page.
+ *   `loadBzImage` at pref_address, the command line from `Cmdline` + `loadCmdline`, the e820 map from
+ *   `buildMemmap`, the initramfs placed and copied by `loadInitrd` (with the bzImage's setup header), the
+ *   zero page from `zeroPageBootParams` (header from `loadBzImage`) written by `LinuxBootConfigurator`,
+ *   page tables and GDT from `x86LongModeBoot`; entry at load address + 0x200 with RSI = zero page.
  * - {@linkcode bootX86Pvh}: the vmlinux inside the same bzImage (`extractVmlinux`) loaded by `loadElf`,
  *   entered at its XEN_ELFNOTE_PHYS32_ENTRY in 32-bit protected mode (`x86PvhBoot`) with EBX =
- *   hvm_start_info from `pvhBootParams` + `PvhBootConfigurator` (memory map, command line, the initramfs
- *   as module 0).
+ *   hvm_start_info from `pvhBootParams` + `PvhBootConfigurator` (the `buildMemmap` map, the command line,
+ *   the initramfs placed by `loadInitrd` with `elfSetupHeader()` and given as module 0 by `pvhInitrdEntry`).
  *
  * Both run on {@linkcode X86LinuxMachine}, which covers Unicorn's gaps.
  *
@@ -16,8 +17,11 @@
  */
 
 import { E820_RAM, E820_RESERVED } from "../../lib/abi/bootparam.ts";
+import { type InitrdHeader, type InitrdPlacement, loadInitrd, pvhInitrdEntry } from "../../lib/boot/initrd.ts";
+import { buildMemmap, type MemmapEntry, type ReservedRange, X86_LEGACY_HOLE } from "../../lib/boot/memmap.ts";
+import { elfSetupHeader, zeroPageBootParams } from "../../lib/boot/zero_page.ts";
 import { Cmdline } from "../../lib/cmdline.ts";
-import { LinuxBootConfigurator, linuxBootParams } from "../../lib/configurator/linux.ts";
+import { LinuxBootConfigurator } from "../../lib/configurator/linux.ts";
 import { PvhBootConfigurator, pvhBootParams } from "../../lib/configurator/pvh.ts";
 import { bzImagePlacement, decodeBzImage, loadBzImage } from "../../lib/loader/bzimage.ts";
 import { loadCmdline } from "../../lib/loader/cmdline.ts";
@@ -42,35 +46,39 @@ export const X86_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
   cmdline: 0x2_0000,
 });
 
-/** The e820 map both boots give: low RAM, the BIOS holes, RAM to 4 MiB, the user hole, RAM above. */
-export function x86E820(ramSize: number): { addr: number; size: number; type: number }[] {
-  const [holeStart, holeEnd] = USER_HOLE;
-  return [
-    { addr: 0, size: 0x9_fc00, type: E820_RAM },
-    { addr: 0x9_fc00, size: 0x400, type: E820_RESERVED },
-    { addr: 0xf_0000, size: 0x1_0000, type: E820_RESERVED },
-    { addr: 0x10_0000, size: holeStart - 0x10_0000, type: E820_RAM },
-    { addr: holeEnd, size: ramSize - holeEnd, type: E820_RAM },
-  ];
+/**
+ * The harness's [4 MiB, 8 MiB) hole ({@linkcode USER_HOLE}): guest RAM backs it, but the machine does not map
+ * it at its physical address, so a static user program linked at 0x400000 gets its own aliases there; the
+ * kernel must not use it, so the map reserves it.
+ */
+export const X86_USER_HOLE: Readonly<ReservedRange> = Object.freeze({
+  addr: USER_HOLE[0],
+  size: USER_HOLE[1] - USER_HOLE[0],
+  type: E820_RESERVED,
+  label: "harness user hole",
+});
+
+/** The memory map both boots give: RAM from `mem`, the legacy hole below 1 MiB and the user hole reserved. */
+export function x86E820(mem: GuestMemory): MemmapEntry[] {
+  return buildMemmap(mem, { reserved: [X86_LEGACY_HOLE, X86_USER_HOLE] });
 }
 
-/** Where the initramfs goes: page-aligned, 16 MiB below the end of RAM. */
-function initrdAddress(ramSize: number, size: number): number {
-  return Math.floor((ramSize - (16 << 20) - size) / 0x1000) * 0x1000;
+/** Loads the initramfs, if any, as high as the header allows, above the kernel and clear of non-RAM ranges. */
+async function loadX86Initrd(
+  mem: GuestMemory,
+  opts: RealBootOptions,
+  header: InitrdHeader,
+  kernelEnd: number,
+  e820: readonly MemmapEntry[],
+): Promise<InitrdPlacement | undefined> {
+  if (opts.initrd === undefined) return undefined;
+  return await loadInitrd(mem, opts.initrd, { header, kernelEnd, avoid: e820.filter((e) => e.type !== E820_RAM) });
 }
 
 function cmdlineOf(opts: RealBootOptions, capacity: number): Cmdline {
   const cl = new Cmdline(capacity);
   cl.insertStr(opts.cmdline ?? X86_DEFAULT_CMDLINE);
   return cl;
-}
-
-/** What a boot set up, for reports. */
-export interface X86BootSetup {
-  /** Entry address. */
-  entry: number;
-  /** Initramfs placement, if any. */
-  initrd?: { addr: number; size: number };
 }
 
 function runMachine(
@@ -102,27 +110,24 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
   const loaded = await loadBzImage(mem, bzImage, { kernelOffset: place.loadAddress });
   const cl = cmdlineOf(opts, info.cmdlineSize + 1);
   loadCmdline(mem, X86_LAYOUT.cmdline, cl);
-  let ramdisk: { addr: number; size: number } | undefined;
-  if (opts.initrd !== undefined) {
-    const addr = initrdAddress(ramSize, opts.initrd.byteLength);
-    if (addr + opts.initrd.byteLength > info.initrdAddrMax) throw new RangeError("initrd above initrd_addr_max");
-    mem.write(addr, opts.initrd);
-    ramdisk = { addr, size: opts.initrd.byteLength };
-  }
+  const e820 = x86E820(mem);
+  const header = loaded.setupHeader ?? info.setupHeader; // always set for a bzImage
+  const initrd = await loadX86Initrd(mem, opts, header, place.runtimeStart + place.reserved, e820);
+  // No SETUP_RNG_SEED: 6.1 reads setup_data through early_memremap before x86_configure_nx(), so the fixmap
+  // PTE carries NX, which our CPUID (no NX: Unicorn drops EFER.NXE) makes a reserved bit: #PF RSVD, early halt.
   LinuxBootConfigurator.writeBootparams(
-    linuxBootParams({
-      zeroPageAddr: X86_LAYOUT.zeroPage,
-      setupHeader: loaded.setupHeader,
-      e820: x86E820(ramSize),
-      cmdlineAddr: X86_LAYOUT.cmdline,
-      ramdisk,
+    zeroPageBootParams(X86_LAYOUT.zeroPage, {
+      header,
+      cmdline: { addr: X86_LAYOUT.cmdline, length: cl.asCString().length - 1 },
+      e820,
+      initrd,
     }),
     mem,
   );
   const boot = x86LongModeBoot({ entry: place.loadAddress + 0x200, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 });
   applyPlanSync(mem, boot.plan);
   const vmlinux = await extractVmlinux(bzImage);
-  return runMachine(mem, vmlinux, boot.cpu, opts);
+  return { ...runMachine(mem, vmlinux, boot.cpu, opts), initrd };
 }
 
 /** Boots the vmlinux inside `bzImage` through PVH. */
@@ -132,28 +137,25 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
   const vmlinux = await extractVmlinux(bzImage);
   const loaded = await loadElf(mem, vmlinux);
   if (loaded.pvhBootCap.kind !== "present") throw new RangeError("the vmlinux has no PVH entry note");
-  const cl = cmdlineOf(opts, 2048);
+  const header = elfSetupHeader();
+  const cl = cmdlineOf(opts, header.cmdline_size + 1);
   loadCmdline(mem, X86_LAYOUT.cmdline, cl);
-  const modules = [];
-  if (opts.initrd !== undefined) {
-    const addr = initrdAddress(ramSize, opts.initrd.byteLength);
-    mem.write(addr, opts.initrd);
-    modules.push({ paddr: addr, size: opts.initrd.byteLength });
-  }
+  const memmap = x86E820(mem);
+  const initrd = await loadX86Initrd(mem, opts, header, loaded.kernelEnd, memmap);
   PvhBootConfigurator.writeBootparams(
     pvhBootParams({
       startInfoAddr: X86_LAYOUT.startInfo,
       memmapAddr: X86_LAYOUT.memmap,
-      memmap: x86E820(ramSize),
+      memmap,
       cmdlineAddr: X86_LAYOUT.cmdline,
-      modules,
+      modules: initrd === undefined ? [] : [pvhInitrdEntry(initrd)],
       modlistAddr: X86_LAYOUT.modlist,
     }),
     mem,
   );
   const boot = x86PvhBoot({ entry: loaded.pvhBootCap.address, startInfo: X86_LAYOUT.startInfo });
   applyPlanSync(mem, boot.plan);
-  return runMachine(mem, vmlinux, boot.cpu, opts);
+  return { ...runMachine(mem, vmlinux, boot.cpu, opts), initrd };
 }
 
 /** A one-line summary of a result. */

@@ -6,9 +6,10 @@
 import assert from "node:assert/strict";
 import { ensureRealKernel } from "../../fixtures/real/fetch.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
-import { E820_RAM } from "../../lib/abi/bootparam.ts";
+import { E820_RAM, E820_RESERVED } from "../../lib/abi/bootparam.ts";
 import { calibrateX86State, findFlushSites, USER_HOLE, x86Cpuid } from "../../emu/linux/x86_machine.ts";
 import { x86E820 } from "../../emu/linux/x86_64.ts";
+import { GuestMemory } from "../../lib/memory.ts";
 import { emuTest } from "../emu/_unicorn.ts";
 
 Deno.test("the harness CPUID advertises long mode and SYSCALL but not NX, POPCNT, XSAVE or an APIC", () => {
@@ -26,11 +27,15 @@ Deno.test("the harness CPUID advertises long mode and SYSCALL but not NX, POPCNT
   assert.equal(vendor, "AuthenticAMD");
 });
 
-Deno.test("the x86 e820 map leaves the user hole out of RAM and is sorted without overlaps", () => {
-  const map = x86E820(512 << 20);
+Deno.test("the x86 e820 map from buildMemmap reserves the legacy and user holes, sorted without overlaps", () => {
+  const map = x86E820(GuestMemory.fromRanges([[0, 512 << 20]]));
   for (let i = 1; i < map.length; i++) assert.ok(map[i - 1].addr + map[i - 1].size <= map[i].addr);
   const [lo, hi] = USER_HOLE;
   for (const e of map.filter((e) => e.type === E820_RAM)) assert.ok(e.addr + e.size <= lo || e.addr >= hi);
+  assert.deepEqual(map.filter((e) => e.type === E820_RESERVED).map((e) => [e.addr, e.addr + e.size]), [
+    [0x9_fc00, 0x10_0000],
+    [lo, hi],
+  ]);
   assert.equal(map.at(-1)!.addr + map.at(-1)!.size, 512 << 20);
 });
 

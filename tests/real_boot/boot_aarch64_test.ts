@@ -20,8 +20,9 @@ realBootTest(
   "Debian's arm64 Image boots in Unicorn with our DTB and initramfs and runs our /init",
   async () => {
     const image = await Deno.readFile(arm64!.kernel);
+    const initrd = await initramfs("aarch64");
     const r = await bootArm64Image(image, {
-      initrd: await initramfs("aarch64"),
+      initrd,
       timeoutMs: 120_000,
       onLine: verboseLine(),
     });
@@ -36,6 +37,11 @@ realBootTest(
     assert.ok(!r.serial.includes("Initramfs unpacking failed"), r.serial.slice(-1500));
     assert.ok(!r.serial.includes("Kernel panic"), r.serial.slice(-1500));
     assert.equal(r.stop, "poweroff", r.detail);
+    // loadInitrd put it as high as it fits in the 512 MiB of RAM at 0x40000000 (chosenInitrd told the kernel).
+    assert.deepEqual(r.initrd, {
+      addr: Math.floor((0x6000_0000 - initrd.byteLength) / 0x1000) * 0x1000,
+      size: initrd.byteLength,
+    });
   },
   emuTest,
 );

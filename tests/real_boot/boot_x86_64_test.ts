@@ -1,15 +1,18 @@
 /**
  * Debian's amd64 cloud kernel booted in Unicorn by our loaders and configurators, with our initramfs:
  * the bzImage through the 64-bit boot protocol and the vmlinux inside it through PVH. Each boot must print
- * the kernel banner, unpack the initramfs, run /init, and show the line /init writes (through the
- * harness's syscall, sysret, page-fault and UART-interrupt delivery). Each is bounded by a wall-clock
- * deadline. Tens of seconds each: part of `deno task test`, alone in `deno task test:real`.
+ * the e820 map and ramdisk our helpers wrote and the kernel banner, unpack the initramfs, run /init, and
+ * show the line /init writes (through the harness's syscall, sysret, page-fault and UART-interrupt
+ * delivery). Each is bounded by a wall-clock deadline. Tens of seconds each: part of `deno task test`,
+ * alone in `deno task test:real`.
  */
 import assert from "node:assert/strict";
 import { ensureRealKernel } from "../../fixtures/real/fetch.ts";
 import { INIT_MESSAGE, initramfs } from "../../fixtures/build/init.ts";
-import { MILESTONES } from "../../emu/linux/common.ts";
-import { bootX86BzImage, bootX86Pvh } from "../../emu/linux/x86_64.ts";
+import { MILESTONES, type RealBootResult } from "../../emu/linux/common.ts";
+import { bootX86BzImage, bootX86Pvh, x86E820 } from "../../emu/linux/x86_64.ts";
+import { E820_RAM } from "../../lib/abi/bootparam.ts";
+import { GuestMemory } from "../../lib/memory.ts";
 import { emuTest } from "../emu/_unicorn.ts";
 import { assertInOrder, realBootTest, verboseLine } from "./_boot.ts";
 
@@ -21,6 +24,26 @@ const EXPECTED = [MILESTONES.version, MILESTONES.unpack, MILESTONES.freed, MILES
 const have = amd64 !== undefined;
 const kernel = have ? await Deno.readFile(amd64.kernel) : new Uint8Array();
 const initrd = await initramfs("x86_64");
+const RAM = 512 << 20;
+const PAGE = 0x1000;
+
+/**
+ * The kernel read our boot data: it prints the e820 map buildMemmap made, line for line, and the ramdisk
+ * where loadInitrd put it (the highest page-aligned place in RAM; the kernel prints it page-rounded).
+ */
+function assertBootData(r: RealBootResult): void {
+  const hex16 = (v: number) => `0x${v.toString(16).padStart(16, "0")}`;
+  const e820 = x86E820(GuestMemory.fromRanges([[0, RAM]])).map((e) =>
+    `BIOS-e820: [mem ${hex16(e.addr)}-${hex16(e.addr + e.size - 1)}] ${e.type === E820_RAM ? "usable" : "reserved"}`
+  );
+  assertInOrder(r, e820);
+  assert.ok(r.initrd !== undefined);
+  assert.equal(r.initrd.size, initrd.byteLength);
+  assert.equal(r.initrd.addr, Math.floor((RAM - initrd.byteLength) / PAGE) * PAGE);
+  const end = Math.ceil((r.initrd.addr + r.initrd.size) / PAGE) * PAGE;
+  const hex8 = (v: number) => `0x${v.toString(16).padStart(8, "0")}`;
+  assertInOrder(r, [`RAMDISK: [mem ${hex8(r.initrd.addr)}-${hex8(end - 1)}]`]);
+}
 
 realBootTest(
   have,
@@ -28,6 +51,7 @@ realBootTest(
   async () => {
     const r = await bootX86BzImage(kernel, { initrd, timeoutMs: DEADLINE_MS, onLine: verboseLine() });
     assertInOrder(r, EXPECTED);
+    assertBootData(r);
     assert.ok(!r.serial.includes("Kernel panic"), r.serial.slice(-1500));
     // /init asked for a power-off; with no ACPI the kernel halts.
     assert.equal(r.stop, "halt", r.detail);
@@ -41,6 +65,7 @@ realBootTest(
   async () => {
     const r = await bootX86Pvh(kernel, { initrd, timeoutMs: DEADLINE_MS, onLine: verboseLine() });
     assertInOrder(r, EXPECTED);
+    assertBootData(r);
     assert.ok(!r.serial.includes("Probing EDD"), "the PVH boot went through the real-mode setup");
     assert.ok(!r.serial.includes("Kernel panic"), r.serial.slice(-1500));
     assert.equal(r.stop, "halt", r.detail);
