@@ -5,6 +5,7 @@ import { GuestMemory } from "../../lib/memory.ts";
 import { fromBlob, type KernelSource } from "../../lib/source.ts";
 import { HDRS_MAGIC, LOADED_HIGH, SETUP_HEADER } from "../../lib/abi/bootparam.ts";
 import { buildBzImage, crateFuzzInvalidBzImage, patchSetupHeader } from "../../fixtures/build/bzimage.ts";
+import { rejectsWith, snapshot } from "../_assert.ts";
 
 const MEM_SIZE = 0x100_0000;
 
@@ -12,22 +13,6 @@ function guestMem(size = MEM_SIZE): GuestMemory {
   const mem = GuestMemory.fromRanges([[0, size]]);
   mem.fill(0, size, 0xaa);
   return mem;
-}
-
-function snapshot(mem: GuestMemory): Uint8Array[] {
-  return mem.regions.map((r) => r.bytes.slice());
-}
-
-async function rejectsWith(
-  p: Promise<unknown>,
-  cls: typeof BzImageError | typeof KernelLoaderError,
-  code: string,
-): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    assert.equal((e as BzImageError).code, code, (e as Error).message);
-    return true;
-  });
 }
 
 /** A payload whose bytes say where they came from. */

@@ -26,6 +26,7 @@ import {
   patchPhdr,
   readPhdr,
 } from "../../fixtures/build/elf.ts";
+import { rejectsWith, snapshot } from "../_assert.ts";
 
 const MEM_SIZE = 0x100_0000;
 
@@ -38,22 +39,6 @@ function patternedMem(size = MEM_SIZE): GuestMemory {
   const mem = guestMem(size);
   mem.fill(0, size, 0xaa);
   return mem;
-}
-
-function snapshot(mem: GuestMemory): Uint8Array[] {
-  return mem.regions.map((r) => r.bytes.slice());
-}
-
-async function rejectsWith(
-  p: Promise<unknown>,
-  cls: typeof ElfError | typeof KernelLoaderError,
-  code: string,
-): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof cls, `expected ${cls.name}, got ${String(e)}`);
-    assert.equal((e as ElfError).code, code, (e as Error).message);
-    return true;
-  });
 }
 
 function u32(v: number): Uint8Array {
