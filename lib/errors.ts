@@ -399,3 +399,13 @@ export type PlanJsonErrorCode =
 
 /** Errors reading a plan back from JSON. */
 export class PlanJsonError extends LinuxLoaderError<PlanJsonErrorCode> {}
+
+/** Codes of {@linkcode AbiError}. */
+export type AbiErrorCode =
+  /** The buffer ends before the struct (or field) at the given offset does. */
+  | "BufferTooShort"
+  /** A value to store is not an integer (a fraction, NaN, an infinity) or not bytes. */
+  | "InvalidValue";
+
+/** Errors of the C struct tables in lib/abi (`Struct`): a buffer too short, a value that is not an integer. */
+export class AbiError extends LinuxLoaderError<AbiErrorCode> {}

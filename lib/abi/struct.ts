@@ -6,6 +6,8 @@
  * @module
  */
 
+import { AbiError } from "../errors.ts";
+
 /** Kinds of field: little-endian unsigned integers, or an opaque byte array of a given length. */
 export type FieldKind = "u8" | "u16" | "u32" | "u64" | "be32" | "be64" | { bytes: number };
 
@@ -90,16 +92,21 @@ export class Struct<T extends object> {
 
   /** Reads one field at `base`. */
   get<K extends keyof T & string>(dv: DataView, base: number, name: K): T[K] {
-    return readField(dv, base, this.field(name)) as T[K];
+    const f = this.field(name);
+    checkSpan(dv, base + f.offset, f.size, `${this.name}.${name}`);
+    return readField(dv, base, f) as T[K];
   }
 
   /** Writes one field at `base`. Integers are stored modulo their width. */
   set<K extends keyof T & string>(dv: DataView, base: number, name: K, value: T[K]): void {
-    writeField(dv, base, this.field(name), value as FieldValue);
+    const f = this.field(name);
+    checkSpan(dv, base + f.offset, f.size, `${this.name}.${name}`);
+    writeField(dv, base, f, value as FieldValue);
   }
 
   /** Reads the whole struct at `base` into a plain object (byte arrays are copies). */
   read(dv: DataView, base: number): T {
+    checkSpan(dv, base, this.size, this.name);
     const out: Record<string, FieldValue> = {};
     for (const f of this.fields) out[f.name] = readField(dv, base, f, true);
     return out as T;
@@ -107,9 +114,12 @@ export class Struct<T extends object> {
 
   /** Writes the given fields at `base`; fields not named keep their bytes. */
   write(dv: DataView, base: number, value: Partial<T>): void {
+    // Only the named fields must fit: a header may be shorter than its table (Multiboot's 12 or 32 of 48).
     for (const [k, v] of Object.entries(value)) {
       if (v === undefined) continue;
-      writeField(dv, base, this.field(k as keyof T & string), v as FieldValue);
+      const f = this.field(k as keyof T & string);
+      checkSpan(dv, base + f.offset, f.size, `${this.name}.${f.name}`);
+      writeField(dv, base, f, v as FieldValue);
     }
   }
 
@@ -124,6 +134,31 @@ export class Struct<T extends object> {
   decode(bytes: Uint8Array, offset = 0): T {
     return this.read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset);
   }
+}
+
+// Every access is checked against the buffer, so a short buffer is a typed error, never a RangeError.
+function checkSpan(dv: DataView, base: number, size: number, what: string): void {
+  if (!Number.isSafeInteger(base) || base < 0 || base + size > dv.byteLength) {
+    throw new AbiError(
+      "BufferTooShort",
+      `${what} needs ${size} bytes at offset ${String(base)}, but the buffer has ${dv.byteLength}`,
+      {
+        field: what,
+        value: typeof base === "number" && Number.isFinite(base) ? base + size : String(base),
+        limit: dv.byteLength,
+      },
+    );
+  }
+}
+
+function integer(f: Field, v: FieldValue): number | bigint {
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  throw new AbiError("InvalidValue", `${f.name} = ${String(v)} is not an integer`, {
+    field: f.name,
+    value: String(v),
+    limit: f.kind === "u64" || f.kind === "be64" ? "a u64" : `a u${f.size * 8}`,
+  });
 }
 
 function readField(dv: DataView, base: number, f: Field, copy = false): FieldValue {
@@ -150,6 +185,10 @@ function readField(dv: DataView, base: number, f: Field, copy = false): FieldVal
 
 function writeField(dv: DataView, base: number, f: Field, v: FieldValue): void {
   const o = base + f.offset;
+  if (typeof f.kind !== "object") v = integer(f, v);
+  else if (!(v instanceof Uint8Array)) {
+    throw new AbiError("InvalidValue", `${f.name} takes bytes, not ${typeof v}`, { field: f.name, value: typeof v });
+  }
   switch (f.kind) {
     case "u8":
       return dv.setUint8(o, Number(v));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Struct } from "../../mod.ts";
+import { AbiError, Struct } from "../../mod.ts";
 
 interface Demo {
   a: number;
@@ -58,4 +58,26 @@ Deno.test("Struct pads a short byte array with zeros", () => {
 
 Deno.test("Struct rejects a field that passes the struct size", () => {
   assert.throws(() => new Struct<{ x: number }>("bad", 2, [["x", 0, "u32"]]), /passes sizeof 2/);
+});
+
+Deno.test("Struct reports a buffer too short for the struct or field as a typed AbiError", () => {
+  const short = new DataView(new ArrayBuffer(20));
+  for (const fn of [() => DEMO.read(short, 0), () => DEMO.get(short, 0, "g"), () => DEMO.decode(new Uint8Array(8))]) {
+    assert.throws(fn, (e: unknown) => e instanceof AbiError && e.code === "BufferTooShort");
+  }
+  assert.throws(
+    () => DEMO.set(short, 18, "c", 1),
+    (e: unknown) => e instanceof AbiError && e.code === "BufferTooShort",
+  );
+  assert.equal(DEMO.get(short, 0, "c"), 0); // a field that fits is read
+});
+
+Deno.test("Struct refuses a fractional or NaN integer value with a typed AbiError", () => {
+  for (const v of [1.5, NaN, Infinity]) {
+    assert.throws(
+      () => DEMO.encode({ c: v }),
+      (e: unknown) => e instanceof AbiError && e.code === "InvalidValue" && e.field === "c",
+    );
+  }
+  assert.throws(() => DEMO.encode({ d: 0.5 as unknown as bigint }), AbiError);
 });
