@@ -40,6 +40,50 @@ export function isGzip(bytes: Uint8Array): boolean {
     bytes[2] === GZIP_CM_DEFLATE;
 }
 
+// Feeds all of `input` to the platform's inflater and returns the reader of its output. Write errors show
+// up on the reader, so they are dropped here.
+function inflate(input: Uint8Array): ReadableStreamDefaultReader<Uint8Array> {
+  // The platform takes ArrayBuffer-backed views only.
+  const data = input.buffer instanceof ArrayBuffer ? input : input.slice();
+  const ds = new DecompressionStream("gzip");
+  const writer = ds.writable.getWriter();
+  writer.write(data as Uint8Array<ArrayBuffer>).catch(() => {});
+  writer.close().catch(() => {});
+  return ds.readable.getReader();
+}
+
+/**
+ * The first `length` bytes (or fewer, when the stream ends or breaks first) that the gzip data in `input`
+ * decompresses to, without inflating the rest: enough to read a compressed Image's header. Never throws for
+ * corrupt or truncated data; it returns what decoded before the fault.
+ *
+ * @example
+ * ```ts
+ * import { gunzipPrefix } from "@linux-loader/linux-loader";
+ * const packed = new Uint8Array(await new Response(new Blob(["hello, gzip"]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+ * console.log(new TextDecoder().decode(await gunzipPrefix(packed.subarray(0, 20), 5))); // hello
+ * ```
+ */
+export async function gunzipPrefix(input: Uint8Array, length: number): Promise<Uint8Array> {
+  const reader = inflate(input);
+  const out = new Uint8Array(Math.max(0, Math.floor(length) || 0));
+  let got = 0;
+  try {
+    while (got < out.length) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const n = Math.min(value.byteLength, out.length - got);
+      out.set(value.subarray(0, n), got);
+      got += n;
+    }
+  } catch {
+    // Corrupt or cut short: what decoded so far is the answer.
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  return out.subarray(0, got);
+}
+
 /**
  * Decompresses one gzip member. Corrupt data, a bad checksum, bytes after the member and truncation are
  * a {@linkcode DecompressError} (`"CorruptData"`, or `"Truncated"` for input shorter than any member);
@@ -77,14 +121,7 @@ export async function gunzip(input: Uint8Array, options: GunzipOptions = {}): Pr
       limit: GZIP_MIN_SIZE,
     });
   }
-  // The platform takes ArrayBuffer-backed views only.
-  const data = input.buffer instanceof ArrayBuffer ? input : input.slice();
-
-  const ds = new DecompressionStream("gzip");
-  const writer = ds.writable.getWriter();
-  writer.write(data as Uint8Array<ArrayBuffer>).catch(() => {});
-  writer.close().catch(() => {});
-  const reader = ds.readable.getReader();
+  const reader = inflate(input);
 
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -10,10 +10,11 @@ import { hex, KernelLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 import { EI_CLASS, ELF64_EHDR, ELFCLASS64, EM_386, EM_X86_64 } from "../abi/elf.ts";
+import { IMAGE_HEADER_SIZE } from "../abi/image.ts";
 import { isElf, type KernelLoaderResult, loadElf } from "./elf.ts";
 import { isBzImage, loadBzImage } from "./bzimage.ts";
 import { detectPeArch, loadPe, type PeArch, type PeLoadResult } from "./pe.ts";
-import { isGzip } from "../compress/gzip.ts";
+import { gunzipPrefix, isGzip } from "../compress/gzip.ts";
 import {
   findMultiboot2Header,
   findMultibootHeader,
@@ -46,31 +47,8 @@ export const DETECT_BYTES = 32768;
 // Elf64_Ehdr.e_machine, at the same offset in Elf32_Ehdr (both follow the 16-byte e_ident and e_type).
 const ELF_MACHINE_OFFSET = ELF64_EHDR.offsetOf("e_machine");
 
-// Decompresses just enough of a gzip stream to read an Image header.
-async function gunzipHead(src: KernelSource, want: number): Promise<Uint8Array> {
-  const input = await readBytes(src, 0, Math.min(src.size, 1 << 16));
-  const ds = new DecompressionStream("gzip");
-  const writer = ds.writable.getWriter();
-  writer.write(input as Uint8Array<ArrayBuffer>).catch(() => {});
-  writer.close().catch(() => {});
-  const reader = ds.readable.getReader();
-  const out = new Uint8Array(want);
-  let got = 0;
-  try {
-    while (got < want) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      const n = Math.min(value.byteLength, want - got);
-      out.set(value.subarray(0, n), got);
-      got += n;
-    }
-  } catch {
-    // A corrupt stream: report what was decoded; loadPe gives the typed error.
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  return out.subarray(0, got);
-}
+// How much of a gzip file detection inflates to read the Image header inside.
+const GZIP_PEEK_BYTES = 1 << 16;
 
 /**
  * Tells an image's format and architecture from its first bytes, without loading it.
@@ -116,7 +94,8 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
   const peArch = detectPeArch(head);
   if (peArch !== undefined) return { format: "pe", arch: peArch, multiboot };
   if (isGzip(head)) {
-    const arch = detectPeArch(await gunzipHead(src, 64));
+    const packed = await readBytes(src, 0, Math.min(src.size, GZIP_PEEK_BYTES));
+    const arch = detectPeArch(await gunzipPrefix(packed, IMAGE_HEADER_SIZE));
     if (arch !== undefined) return { format: "pe", arch, compression: "gzip", multiboot };
   }
   if (multiboot.length > 0) {
