@@ -10,7 +10,7 @@
  */
 
 import { GuestMemory } from "../lib/memory.ts";
-import { applyPlan, applyPlanSync, checkNoOverlap, type Plan } from "../lib/plan.ts";
+import { applyPlan, checkNoOverlap, type Plan } from "../lib/plan.ts";
 import type { Struct } from "../lib/abi/struct.ts";
 import { hex, KernelLoaderError } from "../lib/errors.ts";
 import { type KernelSource, toSource } from "../lib/source.ts";
@@ -20,13 +20,14 @@ import { Cmdline } from "../lib/cmdline.ts";
 import { BOOT_E820_ENTRY, BOOT_PARAMS, SETUP_HEADER, STARTUP_64_OFFSET } from "../lib/abi/bootparam.ts";
 import { HVM_MEMMAP_TABLE_ENTRY, HVM_MODLIST_ENTRY, HVM_START_INFO } from "../lib/abi/start_info.ts";
 import { FDT_HEADER } from "../lib/fdt/header.ts";
-import { linuxBootParams, linuxBootPlan } from "../lib/configurator/linux.ts";
+import { linuxBootPlan } from "../lib/configurator/linux.ts";
+import { zeroPageBootParams } from "../lib/boot/zero_page.ts";
 import { pvhBootParams, pvhBootPlan } from "../lib/configurator/pvh.ts";
 import { planFdtBootParams } from "../lib/configurator/fdt.ts";
 import { BootParams } from "../lib/configurator/mod.ts";
 import { buildVmFdt } from "../lib/fdt/nodes.ts";
 import { buildMemmap, X86_LEGACY_HOLE } from "../lib/boot/memmap.ts";
-import { type InitrdPlacement, placeInitrd, planInitrd } from "../lib/boot/initrd.ts";
+import { type InitrdPlacement, placeInitrd, planInitrd, pvhInitrdEntry } from "../lib/boot/initrd.ts";
 import { x86LongModeBoot, x86PvhBoot } from "../lib/boot/x86_64.ts";
 import { arm64LinuxBoot } from "../lib/boot/aarch64.ts";
 import { riscv64LinuxBoot } from "../lib/boot/riscv64.ts";
@@ -279,7 +280,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
         memmapAddr: X86_LAYOUT.memmap,
         memmap: memmap,
         cmdlineAddr,
-        modules: initrd ? [{ paddr: initrd.addr, size: initrd.size }] : undefined,
+        modules: initrd ? [pvhInitrdEntry(initrd)] : undefined,
         modlistAddr: initrd ? X86_LAYOUT.modlist : undefined,
       });
       plans.push(pvhBootPlan(params, mem));
@@ -309,12 +310,13 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
       const setupHeader = loaded.format === "bzimage" ? loaded.result.setupHeader : undefined;
       entry = loaded.format === "bzimage" ? kernelStart + STARTUP_64_OFFSET : kernelStart;
       protocol = "Linux 64-bit boot protocol (zero page in rsi)";
-      const params = linuxBootParams({
-        zeroPageAddr: X86_LAYOUT.zeroPage,
-        setupHeader,
-        cmdlineAddr,
+      // The library's zero-page builder: the bzImage's header (or the ELF default), checked against its
+      // protocol version (cmdline_size, initrd limits) like any VMM's.
+      const params = zeroPageBootParams(X86_LAYOUT.zeroPage, {
+        header: setupHeader,
+        cmdline: { addr: cmdlineAddr, length: cmdline.asString().length },
         e820: memmap,
-        ramdisk: initrd,
+        initrd,
       });
       plans.push(linuxBootPlan(params, mem));
       written.push({ label: "zero page", start: X86_LAYOUT.zeroPage, end: X86_LAYOUT.zeroPage + BOOT_PARAMS.size });
@@ -364,11 +366,8 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   checkNoOverlap({
     steps: [{ kind: "fill", guestAddr: kernelStart, length: kernelEnd - kernelStart, value: 0, label: "kernel" }],
   }, ...plans);
-  for (const p of plans) {
-    if (p.steps.some((s) => s.kind === "copy")) {
-      await applyPlan(mem, p, opts.initrd ? toSource(opts.initrd) : undefined);
-    } else applyPlanSync(mem, p);
-  }
+  const initrdSource = opts.initrd === undefined ? undefined : toSource(opts.initrd);
+  for (const p of plans) await applyPlan(mem, p, initrdSource);
 
   const result = run();
   const reads = nameReads(result.reads, described).map((r) => ({
