@@ -34,18 +34,58 @@ const ET_EXEC = 2;
 const EM_X86_64 = 62;
 const EM_AARCH64 = 183;
 
+const NOBODY = 65534;
+/** Directory and file mode that let `nobody` reach and run a copy: rwxr-xr-x. */
+const MODE_WORLD_EXECUTABLE = 0o755;
+
 /**
- * Runs an /init on this host and returns what it printed. It exits because it is not PID 1 (it calls
- * reboot(2) only as PID 1); it also runs as `nobody` without capabilities, so reboot(2) could not succeed.
+ * Runs an /init executable on this host and returns what it printed. It exits because it is not PID 1 (it
+ * calls reboot(2) only as PID 1). As root it also runs as `nobody` without capabilities, so reboot(2) could
+ * not succeed even if it tried. `nobody` may not be able to reach `elf` where it lies (a checkout under
+ * /root is mode 0700), so the executable is first copied into a fresh temporary directory that everyone can
+ * read; `interpreter` (qemu-aarch64) then opens that copy.
  */
-async function runInit(cmd: string[]): Promise<{ code: number; stdout: string }> {
-  const args = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all", ...cmd];
-  const child = new Deno.Command("setpriv", { args, stdout: "piped", stderr: "null" }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  const out = await child.output();
-  clearTimeout(timer);
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+async function runInit(elf: string | URL, interpreter?: string): Promise<{ code: number; stdout: string }> {
+  const dir = await Deno.makeTempDir({ prefix: "init-run-" });
+  try {
+    await Deno.chmod(dir, MODE_WORLD_EXECUTABLE);
+    const copy = `${dir}/init`;
+    await Deno.copyFile(elf, copy);
+    await Deno.chmod(copy, MODE_WORLD_EXECUTABLE);
+    const cmd = interpreter === undefined ? [copy] : [interpreter, copy];
+    const asNobody = Deno.uid() === 0
+      ? [
+        "setpriv",
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+      ]
+      : [];
+    const argv = [...asNobody, ...cmd];
+    const child = new Deno.Command(argv[0], { args: argv.slice(1), stdout: "piped", stderr: "null" }).spawn();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    const out = await child.output();
+    clearTimeout(timer);
+    return { code: out.code, stdout: new TextDecoder().decode(out.stdout) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
+
+/** A copy of `elf` inside a directory of mode 0700 (as a checkout under /root is); removed by `done`. */
+async function hiddenCopy(elf: URL): Promise<{ path: string; done: () => Promise<void> }> {
+  const dir = await Deno.makeTempDir({ prefix: "init-hidden-" });
+  await Deno.chmod(dir, 0o700);
+  const path = `${dir}/init.elf`;
+  await Deno.copyFile(elf, path);
+  return { path, done: () => Deno.remove(dir, { recursive: true }) };
+}
+
+const canRunX86 = Deno.build.arch === "x86_64" && Deno.build.os === "linux";
+const canRunAarch64 = Deno.build.os === "linux";
+const needSetpriv = () => Deno.uid() !== 0 || exists("/usr/bin/setpriv");
 
 for (const arch of INIT_ARCHES) {
   Deno.test({
@@ -71,10 +111,9 @@ Deno.test("init_aarch64.elf is a small static AArch64 executable", async () => {
 
 Deno.test({
   name: "init_x86_64.elf prints its line and exits when it is not PID 1",
-  ignore: Deno.build.arch !== "x86_64" || Deno.build.os !== "linux" ||
-    ignoreUnless(exists("/usr/bin/setpriv"), "setpriv"),
+  ignore: !canRunX86 || ignoreUnless(needSetpriv(), "setpriv"),
   async fn() {
-    const r = await runInit([initElfUrl("x86_64").pathname]);
+    const r = await runInit(initElfUrl("x86_64"));
     assert.equal(r.stdout, `${INIT_MESSAGE}\n`);
     assert.equal(r.code, 0);
   },
@@ -82,12 +121,43 @@ Deno.test({
 
 Deno.test({
   name: "init_aarch64.elf prints its line and exits when it is not PID 1 (under qemu-aarch64)",
-  ignore: Deno.build.os !== "linux" ||
-    ignoreUnless(exists("/usr/bin/setpriv") && exists("/usr/bin/qemu-aarch64"), "setpriv and qemu-aarch64"),
+  ignore: !canRunAarch64 ||
+    ignoreUnless(needSetpriv() && exists("/usr/bin/qemu-aarch64"), "setpriv and qemu-aarch64"),
   async fn() {
-    const r = await runInit(["/usr/bin/qemu-aarch64", initElfUrl("aarch64").pathname]);
+    const r = await runInit(initElfUrl("aarch64"), "/usr/bin/qemu-aarch64");
     assert.equal(r.stdout, `${INIT_MESSAGE}\n`);
     assert.equal(r.code, 0);
+  },
+});
+
+// Regression (issue 16): a checkout under /root is mode 0700; `nobody` could not open an executable there,
+// and qemu-aarch64 printed nothing. Both executables must run from such a directory.
+Deno.test({
+  name: "init_x86_64.elf runs from a copy that lies in a directory of mode 0700",
+  ignore: !canRunX86 || ignoreUnless(needSetpriv(), "setpriv"),
+  async fn() {
+    const hidden = await hiddenCopy(initElfUrl("x86_64"));
+    try {
+      const r = await runInit(hidden.path);
+      assert.deepEqual(r, { code: 0, stdout: `${INIT_MESSAGE}\n` });
+    } finally {
+      await hidden.done();
+    }
+  },
+});
+
+Deno.test({
+  name: "init_aarch64.elf runs under qemu-aarch64 from a copy that lies in a directory of mode 0700",
+  ignore: !canRunAarch64 ||
+    ignoreUnless(needSetpriv() && exists("/usr/bin/qemu-aarch64"), "setpriv and qemu-aarch64"),
+  async fn() {
+    const hidden = await hiddenCopy(initElfUrl("aarch64"));
+    try {
+      const r = await runInit(hidden.path, "/usr/bin/qemu-aarch64");
+      assert.deepEqual(r, { code: 0, stdout: `${INIT_MESSAGE}\n` });
+    } finally {
+      await hidden.done();
+    }
   },
 });
 
