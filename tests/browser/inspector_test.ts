@@ -1,0 +1,211 @@
+/**
+ * The library in a real browser. web/inspector.ts is bundled with `deno bundle --platform browser` and
+ * served with web/index.html on 127.0.0.1; headless Chromium (Debian's `chromium`) opens the page in
+ * self-test mode, and the page loads the bundled demo kernels and a gzip arm64 Image fetched from this
+ * server, each from a Blob into guest memory over a `WebAssembly.Memory`, and posts back the plan
+ * (`planToJson`) and a SHA-256 of guest memory. The same load runs here in Deno and must agree byte for
+ * byte. A screenshot is then decoded and checked to show the memory map the page drew.
+ *
+ * Set BROWSER_SCREENSHOT=file.png to keep the screenshot.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { ignoreUnless } from "../_require.ts";
+import { Chromium, chromiumPresent, within } from "./chromium.ts";
+import { decodePng } from "./png.ts";
+import { bundleInspector, inspectorHandler } from "../../web/serve.ts";
+import { hashGuestMemory, planBoot } from "../../web/boot_plan.ts";
+import { MAP_COLOURS } from "../../web/memory_map.ts";
+import { fromBlob, planToJson } from "../../mod.ts";
+import { demoKernel } from "../../emu/demo_kernels.ts";
+import { buildArm64Image, gzip, kernelLikeBytes } from "../../fixtures/build/pe.ts";
+
+const VIEWPORT = { width: 1280, height: 900 };
+// Size of the gzip Image before compression: big enough for several inflate chunks.
+const GZIP_IMAGE_SIZE = 1 << 20;
+const GZIP_TEXT_OFFSET = 0x8_0000n;
+
+/** One image the page loads, as its server lists it. */
+interface Item {
+  name: string;
+  demo?: "x86_64" | "aarch64" | "riscv64";
+  url?: string;
+}
+
+/** What the page posted for one image. */
+interface PageResult {
+  name: string;
+  size: number;
+  format: string;
+  arch: string;
+  plan: unknown;
+  sha256: string;
+}
+
+/** A drawn rectangle of the memory map, in CSS pixels of the viewport. */
+interface Box {
+  kind: keyof typeof MAP_COLOURS;
+  /** The row's first guest address, `0x…`. */
+  start: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+interface Session {
+  items: Item[];
+  bytes: Map<string, Uint8Array>;
+  results: PageResult[];
+  screenshot: Uint8Array;
+  svg: { x: number; y: number; width: number; height: number };
+  boxes: Box[];
+  log: string[];
+}
+
+async function gzipArm64Image(): Promise<Uint8Array> {
+  const code = kernelLikeBytes(GZIP_IMAGE_SIZE - 64, 7);
+  return await gzip(buildArm64Image({ header: { text_offset: GZIP_TEXT_OFFSET }, code }));
+}
+
+// Runs the page once for every test of this file.
+let session: Promise<Session> | undefined;
+
+function runPage(): Promise<Session> {
+  return session ??= openPage();
+}
+
+async function openPage(): Promise<Session> {
+  const items: Item[] = [
+    { name: "arm64 Image.gz", url: "/selftest/kernel/arm64.gz" },
+    { name: "demo aarch64", demo: "aarch64" },
+    { name: "demo riscv64", demo: "riscv64" },
+    // Last, so it is the one on screen for the screenshot: it has every kind of write.
+    { name: "demo x86_64", demo: "x86_64" },
+  ];
+  const bytes = new Map<string, Uint8Array>([
+    ["arm64 Image.gz", await gzipArm64Image()],
+    ["demo aarch64", demoKernel("aarch64")],
+    ["demo riscv64", demoKernel("riscv64")],
+    ["demo x86_64", demoKernel("x86_64")],
+  ]);
+  const dir = await Deno.makeTempDir({ prefix: "linux-loader-browser-test-" });
+  const bundle = `${dir}/inspector.js`;
+  const results: PageResult[] = [];
+  let finish!: () => void, fail!: (e: Error) => void;
+  const done = new Promise<void>((resolve, reject) => [finish, fail] = [resolve, reject]);
+  const page = inspectorHandler(bundle);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    if (path === "/selftest/kernels") return Response.json(items);
+    if (path === "/selftest/kernel/arm64.gz") {
+      return new Response(bytes.get("arm64 Image.gz")! as Uint8Array<ArrayBuffer>);
+    }
+    if (req.method === "POST" && path === "/selftest/result") results.push(await req.json());
+    else if (req.method === "POST" && path === "/selftest/done") finish();
+    else if (req.method === "POST" && path === "/selftest/error") {
+      const e = await req.json() as { message: string; stack?: string };
+      fail(new Error(`the page failed: ${e.message}\n${e.stack ?? ""}`));
+    } else return page(req);
+    return new Response(null, { status: 204 });
+  });
+  let browser: Chromium | undefined;
+  try {
+    await bundleInspector(bundle);
+    browser = await Chromium.launch(VIEWPORT.width, VIEWPORT.height);
+    await browser.goto(`http://127.0.0.1:${server.addr.port}/?selftest`);
+    await within(done, 15_000, "the page's self-test").catch((e: Error) => {
+      throw new Error(`${e.message}\npage log:\n${browser!.log.join("\n")}`);
+    });
+    const layout = JSON.parse(
+      await browser.evaluate<string>(`JSON.stringify({
+        svg: document.querySelector("svg.memory-map").getBoundingClientRect(),
+        boxes: [...document.querySelectorAll("svg.memory-map rect[data-kind]")].map((r) => {
+          const b = r.getBoundingClientRect();
+          return { kind: r.dataset.kind, start: r.dataset.start, x: b.x, y: b.y, width: b.width, height: b.height };
+        }),
+      })`),
+    ) as Pick<Session, "svg" | "boxes">;
+    const screenshot = await browser.screenshot();
+    const keep = Deno.env.get("BROWSER_SCREENSHOT");
+    if (keep) await Deno.writeFile(keep, screenshot);
+    return { items, bytes, results, screenshot, ...layout, log: browser.log };
+  } finally {
+    await browser?.close();
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const ignore = ignoreUnless(chromiumPresent(), "chromium (Debian package chromium)");
+
+Deno.test({
+  name: "the inspector bundled for the browser loads demo kernels and a gzip arm64 Image from Blobs in Chromium " +
+    "to the same plans and guest memory as Deno",
+  ignore,
+  async fn() {
+    const s = await runPage();
+    assert.deepEqual(s.results.map((r) => r.name), s.items.map((i) => i.name));
+    for (const r of s.results) {
+      const bytes = s.bytes.get(r.name)!;
+      assert.equal(r.size, bytes.length, `${r.name}: size the page saw`);
+      const deno = await planBoot(fromBlob(new Blob([bytes as Uint8Array<ArrayBuffer>])));
+      assert.equal(r.format, deno.report.format, r.name);
+      assert.equal(r.arch, deno.report.arch, r.name);
+      assert.deepEqual(r.plan, planToJson(deno.plan), `${r.name}: plan`);
+      assert.equal(r.sha256, await hashGuestMemory(deno.memory), `${r.name}: guest memory`);
+    }
+    const gz = s.results[0];
+    assert.equal(`${gz.format} ${gz.arch}`, "pe aarch64");
+    // The gzip Image was inflated into guest memory: its copy covers the whole uncompressed image.
+    const json = gz.plan as { steps: { kind: string; guestAddr: number; length: number }[] };
+    assert.deepEqual(
+      json.steps.filter((st) => st.kind === "copy").map((st) => [st.guestAddr, st.length]),
+      [[0x4000_0000 + Number(GZIP_TEXT_OFFSET), GZIP_IMAGE_SIZE]],
+    );
+    // Four different images leave four different memories.
+    assert.equal(new Set(s.results.map((r) => r.sha256)).size, s.results.length);
+  },
+});
+
+Deno.test({
+  name: "the inspector's screenshot shows the x86_64 demo's memory map: every planned write in its kind's colour",
+  ignore,
+  async fn() {
+    const s = await runPage();
+    const png = await decodePng(s.screenshot);
+    assert.deepEqual([png.width, png.height], [VIEWPORT.width, VIEWPORT.height]);
+    assert.ok(s.svg.y + s.svg.height <= png.height, `the map (to y ${s.svg.y + s.svg.height}) fits on screen`);
+    // One row per planned write of the x86_64 demo (as Deno plans it), and free RAM between them.
+    const deno = await planBoot(fromBlob(new Blob([demoKernel("x86_64") as Uint8Array<ArrayBuffer>])));
+    const planned = deno.plan.steps.map((st) => `${st.kind} 0x${st.guestAddr.toString(16)}`).sort();
+    const drawn = s.boxes.filter((b) => b.kind !== "free").map((b) => `${b.kind} ${b.start}`).sort();
+    assert.deepEqual(drawn, planned);
+    for (const k of ["copy", "bytes", "fill", "free"] as const) {
+      assert.ok(s.boxes.some((b) => b.kind === k), `a ${k} row is drawn`);
+    }
+    const rgb = (c: string): number => parseInt(c.slice(1), 16);
+    const at = (x: number, y: number): number => {
+      const o = (Math.floor(y) * png.width + Math.floor(x)) * 4;
+      return (png.rgba[o] << 16) | (png.rgba[o + 1] << 8) | png.rgba[o + 2];
+    };
+    // The middle of every row's bar has the row's colour.
+    for (const b of s.boxes) {
+      const got = at(b.x + b.width / 2, b.y + b.height / 2);
+      assert.equal(got.toString(16).padStart(6, "0"), MAP_COLOURS[b.kind].slice(1), `${b.kind} row at y ${b.y}`);
+    }
+    // Pixel counts inside the map match the drawn areas (rows plus the 14 x 14 legend swatch), within 5 %.
+    const LEGEND_SWATCH = 14 * 14;
+    for (const k of ["copy", "bytes", "fill", "free"] as const) {
+      const want = rgb(MAP_COLOURS[k]);
+      let count = 0;
+      for (let y = Math.floor(s.svg.y); y < Math.ceil(s.svg.y + s.svg.height); y++) {
+        for (let x = Math.floor(s.svg.x); x < Math.ceil(s.svg.x + s.svg.width); x++) if (at(x, y) === want) count++;
+      }
+      const area = s.boxes.filter((b) => b.kind === k).reduce((n, b) => n + b.width * b.height, 0) + LEGEND_SWATCH;
+      assert.ok(Math.abs(count - area) <= area * 0.05, `${k}: ${count} pixels on screen, ${area} drawn`);
+    }
+  },
+});
