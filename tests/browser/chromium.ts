@@ -165,6 +165,23 @@ export class Chromium {
     return (r.result as { value: T }).value;
   }
 
+  /** Polls `expression` in the page until it is truthy; rejects after `ms`. */
+  async waitFor(expression: string, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await this.evaluate<boolean>(`Boolean(${expression})`))) {
+      if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${expression}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Picks the file at `path` in the page's `<input type="file">` matched by `selector` (fires `change`). */
+  async pickFile(selector: string, path: string): Promise<void> {
+    const { root } = await this.page("DOM.getDocument");
+    const { nodeId } = await this.page("DOM.querySelector", { nodeId: (root as { nodeId: number }).nodeId, selector });
+    if (!nodeId) throw new Error(`no element ${selector}`);
+    await this.page("DOM.setFileInputFiles", { nodeId, files: [path] });
+  }
+
   /** A PNG screenshot of the viewport. */
   async screenshot(): Promise<Uint8Array> {
     const r = await this.page("Page.captureScreenshot", { format: "png" });

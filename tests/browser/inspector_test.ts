@@ -18,9 +18,10 @@ import { decodePng } from "./png.ts";
 import { bundleInspector, inspectorHandler } from "../../web/serve.ts";
 import { hashGuestMemory, planBoot } from "../../web/boot_plan.ts";
 import { MAP_COLOURS } from "../../web/memory_map.ts";
-import { fromBlob, planToJson } from "../../mod.ts";
+import { fromBlob, inspectKernel, planToJson } from "../../mod.ts";
 import { demoKernel } from "../../emu/demo_kernels.ts";
 import { buildArm64Image, gzip, kernelLikeBytes } from "../../fixtures/build/pe.ts";
+import { buildBzImage } from "../../fixtures/build/bzimage.ts";
 
 const VIEWPORT = { width: 1280, height: 900 };
 // Size of the gzip Image before compression: big enough for several inflate chunks.
@@ -62,7 +63,15 @@ interface Session {
   screenshot: Uint8Array;
   svg: { x: number; y: number; width: number; height: number };
   boxes: Box[];
+  /** The status line and the report table after picking a bzImage in the file input. */
+  pick: { status: string; report: Record<string, string> };
   log: string[];
+}
+
+const PICKED_NAME = "bzImage-test";
+
+function pickedBzImage(): Uint8Array {
+  return buildBzImage({ payload: kernelLikeBytes(0x1_0000, 3) });
 }
 
 async function gzipArm64Image(): Promise<Uint8Array> {
@@ -131,7 +140,25 @@ async function openPage(): Promise<Session> {
     const screenshot = await browser.screenshot();
     const keep = Deno.env.get("BROWSER_SCREENSHOT");
     if (keep) await Deno.writeFile(keep, screenshot);
-    return { items, bytes, results, screenshot, ...layout, log: browser.log };
+    // Then as a user would: pick a file from disk.
+    const picked = `${dir}/${PICKED_NAME}`;
+    await Deno.writeFile(picked, pickedBzImage());
+    await browser.pickFile("#file", picked);
+    await browser.waitFor(
+      `document.getElementById("status").textContent.startsWith(${JSON.stringify(PICKED_NAME)})`,
+      10_000,
+    )
+      .catch((e: Error) => {
+        throw new Error(`${e.message}\npage log:\n${browser!.log.join("\n")}`);
+      });
+    const pick = JSON.parse(
+      await browser.evaluate<string>(`JSON.stringify({
+        status: document.getElementById("status").textContent,
+        report: Object.fromEntries([...document.querySelectorAll("#report tr")].map((tr) =>
+          [tr.cells[0].textContent, tr.cells[1].textContent])),
+      })`),
+    ) as Session["pick"];
+    return { items, bytes, results, screenshot, ...layout, pick, log: browser.log };
   } finally {
     await browser?.close();
     await server.shutdown();
@@ -207,5 +234,25 @@ Deno.test({
       const area = s.boxes.filter((b) => b.kind === k).reduce((n, b) => n + b.width * b.height, 0) + LEGEND_SWATCH;
       assert.ok(Math.abs(count - area) <= area * 0.05, `${k}: ${count} pixels on screen, ${area} drawn`);
     }
+  },
+});
+
+Deno.test({
+  name: "the inspector shows inspectKernel's report and the boot plan of a bzImage picked in its file input",
+  ignore,
+  async fn() {
+    const { pick } = await runPage();
+    const image = pickedBzImage();
+    const report = await inspectKernel(image);
+    const deno = await planBoot(fromBlob(new Blob([image as Uint8Array<ArrayBuffer>])));
+    assert.equal(
+      pick.status,
+      `${PICKED_NAME}: ${report.protocol}, ${deno.plan.steps.length} writes planned and applied`,
+    );
+    assert.equal(pick.report.file, PICKED_NAME);
+    assert.equal(pick.report.format, "bzimage");
+    assert.equal(pick.report.protocol, report.protocol);
+    assert.equal(pick.report["entry linux64"], `0x${report.entries.linux64.toString(16)}`);
+    assert.equal(pick.report.code32_start, report.fields.code32_start);
   },
 });
