@@ -75,7 +75,9 @@ function show(name: string, boot: PlannedBoot): void {
     length: s.kind === "bytes" ? s.bytes.byteLength : s.length,
     label: s.label,
   }));
-  $("map").innerHTML = memoryMapSvg(boot.memory.regions, steps, name);
+  const marks = Object.entries(p.registers ?? {}).filter(([, v]) => v !== 0).map(([k, v]) => ({ addr: v, label: k }));
+  if (p.entry !== undefined) marks.unshift({ addr: p.entry, label: "entry" });
+  $("map").innerHTML = memoryMapSvg(boot.memory.regions, steps, { title: name, marks });
 }
 
 async function inspect(name: string, blob: Blob): Promise<PlannedBoot> {

@@ -37,7 +37,7 @@ export const MAP_COLOURS: Readonly<Record<MapStep["kind"] | "free" | "hole", str
 });
 
 /** Width of the SVG in CSS pixels. */
-export const MAP_WIDTH = 700;
+export const MAP_WIDTH = 760;
 /** Most rows drawn; a larger plan ends with a "more steps" line. */
 export const MAP_MAX_ROWS = 200;
 
@@ -111,12 +111,11 @@ function rowsOf(regions: readonly MapRegion[], steps: readonly MapStep[]): Row[]
       if (s.guestAddr > at) {
         rows.push({ kind: "free", start: at, end: s.guestAddr, text: `free RAM (${formatSize(s.guestAddr - at)})` });
       }
-      const what = s.kind === "copy" ? "copy from the image" : s.kind === "bytes" ? "bytes" : "fill";
       rows.push({
         kind: s.kind,
         start: s.guestAddr,
         end: s.guestAddr + s.length,
-        text: `${s.label}: ${what}, ${formatSize(s.length)}`,
+        text: `${s.label} · ${s.kind} ${formatSize(s.length)}`,
       });
       at = Math.max(at, s.guestAddr + s.length);
     }
@@ -129,11 +128,33 @@ function rowsOf(regions: readonly MapRegion[], steps: readonly MapStep[]): Row[]
   return rows;
 }
 
+/** An address to point at beside the row that holds it: the entry point, a register's boot data. */
+export interface MapMark {
+  /** Guest address. */
+  addr: number;
+  /** What points there ("entry", "rsi"). */
+  label: string;
+}
+
+/** Options of {@linkcode memoryMapSvg}. */
+export interface MemoryMapOptions {
+  /** The SVG's `<title>`. */
+  title?: string;
+  /** Addresses to mark beside their rows. */
+  marks?: readonly MapMark[];
+}
+
 /**
  * The SVG markup of the memory map of `steps` over `regions`. Every rectangle of a row carries
  * `data-kind` and `data-start` / `data-end` (hex) so a page or a test can find it.
  */
-export function memoryMapSvg(regions: readonly MapRegion[], steps: readonly MapStep[], title = ""): string {
+export function memoryMapSvg(
+  regions: readonly MapRegion[],
+  steps: readonly MapStep[],
+  opts: MemoryMapOptions = {},
+): string {
+  const title = opts.title ?? "";
+  const marks = opts.marks ?? [];
   const all = rowsOf(regions, steps);
   const rows = all.slice(0, MAP_MAX_ROWS);
   const out: string[] = [];
@@ -158,7 +179,10 @@ export function memoryMapSvg(regions: readonly MapRegion[], steps: readonly MapS
         `<text class="addr" x="${ADDR_RIGHT}" y="${y + 12}" text-anchor="end">${hex(r.start)}</text>` +
         `<rect data-kind="${r.kind}" data-start="${hex(r.start)}" data-end="${hex(r.end)}" x="${BAR_X}" y="${y}" ` +
         `width="${BAR_W}" height="${h - 2}" fill="${MAP_COLOURS[r.kind]}"${stroke}/>` +
-        `<text x="${LABEL_X}" y="${y + 12}">${escapeXml(r.text)}</text>` +
+        `<text x="${LABEL_X}" y="${y + 12}">${escapeXml(r.text)}` +
+        marks.filter((m) => m.addr >= r.start && m.addr < r.end && r.kind !== "hole")
+          .map((m) => `<tspan class="mark" fill="#cf222e"> ◀ ${escapeXml(m.label)} ${hex(m.addr)}</tspan>`).join("") +
+        `</text>` +
         `</g>`,
     );
     y += h;

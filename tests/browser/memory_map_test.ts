@@ -48,7 +48,7 @@ Deno.test("memoryMapSvg escapes labels and stops at MAP_MAX_ROWS rows", () => {
   const svg = memoryMapSvg([{ guestAddr: 0, size: 0x1_0000 }], steps);
   // The region's name line is the first row; 210 writes and the free RAM after them follow.
   assert.equal(rows(svg).length, MAP_MAX_ROWS - 1);
-  assert.match(svg, /&#60;s0&#62;: bytes, 16 bytes/);
+  assert.match(svg, /&#60;s0&#62; · bytes 16 bytes/);
   assert.match(svg, /… 12 more rows/);
 });
 
@@ -60,4 +60,14 @@ Deno.test("formatSize uses the largest binary unit with one decimal", () => {
     "32 MiB",
     "1 TiB",
   ]);
+});
+
+Deno.test("memoryMapSvg marks the entry point and register targets beside the rows that hold them", () => {
+  const svg = memoryMapSvg(
+    [{ guestAddr: 0, size: 0x1_0000 }],
+    [{ kind: "copy", guestAddr: 0x1000, length: 0x1000, label: "text" }],
+    { marks: [{ addr: 0x1200, label: "entry" }, { addr: 0x8000, label: "rsi" }] },
+  );
+  assert.match(svg, /text · copy 4 KiB<tspan class="mark"[^>]*> ◀ entry 0x1200<\/tspan>/);
+  assert.match(svg, /free RAM \(56 KiB\)<tspan class="mark"[^>]*> ◀ rsi 0x8000<\/tspan>/);
 });
