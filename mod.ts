@@ -27,6 +27,7 @@ export * from "./lib/compress/gzip.ts";
 export * from "./lib/compress/sink.ts";
 export * from "./lib/compress/bzip2.ts";
 export * from "./lib/compress/lzo.ts";
+export * from "./lib/compress/inflate.ts";
 export * from "./lib/loader/extract.ts";
 export * from "./lib/cpio.ts";
 export * from "./lib/abi/bootparam.ts";

@@ -18,15 +18,25 @@ const ADLER_NMAX = 5552;
 let reflectedTable: Int32Array | undefined;
 let normalTable: Int32Array | undefined;
 
-/** The 256-entry table of the reflected CRC-32 (gzip, lzop, xz). */
+/**
+ * The tables of the reflected CRC-32 (gzip, lzop, xz) for slicing by 8: table k (at k * 256) is the CRC
+ * of a byte followed by k zero bytes, so eight bytes are folded in per step.
+ */
 function reflected(): Int32Array {
   if (reflectedTable === undefined) {
-    reflectedTable = new Int32Array(256);
+    const t = new Int32Array(8 * 256);
     for (let n = 0; n < 256; n++) {
       let c = n;
       for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ CRC32_POLY_REFLECTED : c >>> 1;
-      reflectedTable[n] = c;
+      t[n] = c;
     }
+    for (let k = 1; k < 8; k++) {
+      for (let n = 0; n < 256; n++) {
+        const prev = t[(k - 1) * 256 + n];
+        t[k * 256 + n] = (prev >>> 8) ^ t[prev & 0xff];
+      }
+    }
+    reflectedTable = t;
   }
   return reflectedTable;
 }
@@ -58,12 +68,12 @@ export function crc32(crc: number, bytes: Uint8Array, start = 0, end: number = b
   const t = reflected();
   let c = ~crc;
   let i = start;
-  // Four bytes per round: fewer loop tests in the hot path.
-  for (; i + 4 <= end; i += 4) {
-    c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-    c = t[(c ^ bytes[i + 1]) & 0xff] ^ (c >>> 8);
-    c = t[(c ^ bytes[i + 2]) & 0xff] ^ (c >>> 8);
-    c = t[(c ^ bytes[i + 3]) & 0xff] ^ (c >>> 8);
+  // Slicing by 8: eight table lookups per eight bytes, independent of each other.
+  for (; i + 8 <= end; i += 8) {
+    c ^= bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    c = t[0x700 + (c & 0xff)] ^ t[0x600 + ((c >> 8) & 0xff)] ^ t[0x500 + ((c >> 16) & 0xff)] ^
+      t[0x400 + ((c >> 24) & 0xff)] ^ t[0x300 + bytes[i + 4]] ^ t[0x200 + bytes[i + 5]] ^ t[0x100 + bytes[i + 6]] ^
+      t[bytes[i + 7]];
   }
   for (; i < end; i++) c = t[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

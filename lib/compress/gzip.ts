@@ -1,12 +1,13 @@
 /**
- * gzip decompression on the platform's `DecompressionStream` (RFC 1952), returning bytes, with typed
- * errors: used for gzip-compressed kernel payloads and `Image.gz`. The input must be exactly one gzip
- * member; the platform rejects bytes after it and multiple members.
+ * gzip decompression into one buffer (RFC 1952), with typed errors, on the project's own streaming
+ * inflate (`inflate.ts`): used for gzip-compressed kernel payloads and to read an `Image.gz` header.
  *
  * @module
  */
 
 import { DecompressError, hex } from "../errors.ts";
+import { decodeGzip } from "./inflate.ts";
+import { type ByteSink, checkMaxOutput, DEFAULT_MAX_OUTPUT } from "./sink.ts";
 
 /** gzip ID1 and ID2: "ID1 = 31 (0x1f), ID2 = 139 (0x8b)" (RFC 1952, 2.3.1). */
 export const GZIP_MAGIC: readonly [number, number] = [0x1f, 0x8b];
@@ -16,9 +17,6 @@ const GZIP_CM_DEFLATE = 8;
 
 /** Member header (10 bytes) plus trailer (CRC32 and ISIZE, 8 bytes): the smallest possible member. */
 const GZIP_MIN_SIZE = 18;
-
-/** Default output limit: 1 GiB. */
-const DEFAULT_MAX_OUTPUT = 1 << 30;
 
 /** Options of {@linkcode gunzip}. */
 export interface GunzipOptions {
@@ -40,22 +38,14 @@ export function isGzip(bytes: Uint8Array): boolean {
     bytes[2] === GZIP_CM_DEFLATE;
 }
 
-// Feeds all of `input` to the platform's inflater and returns the reader of its output. Write errors show
-// up on the reader, so they are dropped here.
-function inflate(input: Uint8Array): ReadableStreamDefaultReader<Uint8Array> {
-  // The platform takes ArrayBuffer-backed views only.
-  const data = input.buffer instanceof ArrayBuffer ? input : input.slice();
-  const ds = new DecompressionStream("gzip");
-  const writer = ds.writable.getWriter();
-  writer.write(data as Uint8Array<ArrayBuffer>).catch(() => {});
-  writer.close().catch(() => {});
-  return ds.readable.getReader();
-}
+/** Thrown by the prefix sink once it has what it wants: stops the decoder early. */
+class PrefixFull extends Error {}
 
 /**
  * The first `length` bytes (or fewer, when the stream ends or breaks first) that the gzip data in `input`
- * decompresses to, without inflating the rest: enough to read a compressed Image's header. Never throws for
- * corrupt or truncated data; it returns what decoded before the fault.
+ * decompresses to, without inflating much more (the decoder stops at its first chunk of output past
+ * `length`): enough to read a compressed Image's header. Never throws for corrupt or truncated data; it
+ * returns what decoded before the fault.
  *
  * @example
  * ```ts
@@ -64,30 +54,33 @@ function inflate(input: Uint8Array): ReadableStreamDefaultReader<Uint8Array> {
  * console.log(new TextDecoder().decode(await gunzipPrefix(packed.subarray(0, 20), 5))); // hello
  * ```
  */
-export async function gunzipPrefix(input: Uint8Array, length: number): Promise<Uint8Array> {
-  const reader = inflate(input);
-  const out = new Uint8Array(Math.max(0, Math.floor(length) || 0));
+export function gunzipPrefix(input: Uint8Array, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(Math.max(0, Math.min(Math.floor(length) || 0, DEFAULT_MAX_OUTPUT)));
   let got = 0;
-  try {
-    while (got < out.length) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      const n = Math.min(value.byteLength, out.length - got);
-      out.set(value.subarray(0, n), got);
+  const sink: ByteSink = {
+    write(chunk: Uint8Array): void {
+      const n = Math.min(chunk.byteLength, out.length - got);
+      out.set(chunk.subarray(0, n), got);
       got += n;
-    }
-  } catch {
-    // Corrupt or cut short: what decoded so far is the answer.
-  } finally {
-    reader.cancel().catch(() => {});
+      if (got >= out.length) throw new PrefixFull();
+    },
+  };
+  try {
+    if (out.length > 0) decodeGzip(input, sink, { maxOutput: DEFAULT_MAX_OUTPUT });
+  } catch (e) {
+    if (!(e instanceof PrefixFull) && !(e instanceof DecompressError)) throw e;
+    // Full, corrupt or cut short: what decoded so far is the answer.
   }
-  return out.subarray(0, got);
+  return Promise.resolve(out.subarray(0, got));
 }
 
 /**
- * Decompresses one gzip member. Corrupt data, a bad checksum, bytes after the member and truncation are
- * a {@linkcode DecompressError} (`"CorruptData"`, or `"Truncated"` for input shorter than any member);
- * input without the magic is `"BadMagic"`; output above `maxOutput` is `"OutputTooLarge"`.
+ * Decompresses gzip data: one member or several concatenated (RFC 1952 2.2: "A gzip file consists of a
+ * series of members"), into one buffer, with the project's own inflate ({@linkcode decodeGzip}). Memory is
+ * the output plus a constant: the output grows by doubling up to `maxOutput` at most, never past it.
+ * Corrupt data, a bad checksum, bytes after the last member and truncation are a
+ * {@linkcode DecompressError} (`"CorruptData"`, or `"Truncated"`); input without the magic is
+ * `"BadMagic"`; output above `maxOutput` is `"OutputTooLarge"`.
  *
  * @example Round trip through CompressionStream
  * ```ts
@@ -97,16 +90,16 @@ export async function gunzipPrefix(input: Uint8Array, length: number): Promise<U
  * console.log(new TextDecoder().decode(await gunzip(packed))); // hello, gzip
  * ```
  */
-export async function gunzip(input: Uint8Array, options: GunzipOptions = {}): Promise<Uint8Array> {
-  const maxOutput = options.maxOutput ?? DEFAULT_MAX_OUTPUT;
-  // NaN would compare false against every total and switch the limit off.
-  if (!(maxOutput >= 0)) {
-    throw new DecompressError("OutputTooLarge", `maxOutput ${String(maxOutput)} is not a byte count`, {
-      field: "maxOutput",
-      value: String(maxOutput),
-      limit: Number.MAX_SAFE_INTEGER,
-    });
+export function gunzip(input: Uint8Array, options: GunzipOptions = {}): Promise<Uint8Array> {
+  try {
+    return Promise.resolve(gunzipSync(input, options));
+  } catch (e) {
+    return Promise.reject(e);
   }
+}
+
+function gunzipSync(input: Uint8Array, options: GunzipOptions): Uint8Array {
+  const maxOutput = checkMaxOutput(options);
   if (!isGzip(input)) {
     const got = Array.from(input.subarray(0, 3), (b) => b.toString(16).padStart(2, "0")).join(" ");
     throw new DecompressError("BadMagic", `not gzip: starts with "${got}", expected "1f 8b 08"`, {
@@ -121,41 +114,40 @@ export async function gunzip(input: Uint8Array, options: GunzipOptions = {}): Pr
       limit: GZIP_MIN_SIZE,
     });
   }
-  const reader = inflate(input);
-
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxOutput) {
-        await reader.cancel().catch(() => {});
-        throw new DecompressError("OutputTooLarge", `gzip output passes the limit of ${maxOutput} bytes`, {
-          field: "maxOutput",
-          value: total,
-          limit: maxOutput,
-        });
-      }
-      chunks.push(value);
-    }
-  } catch (e) {
-    if (e instanceof DecompressError) throw e;
+  // The trailer's ISIZE is a good first guess for a single member (mod 2^32; bounded by the limit).
+  const isize = new DataView(input.buffer, input.byteOffset + input.byteLength - 4, 4).getUint32(0, true);
+  const sink = new GrowingSink(Math.min(isize, maxOutput), maxOutput);
+  const r = decodeGzip(input, sink, { maxOutput });
+  if (r.consumed !== input.byteLength) {
     throw new DecompressError(
       "CorruptData",
-      `gzip data is corrupt, truncated or followed by other bytes (after ${hex(total)} output bytes): ${
-        (e as Error).message
+      `${input.byteLength - r.consumed} bytes that are no gzip member follow the data at input offset ${
+        hex(r.consumed)
       }`,
-      { cause: e },
+      { field: "trailing", value: r.consumed, limit: input.byteLength },
     );
   }
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
+  return sink.bytes();
+}
+
+/** A sink into one buffer that doubles as needed, up to `max`. */
+class GrowingSink implements ByteSink {
+  private buf: Uint8Array;
+  written = 0;
+  constructor(initial: number, private readonly max: number) {
+    this.buf = new Uint8Array(initial);
   }
-  return out;
+  write(chunk: Uint8Array): void {
+    const need = this.written + chunk.byteLength;
+    if (need > this.buf.byteLength) {
+      const grown = new Uint8Array(Math.min(this.max, Math.max(need, this.buf.byteLength * 2)));
+      grown.set(this.buf.subarray(0, this.written));
+      this.buf = grown;
+    }
+    this.buf.set(chunk, this.written);
+    this.written = need;
+  }
+  bytes(): Uint8Array {
+    return this.buf.subarray(0, this.written);
+  }
 }

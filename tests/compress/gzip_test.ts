@@ -51,7 +51,13 @@ Deno.test("gunzip rejects input shorter than a gzip member", async () => {
 
 Deno.test("gunzip rejects a truncated member", async () => {
   const packed = await gzip(sample(10_000));
-  await rejectsCode(gunzip(packed.subarray(0, packed.length - 20)), "CorruptData");
+  await rejectsCode(gunzip(packed.subarray(0, packed.length - 20)), "Truncated");
+});
+
+Deno.test("gunzip decodes concatenated members as one output", async () => {
+  const a = sample(3000);
+  const b = sample(500).reverse();
+  assert.deepEqual(await gunzip(new Uint8Array([...await gzip(a), ...await gzip(b)])), new Uint8Array([...a, ...b]));
 });
 
 Deno.test("gunzip rejects a member whose CRC does not match", async () => {
