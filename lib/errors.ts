@@ -70,6 +70,25 @@ export function hex(n: number | bigint): string {
   return n < 0 ? `-0x${(-BigInt(n)).toString(16)}` : `0x${n.toString(16)}`;
 }
 
+/**
+ * A one-line description of anything thrown or rejected, for messages: an `Error`'s message, else the value
+ * as text. Never throws (a value whose `toString` throws is described by its type).
+ *
+ * @example
+ * ```ts
+ * import { describeThrown } from "@linux-loader/linux-loader";
+ * console.log(describeThrown(new Error("disk gone")), describeThrown(undefined), describeThrown("eof")); // disk gone undefined eof
+ * ```
+ */
+export function describeThrown(e: unknown): string {
+  try {
+    if (e instanceof Error) return String(e.message);
+    return typeof e === "symbol" ? e.toString() : String(e);
+  } catch {
+    return `(a thrown ${typeof e})`;
+  }
+}
+
 /** Codes of {@linkcode MemoryError}. */
 export type MemoryErrorCode =
   /** A region has size zero. */
@@ -85,7 +104,13 @@ export type MemoryErrorCode =
   /** An access touches a byte that no region holds. */
   | "OutOfRange"
   /** A zero-copy view was asked for a range that spans more than one region. */
-  | "CrossesRegion";
+  | "CrossesRegion"
+  /** A region's buffer was detached (transferred, or a `WebAssembly.Memory` kept growing during a read). */
+  | "BufferDetached"
+  /** The platform could not allocate a buffer of the asked size. */
+  | "AllocationFailed"
+  /** A value to write is not an integer (or bigint) of the written type. */
+  | "InvalidValue";
 
 /** Guest memory construction and access errors. */
 export class MemoryError extends LinuxLoaderError<MemoryErrorCode> {}
@@ -99,7 +124,14 @@ export type SourceErrorCode =
   /** The underlying file or blob failed to read. */
   | "ReadFailed"
   /** A 64-bit value does not fit in a safe integer. */
-  | "UnsafeInteger";
+  | "UnsafeInteger"
+  /** The value given as a source is not a `KernelSource` or a `Uint8Array` (or its `size` is no byte count). */
+  | "InvalidSource"
+  /**
+   * The source failed or came up short while a validated plan was being copied; every byte the plan claims
+   * was zeroed, no other byte was touched. The source's own error is the `cause`.
+   */
+  | "LoadInterrupted";
 
 /** Kernel source (file, blob, bytes) read errors. */
 export class SourceError extends LinuxLoaderError<SourceErrorCode> {}
@@ -121,7 +153,9 @@ export type KernelLoaderErrorCode =
   /** Two planned ranges overlap. */
   | "PlanOverlap"
   /** No guest memory range fits the initrd below its highest legal address and above the kernel. */
-  | "InitrdDoesNotFit";
+  | "InitrdDoesNotFit"
+  /** A plan is malformed: not a step list, an unknown step kind, a bad source offset or fill value. */
+  | "InvalidPlan";
 
 /** Errors common to every loader (the crate's `loader::Error`). */
 export class KernelLoaderError extends LinuxLoaderError<KernelLoaderErrorCode> {}

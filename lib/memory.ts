@@ -10,7 +10,7 @@
  * @module
  */
 
-import { hex, MemoryError } from "./errors.ts";
+import { describeThrown, hex, MemoryError } from "./errors.ts";
 
 /** The buffers a region can live in. */
 export type MemoryBacking = ArrayBuffer | SharedArrayBuffer | WebAssembly.Memory;
@@ -28,15 +28,58 @@ export interface RegionSpec {
 }
 
 const MAX_ADDR = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+/** 2^53: one past the highest address; every sum below is compared against it without being computed. */
+const ADDR_LIMIT = MAX_ADDR + 1;
 
 function checkInteger(what: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
     throw new MemoryError(
       "InvalidAddress",
-      `${what} ${String(v)} is not a non-negative safe integer (limit ${hex(MAX_ADDR)})`,
-      { field: what, value: v, limit: MAX_ADDR },
+      `${what} ${describeThrown(v)} is not a non-negative safe integer (limit ${hex(MAX_ADDR)})`,
+      { field: what, value: typeof v === "number" ? v : describeThrown(v), limit: MAX_ADDR },
     );
   }
+}
+
+// The exact end of [addr, addr + len) for messages and error fields: a bigint when it passes 2^53.
+function endOf(addr: number, len: number): number | bigint {
+  return len <= MAX_ADDR - addr ? addr + len : BigInt(addr) + BigInt(len);
+}
+
+function checkBytes(what: string, v: unknown): asserts v is Uint8Array {
+  if (!(v instanceof Uint8Array)) {
+    throw new MemoryError("InvalidValue", `${what} is not a Uint8Array (got ${describeThrown(v)})`, { field: what });
+  }
+}
+
+function checkScalar(what: string, v: unknown, bigintOk: boolean): void {
+  const ok = (typeof v === "number" && Number.isInteger(v)) || (bigintOk && typeof v === "bigint");
+  if (!ok) {
+    throw new MemoryError("InvalidValue", `${what} ${describeThrown(v)} is not an integer`, {
+      field: what,
+      value: typeof v === "number" ? v : describeThrown(v),
+    });
+  }
+}
+
+function allocate(len: number, what: string): Uint8Array {
+  try {
+    return new Uint8Array(len);
+  } catch (e) {
+    throw new MemoryError("AllocationFailed", `cannot allocate ${hex(len)} bytes for ${what}`, {
+      field: what,
+      value: len,
+      cause: e,
+    });
+  }
+}
+
+function overflow(name: string, addr: number, size: number): MemoryError {
+  return new MemoryError(
+    "AddressOverflow",
+    `${name}: ${hex(addr)} + size ${hex(size)} passes the highest safe address ${hex(MAX_ADDR)}`,
+    { field: `${name}.size`, value: size, limit: ADDR_LIMIT - addr },
+  );
 }
 
 /** One contiguous range of guest memory and the bytes behind it. */
@@ -67,8 +110,16 @@ export class GuestMemoryRegion {
 
   #refresh(): void {
     const buf = this.backing instanceof WebAssembly.Memory ? this.backing.buffer : this.backing;
-    this.#bytes = new Uint8Array(buf, this.bufferOffset, this.size);
-    this.#view = new DataView(buf, this.bufferOffset, this.size);
+    try {
+      this.#bytes = new Uint8Array(buf, this.bufferOffset, this.size);
+      this.#view = new DataView(buf, this.bufferOffset, this.size);
+    } catch (e) {
+      throw new MemoryError(
+        "BufferDetached",
+        `the buffer of region [${hex(this.guestAddr)}, ${hex(this.#end)}) is detached or shorter than the region`,
+        { field: "buffer", value: this.guestAddr, cause: e },
+      );
+    }
   }
 
   /** The region's bytes, zero-copy. (Re-derived if a `WebAssembly.Memory` grew and detached its buffer.) */
@@ -116,8 +167,16 @@ export class GuestMemory {
   /** Builds guest memory from region descriptions, in any order. */
   constructor(specs: readonly RegionSpec[]) {
     const regions: GuestMemoryRegion[] = [];
+    if (!Array.isArray(specs)) {
+      throw new MemoryError("InvalidBuffer", `regions must be an array, got ${describeThrown(specs)}`, {
+        field: "regions",
+      });
+    }
     specs.forEach((s, i) => {
       const name = `regions[${i}]`;
+      if (typeof s !== "object" || s === null) {
+        throw new MemoryError("InvalidBuffer", `${name} is not an object`, { field: name });
+      }
       checkInteger(`${name}.guestAddr`, s.guestAddr);
       let backing = s.buffer;
       const bufferOffset = s.bufferOffset ?? 0;
@@ -130,7 +189,8 @@ export class GuestMemory {
           });
         }
         checkInteger(`${name}.size`, size);
-        if (size > 0) backing = new ArrayBuffer(size);
+        if (size > MAX_ADDR + 1 - s.guestAddr) throw overflow(name, s.guestAddr, size);
+        if (size > 0) backing = allocate(size, `${name}.size`).buffer;
       } else {
         const buf = backing instanceof WebAssembly.Memory ? backing.buffer : backing;
         if (
@@ -145,9 +205,18 @@ export class GuestMemory {
             },
           );
         }
+        // A resizable ArrayBuffer can shrink under a region; a WebAssembly.Memory or a growable
+        // SharedArrayBuffer only grows, which the region views survive.
+        if (!(backing instanceof WebAssembly.Memory) && (buf as ArrayBuffer & { resizable?: boolean }).resizable) {
+          throw new MemoryError(
+            "InvalidBuffer",
+            `${name}.buffer is a resizable ArrayBuffer, which could shrink under guest memory; use a fixed-length one`,
+            { field: `${name}.buffer` },
+          );
+        }
         size ??= buf.byteLength - bufferOffset;
         checkInteger(`${name}.size`, size);
-        if (bufferOffset + size > buf.byteLength) {
+        if (bufferOffset > buf.byteLength || size > buf.byteLength - bufferOffset) {
           throw new MemoryError(
             "InvalidBuffer",
             `${name}: bufferOffset ${hex(bufferOffset)} + size ${hex(size)} exceeds the buffer's ${
@@ -163,13 +232,7 @@ export class GuestMemory {
           value: 0,
         });
       }
-      if (s.guestAddr + size > MAX_ADDR + 1) {
-        throw new MemoryError(
-          "AddressOverflow",
-          `${name}: ${hex(s.guestAddr)} + size ${hex(size)} passes the highest safe address ${hex(MAX_ADDR)}`,
-          { field: `${name}.size`, value: size, limit: MAX_ADDR + 1 - s.guestAddr },
-        );
-      }
+      if (size > ADDR_LIMIT - s.guestAddr) throw overflow(name, s.guestAddr, size);
       regions.push(new GuestMemoryRegion(s.guestAddr, size, backing, bufferOffset));
     });
     regions.sort((a, b) => a.guestAddr - b.guestAddr);
@@ -240,19 +303,22 @@ export class GuestMemory {
   firstMissing(addr: number, len: number): number | undefined {
     checkInteger("address", addr);
     checkInteger("length", len);
-    // No region passes 2^53, so a range that does always stops at a missing byte at or below 2^53.
+    // No region passes 2^53, so a range that does is missing a byte at or below 2^53: the walk stops at
+    // 2^53 at the latest (compared, never computed as addr + len, which could round).
+    const passes = len > ADDR_LIMIT - addr;
+    const end = passes ? ADDR_LIMIT : addr + len;
     let a = addr;
-    const end = addr + len;
     while (a < end) {
       const r = this.findRegion(a);
       if (r === undefined) return a;
       a = r.end;
     }
-    return undefined;
+    return passes ? ADDR_LIMIT : undefined;
   }
 
   /** Whether every byte of `[addr, addr + len)` is in guest memory. */
   isRange(addr: number, len: number): boolean {
+    if (typeof addr !== "number" || typeof len !== "number") return false;
     if (!Number.isSafeInteger(addr) || !Number.isSafeInteger(len) || addr < 0 || len < 0) return false;
     return this.firstMissing(addr, len) === undefined;
   }
@@ -266,7 +332,7 @@ export class GuestMemory {
     if (miss !== undefined) {
       throw new MemoryError(
         "OutOfRange",
-        `${what} [${hex(addr)}, ${hex(addr + len)}) is outside guest memory: byte ${hex(miss)} is in no region`,
+        `${what} [${hex(addr)}, ${hex(endOf(addr, len))}) is outside guest memory: byte ${hex(miss)} is in no region`,
         { field: what, value: miss, limit: this.lastAddr + 1 },
       );
     }
@@ -279,7 +345,7 @@ export class GuestMemory {
   subarray(addr: number, len: number): Uint8Array {
     this.checkRange(addr, len);
     const r = this.findRegion(addr);
-    if (r === undefined || addr + len > r.end) {
+    if (r === undefined || len > r.end - addr) {
       if (len === 0) return new Uint8Array(0);
       throw new MemoryError(
         "CrossesRegion",
@@ -308,9 +374,10 @@ export class GuestMemory {
 
   /** Copies `src` into guest memory at `addr` (it may span adjacent regions). */
   write(addr: number, src: Uint8Array): void {
+    checkBytes("source", src);
     const len = src.byteLength;
     const r = this.findRegion(addr);
-    if (r !== undefined && Number.isSafeInteger(addr) && addr + len <= r.end) {
+    if (r !== undefined && Number.isSafeInteger(addr) && len <= r.end - addr) {
       r.bytes.set(src, addr - r.guestAddr);
       return;
     }
@@ -323,6 +390,7 @@ export class GuestMemory {
 
   /** Copies `dest.byteLength` bytes from guest memory at `addr` into `dest`. */
   readInto(addr: number, dest: Uint8Array): void {
+    checkBytes("destination", dest);
     let off = 0;
     for (const s of this.slices(addr, dest.byteLength)) {
       dest.set(s, off);
@@ -332,20 +400,28 @@ export class GuestMemory {
 
   /** Returns a copy of `len` bytes of guest memory at `addr`. */
   read(addr: number, len: number): Uint8Array {
-    checkInteger("length", len);
-    const out = new Uint8Array(len);
+    // Checked before allocating: the length is bounded by guest memory, never by what a caller asks.
+    this.checkRange(addr, len);
+    const out = allocate(len, "read");
     this.readInto(addr, out);
     return out;
   }
 
   /** Sets `len` bytes at `addr` to `value` (0 by default). */
   fill(addr: number, len: number, value = 0): void {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 0xff) {
+      throw new MemoryError("InvalidValue", `fill value ${describeThrown(value)} is not a byte (0-255)`, {
+        field: "value",
+        value: typeof value === "number" ? value : describeThrown(value),
+        limit: 0xff,
+      });
+    }
     for (const s of this.slices(addr, len)) s.fill(value);
   }
 
   #scalar(addr: number, size: number): [DataView, number] {
     const r = this.findRegion(addr);
-    if (r !== undefined && Number.isSafeInteger(addr) && addr + size <= r.end) {
+    if (r !== undefined && Number.isSafeInteger(addr) && size <= r.end - addr) {
       return [r.view, addr - r.guestAddr];
     }
     this.checkRange(addr, size);
@@ -380,7 +456,7 @@ export class GuestMemory {
 
   #writeScalar(addr: number, size: number, set: (v: DataView, o: number) => void): void {
     const r = this.findRegion(addr);
-    if (r !== undefined && Number.isSafeInteger(addr) && addr + size <= r.end) {
+    if (r !== undefined && Number.isSafeInteger(addr) && size <= r.end - addr) {
       set(r.view, addr - r.guestAddr);
       return;
     }
@@ -391,21 +467,25 @@ export class GuestMemory {
 
   /** Writes a byte (the value is taken modulo 2^8). */
   writeU8(addr: number, value: number): void {
+    checkScalar("value", value, false);
     this.#writeScalar(addr, 1, (v, o) => v.setUint8(o, value));
   }
 
   /** Writes a little-endian u16 (modulo 2^16). */
   writeU16(addr: number, value: number): void {
+    checkScalar("value", value, false);
     this.#writeScalar(addr, 2, (v, o) => v.setUint16(o, value, true));
   }
 
   /** Writes a little-endian u32 (modulo 2^32). */
   writeU32(addr: number, value: number): void {
+    checkScalar("value", value, false);
     this.#writeScalar(addr, 4, (v, o) => v.setUint32(o, value, true));
   }
 
   /** Writes a little-endian u64 (modulo 2^64). */
   writeU64(addr: number, value: number | bigint): void {
+    checkScalar("value", value, true);
     const b = BigInt.asUintN(64, BigInt(value));
     this.#writeScalar(addr, 8, (v, o) => v.setBigUint64(o, b, true));
   }

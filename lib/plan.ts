@@ -7,9 +7,9 @@
  * @module
  */
 
-import { hex, KernelLoaderError } from "./errors.ts";
+import { describeThrown, hex, KernelLoaderError, MemoryError, SourceError } from "./errors.ts";
 import type { GuestMemory } from "./memory.ts";
-import type { KernelSource } from "./source.ts";
+import { type KernelSource, toSource } from "./source.ts";
 
 /** Copy `length` bytes of the image at `sourceOffset` to `guestAddr`. */
 export interface CopyStep {
@@ -74,8 +74,10 @@ export function stepLength(s: PlanStep): number {
 }
 
 /**
- * Checks every step against guest memory (and copies against the source size) without writing.
- * Throws {@linkcode KernelLoaderError} `MemoryOverflow` naming the step and the first byte outside memory.
+ * Checks a whole plan without writing: its shape (a `steps` array of known kinds, string labels, `bytes` a
+ * `Uint8Array`, fill values 0-255), every step against guest memory, and every copy's `sourceOffset` and
+ * length against the source size. Throws {@linkcode KernelLoaderError} `MemoryOverflow` naming the step and
+ * the first byte outside memory (or past the image), `InvalidPlan` for a malformed step.
  *
  * @example
  * ```ts
@@ -89,35 +91,83 @@ export function stepLength(s: PlanStep): number {
  * ```
  */
 export function validatePlan(mem: GuestMemory, plan: Plan, sourceSize?: number): void {
-  for (const s of plan.steps) {
-    const len = stepLength(s);
-    if (!Number.isSafeInteger(s.guestAddr) || s.guestAddr < 0 || !Number.isSafeInteger(len) || len < 0) {
+  checkPlan(mem, plan, sourceSize, false);
+}
+
+function badPlan(what: string, message: string, value?: unknown): KernelLoaderError {
+  return new KernelLoaderError("InvalidPlan", `${what}: ${message}`, {
+    field: what,
+    value: typeof value === "number" ? value : value === undefined ? undefined : describeThrown(value),
+  });
+}
+
+// The exact end of [addr, addr + len) for messages (a bigint past 2^53, never a rounded number).
+function endOf(addr: number, len: number): number | bigint {
+  return len <= Number.MAX_SAFE_INTEGER - addr ? addr + len : BigInt(addr) + BigInt(len);
+}
+
+// validatePlan, and for applyPlan (`needSource`) also: a copy step needs a source.
+function checkPlan(mem: GuestMemory, plan: Plan, sourceSize: number | undefined, needSource: boolean): void {
+  if (typeof plan !== "object" || plan === null || !Array.isArray(plan.steps)) {
+    throw badPlan("plan", "expected an object with a steps array", plan);
+  }
+  if (sourceSize !== undefined && (!Number.isSafeInteger(sourceSize) || sourceSize < 0)) {
+    throw badPlan("source size", "not a non-negative safe integer", sourceSize);
+  }
+  const steps: readonly unknown[] = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i] as PlanStep;
+    if (typeof s !== "object" || s === null) throw badPlan(`steps[${i}]`, "expected a step object", s);
+    const label = typeof s.label === "string" ? s.label : `steps[${i}]`;
+    if (typeof s.label !== "string") throw badPlan(label, "label is not a string", s.label);
+    let len: unknown;
+    switch (s.kind) {
+      case "bytes":
+        if (!(s.bytes instanceof Uint8Array)) throw badPlan(label, "bytes is not a Uint8Array", s.bytes);
+        len = s.bytes.byteLength;
+        break;
+      case "fill":
+        if (typeof s.value !== "number" || !Number.isInteger(s.value) || s.value < 0 || s.value > 0xff) {
+          throw badPlan(label, "fill value is not a byte (an integer 0-255)", s.value);
+        }
+        len = s.length;
+        break;
+      case "copy":
+        len = s.length;
+        break;
+      default:
+        throw badPlan(label, `unknown step kind ${describeThrown((s as { kind: unknown }).kind)}`);
+    }
+    const addr: unknown = s.guestAddr;
+    if (
+      typeof addr !== "number" || !Number.isSafeInteger(addr) || addr < 0 ||
+      typeof len !== "number" || !Number.isSafeInteger(len) || len < 0
+    ) {
       throw new KernelLoaderError(
         "MemoryOverflow",
-        `${s.label}: address ${String(s.guestAddr)} or length ${String(len)} is not a safe integer`,
-        {
-          field: s.label,
-          value: s.guestAddr,
-        },
+        `${label}: address ${describeThrown(addr)} or length ${describeThrown(len)} is not a non-negative safe integer`,
+        { field: label, value: typeof addr === "number" ? addr : describeThrown(addr) },
       );
     }
-    const miss = mem.firstMissing(s.guestAddr, len);
+    const miss = mem.firstMissing(addr, len);
     if (miss !== undefined) {
       throw new KernelLoaderError(
         "MemoryOverflow",
-        `${s.label} [${hex(s.guestAddr)}, ${hex(s.guestAddr + len)}) does not fit in guest memory: byte ${
-          hex(miss)
-        } is in no region`,
-        { field: s.label, value: s.guestAddr + len, limit: miss },
+        `${label} [${hex(addr)}, ${hex(endOf(addr, len))}) does not fit in guest memory: byte ${hex(miss)} is in no region`,
+        { field: label, value: endOf(addr, len), limit: miss },
       );
     }
-    if (s.kind === "copy" && sourceSize !== undefined && s.sourceOffset + s.length > sourceSize) {
+    if (s.kind !== "copy") continue;
+    const off: unknown = s.sourceOffset;
+    if (typeof off !== "number" || !Number.isSafeInteger(off) || off < 0) {
+      throw badPlan(label, "sourceOffset is not a non-negative safe integer", off);
+    }
+    if (needSource && sourceSize === undefined) throw badPlan(label, "a copy step needs the kernel source");
+    if (sourceSize !== undefined && (off > sourceSize || len > sourceSize - off)) {
       throw new KernelLoaderError(
         "MemoryOverflow",
-        `${s.label}: image bytes [${hex(s.sourceOffset)}, ${
-          hex(s.sourceOffset + s.length)
-        }) pass the end of the ${sourceSize}-byte image`,
-        { field: s.label, value: s.sourceOffset + s.length, limit: sourceSize },
+        `${label}: image bytes [${hex(off)}, ${hex(endOf(off, len))}) pass the end of the ${sourceSize}-byte image`,
+        { field: label, value: endOf(off, len), limit: sourceSize },
       );
     }
   }
@@ -185,7 +235,7 @@ export function checkNoOverlap(...plans: Plan[]): void {
 
 /**
  * Validates, then performs, a plan that has no copy steps (boot parameters, page tables): synchronous,
- * for configurators. A validation error leaves memory untouched.
+ * for configurators. A validation error (a copy step included) leaves memory untouched.
  *
  * @example
  * ```ts
@@ -196,21 +246,86 @@ export function checkNoOverlap(...plans: Plan[]): void {
  * ```
  */
 export function applyPlanSync(mem: GuestMemory, plan: Plan): void {
-  validatePlan(mem, plan);
+  checkPlan(mem, plan, undefined, true);
   for (const s of plan.steps) {
     if (s.kind === "bytes") mem.write(s.guestAddr, s.bytes);
     else if (s.kind === "fill") mem.fill(s.guestAddr, s.length, s.value);
-    else {
-      throw new KernelLoaderError("MemoryOverflow", `${s.label}: a copy step needs applyPlan and the kernel source`, {
-        field: s.label,
-      });
+  }
+}
+
+/**
+ * Zeroes every byte a plan claims (each step's range), and nothing else: what {@linkcode applyPlan} does
+ * when the source fails during the copy. The plan must have passed {@linkcode validatePlan}.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, scrubPlan } from "@linux-loader/linux-loader";
+ * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
+ * mem.fill(0, 0x1000, 0xff);
+ * scrubPlan(mem, { steps: [{ kind: "copy", guestAddr: 0x10, length: 2, sourceOffset: 0, label: "k" }] });
+ * console.log(mem.readU8(0xf), mem.readU8(0x10), mem.readU8(0x12)); // 255 0 255
+ * ```
+ */
+export function scrubPlan(mem: GuestMemory, plan: Plan): void {
+  for (const s of plan.steps) mem.fill(s.guestAddr, stepLength(s), 0);
+}
+
+function snapshotSteps(plan: Plan): PlanStep[] {
+  if (typeof plan !== "object" || plan === null || !Array.isArray(plan.steps)) {
+    throw badPlan("plan", "expected an object with a steps array", plan);
+  }
+  return plan.steps.map((s) => (typeof s === "object" && s !== null ? { ...s } : s));
+}
+
+/** How many times one read is retried when guest memory's buffer is replaced while the read is pending. */
+const DETACH_RETRIES = 4;
+
+/**
+ * Reads `len` image bytes at `off` into guest memory at `addr`, region by region. Each view is taken after
+ * the previous await: a `WebAssembly.Memory` that grows while a read is pending replaces its buffer, and the
+ * read into the old (detached) one is retried into the new one.
+ */
+async function copyFromSource(mem: GuestMemory, addr: number, len: number, off: number, src: KernelSource) {
+  let done = 0;
+  while (done < len) {
+    let attempt = 0;
+    for (;;) {
+      const view = mem.slices(addr + done, len - done)[0];
+      const n = view.byteLength;
+      let failure: unknown, failed = false;
+      try {
+        await src.readInto(off + done, view);
+      } catch (e) {
+        failure = e;
+        failed = true;
+      }
+      if (view.byteLength === n) {
+        if (failed) throw failure;
+        done += n;
+        break;
+      }
+      if (++attempt > DETACH_RETRIES) {
+        throw new MemoryError(
+          "BufferDetached",
+          `guest memory at ${hex(addr + done)} was replaced ${attempt} times while the source was read into it`,
+          { value: addr + done, limit: DETACH_RETRIES },
+        );
+      }
     }
   }
 }
 
 /**
  * Validates, then performs, a plan. Copies read the image straight into guest memory (no intermediate
- * buffer). A validation error leaves memory untouched.
+ * buffer).
+ *
+ * Failure contract: every check (the plan's shape, every step against guest memory, every copy against the
+ * source size) runs before the first write, so a validation error ({@linkcode KernelLoaderError}) leaves
+ * memory byte for byte as it was. A source whose bytes are in memory (`source.bytes`, a `Uint8Array`) cannot
+ * fail during the copy. Any other source that fails or comes up short during the copy (an I/O error, a file
+ * that shrank, a rejected read) makes `applyPlan` zero every byte the plan claims ({@linkcode scrubPlan})
+ * and throw {@linkcode SourceError} `LoadInterrupted` with the source's error as `cause`; bytes outside the
+ * plan's ranges are never touched.
  *
  * @example
  * ```ts
@@ -219,34 +334,52 @@ export function applyPlanSync(mem: GuestMemory, plan: Plan): void {
  * await applyPlan(mem, { steps: [{ kind: "fill", guestAddr: 0x10, length: 4, value: 0xff, label: "demo" }] });
  * console.log(mem.readU32(0x10).toString(16)); // ffffffff
  * ```
+ *
+ * @example A source failing mid-copy
+ * ```ts
+ * import { applyPlan, GuestMemory, SourceError } from "@linux-loader/linux-loader";
+ * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
+ * const flaky = { size: 16, readInto: () => Promise.reject(new Error("EIO")) };
+ * try {
+ *   await applyPlan(mem, { steps: [{ kind: "copy", guestAddr: 0, length: 16, sourceOffset: 0, label: "k" }] }, flaky);
+ * } catch (e) {
+ *   if (e instanceof SourceError) console.log(e.code); // LoadInterrupted
+ * }
+ * ```
  */
 export async function applyPlan(mem: GuestMemory, plan: Plan, source?: KernelSource): Promise<void> {
-  validatePlan(mem, plan, source?.size);
-  for (const s of plan.steps) {
-    switch (s.kind) {
-      case "bytes":
-        mem.write(s.guestAddr, s.bytes);
-        break;
-      case "fill":
-        mem.fill(s.guestAddr, s.length, s.value);
-        break;
-      case "copy": {
-        if (source === undefined) {
-          throw new KernelLoaderError("MemoryOverflow", `${s.label}: a copy step needs the kernel source`, {
-            field: s.label,
-          });
-        }
-        if (source.bytes !== undefined) {
-          mem.write(s.guestAddr, source.bytes.subarray(s.sourceOffset, s.sourceOffset + s.length));
-        } else {
-          let off = s.sourceOffset;
-          for (const slice of mem.slices(s.guestAddr, s.length)) {
-            await source.readInto(off, slice);
-            off += slice.byteLength;
-          }
-        }
-        break;
-      }
+  const src = source === undefined ? undefined : toSource(source);
+  // Validate a snapshot of the steps, and copy from it: the caller's plan cannot change under the copy.
+  const steps = snapshotSteps(plan);
+  checkPlan(mem, { steps }, src?.size, true);
+  const bytes = src?.bytes;
+  if (src === undefined || bytes !== undefined) {
+    // Synchronous from here: nothing can fail or change between the checks and the end.
+    for (const s of steps) {
+      if (s.kind === "bytes") mem.write(s.guestAddr, s.bytes);
+      else if (s.kind === "fill") mem.fill(s.guestAddr, s.length, s.value);
+      else mem.write(s.guestAddr, bytes!.subarray(s.sourceOffset, s.sourceOffset + s.length));
     }
+    return;
+  }
+  try {
+    for (const s of steps) {
+      if (s.kind === "bytes") mem.write(s.guestAddr, s.bytes);
+      else if (s.kind === "fill") mem.fill(s.guestAddr, s.length, s.value);
+      else await copyFromSource(mem, s.guestAddr, s.length, s.sourceOffset, src);
+    }
+  } catch (e) {
+    try {
+      scrubPlan(mem, { steps });
+    } catch {
+      // Only a region whose buffer the caller detached can refuse the fill: there is nothing left to scrub.
+    }
+    throw new SourceError(
+      "LoadInterrupted",
+      `the source failed during the copy (${describeThrown(e)}); the ${
+        steps.length
+      } planned ranges were zeroed, nothing else was touched`,
+      { cause: e },
+    );
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { hex, SourceError } from "./errors.ts";
+import { describeThrown, hex, LinuxLoaderError, MemoryError, SourceError } from "./errors.ts";
 
 /** A random-access, read-only byte source. */
 export interface KernelSource {
@@ -49,7 +49,7 @@ export function checkSourceRange(size: number, offset: number, len: number, what
       },
     );
   }
-  if (!Number.isSafeInteger(len) || len < 0 || offset + len > size) {
+  if (!Number.isSafeInteger(len) || len < 0 || len > size - offset) {
     throw new SourceError(
       "ShortRead",
       `${what} of ${String(len)} bytes at offset ${hex(offset)} passes the end of the ${size}-byte image`,
@@ -71,7 +71,8 @@ export function checkSourceRange(size: number, offset: number, len: number, what
  * ```
  */
 export function fromBytes(bytes: Uint8Array): KernelSource {
-  return {
+  if (!(bytes instanceof Uint8Array)) throw invalidSource("fromBytes expects a Uint8Array", bytes);
+  return trusted({
     size: bytes.byteLength,
     bytes,
     readInto(offset: number, dest: Uint8Array): Promise<void> {
@@ -83,7 +84,7 @@ export function fromBytes(bytes: Uint8Array): KernelSource {
       dest.set(bytes.subarray(offset, offset + dest.byteLength));
       return Promise.resolve();
     },
-  };
+  });
 }
 
 /** The part of `Deno.FsFile` a file source needs (so this module does not depend on Deno's types). */
@@ -113,7 +114,7 @@ export async function fromFile(file: SeekableFile): Promise<KernelSource> {
   try {
     size = (await file.stat()).size;
   } catch (e) {
-    throw new SourceError("ReadFailed", `cannot stat the kernel file: ${(e as Error).message}`, { cause: e });
+    throw new SourceError("ReadFailed", `cannot stat the kernel file: ${describeThrown(e)}`, { cause: e });
   }
   // Serialise reads: seek + read is not atomic on a shared file position.
   let queue: Promise<void> = Promise.resolve();
@@ -136,19 +137,20 @@ export async function fromFile(file: SeekableFile): Promise<KernelSource> {
       }
     } catch (e) {
       if (e instanceof SourceError) throw e;
-      throw new SourceError("ReadFailed", `reading the kernel file at ${hex(offset)} failed: ${(e as Error).message}`, {
+      throw new SourceError("ReadFailed", `reading the kernel file at ${hex(offset)} failed: ${describeThrown(e)}`, {
         cause: e,
       });
     }
   };
-  return {
+  if (!Number.isSafeInteger(size) || size < 0) throw invalidSource("the file's stat() size is not a byte count", size);
+  return trusted({
     size,
     readInto(offset: number, dest: Uint8Array): Promise<void> {
       const p = queue.then(() => readAt(offset, dest));
       queue = p.catch(() => {});
       return p;
     },
-  };
+  });
 }
 
 /**
@@ -164,7 +166,8 @@ export async function fromFile(file: SeekableFile): Promise<KernelSource> {
  * ```
  */
 export function fromBlob(blob: Blob): KernelSource {
-  return {
+  if (!(blob instanceof Blob)) throw invalidSource("fromBlob expects a Blob", blob);
+  return trusted({
     size: blob.size,
     async readInto(offset: number, dest: Uint8Array): Promise<void> {
       checkSourceRange(blob.size, offset, dest.byteLength);
@@ -172,7 +175,7 @@ export function fromBlob(blob: Blob): KernelSource {
       try {
         buf = await blob.slice(offset, offset + dest.byteLength).arrayBuffer();
       } catch (e) {
-        throw new SourceError("ReadFailed", `reading the blob at ${hex(offset)} failed: ${(e as Error).message}`, {
+        throw new SourceError("ReadFailed", `reading the blob at ${hex(offset)} failed: ${describeThrown(e)}`, {
           cause: e,
         });
       }
@@ -188,7 +191,7 @@ export function fromBlob(blob: Blob): KernelSource {
       }
       dest.set(new Uint8Array(buf));
     },
-  };
+  });
 }
 
 /**
@@ -200,11 +203,21 @@ export function fromBlob(blob: Blob): KernelSource {
  * console.log(await readBytes(fromBytes(new Uint8Array([1, 2, 3, 4])), 2, 2)); // Uint8Array(2) [ 3, 4 ]
  * ```
  */
-export async function readBytes(src: KernelSource, offset: number, len: number): Promise<Uint8Array> {
+export async function readBytes(input: KernelSource, offset: number, len: number): Promise<Uint8Array> {
+  const src = toSource(input);
   checkSourceRange(src.size, offset, len);
-  if (src.bytes !== undefined) return src.bytes.slice(offset, offset + len);
-  const out = new Uint8Array(len);
-  await src.readInto(offset, out);
+  let out: Uint8Array;
+  try {
+    out = new Uint8Array(len);
+  } catch (e) {
+    throw new MemoryError("AllocationFailed", `cannot allocate ${len} bytes to read the source at ${hex(offset)}`, {
+      field: "length",
+      value: len,
+      cause: e,
+    });
+  }
+  if (src.bytes !== undefined) out.set(src.bytes.subarray(offset, offset + len));
+  else await src.readInto(offset, out);
   return out;
 }
 
@@ -219,7 +232,73 @@ export async function readBytes(src: KernelSource, offset: number, len: number):
  * ```
  */
 export function toSource(input: KernelSource | Uint8Array): KernelSource {
-  return input instanceof Uint8Array ? fromBytes(input) : input;
+  if (input instanceof Uint8Array) return fromBytes(input);
+  if (typeof input !== "object" || input === null) throw invalidSource("expected a KernelSource or a Uint8Array", input);
+  if (TRUSTED.has(input)) return input;
+  return guarded(input);
+}
+
+// The sources made here: their sizes are checked and every failure is already a SourceError.
+const TRUSTED = new WeakSet<object>();
+
+function trusted(src: KernelSource): KernelSource {
+  TRUSTED.add(src);
+  return src;
+}
+
+function invalidSource(why: string, value: unknown): SourceError {
+  const shown = typeof value === "object" && value !== null ? "an object" : describeThrown(value);
+  return new SourceError("InvalidSource", `${why}, got ${typeof value === "string" ? JSON.stringify(shown) : shown}`, {
+    field: "source",
+    value: typeof value === "number" ? value : typeof value,
+  });
+}
+
+/**
+ * A caller's own source, held to the contract: its `size` (and `bytes`, if any) read and checked once, every
+ * read range-checked before it reaches the source, and whatever the source throws or rejects with (an
+ * `Error`, a string, `undefined`) turned into a {@linkcode SourceError} `ReadFailed` with the original as
+ * `cause`; the library's own typed errors pass through.
+ */
+function guarded(src: KernelSource): KernelSource {
+  let size: unknown, bytes: unknown, readInto: unknown;
+  try {
+    size = src.size;
+    bytes = src.bytes;
+    readInto = src.readInto;
+  } catch (e) {
+    throw new SourceError("InvalidSource", `reading the source's size failed: ${describeThrown(e)}`, { cause: e });
+  }
+  // A size that is no byte count is kept as it is (a number, or NaN for anything else): every loader
+  // reports it with its own code (the crate's SeekElfStart, SeekBzImageEnd, ...) and no read can pass it.
+  if (typeof size !== "number") size = Number.NaN;
+  if (typeof readInto !== "function") throw invalidSource("the source has no readInto function", readInto);
+  const sized = Number.isSafeInteger(size) && (size as number) >= 0;
+  if (sized && bytes !== undefined && (!(bytes instanceof Uint8Array) || bytes.byteLength < (size as number))) {
+    throw invalidSource(`the source's bytes are not a Uint8Array of at least its ${size} bytes`, bytes);
+  }
+  const n = size as number;
+  const read = readInto as KernelSource["readInto"];
+  const fail = (e: unknown, offset: number): never => {
+    if (e instanceof LinuxLoaderError) throw e;
+    throw new SourceError("ReadFailed", `the source failed to read at ${hex(offset)}: ${describeThrown(e)}`, {
+      value: offset,
+      cause: e,
+    });
+  };
+  const out: KernelSource = {
+    size: n,
+    async readInto(offset: number, dest: Uint8Array): Promise<void> {
+      checkSourceRange(n, offset, dest.byteLength);
+      try {
+        await read.call(src, offset, dest);
+      } catch (e) {
+        fail(e, offset);
+      }
+    },
+  };
+  if (sized && bytes !== undefined) (out as { bytes?: Uint8Array }).bytes = (bytes as Uint8Array).subarray(0, n);
+  return trusted(out);
 }
 
 /**

@@ -28,7 +28,7 @@ import {
   SETUP_HEADER_OFFSET,
   type SetupHeader,
 } from "../abi/bootparam.ts";
-import { BzImageError, hex, KernelLoaderError } from "../errors.ts";
+import { BzImageError, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { checkAddressOption } from "./options.ts";
 import { applyPlan, type Plan } from "../plan.ts";
@@ -304,8 +304,8 @@ export async function loadBzImage(
   try {
     await applyPlan(mem, p.plan, src);
   } catch (e) {
-    // Validation errors pass through; anything else is the source failing mid-copy.
-    if (!(e instanceof KernelLoaderError)) {
+    // Validation errors and applyPlan's LoadInterrupted (memory scrubbed) pass through as they are.
+    if (!(e instanceof LinuxLoaderError)) {
       throw new BzImageError(
         "ReadBzImageCompressedKernel",
         `reading the protected-mode kernel failed: ${(e as Error).message}`,

@@ -31,7 +31,7 @@ import {
   XEN_NOTE_NAME,
 } from "../abi/elf.ts";
 import type { SetupHeader } from "../abi/bootparam.ts";
-import { ElfError, type ElfErrorCode, hex, KernelLoaderError } from "../errors.ts";
+import { ElfError, type ElfErrorCode, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { checkAddressOption } from "./options.ts";
 import { applyPlan, type Plan, type PlanStep } from "../plan.ts";
@@ -485,8 +485,8 @@ export async function loadElf(
   try {
     await applyPlan(mem, p.plan, src);
   } catch (e) {
-    // Validation errors pass through; anything else is the source failing mid-copy.
-    if (!(e instanceof KernelLoaderError)) {
+    // Validation errors and applyPlan's LoadInterrupted (memory scrubbed) pass through as they are.
+    if (!(e instanceof LinuxLoaderError)) {
       throw new ElfError("ReadKernelImage", `reading a PT_LOAD segment failed: ${(e as Error).message}`, { cause: e });
     }
     throw e;

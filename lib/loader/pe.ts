@@ -37,7 +37,7 @@ import {
 import { isGzip } from "../compress/gzip.ts";
 import { hex, KernelLoaderError, LinuxLoaderError, PeError, type PeErrorCode, SourceError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { applyPlan, type Plan, validatePlan } from "../plan.ts";
+import { applyPlan, type Plan, scrubPlan, validatePlan } from "../plan.ts";
 import { type KernelSource, toSource } from "../source.ts";
 
 /** The architectures whose Image format this loader knows. */
@@ -276,6 +276,7 @@ export function planPe(mem: GuestMemory, header: Uint8Array, imageLength: number
 // else to the Read* code (the crate's split between seek and read errors).
 function sourceFailure(e: unknown, seek: PeErrorCode, read: PeErrorCode, what: string): unknown {
   if (e instanceof PeError || e instanceof KernelLoaderError) return e;
+  if (e instanceof SourceError && e.code === "LoadInterrupted") return e; // memory already scrubbed
   const code = e instanceof SourceError && e.code === "OffsetPastEnd" ? seek : read;
   return peError(code, `${what}: ${(e as Error)?.message ?? String(e)}`, { field: what, cause: e });
 }
@@ -505,7 +506,15 @@ async function loadGzipPe(mem: GuestMemory, src: KernelSource, options: PeLoadOp
   const p = planPe(mem, header, size, options);
   const inflated = sequentialGunzip(src, size);
   await applyPlan(mem, p.plan, inflated);
-  await inflated.finish();
+  try {
+    await inflated.finish();
+  } catch (e) {
+    // The stream changed after the copy (more bytes than measured): the failure contract of applyPlan.
+    scrubPlan(mem, p.plan);
+    throw new SourceError("LoadInterrupted", `the gzip stream changed during the load; the Image's range was zeroed`, {
+      cause: e,
+    });
+  }
   return { ...p, compressed: true, loadedSize: size };
 }
 

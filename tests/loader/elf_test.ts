@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isElf, loadElf, planElf } from "../../lib/loader/elf.ts";
-import { ElfError, KernelLoaderError } from "../../lib/errors.ts";
+import { ElfError, KernelLoaderError, SourceError } from "../../lib/errors.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { fromBlob, type KernelSource } from "../../lib/source.ts";
 import {
@@ -335,7 +335,7 @@ Deno.test("loadElf rejects a PT_LOAD whose p_offset + p_filesz passes the file w
   );
 });
 
-Deno.test("loadElf reports a failing source read of a segment as ReadKernelImage", async () => {
+Deno.test("loadElf reports a failing source read of a segment as LoadInterrupted (the failure contract)", async () => {
   const image = smallKernel();
   const src: KernelSource = {
     size: image.length,
@@ -345,7 +345,7 @@ Deno.test("loadElf reports a failing source read of a segment as ReadKernelImage
       return Promise.resolve();
     },
   };
-  await rejectsWith(loadElf(guestMem(), src), ElfError, "ReadKernelImage");
+  await rejectsWith(loadElf(guestMem(), src), SourceError, "LoadInterrupted");
 });
 
 Deno.test("loadElf rejects a p_paddr beyond 2^53 with InvalidProgramHeaderAddress", async () => {

@@ -248,14 +248,17 @@ Deno.test("loadPe reports ReadImageHeader when the source fails reading the head
   await rejectsCode(loadPe(crateMem(), src), PeError, "ReadImageHeader", /EIO/);
 });
 
-Deno.test("loadPe reports ReadKernelImage when the source fails reading the body", async () => {
-  const { mem, unchanged } = patterned();
+Deno.test("loadPe reports LoadInterrupted, the Image's range zeroed, when the source fails reading the body", async () => {
+  const { mem } = patterned();
+  const before = mem.regions[0].bytes.slice();
   const src = failingSource(
     crateArm64Image(),
     (_o, len) => len > 64 ? new SourceError("ReadFailed", "EIO") : undefined,
   );
-  await rejectsCode(loadPe(mem, src, { kernelOffset: 0x20_0000 }), PeError, "ReadKernelImage");
-  unchanged();
+  const p = planPe(mem, crateArm64Image().subarray(0, 64), crateArm64Image().length, { kernelOffset: 0x20_0000 });
+  await rejectsCode(loadPe(mem, src, { kernelOffset: 0x20_0000 }), SourceError, "LoadInterrupted");
+  for (const s of p.plan.steps) before.fill(0, s.guestAddr, s.guestAddr + (s.kind === "bytes" ? s.bytes.length : s.length));
+  assert.ok(sameBytes(mem.regions[0].bytes, before), "only the planned range is zeroed");
 });
 
 // ---- detection -------------------------------------------------------------------------------------------
@@ -427,14 +430,12 @@ Deno.test("loadDtb reports SeekDtbEnd for a source without a usable size", async
   await rejectsCode(loadDtb(crateMem(), 0, src), PeError, "SeekDtbEnd");
 });
 
-Deno.test("loadDtb reports SeekDtbStart when the source cannot position at the blob", async () => {
-  const src = failingSource(new Uint8Array(8), () => new SourceError("OffsetPastEnd", "cannot seek"));
-  await rejectsCode(loadDtb(crateMem(), 0, src), PeError, "SeekDtbStart");
-});
-
-Deno.test("loadDtb reports ReadDtbImage when the source fails", async () => {
+Deno.test("loadDtb reports LoadInterrupted, the blob's range zeroed, when the source fails", async () => {
+  const mem = crateMem();
+  mem.fill(0, 16, 0xee);
   const src = failingSource(new Uint8Array(8), () => new SourceError("ReadFailed", "EIO"));
-  await rejectsCode(loadDtb(crateMem(), 0, src), PeError, "ReadDtbImage");
+  await rejectsCode(loadDtb(mem, 4, src), SourceError, "LoadInterrupted");
+  assert.deepEqual([...mem.read(0, 16)], [0xee, 0xee, 0xee, 0xee, 0, 0, 0, 0, 0, 0, 0, 0, 0xee, 0xee, 0xee, 0xee]);
 });
 
 Deno.test("loadDtb reports MemoryOverflow, memory untouched, for a blob past the end of memory", async () => {
