@@ -279,6 +279,7 @@ export class GuestMemory {
 
   /** The region that holds `addr`, or `undefined`. */
   findRegion(addr: number): GuestMemoryRegion | undefined {
+    if (typeof addr !== "number") return undefined;
     const hint = this.#hint;
     if (hint !== undefined && addr >= hint.guestAddr && addr < hint.end) return hint;
     const rs = this.regions;

@@ -153,7 +153,9 @@ function checkPlan(mem: GuestMemory, plan: Plan, sourceSize: number | undefined,
     if (miss !== undefined) {
       throw new KernelLoaderError(
         "MemoryOverflow",
-        `${label} [${hex(addr)}, ${hex(endOf(addr, len))}) does not fit in guest memory: byte ${hex(miss)} is in no region`,
+        `${label} [${hex(addr)}, ${hex(endOf(addr, len))}) does not fit in guest memory: byte ${
+          hex(miss)
+        } is in no region`,
         { field: label, value: endOf(addr, len), limit: miss },
       );
     }
@@ -347,7 +349,7 @@ async function copyFromSource(mem: GuestMemory, addr: number, len: number, off: 
  * }
  * ```
  */
-export async function applyPlan(mem: GuestMemory, plan: Plan, source?: KernelSource): Promise<void> {
+export async function applyPlan(mem: GuestMemory, plan: Plan, source?: KernelSource | Uint8Array): Promise<void> {
   const src = source === undefined ? undefined : toSource(source);
   // Validate a snapshot of the steps, and copy from it: the caller's plan cannot change under the copy.
   const steps = snapshotSteps(plan);
@@ -376,9 +378,9 @@ export async function applyPlan(mem: GuestMemory, plan: Plan, source?: KernelSou
     }
     throw new SourceError(
       "LoadInterrupted",
-      `the source failed during the copy (${describeThrown(e)}); the ${
-        steps.length
-      } planned ranges were zeroed, nothing else was touched`,
+      `the source failed during the copy (${
+        describeThrown(e)
+      }); the ${steps.length} planned ranges were zeroed, nothing else was touched`,
       { cause: e },
     );
   }

@@ -233,7 +233,9 @@ export async function readBytes(input: KernelSource, offset: number, len: number
  */
 export function toSource(input: KernelSource | Uint8Array): KernelSource {
   if (input instanceof Uint8Array) return fromBytes(input);
-  if (typeof input !== "object" || input === null) throw invalidSource("expected a KernelSource or a Uint8Array", input);
+  if (typeof input !== "object" || input === null) {
+    throw invalidSource("expected a KernelSource or a Uint8Array", input);
+  }
   if (TRUSTED.has(input)) return input;
   return guarded(input);
 }

@@ -31,7 +31,7 @@ import {
   XEN_NOTE_NAME,
 } from "../abi/elf.ts";
 import type { SetupHeader } from "../abi/bootparam.ts";
-import { ElfError, type ElfErrorCode, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
+import { describeThrown, ElfError, type ElfErrorCode, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { checkAddressOption } from "./options.ts";
 import { applyPlan, type Plan, type PlanStep } from "../plan.ts";
@@ -104,36 +104,29 @@ export function isElf(bytes: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Reads `len` bytes at `offset`. As in the crate, whose seeks past the end succeed and whose reads then come up
+ * short, a range past the end of the image is the `code` (a `Read*` code) of what was being read.
+ */
 async function read(
   src: KernelSource,
   offset: number,
   len: number,
-  seekCode: ElfErrorCode,
-  readCode: ElfErrorCode,
+  code: ElfErrorCode,
   what: string,
 ): Promise<Uint8Array> {
-  if (offset > src.size) {
+  if (offset > src.size || len > src.size - offset) {
     throw new ElfError(
-      seekCode,
-      `${what} at file offset ${hex(offset)} is past the end of the ${src.size}-byte image`,
-      {
-        field: what,
-        value: offset,
-        limit: src.size,
-      },
-    );
-  }
-  if (offset + len > src.size) {
-    throw new ElfError(
-      readCode,
-      `${what} [${hex(offset)}, ${hex(offset + len)}) passes the end of the ${src.size}-byte image`,
-      { field: what, value: offset + len, limit: src.size },
+      code,
+      `${what} [${hex(offset)}, ${hex(BigInt(offset) + BigInt(len))}) passes the end of the ${src.size}-byte image`,
+      { field: what, value: BigInt(offset) + BigInt(len), limit: src.size },
     );
   }
   try {
     return await readBytes(src, offset, len);
   } catch (e) {
-    throw new ElfError(readCode, `reading ${what} at ${hex(offset)} failed: ${(e as Error).message}`, {
+    if (e instanceof ElfError) throw e;
+    throw new ElfError(code, `reading ${what} at ${hex(offset)} failed: ${describeThrown(e)}`, {
       field: what,
       cause: e,
     });
@@ -196,117 +189,269 @@ function validateHeader(ehdr: Elf64Ehdr, machine: number | null): void {
   }
 }
 
+/** A note walk's outcome at one note: the PVH entry, or an error that fails the load. */
+type NoteEvent = { kind: "present"; address: number } | { kind: "error"; error: ElfError };
+
+/** Bytes each note reads at most past its start: the 12-byte header, the 4-byte name "Xen\0", a 4-byte entry. */
+const NOTE_READ_SPAN = ELF64_NHDR.size + XEN_NOTE_NAME.length + 4;
+
+/** The Xen note's name and descriptor offsets from the note start, for either padding (4 + 12 is 8-aligned). */
+const XEN_DESC_OFFSET = ELF64_NHDR.size + XEN_NOTE_NAME.length;
+
 /**
- * Walks one `PT_NOTE` segment for the Xen `PHYS32_ENTRY` note, with names and descriptors padded to
- * `noteAlign` from the segment start. Each step advances at least one 12-byte note header and every read
- * is bounded by the file, so hostile sizes cannot loop forever.
+ * Every `PT_NOTE` segment of one image, walked for the Xen `PHYS32_ENTRY` note with total work linear in the
+ * bytes the segments cover, whatever `e_phnum` and the segment sizes claim.
+ *
+ * The walk from a note at file offset `p` goes to `p + align(12 + n_namesz) + align(n_descsz)` (the padding
+ * is relative to the segment start, and every position the walk reaches is aligned relative to it, so the
+ * next note's offset does not depend on where the segment starts). So walks from different segments that
+ * reach one offset continue identically: each offset is walked once per padding, its outcome remembered for
+ * every later walk that reaches it (`seen` holds, per covered byte, the walk that first passed it). A
+ * segment's answer is the first outcome on its chain that lies before the segment's end.
+ *
+ * The covered bytes are read once (zero-copy for an in-memory image), so no note costs a read of its own.
  */
-async function parseNotes(
-  src: KernelSource,
-  phdr: Elf64Phdr,
-  index: number,
-  noteAlign: number,
-): Promise<PvhBootCapability> {
-  const what = `PT_NOTE[${index}]`;
-  if (phdr.p_offset > BigInt(src.size)) {
-    throw new ElfError(
-      "SeekNoteHeader",
-      `${what}: p_offset ${hex(phdr.p_offset)} is past the end of the ${src.size}-byte image`,
-      { field: "p_offset", value: phdr.p_offset, limit: src.size },
-    );
+class NoteWalker {
+  // Merged segment ranges [start, end) (ends clamped to 2^53), in file order, with their index into `seen`.
+  readonly #ranges: { start: number; end: number; seenAt: number }[] = [];
+  #covered = 0;
+  readonly #size: number;
+  #bytes!: (p: number, n: number) => Uint8Array | undefined;
+  readonly #seen = new Map<number, Uint16Array>(); // per padding: walk id (1-based) of the first walk past a byte
+  readonly #walkEnd = new Map<number, number[]>(); // per padding: walk id - 1 -> offset of its first outcome
+  readonly #events = new Map<string, NoteEvent>(); // "padding:offset" -> outcome
+
+  constructor(size: number, segments: readonly { start: number; end: number }[]) {
+    this.#size = size;
+    const sorted = segments.filter((r) => r.end > r.start && r.start < size).sort((a, b) => a.start - b.start);
+    for (const r of sorted) {
+      const last = this.#ranges[this.#ranges.length - 1];
+      if (last !== undefined && r.start <= last.end) last.end = Math.max(last.end, r.end);
+      else this.#ranges.push({ start: r.start, end: r.end, seenAt: 0 });
+    }
+    for (const r of this.#ranges) {
+      r.seenAt = this.#covered;
+      this.#covered += Math.min(r.end, size) - r.start;
+    }
   }
-  const base = Number(phdr.p_offset);
-  const filesz = phdr.p_filesz;
-  let pos = 0;
-  while (BigInt(pos) < filesz) {
-    const at = base + pos;
-    const nhdr = ELF64_NHDR.decode(
-      await read(src, at, ELF64_NHDR.size, "SeekNoteHeader", "ReadNoteHeader", `${what} note header`),
-    );
+
+  /** Reads the covered bytes (plus the few a note at the end of a segment reads past it). */
+  async read(src: KernelSource): Promise<void> {
+    if (src.bytes !== undefined) {
+      const all = src.bytes;
+      this.#bytes = (p, n) => (p + n <= this.#size ? all.subarray(p, p + n) : undefined);
+      return;
+    }
+    const chunks: { start: number; bytes: Uint8Array }[] = [];
+    for (const r of this.#ranges) {
+      const start = r.start, end = Math.min(r.end + NOTE_READ_SPAN, this.#size);
+      const last = chunks[chunks.length - 1];
+      const from = last !== undefined && last.start + last.bytes.byteLength > start
+        ? last.start + last.bytes.byteLength
+        : start;
+      if (end <= from) continue;
+      chunks.push({ start: from, bytes: await read(src, from, end - from, "ReadNoteHeader", "PT_NOTE segment bytes") });
+    }
+    this.#bytes = (p, n) => {
+      if (p + n > this.#size) return undefined;
+      let lo = 0, hi = chunks.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1, c = chunks[mid];
+        if (p < c.start) hi = mid - 1;
+        else if (p >= c.start + c.bytes.byteLength) lo = mid + 1;
+        else {
+          const off = p - c.start;
+          if (off + n <= c.bytes.byteLength) return c.bytes.subarray(off, off + n);
+          // A read across two adjacent chunks (they abut when ranges are close).
+          const out = new Uint8Array(n);
+          out.set(c.bytes.subarray(off));
+          const next = chunks[mid + 1];
+          if (next === undefined || next.start !== c.start + c.bytes.byteLength) return undefined;
+          out.set(next.bytes.subarray(0, n - (c.bytes.byteLength - off)), c.bytes.byteLength - off);
+          return out;
+        }
+      }
+      return undefined;
+    };
+  }
+
+  // Index of offset `p` into `seen`, or -1 when no segment covers it.
+  #index(p: number): number {
+    let lo = 0, hi = this.#ranges.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1, r = this.#ranges[mid];
+      if (p < r.start) hi = mid - 1;
+      else if (p >= r.end) lo = mid + 1;
+      else return p < this.#size ? r.seenAt + (p - r.start) : this.#covered; // past EOF: an outcome, never stored
+    }
+    return -1;
+  }
+
+  // The outcome of the note at `p`, or undefined when the walk goes on to the next note.
+  #event(p: number, align: number, what: string): NoteEvent | { next: number } {
+    const hdr = this.#bytes(p, ELF64_NHDR.size);
+    if (hdr === undefined) {
+      return {
+        kind: "error",
+        error: new ElfError(
+          "ReadNoteHeader",
+          `${what}: the note header at ${hex(p)} passes the end of the ${this.#size}-byte image`,
+          {
+            field: "p_filesz",
+            value: p + ELF64_NHDR.size,
+            limit: this.#size,
+          },
+        ),
+      };
+    }
+    const nhdr = ELF64_NHDR.decode(hdr);
     if (nhdr.n_type === XEN_ELFNOTE_PHYS32_ENTRY && nhdr.n_namesz === XEN_NOTE_NAME.length) {
-      const name = await read(
-        src,
-        at + ELF64_NHDR.size,
-        XEN_NOTE_NAME.length,
-        "SeekNoteHeader",
-        "ReadNoteHeader",
-        `${what} note name`,
-      );
+      const name = this.#bytes(p + ELF64_NHDR.size, XEN_NOTE_NAME.length);
+      if (name === undefined) {
+        return {
+          kind: "error",
+          error: new ElfError(
+            "ReadNoteHeader",
+            `${what}: the note name at ${hex(p + ELF64_NHDR.size)} passes the end of the image`,
+            {
+              field: "n_namesz",
+              value: p + XEN_DESC_OFFSET,
+              limit: this.#size,
+            },
+          ),
+        };
+      }
       if (name.every((b, i) => b === XEN_NOTE_NAME[i])) {
         // The PVH entry point is a 32-bit address: the descriptor must hold at least 4 bytes.
         if (nhdr.n_descsz < 4) {
-          throw new ElfError(
-            "InvalidPvhNote",
-            `${what}: Xen PHYS32_ENTRY note has n_descsz ${nhdr.n_descsz}, needs at least 4 bytes`,
-            { field: "n_descsz", value: nhdr.n_descsz, limit: 4 },
-          );
+          return {
+            kind: "error",
+            error: new ElfError(
+              "InvalidPvhNote",
+              `${what}: Xen PHYS32_ENTRY note at ${hex(p)} has n_descsz ${nhdr.n_descsz}, needs at least 4 bytes`,
+              { field: "n_descsz", value: nhdr.n_descsz, limit: 4 },
+            ),
+          };
         }
-        const descAt = base + alignUp(pos + ELF64_NHDR.size + nhdr.n_namesz, noteAlign);
-        const desc = await read(src, descAt, 4, "SeekNoteHeader", "ReadNoteHeader", `${what} PVH entry`);
-        const address = new DataView(desc.buffer, desc.byteOffset, 4).getUint32(0, true);
-        return { kind: "present", address };
+        const desc = this.#bytes(p + XEN_DESC_OFFSET, 4);
+        if (desc === undefined) {
+          return {
+            kind: "error",
+            error: new ElfError(
+              "ReadNoteHeader",
+              `${what}: the PVH entry at ${hex(p + XEN_DESC_OFFSET)} passes the end of the image`,
+              {
+                field: "n_descsz",
+                value: p + XEN_DESC_OFFSET + 4,
+                limit: this.#size,
+              },
+            ),
+          };
+        }
+        return { kind: "present", address: new DataView(desc.buffer, desc.byteOffset, 4).getUint32(0, true) };
       }
     }
-    const nameAligned = alignUp(nhdr.n_namesz, noteAlign);
-    const descAligned = alignUp(nhdr.n_descsz, noteAlign);
+    const nameAligned = alignUp(nhdr.n_namesz, align);
+    const descAligned = alignUp(nhdr.n_descsz, align);
     if (nameAligned > U32_MAX || descAligned > U32_MAX) {
-      throw new ElfError(
-        "Overflow",
-        `${what}: note at ${hex(at)} has n_namesz ${hex(nhdr.n_namesz)} / n_descsz ${
-          hex(nhdr.n_descsz)
-        } that overflow 32 bits when padded to ${noteAlign}`,
-        { field: nameAligned > U32_MAX ? "n_namesz" : "n_descsz", value: Math.max(nameAligned, descAligned) },
-      );
+      return {
+        kind: "error",
+        error: new ElfError(
+          "Overflow",
+          `${what}: note at ${hex(p)} has n_namesz ${hex(nhdr.n_namesz)} / n_descsz ${
+            hex(nhdr.n_descsz)
+          } that overflow 32 bits when padded to ${align}`,
+          { field: nameAligned > U32_MAX ? "n_namesz" : "n_descsz", value: Math.max(nameAligned, descAligned) },
+        ),
+      };
     }
-    pos = alignUp(alignUp(pos + ELF64_NHDR.size + nhdr.n_namesz, noteAlign) + nhdr.n_descsz, noteAlign);
+    return { next: p + alignUp(ELF64_NHDR.size + nhdr.n_namesz, align) + descAligned };
   }
-  return { kind: "notPresent" };
-}
 
-/** The most bytes of a `PT_NOTE` segment {@linkcode bufferNotes} reads ahead (Linux's notes take under 1 KiB). */
-const NOTE_READAHEAD = 0x1_0000;
-
-/**
- * A source over `src` that serves reads inside the first {@linkcode NOTE_READAHEAD} bytes of the note segment
- * from one read made up front: the note walk's many 12-byte reads then cost no I/O each (from a file, every
- * read is a seek and a read through the runtime). Reads outside that window, and every read when the
- * read-ahead fails, go to `src` as before, so the walk's checks and errors are unchanged.
- */
-async function bufferNotes(src: KernelSource, phdr: Elf64Phdr): Promise<KernelSource> {
-  if (src.bytes !== undefined || phdr.p_offset >= BigInt(src.size)) return src;
-  const base = Number(phdr.p_offset);
-  const len = Math.min(Number(phdr.p_filesz < NOTE_READAHEAD ? phdr.p_filesz : NOTE_READAHEAD), src.size - base);
-  if (len <= 0) return src;
-  const window = new Uint8Array(len);
-  try {
-    await src.readInto(base, window);
-  } catch {
-    return src;
-  }
-  return {
-    size: src.size,
-    readInto(offset: number, dest: Uint8Array): Promise<void> {
-      if (offset >= base && offset + dest.byteLength <= base + len) {
-        dest.set(window.subarray(offset - base, offset - base + dest.byteLength));
-        return Promise.resolve();
+  /**
+   * The PVH capability of the segment `[start, end)` walked with `align`-byte padding: the first outcome on
+   * its chain before `end`, or `notPresent`. An error outcome is thrown.
+   */
+  walk(start: number, end: number, align: number, what: string): PvhBootCapability {
+    let seen = this.#seen.get(align);
+    if (seen === undefined) {
+      seen = new Uint16Array(this.#covered);
+      this.#seen.set(align, seen);
+      this.#walkEnd.set(align, []);
+    }
+    const ends = this.#walkEnd.get(align)!;
+    // Walk until an outcome, a byte no segment covers, or a note an earlier walk already passed.
+    const id = ends.length + 1;
+    let p = start, outcome = Infinity;
+    while (Number.isFinite(p)) {
+      const i = this.#index(p);
+      if (i < 0) break; // no segment covers p: no walk that reaches it can still be inside its segment
+      if (i < this.#covered) {
+        const earlier = seen[i];
+        if (earlier !== 0) {
+          outcome = ends[earlier - 1];
+          break;
+        }
+        if (id <= 0xffff) seen[i] = id;
       }
-      return src.readInto(offset, dest);
-    },
-  };
+      const e = this.#event(p, align, what);
+      if ("next" in e) {
+        p = e.next;
+        continue;
+      }
+      this.#events.set(`${align}:${p}`, e);
+      outcome = p;
+      break;
+    }
+    if (id <= 0xffff) ends.push(outcome);
+    if (outcome >= end) return { kind: "notPresent" };
+    const e = this.#events.get(`${align}:${outcome}`)!;
+    if (e.kind === "error") throw e.error;
+    return e;
+  }
+}
+
+/** The note segments' walker, their bytes read (`undefined` when the image has no `PT_NOTE`). */
+async function noteWalker(src: KernelSource, phdrs: readonly Elf64Phdr[]): Promise<NoteWalker | undefined> {
+  const segments: { start: number; end: number }[] = [];
+  for (const ph of phdrs) {
+    if (ph.p_type !== PT_NOTE || ph.p_filesz === 0n) continue;
+    const end = ph.p_offset + ph.p_filesz;
+    segments.push({ start: Number(ph.p_offset > MAX ? MAX : ph.p_offset), end: Number(end > MAX ? MAX : end) });
+  }
+  if (segments.length === 0) return undefined;
+  const w = new NoteWalker(src.size, segments);
+  await w.read(src);
+  return w;
 }
 
 /**
- * The PVH entry of one `PT_NOTE`: first walked with 4-byte padding, as Linux lays its notes out and as the
- * crate reads them whatever `p_align` says (its errors count). A segment with `p_align` 8 whose 4-byte walk
- * finds nothing is walked once more with the gABI's 8-byte padding (binutils' layout for such segments);
- * that second walk can only turn "not present" into "present", never fail the load.
+ * The PVH entry of one `PT_NOTE`: walked with 4-byte padding, as Linux lays its notes out and as the crate
+ * reads them whatever `p_align` says (its errors count). A segment with `p_align` 8 whose 4-byte walk finds
+ * nothing is walked once more with the gABI's 8-byte padding (binutils' layout for such segments); that second
+ * walk can only turn "not present" into "present", never fail the load.
  */
-async function findPvhEntry(input: KernelSource, phdr: Elf64Phdr, index: number): Promise<PvhBootCapability> {
-  const src = await bufferNotes(input, phdr);
-  const cap = await parseNotes(src, phdr, index, ELFNOTE_ALIGN);
-  if (cap.kind === "present" || phdr.p_align !== 8n) return cap;
+function findPvhEntry(w: NoteWalker | undefined, ph: Elf64Phdr, index: number, size: number): PvhBootCapability {
+  const what = `PT_NOTE[${index}]`;
+  if (ph.p_filesz === 0n || w === undefined) return { kind: "notPresent" };
+  if (ph.p_offset >= BigInt(size)) {
+    throw new ElfError(
+      "ReadNoteHeader",
+      `${what}: p_offset ${hex(ph.p_offset)} is past the end of the ${size}-byte image`,
+      {
+        field: "p_offset",
+        value: ph.p_offset,
+        limit: size,
+      },
+    );
+  }
+  const start = Number(ph.p_offset);
+  const endBig = ph.p_offset + ph.p_filesz;
+  const end = Number(endBig > MAX ? MAX : endBig);
+  const cap = w.walk(start, end, ELFNOTE_ALIGN, what);
+  if (cap.kind === "present" || ph.p_align !== 8n) return cap;
   try {
-    return await parseNotes(src, phdr, index, 8);
+    return w.walk(start, end, 8, what);
   } catch {
     return cap;
   }
@@ -342,7 +487,7 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
       value: String(src.size),
     });
   }
-  const ehdr = ELF64_EHDR.decode(await read(src, 0, ELF64_EHDR.size, "SeekElfStart", "ReadElfHeader", "ELF header"));
+  const ehdr = ELF64_EHDR.decode(await read(src, 0, ELF64_EHDR.size, "ReadElfHeader", "ELF header"));
   validateHeader(ehdr, opts.machine === undefined ? EM_X86_64 : opts.machine);
 
   if (highmemStart !== undefined && ehdr.e_entry < BigInt(highmemStart)) {
@@ -361,25 +506,29 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
     );
   }
 
+  // As in the crate, e_phoff is only read when there are program headers; past the end, the read comes up
+  // short (ReadProgramHeader).
   const phnum = ehdr.e_phnum;
-  if (ehdr.e_phoff > BigInt(src.size)) {
-    throw new ElfError(
-      "SeekProgramHeader",
-      `e_phoff ${hex(ehdr.e_phoff)} is past the end of the ${src.size}-byte image`,
-      { field: "e_phoff", value: ehdr.e_phoff, limit: src.size },
-    );
-  }
-  const phoff = Number(ehdr.e_phoff);
-  const table = await read(
-    src,
-    phoff,
-    phnum * ELF64_PHDR.size,
-    "SeekProgramHeader",
-    "ReadProgramHeader",
-    `program header table (e_phnum ${phnum})`,
-  );
   const phdrs: Elf64Phdr[] = [];
-  for (let i = 0; i < phnum; i++) phdrs.push(ELF64_PHDR.decode(table, i * ELF64_PHDR.size));
+  if (phnum > 0) {
+    const what = `program header table (e_phnum ${phnum})`;
+    if (ehdr.e_phoff > BigInt(src.size)) {
+      throw new ElfError(
+        "ReadProgramHeader",
+        `${what} at e_phoff ${hex(ehdr.e_phoff)} is past the end of the ${src.size}-byte image`,
+        {
+          field: "e_phoff",
+          value: ehdr.e_phoff,
+          limit: src.size,
+        },
+      );
+    }
+    const table = await read(src, Number(ehdr.e_phoff), phnum * ELF64_PHDR.size, "ReadProgramHeader", what);
+    for (let i = 0; i < phnum; i++) phdrs.push(ELF64_PHDR.decode(table, i * ELF64_PHDR.size));
+  }
+
+  // PVH needs the kernel at its link-time address: with an offset the notes are not examined (the crate).
+  const notes = kernelOffset === undefined ? await noteWalker(src, phdrs) : undefined;
 
   const steps: PlanStep[] = [];
   let kernelEnd = 0;
@@ -387,8 +536,11 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
   for (let i = 0; i < phdrs.length; i++) {
     const ph = phdrs[i];
     if (ph.p_type === PT_NOTE) {
-      // PVH needs the kernel at its link-time address: with an offset the notes are not examined.
-      if (kernelOffset === undefined && pvhBootCap.kind !== "present") pvhBootCap = await findPvhEntry(src, ph, i);
+      // Every note segment is walked and checked; the last one holding a PVH entry gives it.
+      if (notes !== undefined) {
+        const cap = findPvhEntry(notes, ph, i, src.size);
+        if (cap.kind === "present") pvhBootCap = cap;
+      }
       continue;
     }
     if (ph.p_type !== PT_LOAD || (ph.p_filesz === 0n && ph.p_memsz === 0n)) continue;
@@ -408,14 +560,8 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
         { field: "p_paddr", value: addr, limit: highmemStart },
       );
     }
-    if (ph.p_offset > BigInt(src.size)) {
-      throw new ElfError(
-        "SeekKernelStart",
-        `${label}: p_offset ${hex(ph.p_offset)} is past the end of the ${src.size}-byte image`,
-        { field: "p_offset", value: ph.p_offset, limit: src.size },
-      );
-    }
-    if (ph.p_offset + ph.p_filesz > BigInt(src.size)) {
+    // A segment with no file bytes (bss only) never reads its p_offset, so any value is fine there.
+    if (ph.p_filesz > 0n && ph.p_offset + ph.p_filesz > BigInt(src.size)) {
       throw new ElfError(
         "ReadKernelImage",
         `${label}: p_offset ${hex(ph.p_offset)} + p_filesz ${

@@ -307,11 +307,11 @@ Deno.test("loadElf rejects a source whose size is not a byte count with SeekElfS
   await rejectsWith(loadElf(guestMem(), src), ElfError, "SeekElfStart");
 });
 
-Deno.test("loadElf rejects e_phoff past the end of the file with SeekProgramHeader", async () => {
+Deno.test("loadElf rejects e_phoff past the end of the file with ReadProgramHeader, as the crate's short read", async () => {
   await rejectsWith(
     loadElf(guestMem(), patchEhdr(smallKernel(), { e_phoff: 0x10000n })),
     ElfError,
-    "SeekProgramHeader",
+    "ReadProgramHeader",
   );
 });
 
@@ -319,11 +319,11 @@ Deno.test("loadElf rejects a program header table running past the file with Rea
   await rejectsWith(loadElf(guestMem(), patchEhdr(smallKernel(), { e_phnum: 100 })), ElfError, "ReadProgramHeader");
 });
 
-Deno.test("loadElf rejects a PT_LOAD whose p_offset is past the file with SeekKernelStart", async () => {
+Deno.test("loadElf rejects a PT_LOAD whose p_offset is past the file with ReadKernelImage, as the crate's short read", async () => {
   await rejectsWith(
     loadElf(guestMem(), patchPhdr(smallKernel(), 0, { p_offset: 0x10000n })),
     ElfError,
-    "SeekKernelStart",
+    "ReadKernelImage",
   );
 });
 
@@ -376,11 +376,11 @@ Deno.test("loadElf rejects a note whose padded name size overflows 32 bits with 
   await rejectsWith(loadElf(guestMem(), image), ElfError, "Overflow");
 });
 
-Deno.test("loadElf rejects a PT_NOTE whose p_offset is past the file with SeekNoteHeader", async () => {
+Deno.test("loadElf rejects a PT_NOTE whose p_offset is past the file with ReadNoteHeader, as the crate's short read", async () => {
   await rejectsWith(
     loadElf(guestMem(), patchPhdr(crateTestElfnote(), 1, { p_offset: 0x10000n })),
     ElfError,
-    "SeekNoteHeader",
+    "ReadNoteHeader",
   );
 });
 

@@ -257,7 +257,9 @@ Deno.test("loadPe reports LoadInterrupted, the Image's range zeroed, when the so
   );
   const p = planPe(mem, crateArm64Image().subarray(0, 64), crateArm64Image().length, { kernelOffset: 0x20_0000 });
   await rejectsCode(loadPe(mem, src, { kernelOffset: 0x20_0000 }), SourceError, "LoadInterrupted");
-  for (const s of p.plan.steps) before.fill(0, s.guestAddr, s.guestAddr + (s.kind === "bytes" ? s.bytes.length : s.length));
+  for (const s of p.plan.steps) {
+    before.fill(0, s.guestAddr, s.guestAddr + (s.kind === "bytes" ? s.bytes.length : s.length));
+  }
   assert.ok(sameBytes(mem.regions[0].bytes, before), "only the planned range is zeroed");
 });
 

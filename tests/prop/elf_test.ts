@@ -46,8 +46,9 @@ function walkNotes(b: Uint8Array, offset: number, filesz: number, a: number): Re
 /**
  * A plain reading of a valid ELF64 kernel, from the ELF specification and the PVH note rules, written without
  * lib/: each PT_LOAD with a non-empty size puts p_filesz file bytes at p_paddr (+ offset) and zeroes up to
- * p_memsz; kernelEnd = max(p_paddr + p_memsz); the first Xen PHYS32_ENTRY note (name "Xen\0", 4-byte padded
- * walk, as Linux lays notes out) gives the PVH entry, unless an offset is given.
+ * p_memsz; kernelEnd = max(p_paddr + p_memsz); every PT_NOTE is walked (4-byte padding, as Linux lays notes
+ * out) and the first Xen PHYS32_ENTRY note (name "Xen\0") of the last segment holding one gives the PVH entry,
+ * unless an offset is given.
  */
 function referenceElf(b: Uint8Array, kernelOffset?: number): RefElf {
   const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -65,15 +66,19 @@ function referenceElf(b: Uint8Array, kernelOffset?: number): RefElf {
     const paddr = Number(d.getBigUint64(ph + 24, true));
     const filesz = Number(d.getBigUint64(ph + 32, true));
     const memsz = Number(d.getBigUint64(ph + 40, true));
-    if (type === 4 && pvh.kind === "notPresent") {
-      // PT_NOTE: 4-byte padded walk (its errors fail the load); with p_align 8 and nothing found, an 8-byte
-      // padded walk too (its errors ignored).
-      pvh = walkNotes(b, offset, filesz, 4);
-      if (pvh.kind === "notPresent" && d.getBigUint64(ph + 48, true) === 8n) {
+    if (type === 4 && kernelOffset === undefined) {
+      // PT_NOTE: every one is walked with 4-byte padding (its errors fail the load); with p_align 8 and nothing
+      // found, an 8-byte padded walk too (its errors ignored). The last segment with a PVH entry gives it.
+      let cap = walkNotes(b, offset, filesz, 4);
+      if (cap.kind === "notPresent" && d.getBigUint64(ph + 48, true) === 8n) {
         const again = walkNotes(b, offset, filesz, 8);
-        if (again.kind === "present") pvh = again;
+        if (again.kind === "present") cap = again;
       }
-      if (pvh.kind === "error") break;
+      if (cap.kind === "error") {
+        pvh = cap;
+        break;
+      }
+      if (cap.kind === "present") pvh = cap;
     }
     if (type !== 1 || (filesz === 0 && memsz === 0)) continue;
     if (filesz > 0) writes.push({ addr: paddr + off, data: b.subarray(offset, offset + filesz) });
