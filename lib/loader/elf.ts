@@ -195,6 +195,10 @@ type NoteEvent = { kind: "present"; address: number } | { kind: "error"; error: 
 /** Bytes each note reads at most past its start: the 12-byte header, the 4-byte name "Xen\0", a 4-byte entry. */
 const NOTE_READ_SPAN = ELF64_NHDR.size + XEN_NOTE_NAME.length + 4;
 
+const N_NAMESZ = ELF64_NHDR.offsetOf("n_namesz");
+const N_DESCSZ = ELF64_NHDR.offsetOf("n_descsz");
+const N_TYPE = ELF64_NHDR.offsetOf("n_type");
+
 /** The Xen note's name and descriptor offsets from the note start, for either padding (4 + 12 is 8-aligned). */
 const XEN_DESC_OFFSET = ELF64_NHDR.size + XEN_NOTE_NAME.length;
 
@@ -290,7 +294,7 @@ class NoteWalker {
   // The outcome of the note at `p`, or undefined when the walk goes on to the next note.
   #event(p: number, align: number, what: string): NoteEvent | { next: number } {
     const hdr = this.#bytes(p, ELF64_NHDR.size);
-    if (hdr === undefined) {
+    if (hdr === undefined || hdr.byteLength < ELF64_NHDR.size) {
       return {
         kind: "error",
         error: new ElfError(
@@ -304,7 +308,9 @@ class NoteWalker {
         ),
       };
     }
-    const nhdr = ELF64_NHDR.decode(hdr);
+    // Elf64_Nhdr { n_namesz, n_descsz, n_type }, little-endian u32s (read in place: this runs once per note).
+    const u32 = (o: number) => (hdr[o] | (hdr[o + 1] << 8) | (hdr[o + 2] << 16) | (hdr[o + 3] << 24)) >>> 0;
+    const nhdr = { n_namesz: u32(N_NAMESZ), n_descsz: u32(N_DESCSZ), n_type: u32(N_TYPE) };
     if (nhdr.n_type === XEN_ELFNOTE_PHYS32_ENTRY && nhdr.n_namesz === XEN_NOTE_NAME.length) {
       const name = this.#bytes(p + ELF64_NHDR.size, XEN_NOTE_NAME.length);
       if (name === undefined) {
