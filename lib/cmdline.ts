@@ -81,7 +81,19 @@ function firstInvalidChar(s: string): number {
   return -1;
 }
 
+/** Throws `InvalidAscii` when a value from the caller is not a string at all (a number, null, a Symbol). */
+function checkText(s: unknown, field: string): asserts s is string {
+  if (typeof s !== "string") {
+    throw new CmdlineError("InvalidAscii", `${field} is not a string but ${s === null ? "null" : typeof s}`, {
+      field,
+      value: typeof s,
+      limit: "a string of printable ASCII ' '..'~'",
+    });
+  }
+}
+
 function checkPrintable(s: string, field: string): void {
+  checkText(s, field);
   const i = firstInvalidChar(s);
   if (i >= 0) {
     const cp = s.codePointAt(i)!;
@@ -281,6 +293,12 @@ export class Cmdline {
    */
   insertMultiple(key: string, values: readonly string[]): void {
     checkKey(key);
+    if (!Array.isArray(values)) {
+      throw new CmdlineError("MissingVal", `values for key ${show(key)} are not an array`, {
+        field: "values",
+        value: typeof values,
+      });
+    }
     if (values.length === 0) {
       throw new CmdlineError("MissingVal", `missing value for key ${show(key)}: no values were given`, {
         field: "values",
@@ -307,6 +325,7 @@ export class Cmdline {
    * ```
    */
   insertStr(str: string): void {
+    checkText(str, "string");
     const s = rustTrim(str);
     checkPrintable(s, "string");
     let needed = this.#size();
@@ -336,6 +355,7 @@ export class Cmdline {
    * ```
    */
   insertInitArgs(str: string): void {
+    checkText(str, "init argument");
     const s = rustTrim(str);
     checkPrintable(s, "init argument");
     let needed = this.#size();
@@ -467,6 +487,7 @@ export class Cmdline {
    * ```
    */
   equals(other: Cmdline): boolean {
+    if (!(other instanceof Cmdline)) return false;
     const a = outcome(this), b = outcome(other);
     return a === b;
   }
@@ -510,6 +531,7 @@ export class Cmdline {
    */
   static parse(text: string, capacity: number): Cmdline {
     Cmdline.#checkCapacity(capacity);
+    checkText(text, "text");
     const lone = text.search(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/);
     if (lone !== -1) {
       throw new CmdlineError(
@@ -519,9 +541,13 @@ export class Cmdline {
       );
     }
     let boot = text, init = "";
-    // Matches do not overlap, as with Rust's `match_indices`.
+    // Matches do not overlap, as with Rust's `match_indices`. The quotes before each match are counted on
+    // from the previous one, so the whole scan is linear in the text.
+    let quotes = 0, counted = 0;
     for (let at = text.indexOf(INIT_ARGS_SEPARATOR); at !== -1;) {
-      if (quotesBalanced(text, at)) {
+      quotes += countQuotes(text, counted, at);
+      counted = at;
+      if (quotes % 2 === 0) {
         boot = text.slice(0, at);
         init = text.slice(at + INIT_ARGS_SEPARATOR.length);
         break;
@@ -549,11 +575,11 @@ export class Cmdline {
   }
 }
 
-/** Whether `text[0, end)` holds an even number of double quotes. */
-function quotesBalanced(text: string, end: number): boolean {
+/** The double quotes in `text[from, end)`. */
+function countQuotes(text: string, from: number, end: number): number {
   let n = 0;
-  for (let i = 0; i < end; i++) if (text.charCodeAt(i) === 0x22) n++;
-  return n % 2 === 0;
+  for (let i = from; i < end; i++) if (text.charCodeAt(i) === 0x22) n++;
+  return n;
 }
 
 /** `asString`'s result or its error code, tagged so the two cannot collide. */

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { hex, PlanJsonError } from "./errors.ts";
+import { describeThrown, hex, PlanJsonError } from "./errors.ts";
 import type { Plan, PlanStep } from "./plan.ts";
 
 /** The `format` of a plan's JSON form. */
@@ -131,6 +131,9 @@ function toBase64(b: Uint8Array): string {
  * ```
  */
 export function planToJson(plan: DescribedPlan, opts: PlanToJsonOptions = {}): PlanJson {
+  if (typeof plan !== "object" || plan === null || !Array.isArray(plan.steps)) {
+    throw invalid("steps", "expected a plan with a steps array", plan);
+  }
   // Key order is the reading order of a golden file: what it is, how it starts, then the writes.
   const head: Omit<PlanJson, "steps"> = { format: PLAN_JSON_FORMAT, version: PLAN_JSON_VERSION };
   if (plan.protocol !== undefined) head.protocol = plan.protocol;
@@ -157,8 +160,20 @@ export function planToJson(plan: DescribedPlan, opts: PlanToJsonOptions = {}): P
   return { ...head, steps };
 }
 
+/**
+ * A value as messages show it, in bounded time and stack: a string quoted and cut at 40 characters, a number or
+ * other primitive as text, an array or object by its kind only (formatting a deeply nested array with
+ * `String` recurses once per level and can overflow the stack).
+ */
+function shownValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.slice(0, 40));
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === "object" && value !== null) return "an object";
+  return describeThrown(value);
+}
+
 function invalid(path: string, what: string, value: unknown): PlanJsonError {
-  const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 40)) : String(value);
+  const shown = shownValue(value);
   return new PlanJsonError("InvalidField", `${path}: ${what}, got ${shown}`, {
     field: path,
     value: typeof value === "number" || typeof value === "string" ? value : typeof value,
@@ -267,23 +282,28 @@ export function planFromJson(json: unknown): DescribedPlan {
     try {
       v = JSON.parse(json);
     } catch (e) {
-      throw new PlanJsonError("MalformedJson", `not JSON: ${(e as Error).message}`, { cause: e });
+      // A RangeError here is JSON.parse running out of stack on deep nesting: malformed for our purposes.
+      throw new PlanJsonError("MalformedJson", `not JSON: ${describeThrown(e)}`, { cause: e });
     }
   }
   if (!isRecord(v)) throw invalid("plan", "expected an object", v);
   if (v.format !== PLAN_JSON_FORMAT) {
     throw new PlanJsonError(
       "UnsupportedVersion",
-      `format is ${JSON.stringify(v.format)}, expected ${JSON.stringify(PLAN_JSON_FORMAT)}`,
-      { field: "format", value: String(v.format), limit: PLAN_JSON_FORMAT },
+      `format is ${shownValue(v.format)}, expected ${JSON.stringify(PLAN_JSON_FORMAT)}`,
+      { field: "format", value: shownValue(v.format), limit: PLAN_JSON_FORMAT },
     );
   }
   if (v.version !== PLAN_JSON_VERSION) {
-    throw new PlanJsonError("UnsupportedVersion", `version is ${String(v.version)}, expected ${PLAN_JSON_VERSION}`, {
-      field: "version",
-      value: String(v.version),
-      limit: PLAN_JSON_VERSION,
-    });
+    throw new PlanJsonError(
+      "UnsupportedVersion",
+      `version is ${shownValue(v.version)}, expected ${PLAN_JSON_VERSION}`,
+      {
+        field: "version",
+        value: shownValue(v.version),
+        limit: PLAN_JSON_VERSION,
+      },
+    );
   }
   if (!Array.isArray(v.steps)) throw invalid("steps", "expected an array", v.steps);
   const out: DescribedPlan = { steps: v.steps.map((s, i) => stepFromJson(s, `steps[${i}]`)) };

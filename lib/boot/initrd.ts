@@ -223,7 +223,7 @@ export function planInitrd(placement: InitrdPlacement, source: KernelSource | Ui
 
 /**
  * Places the initrd (as {@linkcode placeInitrd}, with the source's size) and copies it into guest memory.
- * Checks everything first; on error nothing is written.
+ * Checks everything first, so a failed check writes nothing; a source failing during the copy is `SourceError` `LoadInterrupted` with every planned byte zeroed (the failure contract of `applyPlan`).
  *
  * @example
  * ```ts

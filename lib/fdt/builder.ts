@@ -68,7 +68,18 @@ function toU32(v: number, what: string): number {
   return v;
 }
 
+function checkType(v: unknown, type: "string" | "Uint8Array" | "array", what: string): void {
+  const ok = type === "string" ? typeof v === "string" : type === "array" ? Array.isArray(v) : v instanceof Uint8Array;
+  if (!ok) {
+    throw new FdtError("BadValue", `${what} is not ${type === "array" ? "an array" : `a ${type}`}`, {
+      field: what,
+      value: v === null ? "null" : typeof v,
+    });
+  }
+}
+
 function checkNodeName(name: string, depth: number): void {
+  checkType(name, "string", "node name");
   if (depth === 0) {
     if (name !== "") {
       throw new FdtError("BadName", `the root node's name must be empty, got "${name}"`, {
@@ -94,6 +105,7 @@ function checkNodeName(name: string, depth: number): void {
 }
 
 function checkPropertyName(name: string): void {
+  checkType(name, "string", "property name");
   if (name.length === 0 || name.length > FDT_MAX_NAME_LENGTH || !PROPERTY_NAME_CHARS.test(name)) {
     throw new FdtError(
       "BadName",
@@ -109,6 +121,7 @@ function isAscii(s: string): boolean {
 }
 
 function checkString(s: string, what: string): void {
+  checkType(s, "string", what);
   if (s.includes("\0")) {
     throw new FdtError("BadString", `${what} contains a NUL character`, { field: what, value: s });
   }
@@ -269,6 +282,7 @@ export class FdtBuilder {
 
   /** Adds a property with a raw value to the open node. */
   property(name: string, value: Uint8Array): void {
+    checkType(value, "Uint8Array", `property "${String(name)}" value`);
     this.#propertyHeader(name, value.byteLength);
     this.#struct.bytes(value);
     this.#struct.pad4();
@@ -318,6 +332,7 @@ export class FdtBuilder {
 
   /** A list of u32 cells (`<1 2 3>`). */
   propertyCells(name: string, cells: readonly number[]): void {
+    checkType(cells, "array", `property "${String(name)}" cells`);
     // Every value is checked before anything is written; then the cells go straight into the structure block.
     for (let i = 0; i < cells.length; i++) toU32(cells[i], `${name}[${i}]`);
     this.#propertyHeader(name, cells.length * 4);
@@ -328,6 +343,7 @@ export class FdtBuilder {
 
   /** A list of u64 values, each as two cells (`reg = <hi lo hi lo>` with #address-cells = #size-cells = 2). */
   propertyU64List(name: string, values: readonly (number | bigint)[]): void {
+    checkType(values, "array", `property "${String(name)}" values`);
     for (let i = 0; i < values.length; i++) toU64(values[i], `${name}[${i}]`);
     this.#propertyHeader(name, values.length * 8);
     const st = this.#struct;
@@ -349,6 +365,7 @@ export class FdtBuilder {
 
   /** A string list property (`"a", "b"` is stored as `a\0b\0`). */
   propertyStringList(name: string, values: readonly string[]): void {
+    checkType(values, "array", `property "${String(name)}" values`);
     let len = 0, ascii = true;
     for (let i = 0; i < values.length; i++) {
       checkString(values[i], `${name}[${i}]`);
@@ -426,11 +443,36 @@ export class FdtBuilder {
 }
 
 // Iterative, not recursive: readFdt accepts any nesting depth, so a tree it returns must not overflow the stack.
+// Each node object is written once: a node that is its own ancestor (a cycle) or appears twice (which makes the
+// output grow exponentially with depth) is refused, so the work is linear in the tree's objects.
 function writeNode(b: FdtBuilder, root: FdtNode): void {
   const stack: { node: FdtNode; next: number }[] = [];
+  const written = new Set<FdtNode>();
   const open = (node: FdtNode): void => {
+    if (typeof node !== "object" || node === null) {
+      throw new FdtError("BadStructure", `a child node is ${node === null ? "null" : typeof node}, not a node`, {
+        field: "children",
+      });
+    }
+    if (written.has(node)) {
+      throw new FdtError(
+        "BadStructure",
+        `node "${String(node.name)}" appears twice in the tree (${
+          stack.some((s) => s.node === node) ? "it is its own ancestor: a cycle" : "shared by two parents"
+        })`,
+        { field: "children", value: String(node.name) },
+      );
+    }
+    written.add(node);
+    checkType(node.properties, "array", `node "${String(node.name)}" properties`);
+    checkType(node.children, "array", `node "${String(node.name)}" children`);
     b.beginNode(node.name);
-    for (const p of node.properties) b.property(p.name, p.value);
+    for (const p of node.properties) {
+      if (typeof p !== "object" || p === null) {
+        throw new FdtError("BadValue", "a property is not an object", { field: "properties" });
+      }
+      b.property(p.name, p.value);
+    }
     stack.push({ node, next: 0 });
   };
   open(root);
@@ -455,8 +497,17 @@ function writeNode(b: FdtBuilder, root: FdtNode): void {
  * ```
  */
 export function buildFdt(tree: FdtTree): Uint8Array {
+  if (typeof tree !== "object" || tree === null) {
+    throw new FdtError("BadStructure", "the tree is not an object", { field: "tree" });
+  }
   const b = new FdtBuilder({ bootCpuidPhys: tree.bootCpuidPhys });
-  for (const r of tree.reservations) b.addReservation(r.address, r.size);
+  checkType(tree.reservations, "array", "reservations");
+  for (const r of tree.reservations) {
+    if (typeof r !== "object" || r === null) {
+      throw new FdtError("BadValue", "a reservation is not an object", { field: "reservations" });
+    }
+    b.addReservation(r.address, r.size);
+  }
   writeNode(b, tree.root);
   return b.finish();
 }

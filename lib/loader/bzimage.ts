@@ -275,7 +275,8 @@ export async function planBzImage(
 
 /**
  * Loads a bzImage's protected-mode part into guest memory and returns the setup header for
- * `boot_params`. Checks everything first; a failed load writes nothing.
+ * `boot_params`. Checks everything first, so a failed check writes nothing;
+ * a source failing during the copy is `SourceError` `LoadInterrupted` with every planned byte zeroed (the failure contract of `applyPlan`).
  *
  * Errors: {@linkcode BzImageError} (`InvalidBzImage`, `Underflow`, `ReadBzImageHeader`, ...),
  * {@linkcode KernelLoaderError} `InvalidKernelStartAddress` (load address below `highmemStart`) and

@@ -6,7 +6,8 @@
  * (https://xenbits.xen.org/docs/unstable/misc/pvh.html).
  *
  * The load is decoded and planned first ({@linkcode planElf}); the plan is validated against guest memory
- * as a whole and only then written, so a failed load leaves guest memory untouched.
+ * as a whole and only then written, so a failed check leaves guest memory untouched; a source failing
+ * during the copy is `SourceError` `LoadInterrupted` with every planned byte zeroed (`applyPlan`'s contract).
  *
  * @module
  */
@@ -605,7 +606,7 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
 
 /**
  * Loads an ELF64 kernel (vmlinux) into guest memory: decode and check, plan, validate the whole plan
- * against `mem`, then write. On any error nothing is written.
+ * against `mem`, then write. A failed check writes nothing; a source failing during the copy is `SourceError` `LoadInterrupted` with every planned byte zeroed (the failure contract of `applyPlan`).
  *
  * Errors: {@linkcode ElfError} with the crate's codes (`InvalidElfMagicNumber`, `BigEndianElfOnLittle`,
  * `InvalidProgramHeaderSize`, `InvalidProgramHeaderOffset`, `InvalidEntryAddress`, `Overflow`,
