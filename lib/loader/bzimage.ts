@@ -169,6 +169,13 @@ export async function decodeBzImage(input: KernelSource | Uint8Array): Promise<B
       { field: "setup_sects", value: setupSize, limit: size },
     );
   }
+  if (size === setupSize) {
+    throw new BzImageError(
+      "Underflow",
+      `the ${size}-byte image is all real-mode setup (setup_sects ${h.setup_sects}): it has no protected-mode kernel`,
+      { field: "setup_sects", value: setupSize, limit: size - 1 },
+    );
+  }
   if (h.boot_flag !== BOOT_FLAG_MAGIC) {
     throw invalid("boot_flag", h.boot_flag, BOOT_FLAG_MAGIC, `not the boot sector signature ${hex(BOOT_FLAG_MAGIC)}`);
   }
@@ -202,6 +209,20 @@ export async function decodeBzImage(input: KernelSource | Uint8Array): Promise<B
     cmdlineSize: v >= BOOT_PROTOCOL.CMDLINE_SIZE ? h.cmdline_size : 255,
     initrdAddrMax: v >= BOOT_PROTOCOL.INITRD_ADDR_MAX ? h.initrd_addr_max : 0x37ffffff,
   };
+}
+
+/**
+ * One past the last setup header byte (relative to the header's start at 0x1f1) that {@linkcode decodeBzImage}
+ * reads for an image of protocol `version`: `code32_start` (2.00), `initrd_addr_max` (2.03),
+ * `relocatable_kernel` (2.05), `cmdline_size` (2.06), `init_size` (2.10).
+ */
+function versionFieldsEnd(version: number): number {
+  const end = (field: keyof SetupHeader, bytes: number) => SETUP_HEADER.offsetOf(field) + bytes;
+  if (version >= BOOT_PROTOCOL.PREF_ADDRESS) return end("init_size", 4);
+  if (version >= BOOT_PROTOCOL.CMDLINE_SIZE) return end("cmdline_size", 4);
+  if (version >= BOOT_PROTOCOL.RELOCATABLE) return end("relocatable_kernel", 1);
+  if (version >= BOOT_PROTOCOL.INITRD_ADDR_MAX) return end("initrd_addr_max", 4);
+  return end("code32_start", 4);
 }
 
 /**
@@ -252,8 +273,10 @@ export async function planBzImage(
   // As the crate: the header handed back says where the protected-mode code really is (low 32 bits).
   // boot.rst: "The end of setup header can be calculated as follows: 0x0202 + byte value at offset 0x0201".
   // What lies past it in an older kernel's image is real-mode code, not header fields: the kernel gets zeros.
+  // The fields the protocol version defines, which decodeBzImage checked and decoded, are handed over as
+  // they are even when the jump byte says the header ends earlier: the VMM gets what was validated.
   const given = SETUP_HEADER.encode(info.setupHeader);
-  given.fill(0, Math.max(0, info.headerEnd - SETUP_HEADER_OFFSET));
+  given.fill(0, Math.max(0, info.headerEnd - SETUP_HEADER_OFFSET, versionFieldsEnd(info.version)));
   const setupHeader: SetupHeader = { ...SETUP_HEADER.decode(given), code32_start: load % 2 ** 32 };
   return {
     info,

@@ -513,10 +513,10 @@ export interface BzCase {
   highmemStart?: number;
 }
 
-/** A valid bzImage: protocol 2.00-2.15, 0-7 setup sectors, random protocol fields, 0-1 KiB payload. */
+/** A valid bzImage: protocol 2.00-2.15, 0-7 setup sectors, random protocol fields, 1 byte to 1 KiB of payload (a bzImage without a protected-mode kernel is refused). */
 export const bzCaseArb: fc.Arbitrary<BzCase> = fc.record({
   layout: layoutArb({ base: fc.nat({ max: 0x10_0000 }) }),
-  payload: fc.uint8Array({ maxLength: 1024 }),
+  payload: fc.uint8Array({ minLength: 1, maxLength: 1024 }),
   setupSects: fc.nat({ max: 7 }),
   version: fc.oneof(fc.integer({ min: 0x200, max: 0x20f }), fc.integer({ min: 0x200, max: 0xffff })),
   loadflags: fc.nat({ max: 255 }).map((f) => f | LOADED_HIGH),
