@@ -65,10 +65,13 @@ interface Session {
   boxes: Box[];
   /** The status line and the report table after picking a bzImage in the file input. */
   pick: { status: string; report: Record<string, string> };
+  /** The status line after picking a text file. */
+  junkStatus: string;
   log: string[];
 }
 
 const PICKED_NAME = "bzImage-test";
+const JUNK_NAME = "notes.txt";
 
 function pickedBzImage(): Uint8Array {
   return buildBzImage({ payload: kernelLikeBytes(0x1_0000, 3) });
@@ -158,7 +161,13 @@ async function openPage(): Promise<Session> {
           [tr.cells[0].textContent, tr.cells[1].textContent])),
       })`),
     ) as Session["pick"];
-    return { items, bytes, results, screenshot, ...layout, pick, log: browser.log };
+    // And a file that is no kernel at all.
+    const junk = `${dir}/${JUNK_NAME}`;
+    await Deno.writeTextFile(junk, "not a kernel\n".repeat(100));
+    await browser.pickFile("#file", junk);
+    await browser.waitFor(`document.getElementById("status").className === "error"`, 10_000);
+    const junkStatus = await browser.evaluate<string>(`document.getElementById("status").textContent`);
+    return { items, bytes, results, screenshot, ...layout, pick, junkStatus, log: browser.log };
   } finally {
     await browser?.close();
     await server.shutdown();
@@ -254,5 +263,14 @@ Deno.test({
     assert.equal(pick.report.protocol, report.protocol);
     assert.equal(pick.report["entry linux64"], `0x${report.entries.linux64.toString(16)}`);
     assert.equal(pick.report.code32_start, report.fields.code32_start);
+  },
+});
+
+Deno.test({
+  name: "the inspector shows the library's typed error for a picked file that is no kernel",
+  ignore,
+  async fn() {
+    const { junkStatus } = await runPage();
+    assert.match(junkStatus, /^notes\.txt: KernelLoaderError UnknownFormat: not a kernel image this library knows/);
   },
 });
