@@ -28,6 +28,8 @@ export * from "./lib/compress/sink.ts";
 export * from "./lib/compress/bzip2.ts";
 export * from "./lib/compress/lzo.ts";
 export * from "./lib/compress/inflate.ts";
+export * from "./lib/compress/xz.ts";
+export * from "./lib/compress/lzma.ts";
 export * from "./lib/loader/extract.ts";
 export * from "./lib/cpio.ts";
 export * from "./lib/abi/bootparam.ts";
