@@ -221,7 +221,11 @@ export class LzmaDecoder {
   resetState(): void {
     this.probs.fill(BIT_MODEL_TOTAL >>> 1, 0, LITERAL + (LITERAL_CODER_SIZE << (this.lc + this.lp)));
     this.state = 0;
-    this.rep0 = this.rep1 = this.rep2 = this.rep3 = 0;
+    this.rep0 =
+      this.rep1 =
+      this.rep2 =
+      this.rep3 =
+        0;
     this.len = 0;
   }
 
@@ -252,7 +256,8 @@ export class LzmaDecoder {
       // One byte beyond the output limit is allowed into the window (never to the sink) so that an end
       // marker right at the limit is still read; producing that byte is the error.
       const budget = this.maxOutput - this.totalOut + 1;
-      const limit = this.pos + Math.min(this.wrapAt - this.pos, this.flushed + LZMA_FLUSH_CHUNK - this.pos, remaining, budget);
+      const limit = this.pos +
+        Math.min(this.wrapAt - this.pos, this.flushed + LZMA_FLUSH_CHUNK - this.pos, remaining, budget);
       const before = this.pos;
       if (ip <= safe) {
         ip = this.decode(input, ip, safe, limit);
@@ -544,7 +549,11 @@ export class LzmaDecoder {
             // "Short rep": one byte at rep0.
             state = state < LIT_STATES ? 9 : 11;
             if (rep0 >= fullBase + pos || rep0 >= dictSize) {
-              this.fail("CorruptData", ip, `match distance ${rep0 + 1} is beyond the ${fullBase + pos} bytes of history`);
+              this.fail(
+                "CorruptData",
+                ip,
+                `match distance ${rep0 + 1} is beyond the ${fullBase + pos} bytes of history`,
+              );
             }
             len = 1;
             continue;

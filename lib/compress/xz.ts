@@ -18,7 +18,7 @@
 import { DecompressError, hex } from "../errors.ts";
 import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
 import { LZMA_STATUS_END, LzmaDecoder, parseLzmaProps } from "./lzma_core.ts";
-import { Crc32Checker, crc32, Crc64Checker, Sha256Checker, type XzChecker } from "./xz_check.ts";
+import { crc32, Crc32Checker, Crc64Checker, Sha256Checker, type XzChecker } from "./xz_check.ts";
 import { FilterStage, XZ_FILTER_DELTA, XZ_FILTER_LZMA2, XZ_SIMPLE_FILTERS } from "./xz_filters.ts";
 
 /** Stream header magic: "\xFD7zXZ\0". */
@@ -90,10 +90,14 @@ export function isXz(bytes: Uint8Array): boolean {
 export function decodeXz(input: Uint8Array, sink: ByteSink, options?: DecodeOptions): XzResult {
   const maxOutput = checkMaxOutput(options);
   if (!isXz(input)) {
-    throw new DecompressError("BadMagic", "xz: the input does not start with the stream header magic FD 37 7A 58 5A 00", {
-      field: "magic",
-      value: Array.from(input.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join(" "),
-    });
+    throw new DecompressError(
+      "BadMagic",
+      "xz: the input does not start with the stream header magic FD 37 7A 58 5A 00",
+      {
+        field: "magic",
+        value: Array.from(input.subarray(0, 6), (b) => b.toString(16).padStart(2, "0")).join(" "),
+      },
+    );
   }
   const dec = new LzmaDecoder(sink, maxOutput, "xz");
   const ctx: StreamContext = { input, sink, dec, blocks: 0, check: 0 };
@@ -142,7 +146,11 @@ function decodeStream(ctx: StreamContext, start: number): number {
     fail("CorruptData", flagsAt + 2, "stream header CRC32 does not match its flags");
   }
   if (input[flagsAt] !== 0 || (input[flagsAt + 1] & 0xf0) !== 0) {
-    fail("CorruptData", flagsAt, `reserved stream flag bits are set (${hex(input[flagsAt] << 8 | input[flagsAt + 1])})`);
+    fail(
+      "CorruptData",
+      flagsAt,
+      `reserved stream flag bits are set (${hex(input[flagsAt] << 8 | input[flagsAt + 1])})`,
+    );
   }
   const check = input[flagsAt + 1];
   ctx.check = check;
@@ -215,7 +223,7 @@ function decodeStream(ctx: StreamContext, start: number): number {
     fail("CorruptData", ip + 8, "footer's stream flags differ from the header's");
   }
   if (input[ip + 10] !== XZ_FOOTER_MAGIC[0] || input[ip + 11] !== XZ_FOOTER_MAGIC[1]) {
-    fail("CorruptData", ip + 10, "no stream footer magic \"YZ\"");
+    fail("CorruptData", ip + 10, 'no stream footer magic "YZ"');
   }
   return ip + STREAM_HEADER_SIZE;
 }
@@ -272,7 +280,9 @@ function decodeBlock(
         ids.push(id);
         params.push(input[cur.pos] + 1);
       } else {
-        if (propSize !== 0 && propSize !== 4) fail("CorruptData", at, `BCJ properties are ${propSize} bytes, not 0 or 4`);
+        if (propSize !== 0 && propSize !== 4) {
+          fail("CorruptData", at, `BCJ properties are ${propSize} bytes, not 0 or 4`);
+        }
         ids.push(id);
         params.push(propSize === 4 ? readU32(input, cur.pos) : 0);
       }
@@ -299,7 +309,13 @@ function decodeBlock(
 
   const dataStart = start + headerSize;
   const outBefore = dec.totalOut;
-  const dataEnd = decodeLzma2(dec, input, dataStart, declaredCompressed === undefined ? end : Math.min(end, dataStart + declaredCompressed), dictSize);
+  const dataEnd = decodeLzma2(
+    dec,
+    input,
+    dataStart,
+    declaredCompressed === undefined ? end : Math.min(end, dataStart + declaredCompressed),
+    dictSize,
+  );
   dec.flush();
   for (const s of stages) s.finish();
   const produced = dec.totalOut - outBefore;
