@@ -30,6 +30,7 @@ export * from "./lib/compress/lzo.ts";
 export * from "./lib/compress/inflate.ts";
 export * from "./lib/compress/xz.ts";
 export * from "./lib/compress/lzma.ts";
+export * from "./lib/compress/zstd.ts";
 export * from "./lib/loader/extract.ts";
 export * from "./lib/cpio.ts";
 export * from "./lib/abi/bootparam.ts";

@@ -32,15 +32,9 @@ function mulHi(a: number, b: number): number {
  * `digest` (both halves).
  */
 export class Xxh64 {
-  // Four accumulators, high and low halves.
-  private v1h = 0;
-  private v1l = 0;
-  private v2h = 0;
-  private v2l = 0;
-  private v3h = 0;
-  private v3l = 0;
-  private v4h = 0;
-  private v4l = 0;
+  // Four accumulators as [v1h, v1l, v2h, v2l, v3h, v3l, v4h, v4l] (a typed array, so that the values never
+  // change an object field's representation and deoptimise the loop).
+  private readonly acc = new Uint32Array(8);
   /** Bytes hashed so far (exact up to 2^53). */
   private total = 0;
   /** A partial stripe waiting for more bytes. */
@@ -58,17 +52,18 @@ export class Xxh64 {
   /** Starts over, as a fresh hash with seed 0. */
   reset(): void {
     // v1 = seed + P1 + P2, v2 = seed + P2, v3 = seed, v4 = seed - P1 (mod 2^64).
+    const a = this.acc;
     const lo = P1_LO + P2_LO;
-    this.v1l = lo >>> 0;
-    this.v1h = (P1_HI + P2_HI + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-    this.v2h = P2_HI;
-    this.v2l = P2_LO;
-    this.v3h = 0;
-    this.v3l = 0;
+    a[1] = lo;
+    a[0] = P1_HI + P2_HI + (lo > 0xffffffff ? 1 : 0);
+    a[2] = P2_HI;
+    a[3] = P2_LO;
+    a[4] = 0;
+    a[5] = 0;
     // -P1 = ~P1 + 1
     const nl = ((~P1_LO) >>> 0) + 1;
-    this.v4l = nl >>> 0;
-    this.v4h = ((~P1_HI) + (nl > 0xffffffff ? 1 : 0)) >>> 0;
+    a[7] = nl;
+    a[6] = (~P1_HI) + (nl > 0xffffffff ? 1 : 0);
     this.total = 0;
     this.bufLen = 0;
   }
@@ -106,8 +101,9 @@ export class Xxh64 {
 
   // Consumes whole stripes data[p, end) ((end - p) % 32 === 0) into the four accumulators.
   private stripes(d: Uint8Array, p: number, end: number): void {
-    let v1h = this.v1h, v1l = this.v1l, v2h = this.v2h, v2l = this.v2l;
-    let v3h = this.v3h, v3l = this.v3l, v4h = this.v4h, v4l = this.v4l;
+    const a = this.acc;
+    let v1h = a[0], v1l = a[1], v2h = a[2], v2l = a[3];
+    let v3h = a[4], v3l = a[5], v4h = a[6], v4l = a[7];
     while (p < end) {
       // Each lane: acc = rotl(acc + input * P2, 31) * P1, written out four times so that the accumulators stay
       // in locals.
@@ -160,8 +156,8 @@ export class Xxh64 {
       v4h = (mulHi(rl, P1_LO) + Math.imul(rh, P1_LO) + Math.imul(rl, P1_HI)) >>> 0;
       p += STRIPE;
     }
-    this.v1h = v1h, this.v1l = v1l, this.v2h = v2h, this.v2l = v2l;
-    this.v3h = v3h, this.v3l = v3l, this.v4h = v4h, this.v4l = v4l;
+    a[0] = v1h, a[1] = v1l, a[2] = v2h, a[3] = v2l;
+    a[4] = v3h, a[5] = v3l, a[6] = v4h, a[7] = v4l;
   }
 
   // (rh, rl) = (h, l) * (ch, cl) mod 2^64.
@@ -194,20 +190,21 @@ export class Xxh64 {
   private finish(): void {
     let hh: number, hl: number;
     if (this.total >= STRIPE) {
-      this.rotl(this.v1h, this.v1l, 1);
+      const a = this.acc;
+      this.rotl(a[0], a[1], 1);
       hh = this.rh, hl = this.rl;
-      this.rotl(this.v2h, this.v2l, 7);
+      this.rotl(a[2], a[3], 7);
       this.add(hh, hl, this.rh, this.rl);
       hh = this.rh, hl = this.rl;
-      this.rotl(this.v3h, this.v3l, 12);
+      this.rotl(a[4], a[5], 12);
       this.add(hh, hl, this.rh, this.rl);
       hh = this.rh, hl = this.rl;
-      this.rotl(this.v4h, this.v4l, 18);
+      this.rotl(a[6], a[7], 18);
       this.add(hh, hl, this.rh, this.rl);
       hh = this.rh, hl = this.rl;
-      for (const [vh, vl] of [[this.v1h, this.v1l], [this.v2h, this.v2l], [this.v3h, this.v3l], [this.v4h, this.v4l]]) {
+      for (let i = 0; i < 8; i += 2) {
         // mergeRound: h = (h ^ round(0, v)) * P1 + P4
-        this.round0(vh, vl);
+        this.round0(a[i], a[i + 1]);
         this.mul((hh ^ this.rh) >>> 0, (hl ^ this.rl) >>> 0, P1_HI, P1_LO);
         this.add(this.rh, this.rl, P4_HI, P4_LO);
         hh = this.rh, hl = this.rl;
