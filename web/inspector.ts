@@ -50,7 +50,7 @@ function reportRows(r: KernelReport): [string, string][] {
     ["size", `${r.size} bytes (${formatSize(r.size)})`],
   ];
   if (r.version) rows.push(["version", r.version]);
-  for (const [k, v] of Object.entries(r.entries)) rows.push([`entry ${k}`, hex(v)]);
+  for (const [k, v] of Object.entries(r.entry)) rows.push([`entry ${k}`, hex(v)]);
   for (const l of r.loadRanges) rows.push([l.label, `${hex(l.start)}..${hex(l.end)} (file +${hex(l.fileOffset)})`]);
   for (const [k, v] of Object.entries(r.fields)) rows.push([k, typeof v === "number" ? hex(v) : String(v)]);
   if (r.payload) rows.push(["payload", `${r.payload.compression}, ${formatSize(r.payload.length)}`]);

@@ -276,7 +276,7 @@ Deno.test({
     assert.equal(pick.report.file, PICKED_NAME);
     assert.equal(pick.report.format, "bzimage");
     assert.equal(pick.report.protocol, report.protocol);
-    assert.equal(pick.report["entry linux64"], `0x${report.entries.linux64.toString(16)}`);
+    assert.equal(pick.report["entry linux64"], `0x${report.entry.linux64!.toString(16)}`);
     assert.equal(pick.report.code32_start, report.fields.code32_start);
   },
 });
