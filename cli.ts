@@ -19,15 +19,13 @@
 import { hex, LinuxLoaderError } from "./lib/errors.ts";
 import { fromFile, type KernelSource } from "./lib/source.ts";
 import { inspectKernel, type KernelReport } from "./lib/inspect.ts";
-import { planElf } from "./lib/loader/elf.ts";
-import { planBzImage } from "./lib/loader/bzimage.ts";
+import { decodeElf } from "./lib/loader/elf.ts";
+import { decodeBzImageLoad } from "./lib/loader/bzimage.ts";
 import { planPe } from "./lib/loader/pe.ts";
-import { planMultiboot, planMultiboot2 } from "./lib/loader/multiboot.ts";
+import { decodeMultibootLoad } from "./lib/loader/multiboot.ts";
+import type { LoadResult } from "./lib/loader/mod.ts";
 import { type DescribedPlan, planToJson } from "./lib/plan_json.ts";
 import { GuestMemory } from "./lib/memory.ts";
-import { readBytes } from "./lib/source.ts";
-import { IMAGE_HEADER_SIZE } from "./lib/abi/image.ts";
-import { STARTUP_64_OFFSET } from "./lib/abi/bootparam.ts";
 import type { BootOptions, BootReport } from "./emu/boot.ts";
 
 /** A usage or argument error: printed as one line, exit status 2. */
@@ -139,7 +137,7 @@ function formatReport(path: string, r: KernelReport): string {
     `  protocol    ${r.protocol}`,
   ];
   if (r.version) lines.push(`  version     ${r.version}`);
-  for (const [k, v] of Object.entries(r.entries)) lines.push(`  entry       ${k.padEnd(10)} ${hex(v)}`);
+  for (const [k, v] of Object.entries(r.entry)) lines.push(`  entry       ${k.padEnd(10)} ${hex(v)}`);
   for (const l of r.loadRanges) {
     lines.push(
       `  loads       [${hex(l.start)}, ${hex(l.end)})  ${l.label}: ${hex(l.fileSize)} bytes from file offset ${
@@ -161,36 +159,31 @@ function formatReport(path: string, r: KernelReport): string {
   return lines.join("\n");
 }
 
-// The load plan of an image at its default placement. PE and Multiboot plans are checked against a guest
-// memory, so one is made over the range they can use (buffers are zero-filled lazily: nothing is touched).
+// The load plan of an image at the placement inspect reports. An Image's plan is checked against a guest
+// memory, so one is made over the range it can use (buffers are zero-filled lazily: nothing is touched).
 async function planOf(src: KernelSource, r: KernelReport): Promise<DescribedPlan> {
+  let p: LoadResult;
   switch (r.format) {
-    case "elf": {
-      const p = await planElf(src);
-      return { steps: p.plan.steps, protocol: "linux64", entry: p.entry };
-    }
-    case "bzimage": {
-      // The 64-bit entry exists only where inspectKernel found one (XLF_KERNEL_64, or a pre-2.12 header).
-      const p = await planBzImage(src);
-      return r.entries.linux64 === undefined
-        ? { steps: p.plan.steps, protocol: "linux32" }
-        : { steps: p.plan.steps, protocol: "linux64", entry: p.kernelLoad + STARTUP_64_OFFSET };
-    }
+    case "elf":
+      p = await decodeElf(src);
+      break;
+    case "bzimage":
+      p = await decodeBzImageLoad(src);
+      break;
     case "pe": {
-      if (r.compression !== undefined) throw new UsageError("--plan needs an uncompressed Image");
-      const end = r.loadRanges[0].end;
-      const mem = new GuestMemory([{ guestAddr: 0, size: Math.ceil(end / 0x1000) * 0x1000 }]);
-      const head = await readBytes(src, 0, Math.min(src.size, IMAGE_HEADER_SIZE));
-      const p = planPe(mem, head, src.size);
-      return { steps: p.plan.steps, protocol: r.arch, entry: p.kernelLoad };
+      const base = r.loadRanges[0].start - (r.loadRanges[0].start % 0x20_0000);
+      const end = Math.max(r.kernelEnd ?? 0, r.loadRanges[0].end);
+      const mem = new GuestMemory([{ guestAddr: base, size: Math.ceil((end - base) / 0x1000) * 0x1000 }]);
+      p = await planPe(mem, src);
+      break;
     }
     case "multiboot":
-    case "multiboot2": {
-      const mem = new GuestMemory([{ guestAddr: 0, size: 1 << 30 }]);
-      const p = r.format === "multiboot" ? await planMultiboot(mem, src) : await planMultiboot2(mem, src);
-      return { steps: p.plan.steps, protocol: r.format, entry: p.entry };
-    }
+    case "multiboot2":
+      p = await decodeMultibootLoad(r.format === "multiboot" ? 1 : 2, undefined, src);
+      break;
   }
+  const [key, entry] = Object.entries(p.entry)[0] ?? [undefined, undefined];
+  return { steps: p.plan.steps, protocol: p.format === "multiboot2" ? p.format : key, entry };
 }
 
 async function inspect(a: Args): Promise<void> {

@@ -28,6 +28,9 @@ export * from "./lib/compress/sink.ts";
 export * from "./lib/compress/bzip2.ts";
 export * from "./lib/compress/lzo.ts";
 export * from "./lib/compress/inflate.ts";
+export * from "./lib/compress/xz.ts";
+export * from "./lib/compress/lzma.ts";
+export * from "./lib/compress/zstd.ts";
 export * from "./lib/loader/extract.ts";
 export * from "./lib/cpio.ts";
 export * from "./lib/abi/bootparam.ts";
@@ -35,10 +38,56 @@ export * from "./lib/abi/start_info.ts";
 export * from "./lib/abi/elf.ts";
 export * from "./lib/abi/image.ts";
 export * from "./lib/abi/multiboot.ts";
-export * from "./lib/loader/elf.ts";
-export * from "./lib/loader/bzimage.ts";
-export * from "./lib/loader/pe.ts";
-export * from "./lib/loader/multiboot.ts";
+export {
+  type ElfDetails,
+  type ElfLoadResult,
+  isElf,
+  loadElf,
+  planElf,
+  type PvhBootCapability,
+} from "./lib/loader/elf.ts";
+export {
+  bzImageArch,
+  type BzImageDetails,
+  bzImageEntries,
+  type BzImageInfo,
+  type BzImageLoadResult,
+  type BzImagePlacement,
+  bzImagePlacement,
+  decodeBzImage,
+  isBzImage,
+  loadBzImage,
+  planBzImage,
+} from "./lib/loader/bzimage.ts";
+export {
+  decodePeHeader,
+  detectPeArch,
+  DTB_MAX_SIZE,
+  isPeImage,
+  loadDtb,
+  loadPe,
+  type PeArch,
+  type PeDetails,
+  type PeHeaderInfo,
+  type PeLoadResult,
+  planPe,
+} from "./lib/loader/pe.ts";
+export {
+  decodeMultiboot2Header,
+  decodeMultibootHeader,
+  findMultiboot2Header,
+  findMultibootHeader,
+  type FoundMultiboot2Header,
+  type FoundMultibootHeader,
+  loadMultiboot,
+  loadMultiboot2,
+  type MultibootAddressFields,
+  type MultibootDetails,
+  type MultibootLoadResult,
+  MULTIBOOT_SUPPORTED_REQUIRED_FLAGS,
+  planMultiboot,
+  planMultiboot2,
+} from "./lib/loader/multiboot.ts";
 export * from "./lib/loader/mod.ts";
 export * from "./lib/configurator/linux.ts";
 export * from "./lib/configurator/pvh.ts";

@@ -75,8 +75,8 @@ function check(what: string, region: Uint8Array, base: number, plan: Plan, bytes
 
 // ---- bzImage ----------------------------------------------------------------------------------------------
 
-const bzPlan = (await planBzImage(bz.bytes)).plan;
 const bzMem = GuestMemory.fromRanges([[0, 32 * MiB]]);
+const bzPlan = (await planBzImage(bzMem, bz.bytes)).plan;
 const bzRegion = bzMem.regions[0].bytes;
 const bzFile = await Deno.open(bz.path);
 await loadBzImage(bzMem, bz.bytes);
@@ -103,7 +103,7 @@ Deno.bench({
   name: "plan only: planBzImage + validatePlan (no copy)",
   group: `bzImage from memory, ${bzKernel} B`,
   fn: async () => {
-    validatePlan(bzMem, (await planBzImage(bz.bytes)).plan, bz.bytes.length);
+    validatePlan(bzMem, (await planBzImage(bzMem, bz.bytes)).plan, bz.bytes.length);
   },
 });
 
@@ -127,14 +127,14 @@ Deno.bench({
   group: `bzImage from a file, ${bzKernel} B`,
   fn: async () => {
     const src = await fromFile(bzFile);
-    validatePlan(bzMem, (await planBzImage(src)).plan, src.size);
+    validatePlan(bzMem, (await planBzImage(bzMem, src)).plan, src.size);
   },
 });
 
 // ---- ELF vmlinux ------------------------------------------------------------------------------------------
 
-const elfPlan = (await planElf(vmlinux.bytes)).plan;
 const elfMem = GuestMemory.fromRanges([[0, 96 * MiB]]);
+const elfPlan = (await planElf(elfMem, vmlinux.bytes)).plan;
 const elfRegion = elfMem.regions[0].bytes;
 const elfFile = await Deno.open(vmlinux.path);
 const elfBytes = elfPlan.steps.reduce((n, s) => n + (s.kind === "bytes" ? s.bytes.length : s.length), 0);
@@ -162,7 +162,7 @@ Deno.bench({
   name: "plan only: planElf + validatePlan (no copy)",
   group: `vmlinux (PVH ELF) from memory, ${elfBytes} B`,
   fn: async () => {
-    validatePlan(elfMem, (await planElf(vmlinux.bytes)).plan, vmlinux.bytes.length);
+    validatePlan(elfMem, (await planElf(elfMem, vmlinux.bytes)).plan, vmlinux.bytes.length);
   },
 });
 Deno.bench({
@@ -185,7 +185,7 @@ Deno.bench({
   group: `vmlinux (PVH ELF) from a file, ${elfBytes} B`,
   fn: async () => {
     const src = await fromFile(elfFile);
-    validatePlan(elfMem, (await planElf(src)).plan, src.size);
+    validatePlan(elfMem, (await planElf(elfMem, src)).plan, src.size);
   },
 });
 
@@ -194,15 +194,15 @@ Deno.bench({
 const ARM_BASE = 0x4000_0000;
 const peMem = GuestMemory.fromRanges([[ARM_BASE, 64 * MiB]]);
 const peRegion = peMem.regions[0].bytes;
-const pe = await loadPe(peMem, image.bytes, { kernelOffset: ARM_BASE });
+const pe = await loadPe(peMem, image.bytes, { imageBase: ARM_BASE });
 const pePlan = pe.plan;
 check("Image", peRegion, ARM_BASE, pePlan, image.bytes);
 peRegion.fill(0);
 const peFile = await Deno.open(image.path);
-await loadPe(peMem, await fromFile(peFile), { kernelOffset: ARM_BASE });
+await loadPe(peMem, await fromFile(peFile), { imageBase: ARM_BASE });
 check("Image file", peRegion, ARM_BASE, pePlan, image.bytes);
 peRegion.fill(0);
-await loadPe(peMem, imageGz.bytes, { kernelOffset: ARM_BASE });
+await loadPe(peMem, imageGz.bytes, { imageBase: ARM_BASE });
 check("Image.gz", peRegion, ARM_BASE, pePlan, image.bytes);
 
 Deno.bench({
@@ -215,14 +215,14 @@ Deno.bench({
   name: `loadPe (${image.origin})`,
   group: `arm64 Image from memory, ${image.bytes.length} B`,
   fn: async () => {
-    await loadPe(peMem, image.bytes, { kernelOffset: ARM_BASE });
+    await loadPe(peMem, image.bytes, { imageBase: ARM_BASE });
   },
 });
 Deno.bench({
-  name: "plan only: header + planPe (validates; no copy)",
+  name: "plan only: planPe (reads the header, validates; no copy)",
   group: `arm64 Image from memory, ${image.bytes.length} B`,
-  fn: () => {
-    planPe(peMem, image.bytes.subarray(0, 64), image.bytes.length, { kernelOffset: ARM_BASE });
+  fn: async () => {
+    await planPe(peMem, image.bytes, { imageBase: ARM_BASE });
   },
 });
 Deno.bench({
@@ -237,17 +237,15 @@ Deno.bench({
   name: `loadPe(fromFile) (${image.origin})`,
   group: `arm64 Image from a file, ${image.bytes.length} B`,
   fn: async () => {
-    await loadPe(peMem, await fromFile(peFile), { kernelOffset: ARM_BASE });
+    await loadPe(peMem, await fromFile(peFile), { imageBase: ARM_BASE });
   },
 });
 Deno.bench({
-  name: "plan only: fromFile + header read + planPe (validates; no copy)",
+  name: "plan only: fromFile + planPe (reads the header, validates; no copy)",
   group: `arm64 Image from a file, ${image.bytes.length} B`,
   fn: async () => {
     const src: KernelSource = await fromFile(peFile);
-    const head = new Uint8Array(64);
-    await src.readInto(0, head);
-    planPe(peMem, head, src.size, { kernelOffset: ARM_BASE });
+    await planPe(peMem, src, { imageBase: ARM_BASE });
   },
 });
 
@@ -267,7 +265,7 @@ async function gunzipFloor(): Promise<void> {
     },
   }, { highWaterMark: 0 });
   const reader = input.pipeThrough(new DecompressionStream("gzip")).getReader();
-  let at = pe.kernelLoad - ARM_BASE;
+  let at = pe.loadStart - ARM_BASE;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -290,7 +288,7 @@ Deno.bench({
   n: 5,
   warmup: 2,
   fn: async () => {
-    await loadPe(peMem, imageGz.bytes, { kernelOffset: ARM_BASE });
+    await loadPe(peMem, imageGz.bytes, { imageBase: ARM_BASE });
   },
 });
 

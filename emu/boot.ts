@@ -17,7 +17,8 @@ import { type KernelSource, toSource } from "../lib/source.ts";
 import { type DetectedKernel, detectKernel, loadKernel } from "../lib/loader/mod.ts";
 import { planCmdline } from "../lib/loader/cmdline.ts";
 import { Cmdline } from "../lib/cmdline.ts";
-import { BOOT_E820_ENTRY, BOOT_PARAMS, SETUP_HEADER, STARTUP_64_OFFSET } from "../lib/abi/bootparam.ts";
+import { BOOT_E820_ENTRY, BOOT_PARAMS, SETUP_HEADER } from "../lib/abi/bootparam.ts";
+import { VIRT_RAM_BASE } from "../lib/inspect.ts";
 import { HVM_MEMMAP_TABLE_ENTRY, HVM_MODLIST_ENTRY, HVM_START_INFO } from "../lib/abi/start_info.ts";
 import { FDT_HEADER } from "../lib/fdt/header.ts";
 import { linuxBootPlan } from "../lib/configurator/linux.ts";
@@ -45,12 +46,6 @@ export const X86_LAYOUT: Readonly<
   modlist: 0x6f00,
   zeroPage: 0x7000,
   cmdline: 0x2_0000,
-});
-
-/** RAM base of the arm64 and riscv64 `virt` machines. */
-export const RAM_BASE: Readonly<{ aarch64: number; riscv64: number }> = Object.freeze({
-  aarch64: 0x4000_0000,
-  riscv64: 0x8000_0000,
 });
 
 /** Options of {@linkcode bootKernel}. */
@@ -219,18 +214,15 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
       },
     );
   }
-  const base = arch === "x86_64" ? 0 : RAM_BASE[arch];
+  const base = arch === "x86_64" ? 0 : VIRT_RAM_BASE[arch];
   const mem = new GuestMemory([{ guestAddr: base, size: memSize }]);
   const written: WrittenRange[] = [];
   const described: Described[] = [];
 
-  // 1. The kernel.
-  const kernelOffset = arch === "x86_64" ? undefined : base;
-  const loaded = await loadKernel(mem, src, { kernelOffset, highmemStart: arch === "x86_64" ? 0x10_0000 : undefined });
-  const [kernelStart, kernelEnd] = "kernelLoad" in loaded.result
-    ? [loaded.result.kernelLoad, loaded.result.kernelEnd]
-    : [loaded.result.loadStart, loaded.result.loadEnd];
-  written.push({ label: "kernel", start: kernelStart, end: kernelEnd });
+  // 1. The kernel: x86 kernels at or above 1 MiB, Images at the lowest 2 MiB boundary of RAM.
+  const loaded = await loadKernel(mem, src, { highmemStart: arch === "x86_64" ? 0x10_0000 : undefined });
+  const { loadStart: kernelStart, loadEnd, kernelEnd } = loaded;
+  written.push({ label: "kernel", start: kernelStart, end: loadEnd });
 
   // 2. Command line, initrd and boot parameters, planned together and checked for overlaps before writing.
   const plans: Plan[] = [];
@@ -248,7 +240,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   if (opts.initrd !== undefined) {
     // x86: the highest page below the kernel's initrd_addr_max, as the boot protocol asks; arm64 and
     // riscv64 set no limit, so the initrd goes right under the device tree.
-    const header = loaded.format === "bzimage" ? loaded.result.setupHeader : undefined;
+    const header = loaded.format === "bzimage" ? loaded.details.setupHeader : undefined;
     initrd = arch === "x86_64"
       ? placeInitrd(mem, opts.initrd.length, { header, kernelEnd, avoid: [{ addr: cmdlineAddr, size: 0x1000 }] })
       : placeInitrd(mem, opts.initrd.length, { kernelEnd, maxAddr: dtbAddr - 1 });
@@ -267,13 +259,13 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
     const memmap = buildMemmap(mem, { reserved: [X86_LEGACY_HOLE] });
     const pvh = opts.protocol === "pvh";
     if (pvh) {
-      if (loaded.format !== "elf" || loaded.result.pvhBootCap.kind !== "present") {
+      if (loaded.entry.pvh === undefined) {
         throw new KernelLoaderError("UnknownFormat", "PVH boot needs an ELF vmlinux with a Xen PHYS32_ENTRY note", {
           field: "protocol",
           value: "pvh",
         });
       }
-      entry = loaded.result.pvhBootCap.address;
+      entry = loaded.entry.pvh;
       protocol = "PVH (32-bit entry, hvm_start_info in ebx)";
       const params = pvhBootParams({
         startInfoAddr: X86_LAYOUT.startInfo,
@@ -307,8 +299,14 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
       bootRegisters.ebx = X86_LAYOUT.startInfo;
       run = () => runX86(mem, boot.cpu, runOpts);
     } else {
-      const setupHeader = loaded.format === "bzimage" ? loaded.result.setupHeader : undefined;
-      entry = loaded.format === "bzimage" ? kernelStart + STARTUP_64_OFFSET : kernelStart;
+      const setupHeader = loaded.format === "bzimage" ? loaded.details.setupHeader : undefined;
+      if (loaded.entry.linux64 === undefined) {
+        throw new KernelLoaderError("UnknownFormat", "the image has no 64-bit entry point (a 32-bit kernel)", {
+          field: "entry",
+          value: "linux64",
+        });
+      }
+      entry = loaded.entry.linux64;
       protocol = "Linux 64-bit boot protocol (zero page in rsi)";
       // The library's zero-page builder: the bzImage's header (or the ELF default), checked against its
       // protocol version (cmdline_size, initrd limits) like any VMM's.
@@ -333,7 +331,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
       run = () => runX86(mem, boot.cpu, runOpts);
     }
   } else {
-    entry = kernelStart;
+    entry = loaded.entry.image ?? kernelStart;
     const dtb = buildVmFdt(mem, {
       arch,
       bootargs: cmdline.asString(),
@@ -374,5 +372,5 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
     ...r,
     value: showValue(mem.read(r.address, r.size), arch !== "x86_64"),
   }));
-  return { detected: loaded.detected, protocol, entry, bootRegisters, written, run: result, reads };
+  return { detected: probe, protocol, entry, bootRegisters, written, run: result, reads };
 }

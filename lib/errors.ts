@@ -154,6 +154,12 @@ export type KernelLoaderErrorCode =
   | "PlanOverlap"
   /** No guest memory range fits the initrd below its highest legal address and above the kernel. */
   | "InitrdDoesNotFit"
+  /** A placement option given to a format it does not apply to (e.g. `imageBase` for a bzImage). */
+  | "InvalidOption"
+  /** The image is for another architecture than the `arch` option expects. */
+  | "ArchMismatch"
+  /** An address option is not aligned as the format requires (an Image's 2 MiB base). */
+  | "InvalidBaseAddrAlignment"
   /** A plan is malformed: not a step list, an unknown step kind, a bad source offset or fill value. */
   | "InvalidPlan";
 
@@ -219,13 +225,12 @@ export type PeErrorCode =
   | "ReadDtbImage"
   | "InvalidImage"
   | "InvalidImageMagicNumber"
-  | "InvalidBaseAddrAlignment"
   /** The gzip stream is corrupt or truncated. */
   | "CorruptGzip"
   /** The decompressed image is larger than the limit or guest memory. */
   | "DecompressedTooLarge";
 
-/** arm64 / riscv64 PE Image loader errors. */
+/** aarch64 / riscv64 Image loader errors. */
 export class PeError extends LinuxLoaderError<PeErrorCode> {}
 
 /** Codes of {@linkcode CmdlineError}: the crate's `cmdline::Error`. */

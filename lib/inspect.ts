@@ -8,43 +8,68 @@
 
 import { hex } from "./errors.ts";
 import { type KernelSource, readBytes, toSource } from "./source.ts";
-import { DETECT_BYTES, type DetectedKernel, detectKernel } from "./loader/mod.ts";
-import { isElf, planElf } from "./loader/elf.ts";
-import { decodeBzImage } from "./loader/bzimage.ts";
+import { type DetectedKernel, detectKernel, type LoadResult } from "./loader/mod.ts";
+import type { KernelEntries } from "./loader/contract.ts";
+import { decodeElf } from "./loader/elf.ts";
+import { decodeBzImageLoad } from "./loader/bzimage.ts";
 import { decodePeHeader, type PeArch } from "./loader/pe.ts";
 import { findBzImagePayload, PAYLOAD_PROTOCOL } from "./loader/extract.ts";
-import { findMultiboot2Header, findMultibootHeader } from "./loader/multiboot.ts";
-import { decodeArm64Flags } from "./abi/image.ts";
-import { BOOT_PROTOCOL, KERNEL_VERSION_BIAS, LOADED_HIGH, STARTUP_64_OFFSET, XLF_KERNEL_64 } from "./abi/bootparam.ts";
-import { ELF32_EHDR, PT_LOAD } from "./abi/elf.ts";
+import { decodeMultibootLoad, findMultiboot2Header, findMultibootHeader } from "./loader/multiboot.ts";
+import { gunzipPrefix } from "./compress/gzip.ts";
+import { decodeArm64Flags, IMAGE_HEADER_SIZE } from "./abi/image.ts";
+import { KERNEL_VERSION_BIAS, LOADED_HIGH } from "./abi/bootparam.ts";
+import { EM_386, EM_X86_64, PT_LOAD } from "./abi/elf.ts";
+import { plannedRanges } from "./plan.ts";
+
+/**
+ * RAM base of QEMU's `virt` machines (and of emu's `bootKernel`): where {@linkcode inspectKernel} places an
+ * arm64 or riscv64 Image to report its addresses, since an Image itself names no address.
+ *
+ * @example
+ * ```ts
+ * import { VIRT_RAM_BASE } from "@linux-loader/linux-loader";
+ * console.log(VIRT_RAM_BASE.aarch64.toString(16), VIRT_RAM_BASE.riscv64.toString(16)); // 40000000 80000000
+ * ```
+ */
+export const VIRT_RAM_BASE: Readonly<Record<PeArch, number>> = Object.freeze({
+  aarch64: 0x4000_0000,
+  riscv64: 0x8000_0000,
+});
 
 /** One range of guest memory the image occupies once loaded. */
 export interface LoadRange {
-  /** What it is ("PT_LOAD[0]", "protected-mode kernel", "Image"). */
+  /** What it is ("PT_LOAD[0]", "bzImage protected-mode kernel", "aarch64 Image"). */
   label: string;
-  /** First guest address (at the image's default placement). */
+  /** First guest address (at the placement the report names). */
   start: number;
   /** One past the last guest address, bss included. */
   end: number;
-  /** Bytes that come from the file (the rest is zero-filled). */
+  /** Bytes that come from the file (the rest is zero-filled); for gzip input, from the decompressed image. */
   fileSize: number;
-  /** File offset of those bytes. */
+  /** Offset of those bytes in the (decompressed) image. */
   fileOffset: number;
 }
 
 /** The report {@linkcode inspectKernel} returns. */
 export interface KernelReport extends DetectedKernel {
-  /** Image size in bytes. */
+  /** Image size in bytes (of the file, compressed or not). */
   size: number;
   /** The boot protocol, in words ("Linux boot protocol 2.15", "ELF vmlinux (Linux 64-bit, PVH)"). */
   protocol: string;
   /** The kernel's own version string ("6.1.0-56-cloud-amd64 ..."), when the image carries one in the clear. */
   version?: string;
-  /** Entry points by protocol: `linux64` (64-bit boot protocol), `pvh` (32-bit PVH), `image`, `multiboot`. */
-  entries: Record<string, number>;
-  /** Ranges the kernel occupies at its default placement. */
+  /** Where the addresses below assume the kernel goes ("link-time addresses", "code32_start", ...). */
+  placement: string;
+  /** Entry points by protocol, as guest addresses at that placement: what the loader would return. */
+  entry: KernelEntries;
+  /** Ranges the kernel occupies at that placement: what the loader's plan writes. */
   loadRanges: LoadRange[];
-  /** Header fields a VMM cares about, by their C names (setup_header, Image header, Multiboot header). */
+  /** One past the highest address the kernel claims (the loader's `kernelEnd`), when known. */
+  kernelEnd?: number;
+  /**
+   * Header fields a VMM cares about, by their C names (setup_header, Image header, Multiboot header):
+   * addresses, sizes, offsets and flags as hex strings, counts as numbers, switches as booleans.
+   */
   fields: Record<string, number | string | boolean>;
   /** The compressed payload inside a bzImage. */
   payload?: { compression: string; offset: number; length: number };
@@ -52,8 +77,6 @@ export interface KernelReport extends DetectedKernel {
 
 /** Bytes searched for the version banner, so a hostile image cannot make inspection read forever. */
 export const VERSION_SCAN_LIMIT = 256 << 20;
-
-const ELF32_E_ENTRY = ELF32_EHDR.offsetOf("e_entry");
 
 const BANNER = new TextEncoder().encode("Linux version ");
 
@@ -94,16 +117,48 @@ async function scanVersion(src: KernelSource): Promise<string | undefined> {
   return undefined;
 }
 
+function rangesOf(r: LoadResult): LoadRange[] {
+  const copies = new Map<string, { sourceOffset: number; length: number }>();
+  for (const st of r.plan.steps) if (st.kind === "copy") copies.set(st.label, st);
+  const out: LoadRange[] = [];
+  for (const pr of plannedRanges(r.plan)) {
+    const c = copies.get(pr.label);
+    const bss = pr.label.endsWith(" bss")
+      ? out.find((o) => `${o.label} bss` === pr.label && o.end === pr.start)
+      : undefined;
+    if (bss !== undefined) bss.end = pr.end;
+    else {out.push({
+        label: pr.label,
+        start: pr.start,
+        end: pr.end,
+        fileSize: c?.length ?? 0,
+        fileOffset: c?.sourceOffset ?? 0,
+      });}
+  }
+  return out;
+}
+
+const MACHINES: Record<number, string> = { [EM_386]: "EM_386", [EM_X86_64]: "EM_X86_64" };
+
+// The decompressed size a gzip file states in its trailer (ISIZE: "the size of the original (uncompressed)
+// input data modulo 2^32", RFC 1952); Image files are far below 4 GiB.
+async function gzipIsize(src: KernelSource): Promise<number> {
+  const t = await readBytes(src, src.size - 4, 4);
+  return new DataView(t.buffer, t.byteOffset, 4).getUint32(0, true);
+}
+
 /**
- * Inspects an image without loading it.
+ * Inspects an image without loading it: the facts a loader would report (entry points, load ranges,
+ * `kernelEnd`) at the image's own placement, plus header fields, version and compression.
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, inspectKernel } from "@linux-loader/linux-loader";
+ * import { inspectKernel } from "@linux-loader/linux-loader";
+ * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * const image = new Uint8Array(0x1000);
  * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
  * const r = await inspectKernel(image);
- * console.log(r.format, r.arch, r.protocol); // pe aarch64 arm64 Image (Linux arm64 booting protocol)
+ * console.log(r.format, r.arch, r.entry.image?.toString(16)); // pe aarch64 40080000
  * ```
  */
 export async function inspectKernel(input: KernelSource | Uint8Array): Promise<KernelReport> {
@@ -113,49 +168,41 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
     ...detected,
     size: src.size,
     protocol: "",
-    entries: {},
+    placement: "",
+    entry: {},
     loadRanges: [],
     fields: {},
   };
+  const take = (r: LoadResult): void => {
+    report.entry = r.entry;
+    report.loadRanges = rangesOf(r);
+    report.kernelEnd = r.kernelEnd;
+  };
   switch (detected.format) {
     case "elf": {
-      const p = await planElf(src);
-      report.entries.linux64 = p.entry;
-      if (p.pvhBootCap.kind === "present") report.entries.pvh = p.pvhBootCap.address;
-      report.protocol = p.pvhBootCap.kind === "present"
+      const p = await decodeElf(src);
+      take(p);
+      report.placement = "link-time addresses (p_paddr)";
+      report.protocol = p.entry.pvh !== undefined
         ? "ELF vmlinux (Linux 64-bit boot protocol and PVH)"
         : "ELF vmlinux (Linux 64-bit boot protocol)";
-      report.fields = { e_entry: p.entry, e_phnum: p.ehdr.e_phnum, e_machine: p.ehdr.e_machine };
-      p.phdrs.forEach((ph, i) => {
-        if (ph.p_type !== PT_LOAD) return;
-        const start = Number(ph.p_paddr);
-        report.loadRanges.push({
-          label: `PT_LOAD[${i}]`,
-          start,
-          end: start + Number(ph.p_memsz),
-          fileSize: Number(ph.p_filesz),
-          fileOffset: Number(ph.p_offset),
-        });
-      });
+      const m = p.details.ehdr.e_machine;
+      report.fields = {
+        e_entry: hex(p.details.ehdr.e_entry),
+        e_machine: MACHINES[m] === undefined ? hex(m) : `${hex(m)} (${MACHINES[m]})`,
+        e_phnum: p.details.ehdr.e_phnum,
+        pt_load_segments: p.details.phdrs.filter((ph) => ph.p_type === PT_LOAD).length,
+      };
       report.version = await scanVersion(src);
       break;
     }
     case "bzimage": {
-      const info = await decodeBzImage(src);
+      const p = await decodeBzImageLoad(src);
+      take(p);
+      const info = p.details.info;
       const h = info.setupHeader;
+      report.placement = "code32_start";
       report.protocol = `Linux boot protocol ${info.version >> 8}.${(info.version & 0xff).toString().padStart(2, "0")}`;
-      // boot.rst, XLF_KERNEL_64: "This kernel has the legacy 64-bit entry point at 0x200." From 2.12 on a
-      // kernel without the flag (a 32-bit one) has no such entry; before 2.12 the header cannot say.
-      if (info.version < BOOT_PROTOCOL.XLOADFLAGS || (info.xloadflags & XLF_KERNEL_64) !== 0) {
-        report.entries.linux64 = info.code32Start + STARTUP_64_OFFSET;
-      }
-      report.loadRanges.push({
-        label: "protected-mode kernel",
-        start: info.code32Start,
-        end: info.code32Start + Math.max(info.kernelSize, info.initSize ?? 0),
-        fileSize: info.kernelSize,
-        fileOffset: info.setupSize,
-      });
       report.fields = {
         version: hex(info.version),
         setup_sects: info.setupSects,
@@ -167,7 +214,7 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
         pref_address: info.prefAddress === undefined ? "n/a" : hex(info.prefAddress),
         init_size: info.initSize === undefined ? "n/a" : hex(info.initSize),
         xloadflags: hex(info.xloadflags),
-        cmdline_size: info.cmdlineSize,
+        cmdline_size: hex(info.cmdlineSize),
         initrd_addr_max: hex(info.initrdAddrMax),
       };
       if (h.kernel_version !== 0) {
@@ -181,44 +228,51 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
       break;
     }
     case "pe": {
-      if (detected.compression === "gzip") {
-        report.protocol = `${detected.arch === "aarch64" ? "arm64" : "riscv64"} Image, gzip-compressed`;
-        break;
-      }
-      const head = await readBytes(src, 0, Math.min(src.size, 64));
-      const h = decodePeHeader(head, detected.arch as PeArch);
-      report.protocol = detected.arch === "aarch64"
-        ? "arm64 Image (Linux arm64 booting protocol)"
-        : "riscv64 Image (Linux RISC-V boot image header)";
-      report.entries.image = h.textOffset;
-      report.loadRanges.push({
-        label: "Image",
-        start: h.textOffset,
-        end: h.textOffset + Math.max(h.imageSize, src.size),
-        fileSize: src.size,
+      const gz = detected.compression === "gzip";
+      const head = gz
+        ? await gunzipPrefix(await readBytes(src, 0, Math.min(src.size, 1 << 16)), IMAGE_HEADER_SIZE)
+        : await readBytes(src, 0, Math.min(src.size, IMAGE_HEADER_SIZE));
+      const h = decodePeHeader(head);
+      const length = gz ? await gzipIsize(src) : src.size;
+      const base = VIRT_RAM_BASE[h.arch];
+      const load = base + h.textOffset;
+      report.placement = `the ${h.arch} virt machine's RAM base ${hex(base)} + text_offset`;
+      report.protocol =
+        (h.arch === "aarch64"
+          ? "arm64 Image (Linux arm64 booting protocol)"
+          : "riscv64 Image (Linux RISC-V boot image header)") + (gz ? ", gzip-compressed" : "");
+      report.entry = { image: load };
+      report.loadRanges = [{
+        label: `${h.arch} Image`,
+        start: load,
+        end: load + length,
+        fileSize: length,
         fileOffset: 0,
-      });
+      }];
+      report.kernelEnd = Math.max(load + length, load + h.imageSize);
       report.fields = { text_offset: hex(h.textOffset), image_size: hex(h.imageSize), flags: hex(h.flags) };
-      if (detected.arch === "aarch64") {
+      if (gz) report.fields.decompressed_size = hex(length);
+      if (h.arch === "aarch64") {
         const f = decodeArm64Flags(h.flags);
         for (const [k, v] of Object.entries(f)) {
-          report.fields[`flags.${k}`] = typeof v === "bigint" ? hex(v) : v as number | boolean;
+          report.fields[`flags.${k}`] = typeof v === "number" || typeof v === "bigint" ? hex(v) : v;
         }
       }
-      report.version = await scanVersion(src);
+      if (!gz) report.version = await scanVersion(src);
       break;
     }
     case "multiboot":
     case "multiboot2": {
-      const head = await readBytes(src, 0, Math.min(src.size, DETECT_BYTES));
-      // An ELF32 kernel enters at e_entry; an a.out-kludge one at the header's entry address.
-      if (head.length >= ELF32_E_ENTRY + 4 && isElf(head)) {
-        report.entries.multiboot = new DataView(head.buffer, head.byteOffset).getUint32(ELF32_E_ENTRY, true);
-      }
+      const p = await decodeMultibootLoad(detected.format === "multiboot" ? 1 : 2, undefined, src);
+      take(p);
+      report.placement = p.details.placement === "elf32"
+        ? "ELF32 program headers (p_paddr)"
+        : "the header's address fields";
+      const head = await readBytes(src, 0, Math.min(src.size, DETECT_BYTES_MULTIBOOT));
       if (detected.format === "multiboot") {
         const f = findMultibootHeader(head)!;
         report.protocol = "Multiboot 1";
-        report.fields = { header_offset: f.offset, flags: hex(f.header.flags) };
+        report.fields = { header_offset: hex(f.offset), flags: hex(f.header.flags) };
         if (f.size >= 32) {
           Object.assign(report.fields, {
             load_addr: hex(f.header.load_addr),
@@ -226,22 +280,23 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
             bss_end_addr: hex(f.header.bss_end_addr),
             entry_addr: hex(f.header.entry_addr),
           });
-          report.entries.multiboot = f.header.entry_addr;
         }
       } else {
         const f = findMultiboot2Header(head)!;
         report.protocol = "Multiboot2";
         report.fields = {
-          header_offset: f.offset,
+          header_offset: hex(f.offset),
           architecture: f.header.architecture,
-          header_length: f.header.header_length,
+          header_length: hex(f.header.header_length),
           info_requests: f.infoRequests.flatMap((r) => r.types).join(","),
           module_align: f.moduleAlign,
         };
-        if (f.entryAddr !== undefined) report.entries.multiboot = f.entryAddr;
       }
       break;
     }
   }
   return report;
 }
+
+// Multiboot2 headers may sit anywhere in the first 32 KiB (Multiboot 1: 8 KiB).
+const DETECT_BYTES_MULTIBOOT = 32768;

@@ -85,7 +85,7 @@ Deno.test("inspect --plan prints the load plan of an arm64 Image and of a Multib
     await Deno.writeFile(`${dir}/mb2`, buildMultiboot2({ code: new Uint8Array([0xf4]) }));
     const pe = JSON.parse((await cli("inspect", `${dir}/Image`, "--plan")).stdout);
     assert.deepEqual(pe.steps.map((s: { guestAddr: number; length: number }) => [s.guestAddr, s.length]), [[
-      0x80000,
+      0x4008_0000,
       0x2000,
     ]]);
     const mb = await cli("inspect", `${dir}/mb2`, "--plan");

@@ -31,7 +31,8 @@ Deno.test("mod.ts imported by http URL loads a fixture kernel into guest memory"
     const script = await Deno.makeTempFile({ suffix: ".ts" });
     await Deno.writeTextFile(
       script,
-      `import { GuestMemory, loadElf, ELF64_EHDR, ELF64_PHDR, EM_X86_64, PT_LOAD } from "${base}/mod.ts";
+      `import { GuestMemory, loadElf } from "${base}/mod.ts";
+import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, PT_LOAD } from "${base}/abi.ts";
 const image = new Uint8Array(0x100);
 image.set(ELF64_EHDR.encode({
   e_ident: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), e_machine: EM_X86_64,
@@ -41,7 +42,7 @@ image.set(ELF64_PHDR.encode({ p_type: PT_LOAD, p_offset: 0x80n, p_paddr: 0x20000
 image.fill(0xab, 0x80, 0x90);
 const mem = GuestMemory.fromRanges([[0, 4 << 20]]);
 const r = await loadElf(mem, image);
-console.log(r.kernelLoad.toString(16), r.kernelEnd.toString(16), mem.readU8(0x200000).toString(16));
+console.log(r.entry.linux64.toString(16), r.kernelEnd.toString(16), mem.readU8(0x200000).toString(16));
 `,
     );
     try {

@@ -25,7 +25,7 @@ Deno.test("inspectKernel reports an ELF vmlinux's entries, PT_LOAD ranges and ve
   });
   const r = await inspectKernel(elf);
   assert.equal(r.protocol, "ELF vmlinux (Linux 64-bit boot protocol and PVH)");
-  assert.deepEqual(r.entries, { linux64: 0x100_0000, pvh: 0x100_0040 });
+  assert.deepEqual(r.entry, { linux64: 0x100_0000, pvh: 0x100_0040 });
   assert.deepEqual(r.loadRanges.map((l) => [l.label, l.start, l.end, l.fileSize]), [
     ["PT_LOAD[0]", 0x100_0000, 0x100_3000, 0x2000],
   ]);
@@ -47,15 +47,15 @@ Deno.test("inspectKernel reads a bzImage's protocol, header fields, version stri
   assert.equal(r.fields.pref_address, "0x1000000");
   assert.equal(r.fields.relocatable_kernel, true);
   assert.deepEqual(r.payload?.compression, "lz4");
-  assert.equal(r.entries.linux64, 0x10_0200);
+  assert.equal(r.entry.linux64, 0x10_0200);
 });
 
 Deno.test("inspectKernel reports arm64 and riscv64 Image headers and flags", async () => {
   const arm = await inspectKernel(buildArm64Image({ header: { text_offset: 0x8_0000n, flags: 0xan }, size: 0x1000 }));
   assert.equal(arm.protocol, "arm64 Image (Linux arm64 booting protocol)");
   assert.equal(arm.fields.text_offset, "0x80000");
-  assert.equal(arm.fields["flags.pageSize"], 4096);
-  assert.equal(arm.entries.image, 0x8_0000);
+  assert.equal(arm.fields["flags.pageSize"], "0x1000");
+  assert.equal(arm.entry.image, 0x4008_0000);
   const rv = await inspectKernel(buildRiscv64Image({ size: 0x1000 }));
   assert.equal(rv.arch, "riscv64");
   assert.match(rv.protocol, /^riscv64 Image/);
@@ -64,13 +64,15 @@ Deno.test("inspectKernel reports arm64 and riscv64 Image headers and flags", asy
 Deno.test("inspectKernel tells a gzip-compressed Image without decompressing it all", async () => {
   const r = await inspectKernel(await gzip(buildArm64Image({ size: 0x4000 })));
   assert.equal(r.compression, "gzip");
-  assert.equal(r.protocol, "arm64 Image, gzip-compressed");
+  assert.equal(r.protocol, "arm64 Image (Linux arm64 booting protocol), gzip-compressed");
+  assert.equal(r.entry.image, 0x4000_0000);
+  assert.deepEqual(r.loadRanges.map((l) => [l.start, l.fileSize]), [[0x4000_0000, 0x4000]]);
 });
 
 Deno.test("inspectKernel reports Multiboot 1 address fields and Multiboot2 tags", async () => {
   const mb1 = await inspectKernel(buildMultibootAout({ code: new Uint8Array([0xf4]) }));
   assert.equal(mb1.protocol, "Multiboot 1");
-  assert.equal(typeof mb1.entries.multiboot, "number");
+  assert.equal(typeof mb1.entry.multiboot, "number");
   assert.ok("load_addr" in mb1.fields);
   const mb2 = await inspectKernel(buildMultiboot2({ code: new Uint8Array([0xf4]) }));
   assert.equal(mb2.protocol, "Multiboot2");

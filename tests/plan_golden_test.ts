@@ -65,11 +65,11 @@ async function bootPlan(f: Fixture): Promise<DescribedPlan> {
   const mem = memory();
   const img = f.image();
   const load = f.v2 ? await planMultiboot2(mem, img) : await planMultiboot(mem, img);
-  const opts = { ...INFO, pageAlignModules: load.pageAlignModules };
+  const opts = { ...INFO, pageAlignModules: load.details.pageAlignModules };
   const info = f.v2 ? planMultiboot2Info(mem, opts) : planMultibootInfo(mem, opts);
   return {
-    protocol: load.protocol,
-    entry: load.entry,
+    protocol: load.format,
+    entry: load.entry.multiboot,
     registers: { eax: info.registers.eax, ebx: info.registers.ebx },
     steps: [...load.plan.steps, ...info.plan.steps],
   };

@@ -19,14 +19,13 @@ import {
   detectKernel,
   GuestMemory,
   inspectKernel,
+  KernelLoaderError,
   type KernelReport,
   type KernelSource,
   linuxBootPlan,
   loadKernel,
   type Plan,
-  planBzImage,
   planCmdline,
-  planElf,
   planFdtBootParams,
   X86_LEGACY_HOLE,
   x86LongModeBoot,
@@ -80,18 +79,6 @@ export interface PlannedBoot {
   kernel: { start: number; end: number };
 }
 
-// The kernel's own load plan. Loaders that return it (Image, Multiboot) give it directly; for ELF and
-// bzImage the header is planned once more (cheap: headers only) to show what the load wrote.
-async function kernelPlan(
-  src: KernelSource,
-  loaded: Awaited<ReturnType<typeof loadKernel>>,
-  highmemStart: number | undefined,
-): Promise<Plan> {
-  if ("plan" in loaded.result) return loaded.result.plan;
-  if (loaded.format === "elf") return (await planElf(src, { highmemStart })).plan;
-  return (await planBzImage(src, { highmemStart })).plan;
-}
-
 /**
  * Inspects `source`, loads it into a fresh `WebAssembly.Memory`-backed guest memory at the architecture's
  * RAM base, and adds the boot data a VMM writes next (x86: command line, zero page with an e820 map, page
@@ -109,11 +96,10 @@ export async function planBoot(source: KernelSource, opts: PlanBootOptions = {})
   const x86 = arch === "x86_64" || arch === "i386";
   const highmemStart = x86 ? X86_HIGHMEM_START : undefined;
 
-  const loaded = await loadKernel(memory, source, { kernelOffset: x86 ? undefined : base, highmemStart });
-  const kernel = "kernelLoad" in loaded.result
-    ? { start: loaded.result.kernelLoad, end: loaded.result.kernelEnd }
-    : { start: loaded.result.loadStart, end: loaded.result.loadEnd };
-  const steps = [...(await kernelPlan(source, loaded, highmemStart)).steps];
+  // An Image goes to the lowest 2 MiB boundary of RAM (the loaders' default): the RAM base.
+  const loaded = await loadKernel(memory, source, { highmemStart });
+  const kernel = { start: loaded.loadStart, end: loaded.loadEnd };
+  const steps = [...loaded.plan.steps];
 
   const cmdline = new Cmdline(2048);
   cmdline.insertStr(opts.cmdline ?? DEFAULT_CMDLINE);
@@ -122,12 +108,15 @@ export async function planBoot(source: KernelSource, opts: PlanBootOptions = {})
   let protocol: string;
   let registers: Record<string, number>;
   if (loaded.format === "multiboot" || loaded.format === "multiboot2") {
-    entry = loaded.result.entry;
+    entry = loaded.entry.multiboot!;
     protocol = loaded.format;
     registers = {};
   } else if (arch === "x86_64") {
-    const setupHeader = loaded.format === "bzimage" ? loaded.result.setupHeader : undefined;
-    entry = loaded.format === "bzimage" ? kernel.start + BZIMAGE_STARTUP_64 : kernel.start;
+    const setupHeader = loaded.format === "bzimage" ? loaded.details.setupHeader : undefined;
+    if (loaded.entry.linux64 === undefined) {
+      throw new KernelLoaderError("UnknownFormat", "a 32-bit kernel: no 64-bit entry point", { field: "entry" });
+    }
+    entry = loaded.entry.linux64;
     protocol = "linux";
     boot.push(planCmdline(X86_CMDLINE, cmdline));
     const params = zeroPageBootParams(X86_ZERO_PAGE, {
@@ -139,7 +128,7 @@ export async function planBoot(source: KernelSource, opts: PlanBootOptions = {})
     boot.push(x86LongModeBoot({ entry, zeroPage: X86_ZERO_PAGE }).plan);
     registers = { rsi: X86_ZERO_PAGE };
   } else {
-    entry = kernel.start;
+    entry = loaded.entry.image ?? kernel.start;
     const dtbAddr = base + memSize - FDT_BELOW_TOP;
     const dtb = buildVmFdt(memory, { arch: arch === "aarch64" ? "aarch64" : "riscv64", bootargs: cmdline.asString() });
     boot.push(planFdtBootParams(new BootParams(dtb, dtbAddr), memory));

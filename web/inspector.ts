@@ -50,7 +50,7 @@ function reportRows(r: KernelReport): [string, string][] {
     ["size", `${r.size} bytes (${formatSize(r.size)})`],
   ];
   if (r.version) rows.push(["version", r.version]);
-  for (const [k, v] of Object.entries(r.entries)) rows.push([`entry ${k}`, hex(v)]);
+  for (const [k, v] of Object.entries(r.entry)) rows.push([`entry ${k}`, hex(v)]);
   for (const l of r.loadRanges) rows.push([l.label, `${hex(l.start)}..${hex(l.end)} (file +${hex(l.fileOffset)})`]);
   for (const [k, v] of Object.entries(r.fields)) rows.push([k, typeof v === "number" ? hex(v) : String(v)]);
   if (r.payload) rows.push(["payload", `${r.payload.compression}, ${formatSize(r.payload.length)}`]);
@@ -124,7 +124,9 @@ async function selftest(): Promise<void> {
         sha256: await hashGuestMemory(boot.memory),
       });
     }
-    await post("/selftest/done", { count: items.length });
+    // The whole library as one module: every export must evaluate in the browser, not only the inspector's.
+    const lib = await import(new URL("/linux_loader.js", location.href).href);
+    await post("/selftest/done", { count: items.length, libraryExports: Object.keys(lib).sort() });
   } catch (e) {
     const err = e as Error;
     setStatus(`self-test failed: ${err.message}`, true);

@@ -6,8 +6,9 @@
  * deno task web --port 9000
  * ```
  *
- * The bundle is made by `deno bundle --platform browser` from web/inspector.ts (the library, the demo
- * kernels and the page code in one ES module); tests/browser uses the same two functions.
+ * The page's bundle is made by `deno bundle --platform browser` from web/inspector.ts (the library, the demo
+ * kernels and the page code in one ES module), and the whole library is served as /linux_loader.js (from
+ * mod.ts); tests/browser uses the same two functions.
  *
  * @module
  */
@@ -17,25 +18,37 @@ import { parseArgs } from "node:util";
 const WEB_DIR = new URL(".", import.meta.url);
 const REPO_DIR = new URL("..", import.meta.url);
 
+/** The bundles {@linkcode bundleWeb} makes, by the name the page fetches them under. */
+export const BUNDLES: Readonly<Record<string, string>> = Object.freeze({
+  // The page: the library as far as the inspector uses it, the demo kernels, the page code.
+  "inspector.js": "web/inspector.ts",
+  // The whole library as one browser module (every export), for pages that import it directly.
+  "linux_loader.js": "mod.ts",
+});
+
 /**
- * Bundles web/inspector.ts into one browser ES module at `outFile` with `deno bundle --platform browser`.
- * Throws with deno's output when bundling fails.
+ * Bundles every entry of {@linkcode BUNDLES} into `dir` with `deno bundle --platform browser`. Throws with
+ * deno's output when bundling fails.
  */
-export async function bundleInspector(outFile: string): Promise<void> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "--quiet", "--platform", "browser", "--format", "esm", "-o", outFile, "web/inspector.ts"],
-    cwd: REPO_DIR.pathname,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-    throw new Error(`deno bundle --platform browser web/inspector.ts failed:\n${text}`);
-  }
+export async function bundleWeb(dir: string): Promise<void> {
+  await Promise.all(
+    Object.entries(BUNDLES).map(async ([name, entry]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["bundle", "--quiet", "--platform", "browser", "--format", "esm", "-o", `${dir}/${name}`, entry],
+        cwd: REPO_DIR.pathname,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!out.success) {
+        const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+        throw new Error(`deno bundle --platform browser ${entry} failed:\n${text}`);
+      }
+    }),
+  );
 }
 
-/** Serves the page: `/` (web/index.html) and `/inspector.js` (the bundle at `bundleFile`); 404 otherwise. */
-export function inspectorHandler(bundleFile: string): (req: Request) => Promise<Response> {
+/** Serves the page: `/` (web/index.html) and the bundles in `dir` (made by {@linkcode bundleWeb}); 404 otherwise. */
+export function inspectorHandler(dir: string): (req: Request) => Promise<Response> {
   return async (req) => {
     const path = new URL(req.url).pathname;
     if (req.method === "GET" && (path === "/" || path === "/index.html")) {
@@ -43,8 +56,9 @@ export function inspectorHandler(bundleFile: string): (req: Request) => Promise<
         headers: { "content-type": "text/html; charset=utf-8" },
       });
     }
-    if (req.method === "GET" && path === "/inspector.js") {
-      return new Response(await Deno.readFile(bundleFile), {
+    const name = path.slice(1);
+    if (req.method === "GET" && Object.hasOwn(BUNDLES, name)) {
+      return new Response(await Deno.readFile(`${dir}/${name}`), {
         headers: { "content-type": "text/javascript; charset=utf-8" },
       });
     }
@@ -55,8 +69,7 @@ export function inspectorHandler(bundleFile: string): (req: Request) => Promise<
 if (import.meta.main) {
   const { values } = parseArgs({ args: Deno.args, options: { port: { type: "string", default: "8000" } } });
   const dir = await Deno.makeTempDir({ prefix: "linux-loader-web-" });
-  const bundle = `${dir}/inspector.js`;
-  await bundleInspector(bundle);
+  await bundleWeb(dir);
   Deno.addSignalListener("SIGINT", () => {
     Deno.removeSync(dir, { recursive: true });
     Deno.exit(0);
@@ -66,5 +79,5 @@ if (import.meta.main) {
     hostname: "127.0.0.1",
     port,
     onListen: ({ port }) => console.log(`kernel inspector on http://127.0.0.1:${port}/`),
-  }, inspectorHandler(bundle));
+  }, inspectorHandler(dir));
 }

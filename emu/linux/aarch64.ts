@@ -359,11 +359,11 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
   const L = AARCH64_LAYOUT;
   const ramSize = (opts.memoryMiB ?? 512) << 20;
   const mem = GuestMemory.fromRanges([[L.ram, ramSize]]);
-  const loaded = await loadPe(mem, image, { kernelOffset: L.kernel, arch: "aarch64" });
+  const loaded = await loadPe(mem, image, { imageBase: L.kernel, arch: "aarch64" });
   // booting.rst sets no upper limit for the initrd on arm64; keep it clear of the DTB's 2 MiB.
   const placed = opts.initrd === undefined ? undefined : await loadInitrd(mem, opts.initrd, {
     maxAddr: Number.MAX_SAFE_INTEGER,
-    kernelEnd: loaded.imageEnd,
+    kernelEnd: loaded.kernelEnd,
     avoid: [{ addr: L.dtb, size: ARM64_DTB_MAX }],
   });
   const chosen = placed === undefined ? undefined : chosenInitrd(placed);
@@ -374,7 +374,7 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
     gic: true,
   });
   mem.write(L.dtb, dtb);
-  const cpu = arm64LinuxBoot({ entry: loaded.kernelLoad, dtb: L.dtb });
+  const cpu = arm64LinuxBoot({ entry: loaded.entry.image!, dtb: L.dtb });
   using m = new Arm64LinuxMachine(mem, opts.onLine, opts.stopAt);
   m.userSpace = opts.arm64UserSpace !== false;
   applyAarch64State(m.uc, cpu);

@@ -106,12 +106,12 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
   const ramSize = (opts.memoryMiB ?? 512) << 20;
   const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const info = await decodeBzImage(bzImage);
-  const place = bzImagePlacement(info, mem);
-  const loaded = await loadBzImage(mem, bzImage, { kernelOffset: place.loadAddress });
+  const place = bzImagePlacement(mem, info);
+  const loaded = await loadBzImage(mem, bzImage, { loadAddress: place.loadAddress });
   const cl = cmdlineOf(opts, info.cmdlineSize + 1);
   loadCmdline(mem, X86_LAYOUT.cmdline, cl);
   const e820 = x86E820(mem);
-  const header = loaded.setupHeader ?? info.setupHeader; // always set for a bzImage
+  const header = loaded.details.setupHeader;
   const initrd = await loadX86Initrd(mem, opts, header, place.runtimeStart + place.reserved, e820);
   // No SETUP_RNG_SEED: 6.1 reads setup_data through early_memremap before x86_configure_nx(), so the fixmap
   // PTE carries NX, which our CPUID (no NX: Unicorn drops EFER.NXE) makes a reserved bit: #PF RSVD, early halt.
@@ -124,7 +124,7 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
     }),
     mem,
   );
-  const boot = x86LongModeBoot({ entry: place.loadAddress + 0x200, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 });
+  const boot = x86LongModeBoot({ entry: loaded.entry.linux64!, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 });
   applyPlanSync(mem, boot.plan);
   const vmlinux = await extractVmlinux(bzImage);
   return { ...runMachine(mem, vmlinux, boot.cpu, opts), initrd };
@@ -136,7 +136,7 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
   const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const vmlinux = await extractVmlinux(bzImage);
   const loaded = await loadElf(mem, vmlinux);
-  if (loaded.pvhBootCap.kind !== "present") throw new RangeError("the vmlinux has no PVH entry note");
+  if (loaded.entry.pvh === undefined) throw new RangeError("the vmlinux has no PVH entry note");
   const header = elfSetupHeader();
   const cl = cmdlineOf(opts, header.cmdline_size + 1);
   loadCmdline(mem, X86_LAYOUT.cmdline, cl);
@@ -153,7 +153,7 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
     }),
     mem,
   );
-  const boot = x86PvhBoot({ entry: loaded.pvhBootCap.address, startInfo: X86_LAYOUT.startInfo });
+  const boot = x86PvhBoot({ entry: loaded.entry.pvh, startInfo: X86_LAYOUT.startInfo });
   applyPlanSync(mem, boot.plan);
   return { ...runMachine(mem, vmlinux, boot.cpu, opts), initrd };
 }

@@ -380,6 +380,9 @@ class Inflater {
 
   private fail(code: "Truncated" | "CorruptData", what: string): never {
     const at = Math.min(this.end, Math.max(0, this.bytePosition()));
+    // Input cut short: the sink gets what was decoded before the error, so a caller that reads a prefix
+    // (gunzipPrefix on the first 64 KiB of an Image.gz, less than one chunk of output) still sees it.
+    if (code === "Truncated") this.flush();
     throw new DecompressError(code, `${this.gzip ? "gzip" : "deflate"}: ${what} (input offset ${hex(at)})`, {
       field: "deflate",
       value: at,

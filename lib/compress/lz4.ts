@@ -18,6 +18,7 @@
  */
 
 import { DecompressError, hex } from "../errors.ts";
+import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
 
 /** Magic number opening an LZ4 legacy frame (stored little endian: `02 21 4c 18`). */
 export const LZ4_LEGACY_MAGIC = 0x184c2102;
@@ -35,9 +36,6 @@ export const LZ4_LEGACY_MAX_COMPRESSED: number = LZ4_LEGACY_BLOCK_SIZE + Math.fl
 const MIN_MATCH = 4;
 /** A length nibble of 15 means "more length bytes follow". */
 const RUN_MASK = 15;
-
-/** Default output limit: 1 GiB. */
-const DEFAULT_MAX_OUTPUT = 1 << 30;
 
 /** Options of {@linkcode decodeLz4Legacy}. */
 export interface Lz4LegacyOptions {
@@ -57,31 +55,33 @@ export interface Lz4LegacyResult {
   blocks: number;
 }
 
+/** What {@linkcode decodeLz4} returns: the common result and the number of blocks. */
+export interface Lz4Result extends DecodeResult {
+  /** Number of blocks decoded. */
+  blocks: number;
+}
+
 /**
- * Decodes one or more concatenated LZ4 legacy frames from `input`.
+ * Decodes one or more concatenated LZ4 legacy frames from `input` into `sink`, one block (at most
+ * {@linkcode LZ4_LEGACY_BLOCK_SIZE} bytes, the window: legacy blocks are independent) per `write`.
  *
  * Stops at the end of input, or before a 32-bit field that cannot be a block size (zero, above
  * {@linkcode LZ4_LEGACY_MAX_COMPRESSED}, or the last four bytes of input); fewer than four bytes left
- * also end the frame. `consumed` says where.
+ * also end the frame. `consumed` says where. Errors: {@linkcode DecompressError} `BadMagic`, `Truncated`,
+ * `CorruptData`, and `OutputTooLarge` (checked before the block reaches the sink).
  *
  * @example Decode a frame holding one block of literals
  * ```ts
- * import { decodeLz4Legacy } from "@linux-loader/linux-loader";
+ * import { BufferSink, decodeLz4 } from "@linux-loader/linux-loader";
  * // magic, block size 6, token: 5 literals and no match, "hello"
  * const frame = new Uint8Array([0x02, 0x21, 0x4c, 0x18, 6, 0, 0, 0, 0x50, 104, 101, 108, 108, 111]);
- * const { bytes } = decodeLz4Legacy(frame);
- * console.log(new TextDecoder().decode(bytes)); // hello
+ * const sink = new BufferSink(new Uint8Array(8));
+ * decodeLz4(frame, sink);
+ * console.log(new TextDecoder().decode(sink.bytes())); // hello
  * ```
  */
-export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {}): Lz4LegacyResult {
-  const maxOutput = options.maxOutput ?? DEFAULT_MAX_OUTPUT;
-  // NaN would disable the limit (every comparison false) and a negative one sizes no buffer.
-  if (!(maxOutput >= 0)) {
-    throw new DecompressError("OutputTooLarge", `maxOutput ${String(maxOutput)} is not a byte count`, {
-      field: "maxOutput",
-      value: String(maxOutput),
-    });
-  }
+export function decodeLz4(input: Uint8Array, sink: ByteSink, options?: DecodeOptions): Lz4Result {
+  const maxOutput = checkMaxOutput(options);
   if (input.byteLength < 4 || readU32(input, 0) !== LZ4_LEGACY_MAGIC) {
     const got = input.byteLength < 4 ? "fewer than 4 bytes" : hex(readU32(input, 0));
     throw new DecompressError("BadMagic", `not an LZ4 legacy frame: magic ${got}, expected ${hex(LZ4_LEGACY_MAGIC)}`, {
@@ -90,13 +90,8 @@ export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {
       limit: LZ4_LEGACY_MAGIC,
     });
   }
-  const wanted = options.sizeHint !== undefined && Number.isSafeInteger(options.sizeHint) ? options.sizeHint : 0;
-  // A hint (a size trailer, init_size) is not trusted beyond what the input can produce: LZ4 expands at most
-  // 255 times (one extension byte adds 255 bytes to a length). The buffer still grows if needed.
-  const hint = Math.floor(Math.min(Math.max(wanted, 0), maxOutput + LZ4_LEGACY_BLOCK_SIZE, input.byteLength * 255));
-  let out = new Uint8Array(hint);
   let scratch: Uint8Array | undefined;
-  let op = 0;
+  let written = 0;
   let ip = 4;
   let blocks = 0;
   const end = input.byteLength;
@@ -117,36 +112,65 @@ export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {
         { field: "block_size", value: size, limit: end - blockStart },
       );
     }
-    let produced: number;
-    if (out.byteLength - op >= LZ4_LEGACY_BLOCK_SIZE) {
-      produced = decodeLz4Block(input, blockStart, blockStart + size, out, op, LZ4_LEGACY_BLOCK_SIZE, blocks);
-    } else {
-      // Less than a whole block of room: decode into scratch, then grow only by what the block produced
-      // (an exact size hint is never doubled for the last block).
-      // A block expands at most 255 times (one extension byte adds 255 to a length), so a small block
-      // needs a small scratch, not a whole 8 MiB block's.
-      const room = Math.min(LZ4_LEGACY_BLOCK_SIZE, size * 255 + 64);
-      if (scratch === undefined || scratch.byteLength < room) scratch = new Uint8Array(room);
-      produced = decodeLz4Block(input, blockStart, blockStart + size, scratch, 0, room, blocks);
-      if (out.byteLength - op < produced) {
-        const grown = new Uint8Array(Math.max(out.byteLength * 2, op + produced));
-        grown.set(out.subarray(0, op));
-        out = grown;
-      }
-      out.set(scratch.subarray(0, produced), op);
+    // A block expands at most 255 times (one extension byte adds 255 to a length), so a small block
+    // needs a small scratch, not a whole 8 MiB block's; it grows to at most one block.
+    const room = Math.min(LZ4_LEGACY_BLOCK_SIZE, size * 255 + 64);
+    if (scratch === undefined || scratch.byteLength < room) {
+      scratch = new Uint8Array(Math.min(LZ4_LEGACY_BLOCK_SIZE, Math.max(room, (scratch?.byteLength ?? 0) * 2)));
     }
-    op += produced;
-    if (op > maxOutput) {
+    const produced = decodeLz4Block(input, blockStart, blockStart + size, scratch, 0, room, blocks);
+    if (produced > maxOutput - written) {
       throw new DecompressError("OutputTooLarge", `LZ4 output passes the limit of ${maxOutput} bytes`, {
         field: "maxOutput",
-        value: op,
+        value: written + produced,
         limit: maxOutput,
       });
     }
+    sink.write(scratch.subarray(0, produced));
+    written += produced;
     ip = blockStart + size;
     blocks++;
   }
-  return { bytes: out.subarray(0, op), consumed: ip, blocks };
+  return { consumed: ip, written, blocks };
+}
+
+/**
+ * Decodes one or more concatenated LZ4 legacy frames from `input` into one buffer: {@linkcode decodeLz4}
+ * with a destination that starts at `sizeHint` (when sane) and grows by doubling, never past `maxOutput`.
+ *
+ * @example Decode a frame holding one block of literals
+ * ```ts
+ * import { decodeLz4Legacy } from "@linux-loader/linux-loader";
+ * // magic, block size 6, token: 5 literals and no match, "hello"
+ * const frame = new Uint8Array([0x02, 0x21, 0x4c, 0x18, 6, 0, 0, 0, 0x50, 104, 101, 108, 108, 111]);
+ * const { bytes } = decodeLz4Legacy(frame);
+ * console.log(new TextDecoder().decode(bytes)); // hello
+ * ```
+ */
+export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {}): Lz4LegacyResult {
+  // This older API takes any non-negative limit (Infinity, a fraction) as its whole-byte floor.
+  const raw = options.maxOutput;
+  const maxOutput = typeof raw === "number" && raw >= 0
+    ? Math.min(Math.floor(raw), Number.MAX_SAFE_INTEGER)
+    : checkMaxOutput(options);
+  const wanted = options.sizeHint !== undefined && Number.isSafeInteger(options.sizeHint) ? options.sizeHint : 0;
+  // A hint (a size trailer, init_size) is not trusted beyond what the input can produce (255 times) or the
+  // limit. The buffer still grows if needed, never past the limit.
+  const hint = Math.floor(Math.min(Math.max(wanted, 0), maxOutput, input.byteLength * 255));
+  let out = new Uint8Array(hint);
+  let op = 0;
+  const r = decodeLz4(input, {
+    write(chunk: Uint8Array): void {
+      if (out.byteLength - op < chunk.byteLength) {
+        const grown = new Uint8Array(Math.min(maxOutput, Math.max(out.byteLength * 2, op + chunk.byteLength)));
+        grown.set(out.subarray(0, op));
+        out = grown;
+      }
+      out.set(chunk, op);
+      op += chunk.byteLength;
+    },
+  }, { maxOutput });
+  return { bytes: out.subarray(0, op), consumed: r.consumed, blocks: r.blocks };
 }
 
 /**

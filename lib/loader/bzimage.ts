@@ -3,8 +3,8 @@
  * (https://www.kernel.org/doc/html/latest/arch/x86/boot.html) with the checks and error codes of
  * rust-vmm linux-loader's `loader::bzimage`. The real-mode setup (`setup_sects + 1` sectors, the setup
  * header at 0x1f1) stays in the image; the protected-mode part that follows is copied to guest memory at
- * `kernelOffset` or the header's `code32_start`, and the setup header is returned for the VMM to copy into
- * `boot_params.hdr`.
+ * the `loadAddress` option or the header's `code32_start`, and the setup header is returned for the VMM to
+ * copy into `boot_params.hdr` (`details.setupHeader`).
  *
  * Beyond the crate: {@linkcode decodeBzImage} exposes the protocol fields that tell where a kernel may go
  * (`relocatable_kernel`, `kernel_alignment`, `pref_address`, `init_size`, `xloadflags`), each only when the
@@ -27,21 +27,22 @@ import {
   SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET,
   SETUP_HEADER_OFFSET,
   type SetupHeader,
+  STARTUP_64_OFFSET,
+  XLF_KERNEL_64,
 } from "../abi/bootparam.ts";
 import { BzImageError, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { checkAddressOption } from "./options.ts";
-import { applyPlan, type Plan } from "../plan.ts";
+import {
+  checkAddressOption,
+  checkArch,
+  checkLoadOptions,
+  type KernelArch,
+  type KernelEntries,
+  type LoadOptions,
+  type LoadResultCommon,
+} from "./contract.ts";
+import { applyPlan, validatePlan } from "../plan.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
-import type { KernelLoaderResult } from "./elf.ts";
-
-/** Options of {@linkcode loadBzImage} and {@linkcode planBzImage}. */
-export interface BzImageLoadOptions {
-  /** Guest address for the protected-mode kernel; `code32_start` from the header when omitted. */
-  kernelOffset?: number;
-  /** Lowest guest address the kernel may be loaded at. */
-  highmemStart?: number;
-}
 
 /** What a bzImage's setup header says, decoded and checked. */
 export interface BzImageInfo {
@@ -77,17 +78,58 @@ export interface BzImageInfo {
   initrdAddrMax: number;
 }
 
-/** A decoded bzImage and the write that loads it. */
-export interface BzImagePlan extends KernelLoaderResult {
-  /** The header facts. */
+/** The bzImage facts of a load: {@linkcode BzImageLoadResult.details}. */
+export interface BzImageDetails {
+  /** The header facts, as the image has them. */
   info: BzImageInfo;
   /**
-   * The setup header to give the kernel: as in the image up to the header's end (0x202 + the byte at 0x201;
-   * zeros past it), with `code32_start` set to the load address.
+   * The setup header to give the kernel in `boot_params.hdr`: as in the image up to the header's end
+   * (0x202 + the byte at 0x201; zeros past it), with `code32_start` set to the load address.
    */
   setupHeader: SetupHeader;
-  /** One copy: the protected-mode part to `kernelLoad`. */
-  plan: Plan;
+}
+
+/**
+ * What {@linkcode planBzImage} and {@linkcode loadBzImage} return: the common fields of every loader
+ * ({@linkcode LoadResultCommon}) with `entry.linux32` = the load address, `entry.linux64` = load address +
+ * 0x200 for a 64-bit kernel, and `kernelEnd` covering `init_size` from the kernel's runtime start.
+ */
+export interface BzImageLoadResult extends LoadResultCommon {
+  /** Always `"bzimage"`. */
+  format: "bzimage";
+  /** The decoded header and the setup header for `boot_params`. */
+  details: BzImageDetails;
+}
+
+/**
+ * Whether a bzImage is a 64-bit kernel, from its header. boot.rst, `xloadflags` bit 0 (`XLF_KERNEL_64`):
+ * "This kernel has the legacy 64-bit entry point at 0x200." A header older than 2.12 cannot say; it is
+ * taken as 64-bit, as loaders did before the flag existed.
+ *
+ * @example
+ * ```ts
+ * import { bzImageArch } from "@linux-loader/linux-loader";
+ * console.log(bzImageArch({ version: 0x20f, xloadflags: 1 }), bzImageArch({ version: 0x20f, xloadflags: 0 })); // x86_64 i386
+ * ```
+ */
+export function bzImageArch(info: Pick<BzImageInfo, "version" | "xloadflags">): KernelArch {
+  return info.version < BOOT_PROTOCOL.XLOADFLAGS || (info.xloadflags & XLF_KERNEL_64) !== 0 ? "x86_64" : "i386";
+}
+
+/**
+ * The entry points of a bzImage loaded at `load`. boot.rst, `code32_start`: "The address to jump to in
+ * protected mode. This defaults to the load address of the kernel"; 64-bit boot protocol: "the 64-bit kernel
+ * entry point, which is the start address of loaded 64-bit kernel plus 0x200" (only for a 64-bit kernel,
+ * {@linkcode bzImageArch}).
+ *
+ * @example
+ * ```ts
+ * import { bzImageEntries } from "@linux-loader/linux-loader";
+ * console.log(bzImageEntries({ version: 0x20f, xloadflags: 1 }, 0x100000)); // { linux64: 1049088, linux32: 1048576 }
+ * ```
+ */
+export function bzImageEntries(info: Pick<BzImageInfo, "version" | "xloadflags">, load: number): KernelEntries {
+  return bzImageArch(info) === "x86_64" ? { linux64: load + STARTUP_64_OFFSET, linux32: load } : { linux32: load };
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -120,7 +162,8 @@ function invalid(field: keyof SetupHeader, value: number, limit: number, why: st
  *
  * @example
  * ```ts
- * import { decodeBzImage, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { decodeBzImage } from "@linux-loader/linux-loader";
+ * import { SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const image = new Uint8Array(5 * 512 + 16);
  * image.set(SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1 }), 0x1f1);
  * const info = await decodeBzImage(image);
@@ -226,40 +269,48 @@ function versionFieldsEnd(version: number): number {
 }
 
 /**
- * Decodes a bzImage and plans the copy of its protected-mode part, without touching guest memory.
+ * Decodes a bzImage and plans the copy of its protected-mode part, checked against guest memory, without
+ * writing. Errors as {@linkcode loadBzImage}.
  *
  * @example
  * ```ts
- * import { planBzImage, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { GuestMemory, planBzImage } from "@linux-loader/linux-loader";
+ * import { SETUP_HEADER, XLF_KERNEL_64 } from "@linux-loader/linux-loader/abi";
  * const image = new Uint8Array(5 * 512 + 16);
- * image.set(
- *   SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000 }),
- *   0x1f1,
- * );
- * const p = await planBzImage(image);
- * console.log(p.kernelLoad.toString(16), p.plan.steps[0].kind); // 100000 copy
+ * image.set(SETUP_HEADER.encode({
+ *   boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000,
+ *   xloadflags: XLF_KERNEL_64,
+ * }), 0x1f1);
+ * const p = await planBzImage(GuestMemory.fromRanges([[0, 4 << 20]]), image);
+ * console.log(p.loadStart.toString(16), p.entry.linux64?.toString(16), p.plan.steps[0].kind); // 100000 100200 copy
  * ```
  */
 export async function planBzImage(
+  mem: GuestMemory,
   input: KernelSource | Uint8Array,
-  opts: BzImageLoadOptions = {},
-): Promise<BzImagePlan> {
-  const src = toSource(input);
-  checkAddressOption("kernelOffset", opts.kernelOffset);
-  checkAddressOption("highmemStart", opts.highmemStart);
+  opts: LoadOptions = {},
+): Promise<BzImageLoadResult> {
+  const r = await decodeBzImageLoad(toSource(input), opts);
+  validatePlan(mem, r.plan);
+  return r;
+}
+
+/**
+ * {@linkcode planBzImage} without the check against guest memory: what inspection uses. Internal: `mod.ts`
+ * does not re-export it.
+ */
+export async function decodeBzImageLoad(src: KernelSource, opts: LoadOptions = {}): Promise<BzImageLoadResult> {
+  checkLoadOptions("bzimage", opts);
   const info = await decodeBzImage(src);
-  const load = opts.kernelOffset ?? info.code32Start;
+  const arch = bzImageArch(info);
+  checkArch(arch, opts);
+  const load = opts.loadAddress ?? info.code32Start;
+  const field = opts.loadAddress === undefined ? "code32_start" : "loadAddress";
   if (opts.highmemStart !== undefined && load < opts.highmemStart) {
     throw new KernelLoaderError(
       "InvalidKernelStartAddress",
-      `bzImage load address ${hex(load)} (${
-        opts.kernelOffset === undefined ? "code32_start" : "kernelOffset"
-      }) is below the high memory start ${hex(opts.highmemStart)}`,
-      {
-        field: opts.kernelOffset === undefined ? "code32_start" : "kernelOffset",
-        value: load,
-        limit: opts.highmemStart,
-      },
+      `bzImage load address ${hex(load)} (${field}) is below the high memory start ${hex(opts.highmemStart)}`,
+      { field, value: load, limit: opts.highmemStart },
     );
   }
   const end = load + info.kernelSize;
@@ -267,7 +318,7 @@ export async function planBzImage(
     throw new KernelLoaderError(
       "MemoryOverflow",
       `bzImage kernel end ${hex(load)} + ${hex(info.kernelSize)} passes ${hex(MAX)}`,
-      { field: "kernelOffset", value: end, limit: MAX },
+      { field, value: end, limit: MAX },
     );
   }
   // As the crate: the header handed back says where the protected-mode code really is (low 32 bits).
@@ -279,11 +330,12 @@ export async function planBzImage(
   given.fill(0, Math.max(0, info.headerEnd - SETUP_HEADER_OFFSET, versionFieldsEnd(info.version)));
   const setupHeader: SetupHeader = { ...SETUP_HEADER.decode(given), code32_start: load % 2 ** 32 };
   return {
-    info,
-    setupHeader,
-    kernelLoad: load,
-    kernelEnd: end,
-    pvhBootCap: { kind: "ignored" },
+    format: "bzimage",
+    arch,
+    entry: bzImageEntries(info, load),
+    loadStart: load,
+    loadEnd: end,
+    kernelEnd: Math.max(end, runtimeEnd(info, load)),
     plan: {
       steps: [{
         kind: "copy",
@@ -293,38 +345,54 @@ export async function planBzImage(
         label: "bzImage protected-mode kernel",
       }],
     },
+    details: { info, setupHeader },
   };
 }
 
+// One past what the kernel claims from its runtime start: boot.rst, init_size: "the amount of linear
+// contiguous memory starting at the kernel runtime start address that the kernel needs before it is capable
+// of examining its memory map". A relocatable kernel runs at its load address rounded up to
+// kernel_alignment, never below LOAD_PHYSICAL_ADDR (pref_address; head_64.S moves it up); one that is not
+// relocatable runs at pref_address. Capped at 2^53 - 1 (the sum is information, not a write).
+function runtimeEnd(info: BzImageInfo, load: number): number {
+  if (info.initSize === undefined) return 0;
+  const align = info.kernelAlignment !== undefined && isPow2(info.kernelAlignment) ? info.kernelAlignment : 1;
+  const start = info.relocatable
+    ? Math.max(Math.ceil(load / align) * align, info.prefAddress ?? 0)
+    : info.prefAddress ?? load;
+  return Math.min(MAX, start + info.initSize);
+}
+
 /**
- * Loads a bzImage's protected-mode part into guest memory and returns the setup header for
- * `boot_params`. Checks everything first, so a failed check writes nothing;
- * a source failing during the copy is `SourceError` `LoadInterrupted` with every planned byte zeroed (the failure contract of `applyPlan`).
+ * Loads a bzImage's protected-mode part into guest memory: {@linkcode planBzImage}, then the one write.
+ * `details.setupHeader` is the header for `boot_params`. A failed check writes nothing; a source failing
+ * during the copy is `SourceError` `LoadInterrupted` with every planned byte zeroed (`applyPlan`'s contract).
  *
  * Errors: {@linkcode BzImageError} (`InvalidBzImage`, `Underflow`, `ReadBzImageHeader`, ...),
- * {@linkcode KernelLoaderError} `InvalidKernelStartAddress` (load address below `highmemStart`) and
- * `MemoryOverflow` (the kernel does not fit in guest memory).
+ * {@linkcode KernelLoaderError} `InvalidKernelStartAddress` (load address below `highmemStart`),
+ * `MemoryOverflow` (the kernel does not fit in guest memory), `InvalidOption`, `ArchMismatch`.
  *
  * @example
  * ```ts
- * import { GuestMemory, loadBzImage, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { GuestMemory, loadBzImage } from "@linux-loader/linux-loader";
+ * import { SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const image = new Uint8Array(5 * 512 + 16).fill(0x90, 5 * 512);
  * image.set(
  *   SETUP_HEADER.encode({ boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000 }),
  *   0x1f1,
  * );
  * const mem = GuestMemory.fromRanges([[0, 4 << 20]]);
- * const r = await loadBzImage(mem, image, { kernelOffset: 0x200000 });
- * console.log(r.kernelEnd.toString(16), r.setupHeader?.code32_start.toString(16)); // 200010 200000
+ * const r = await loadBzImage(mem, image, { loadAddress: 0x200000 });
+ * console.log(r.loadEnd.toString(16), r.details.setupHeader.code32_start.toString(16)); // 200010 200000
  * ```
  */
 export async function loadBzImage(
   mem: GuestMemory,
   input: KernelSource | Uint8Array,
-  opts: BzImageLoadOptions = {},
-): Promise<KernelLoaderResult> {
+  opts: LoadOptions = {},
+): Promise<BzImageLoadResult> {
   const src = toSource(input);
-  const p = await planBzImage(src, opts);
+  const p = await planBzImage(mem, src, opts);
   try {
     await applyPlan(mem, p.plan, src);
   } catch (e) {
@@ -333,19 +401,17 @@ export async function loadBzImage(
       throw new BzImageError(
         "ReadBzImageCompressedKernel",
         `reading the protected-mode kernel failed: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
+        { cause: e },
       );
     }
     throw e;
   }
-  return { kernelLoad: p.kernelLoad, kernelEnd: p.kernelEnd, setupHeader: p.setupHeader, pvhBootCap: p.pvhBootCap };
+  return p;
 }
 
 /** Where {@linkcode bzImagePlacement} puts a kernel. */
 export interface BzImagePlacement {
-  /** Guest address to pass as `kernelOffset`. */
+  /** Guest address to pass as the `loadAddress` option. */
   loadAddress: number;
   /** Where the kernel will run from (it relocates there before decompressing). */
   runtimeStart: number;
@@ -370,7 +436,8 @@ function isPow2(n: number): boolean {
  *
  * @example
  * ```ts
- * import { bzImagePlacement, decodeBzImage, GuestMemory, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { bzImagePlacement, decodeBzImage, GuestMemory } from "@linux-loader/linux-loader";
+ * import { SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const image = new Uint8Array(5 * 512 + 16);
  * image.set(SETUP_HEADER.encode({
  *   boot_flag: 0xaa55, header: 0x53726448, version: 0x20f, loadflags: 1, code32_start: 0x100000,
@@ -378,12 +445,12 @@ function isPow2(n: number): boolean {
  * }), 0x1f1);
  * const info = await decodeBzImage(image);
  * const mem = GuestMemory.fromRanges([[0, 64 << 20]]);
- * console.log(bzImagePlacement(info, mem).loadAddress.toString(16)); // 1000000
+ * console.log(bzImagePlacement(mem, info).loadAddress.toString(16)); // 1000000
  * ```
  */
 export function bzImagePlacement(
-  info: BzImageInfo,
   mem: GuestMemory,
+  info: BzImageInfo,
   opts: { highmemStart?: number } = {},
 ): BzImagePlacement {
   checkAddressOption("highmemStart", opts.highmemStart);

@@ -31,60 +31,44 @@ import {
   XEN_ELFNOTE_PHYS32_ENTRY,
   XEN_NOTE_NAME,
 } from "../abi/elf.ts";
-import type { SetupHeader } from "../abi/bootparam.ts";
 import { describeThrown, ElfError, type ElfErrorCode, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { checkAddressOption } from "./options.ts";
-import { applyPlan, type Plan, type PlanStep } from "../plan.ts";
+import { checkArch, checkLoadOptions, type LoadOptions, type LoadResultCommon, planExtent } from "./contract.ts";
+import { applyPlan, type PlanStep, validatePlan } from "../plan.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 
 /**
  * Whether the kernel can be booted with the PVH protocol (the crate's `PvhBootCapability`).
- * - `present`: a Xen `PHYS32_ENTRY` note gives the 32-bit physical entry `address`;
+ * - `present`: a Xen `PHYS32_ENTRY` note gives the 32-bit physical entry `address` (also `entry.pvh`);
  * - `notPresent`: the note segments hold no such note;
- * - `ignored`: not looked for, because a `kernelOffset` was given (PVH needs the kernel at its
- *   link-time address) or the format has no notes (bzImage).
+ * - `ignored`: not looked for, because an `addend` was given (PVH needs the kernel at its link-time
+ *   address).
  */
 export type PvhBootCapability =
   | { readonly kind: "present"; readonly address: number }
   | { readonly kind: "notPresent" }
   | { readonly kind: "ignored" };
 
-/** What a loader tells the VMM (the crate's `KernelLoaderResult`). */
-export interface KernelLoaderResult {
-  /** Guest address where the kernel starts: the ELF entry point (plus offset), or a bzImage's load address. */
-  kernelLoad: number;
-  /** One past the highest guest address the kernel occupies (0 when nothing was loaded). */
-  kernelEnd: number;
-  /** A bzImage's setup header, to copy into `boot_params.hdr`; absent for ELF. */
-  setupHeader?: SetupHeader;
-  /** PVH entry point availability. */
-  pvhBootCap: PvhBootCapability;
-}
-
-/** Options of {@linkcode loadElf} and {@linkcode planElf}. */
-export interface ElfLoadOptions {
-  /**
-   * Added to every `p_paddr` and to the entry point. When given (even 0), PVH notes are not examined
-   * and `pvhBootCap` is `ignored`, as in the crate.
-   */
-  kernelOffset?: number;
-  /** Lowest guest address the entry point and the segments may use. */
-  highmemStart?: number;
-  /** Required `e_machine`; {@linkcode EM_X86_64} by default, `null` accepts any. */
-  machine?: number | null;
-}
-
-/** A decoded ELF kernel and the writes that load it. */
-export interface ElfPlan extends KernelLoaderResult {
+/** The ELF facts of a load: {@linkcode ElfLoadResult.details}. */
+export interface ElfDetails {
   /** The file header. */
   ehdr: Elf64Ehdr;
   /** Every program header, in file order. */
   phdrs: Elf64Phdr[];
-  /** `e_entry` as a number. */
-  entry: number;
-  /** Copies of the `PT_LOAD` file bytes and zero-fills of their bss, in program header order. */
-  plan: Plan;
+  /** PVH entry point availability (when present, its address is also `entry.pvh`). */
+  pvhBootCap: PvhBootCapability;
+}
+
+/**
+ * What {@linkcode planElf} and {@linkcode loadElf} return: the common fields of every loader
+ * ({@linkcode LoadResultCommon}) with `entry.linux64` (`e_entry` + `addend`), `entry.pvh` when the Xen note
+ * is present, and `kernelEnd` = `loadEnd`.
+ */
+export interface ElfLoadResult extends LoadResultCommon {
+  /** Always `"elf"`. */
+  format: "elf";
+  /** The ELF headers and the PVH capability. */
+  details: ElfDetails;
 }
 
 const MAX = BigInt(Number.MAX_SAFE_INTEGER);
@@ -465,13 +449,15 @@ function findPvhEntry(w: NoteWalker | undefined, ph: Elf64Phdr, index: number, s
 }
 
 /**
- * Decodes an ELF64 kernel and plans its load without touching guest memory: headers checked as the
+ * Decodes an ELF64 kernel and plans its load against guest memory without writing: headers checked as the
  * crate does, the PVH note searched, every `PT_LOAD` turned into a copy (file bytes) plus a zero-fill
- * (bss). Apply the plan with `applyPlan(mem, result.plan, source)`, or use {@linkcode loadElf}.
+ * (bss), and the whole plan checked against `mem`. {@linkcode loadElf} does the same, then writes.
+ * Errors as {@linkcode loadElf}.
  *
  * @example
  * ```ts
- * import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, planElf, PT_LOAD } from "@linux-loader/linux-loader";
+ * import { GuestMemory, planElf } from "@linux-loader/linux-loader";
+ * import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, PT_LOAD } from "@linux-loader/linux-loader/abi";
  * // A 64-bit little-endian ELF with one PT_LOAD: 16 file bytes at 0x1000 and 48 bytes of bss.
  * const image = new Uint8Array(0x100);
  * image.set(ELF64_EHDR.encode({
@@ -479,15 +465,28 @@ function findPvhEntry(w: NoteWalker | undefined, ph: Elf64Phdr, index: number, s
  *   e_entry: 0x1000n, e_phoff: 64n, e_phentsize: ELF64_PHDR.size, e_phnum: 1,
  * }));
  * image.set(ELF64_PHDR.encode({ p_type: PT_LOAD, p_offset: 0x80n, p_paddr: 0x1000n, p_filesz: 16n, p_memsz: 64n }), 64);
- * const p = await planElf(image);
- * console.log(p.plan.steps.map((s) => s.kind)); // [ "copy", "fill" ]
+ * const p = await planElf(GuestMemory.fromRanges([[0, 1 << 20]]), image);
+ * console.log(p.plan.steps.map((s) => s.kind), p.entry.linux64, p.loadEnd); // [ "copy", "fill" ] 4096 4160
  * ```
  */
-export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOptions = {}): Promise<ElfPlan> {
-  const src = toSource(input);
-  const { kernelOffset, highmemStart } = opts;
-  checkAddressOption("kernelOffset", kernelOffset);
-  checkAddressOption("highmemStart", highmemStart);
+export async function planElf(
+  mem: GuestMemory,
+  input: KernelSource | Uint8Array,
+  opts: LoadOptions = {},
+): Promise<ElfLoadResult> {
+  const r = await decodeElf(toSource(input), opts);
+  validatePlan(mem, r.plan);
+  return r;
+}
+
+/**
+ * {@linkcode planElf} without the check against guest memory: what inspection uses. Internal: `mod.ts`
+ * does not re-export it.
+ */
+export async function decodeElf(src: KernelSource, opts: LoadOptions = {}): Promise<ElfLoadResult> {
+  checkLoadOptions("elf", opts);
+  checkArch("x86_64", opts);
+  const { addend, highmemStart } = opts;
   if (!Number.isSafeInteger(src.size) || src.size < 0) {
     throw new ElfError("SeekElfStart", `the image's size ${String(src.size)} is not a valid byte count`, {
       field: "size",
@@ -504,11 +503,11 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
       { field: "e_entry", value: ehdr.e_entry, limit: highmemStart },
     );
   }
-  const load = ehdr.e_entry + BigInt(kernelOffset ?? 0);
+  const load = ehdr.e_entry + BigInt(addend ?? 0);
   if (load > MAX) {
     throw new ElfError(
       "Overflow",
-      `e_entry ${hex(ehdr.e_entry)} + kernelOffset ${hex(kernelOffset ?? 0)} = ${hex(load)} passes ${hex(MAX)}`,
+      `e_entry ${hex(ehdr.e_entry)} + addend ${hex(addend ?? 0)} = ${hex(load)} passes ${hex(MAX)}`,
       { field: "e_entry", value: load, limit: MAX },
     );
   }
@@ -534,12 +533,12 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
     for (let i = 0; i < phnum; i++) phdrs.push(ELF64_PHDR.decode(table, i * ELF64_PHDR.size));
   }
 
-  // PVH needs the kernel at its link-time address: with an offset the notes are not examined (the crate).
-  const notes = kernelOffset === undefined ? await noteWalker(src, phdrs) : undefined;
+  // PVH needs the kernel at its link-time address: with an addend the notes are not examined (the crate).
+  const notes = addend === undefined ? await noteWalker(src, phdrs) : undefined;
 
   const steps: PlanStep[] = [];
   let kernelEnd = 0;
-  let pvhBootCap: PvhBootCapability = kernelOffset === undefined ? { kind: "notPresent" } : { kind: "ignored" };
+  let pvhBootCap: PvhBootCapability = addend === undefined ? { kind: "notPresent" } : { kind: "ignored" };
   for (let i = 0; i < phdrs.length; i++) {
     const ph = phdrs[i];
     if (ph.p_type === PT_NOTE) {
@@ -552,11 +551,11 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
     }
     if (ph.p_type !== PT_LOAD || (ph.p_filesz === 0n && ph.p_memsz === 0n)) continue;
     const label = `PT_LOAD[${i}]`;
-    const addr = ph.p_paddr + BigInt(kernelOffset ?? 0);
+    const addr = ph.p_paddr + BigInt(addend ?? 0);
     if (addr > MAX) {
       throw new ElfError(
         "InvalidProgramHeaderAddress",
-        `${label}: p_paddr ${hex(ph.p_paddr)} + kernelOffset ${hex(kernelOffset ?? 0)} passes ${hex(MAX)}`,
+        `${label}: p_paddr ${hex(ph.p_paddr)} + addend ${hex(addend ?? 0)} passes ${hex(MAX)}`,
         { field: "p_paddr", value: addr, limit: MAX },
       );
     }
@@ -601,21 +600,37 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
     }
     kernelEnd = Math.max(kernelEnd, Number(end));
   }
-  return { ehdr, phdrs, entry: Number(ehdr.e_entry), kernelLoad: Number(load), kernelEnd, pvhBootCap, plan: { steps } };
+  const plan = { steps };
+  const { start: loadStart, end: loadEnd } = planExtent(plan);
+  return {
+    format: "elf",
+    arch: "x86_64",
+    entry: pvhBootCap.kind === "present"
+      ? { linux64: Number(load), pvh: pvhBootCap.address }
+      : { linux64: Number(load) },
+    loadStart,
+    loadEnd,
+    kernelEnd: loadEnd,
+    plan,
+    details: { ehdr, phdrs, pvhBootCap },
+  };
 }
 
 /**
- * Loads an ELF64 kernel (vmlinux) into guest memory: decode and check, plan, validate the whole plan
- * against `mem`, then write. A failed check writes nothing; a source failing during the copy is `SourceError` `LoadInterrupted` with every planned byte zeroed (the failure contract of `applyPlan`).
+ * Loads an ELF64 kernel (vmlinux) into guest memory: {@linkcode planElf}, then the one write. A failed check
+ * writes nothing; a source failing during the copy is `SourceError` `LoadInterrupted` with every planned byte
+ * zeroed (`applyPlan`'s contract).
  *
  * Errors: {@linkcode ElfError} with the crate's codes (`InvalidElfMagicNumber`, `BigEndianElfOnLittle`,
  * `InvalidProgramHeaderSize`, `InvalidProgramHeaderOffset`, `InvalidEntryAddress`, `Overflow`,
  * `InvalidPvhNote`, the `Read*` / `Seek*` codes for a truncated or unreadable image, ...) and
- * {@linkcode KernelLoaderError} `MemoryOverflow` when a segment does not fit in guest memory.
+ * {@linkcode KernelLoaderError} `MemoryOverflow` when a segment does not fit in guest memory,
+ * `InvalidOption` / `ArchMismatch` for options that do not fit an ELF.
  *
  * @example
  * ```ts
- * import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, GuestMemory, loadElf, PT_LOAD } from "@linux-loader/linux-loader";
+ * import { GuestMemory, loadElf } from "@linux-loader/linux-loader";
+ * import { ELF64_EHDR, ELF64_PHDR, EM_X86_64, PT_LOAD } from "@linux-loader/linux-loader/abi";
  * const image = new Uint8Array(0x81);
  * image.set(ELF64_EHDR.encode({
  *   e_ident: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]), e_machine: EM_X86_64,
@@ -625,16 +640,16 @@ export async function planElf(input: KernelSource | Uint8Array, opts: ElfLoadOpt
  * image[0x80] = 0xf4; // hlt
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
  * const r = await loadElf(mem, image);
- * console.log(r.kernelLoad.toString(16), r.kernelEnd.toString(16), mem.readU8(0x1000)); // 1000 1001 244
+ * console.log(r.entry.linux64?.toString(16), r.kernelEnd.toString(16), mem.readU8(0x1000)); // 1000 1001 244
  * ```
  */
 export async function loadElf(
   mem: GuestMemory,
   input: KernelSource | Uint8Array,
-  opts: ElfLoadOptions = {},
-): Promise<KernelLoaderResult> {
+  opts: LoadOptions = {},
+): Promise<ElfLoadResult> {
   const src = toSource(input);
-  const p = await planElf(src, opts);
+  const p = await planElf(mem, src, opts);
   try {
     await applyPlan(mem, p.plan, src);
   } catch (e) {
@@ -644,5 +659,5 @@ export async function loadElf(
     }
     throw e;
   }
-  return { kernelLoad: p.kernelLoad, kernelEnd: p.kernelEnd, pvhBootCap: p.pvhBootCap };
+  return p;
 }

@@ -1,7 +1,8 @@
 /**
  * Format detection and dispatch: {@linkcode detectKernel} tells what an image is from its first bytes
  * (ELF, bzImage, arm64 / riscv64 Image, gzip-compressed Image, Multiboot 1 and 2), and
- * {@linkcode loadKernel} loads it with the matching loader.
+ * {@linkcode planKernel} / {@linkcode loadKernel} plan or load it with the matching loader, returning the
+ * one result type every loader returns ({@linkcode LoadResult}).
  *
  * @module
  */
@@ -11,9 +12,9 @@ import type { GuestMemory } from "../memory.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 import { EI_CLASS, ELF64_EHDR, ELFCLASS64, EM_386, EM_X86_64 } from "../abi/elf.ts";
 import { IMAGE_HEADER_SIZE } from "../abi/image.ts";
-import { isElf, type KernelLoaderResult, loadElf } from "./elf.ts";
-import { isBzImage, loadBzImage } from "./bzimage.ts";
-import { detectPeArch, loadPe, type PeArch, type PeLoadResult } from "./pe.ts";
+import { type ElfLoadResult, isElf, loadElf, planElf } from "./elf.ts";
+import { bzImageArch, type BzImageLoadResult, isBzImage, loadBzImage, planBzImage } from "./bzimage.ts";
+import { detectPeArch, loadPe, type PeLoadResult, planPe } from "./pe.ts";
 import { gunzipPrefix, isGzip } from "../compress/gzip.ts";
 import {
   findMultiboot2Header,
@@ -21,13 +22,19 @@ import {
   loadMultiboot,
   loadMultiboot2,
   type MultibootLoadResult,
+  planMultiboot,
+  planMultiboot2,
 } from "./multiboot.ts";
+import { BOOT_PROTOCOL, SETUP_HEADER, SETUP_HEADER_OFFSET } from "../abi/bootparam.ts";
+import type { KernelArch, KernelFormat, LoadOptions } from "./contract.ts";
 
-/** Image formats this library loads. */
-export type KernelFormat = "elf" | "bzimage" | "pe" | "multiboot" | "multiboot2";
+export type { KernelArch, KernelEntries, KernelFormat, LoadOptions, LoadResultCommon } from "./contract.ts";
 
-/** Architectures an image can be for. */
-export type KernelArch = "x86_64" | "i386" | "aarch64" | "riscv64";
+/**
+ * What every loader returns, tagged by `format`: the common fields ({@linkcode LoadResultCommon}: `entry`,
+ * `loadStart`, `loadEnd`, `kernelEnd`, `plan`) are there whatever the format; `details` narrows with it.
+ */
+export type LoadResult = ElfLoadResult | BzImageLoadResult | PeLoadResult | MultibootLoadResult;
 
 /** What {@linkcode detectKernel} found. */
 export interface DetectedKernel {
@@ -90,7 +97,16 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
       return { format: multiboot[0].version === 1 ? "multiboot" : "multiboot2", arch: "i386", multiboot };
     }
   }
-  if (isBzImage(head)) return { format: "bzimage", arch: "x86_64", multiboot };
+  if (isBzImage(head)) {
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const field = (name: "version" | "xloadflags"): number =>
+      SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf(name) + 2 <= head.byteLength
+        ? SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, name) as number
+        : 0;
+    const version = field("version");
+    const xloadflags = version >= BOOT_PROTOCOL.XLOADFLAGS ? field("xloadflags") : 0;
+    return { format: "bzimage", arch: bzImageArch({ version, xloadflags }), multiboot };
+  }
   const peArch = detectPeArch(head);
   if (peArch !== undefined) return { format: "pe", arch: peArch, multiboot };
   if (isGzip(head)) {
@@ -112,54 +128,29 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
   );
 }
 
-/** Options of {@linkcode loadKernel}: those of the underlying loaders. */
-export interface LoadKernelOptions {
-  /** Added to the load address (ELF, bzImage) or the 2 MiB aligned base (Image). */
-  kernelOffset?: number;
-  /** Lowest guest address the kernel may use (ELF, bzImage). */
-  highmemStart?: number;
-  /** Expected architecture of an Image. */
-  arch?: PeArch;
+/** Options of {@linkcode loadKernel} and {@linkcode planKernel}: the loaders' own, and the format. */
+export interface LoadKernelOptions extends LoadOptions {
   /** Load with this format instead of the detected one (e.g. `"multiboot"` for an ELF that carries a header). */
   format?: KernelFormat;
 }
 
-/** What {@linkcode loadKernel} did, tagged by format. */
-export type LoadedKernel =
-  | { format: "elf" | "bzimage"; detected: DetectedKernel; result: KernelLoaderResult }
-  | { format: "pe"; detected: DetectedKernel; result: PeLoadResult }
-  | { format: "multiboot" | "multiboot2"; detected: DetectedKernel; result: MultibootLoadResult };
-
-/**
- * Detects the format and loads the image with the matching loader. A failed load leaves guest memory
- * untouched (every loader validates its whole plan before writing).
- *
- * @example
- * ```ts
- * import { ARM64_IMAGE_HEADER, GuestMemory, loadKernel } from "@linux-loader/linux-loader";
- * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
- * const image = new Uint8Array(0x1000);
- * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
- * const k = await loadKernel(mem, image, { kernelOffset: 0x200000 });
- * console.log(k.format, k.detected.arch); // pe aarch64
- * ```
- */
-export async function loadKernel(
+async function dispatch(
   mem: GuestMemory,
   input: KernelSource | Uint8Array,
-  opts: LoadKernelOptions = {},
-): Promise<LoadedKernel> {
+  opts: LoadKernelOptions,
+  write: boolean,
+): Promise<LoadResult> {
   const src = toSource(input);
   const detected = await detectKernel(src);
-  const format = opts.format ?? detected.format;
-  const x86 = { kernelOffset: opts.kernelOffset, highmemStart: opts.highmemStart };
+  const { format: forced, ...options } = opts;
+  const format = forced ?? detected.format;
   switch (format) {
     case "elf":
-      return { format, detected, result: await loadElf(mem, src, x86) };
+      return write ? await loadElf(mem, src, options) : await planElf(mem, src, options);
     case "bzimage":
-      return { format, detected, result: await loadBzImage(mem, src, x86) };
+      return write ? await loadBzImage(mem, src, options) : await planBzImage(mem, src, options);
     case "pe":
-      return { format, detected, result: await loadPe(mem, src, { kernelOffset: opts.kernelOffset, arch: opts.arch }) };
+      return write ? await loadPe(mem, src, options) : await planPe(mem, src, options);
     case "multiboot":
     case "multiboot2": {
       const version = format === "multiboot" ? 1 : 2;
@@ -170,8 +161,55 @@ export async function loadKernel(
           { field: "format", value: format },
         );
       }
-      const result = version === 1 ? await loadMultiboot(mem, src) : await loadMultiboot2(mem, src);
-      return { format, detected, result };
+      if (version === 1) return write ? await loadMultiboot(mem, src, options) : await planMultiboot(mem, src, options);
+      return write ? await loadMultiboot2(mem, src, options) : await planMultiboot2(mem, src, options);
     }
   }
+}
+
+/**
+ * Detects the format and plans the load with the matching `plan*` function: everything checked against
+ * guest memory, nothing written. Errors as {@linkcode loadKernel}.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, planKernel } from "@linux-loader/linux-loader";
+ * import { RISCV64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * const mem = GuestMemory.fromRanges([[0x8000_0000, 16 << 20]]);
+ * const image = new Uint8Array(0x1000);
+ * image.set(RISCV64_IMAGE_HEADER.encode({ text_offset: 0x200000n, image_size: 0x1000n, magic2: 0x05435352 }));
+ * const p = await planKernel(mem, image);
+ * console.log(p.format, p.arch, p.entry.image?.toString(16), mem.readU8(0x8020_0000)); // pe riscv64 80200000 0
+ * ```
+ */
+export async function planKernel(
+  mem: GuestMemory,
+  input: KernelSource | Uint8Array,
+  opts: LoadKernelOptions = {},
+): Promise<LoadResult> {
+  return await dispatch(mem, input, opts, false);
+}
+
+/**
+ * Detects the format and loads the image with the matching `load*` function. A failed load leaves guest
+ * memory untouched (every loader validates its whole plan before writing). Errors: {@linkcode KernelLoaderError}
+ * `UnknownFormat`, and those of the format's loader.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, loadKernel } from "@linux-loader/linux-loader";
+ * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
+ * const image = new Uint8Array(0x1000);
+ * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
+ * const k = await loadKernel(mem, image, { imageBase: 0x200000 });
+ * console.log(k.format, k.arch, k.entry.image?.toString(16)); // pe aarch64 280000
+ * ```
+ */
+export async function loadKernel(
+  mem: GuestMemory,
+  input: KernelSource | Uint8Array,
+  opts: LoadKernelOptions = {},
+): Promise<LoadResult> {
+  return await dispatch(mem, input, opts, true);
 }

@@ -58,7 +58,8 @@ import {
 import { EI_CLASS, EI_DATA, ELFCLASS32, ELFDATA2LSB, ELFMAG, EM_386, ET_EXEC, PT_LOAD } from "../abi/elf.ts";
 import { hex, MultibootError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { applyPlan, checkNoOverlap, type Plan, type PlanStep } from "../plan.ts";
+import { applyPlan, checkNoOverlap, type PlanStep } from "../plan.ts";
+import { checkArch, checkHighmem, checkLoadOptions, type LoadOptions, type LoadResultCommon } from "./contract.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 
 /** The requirement bits (low 16) of the Multiboot 1 flags this loader fulfils: page-aligned modules and memory info. */
@@ -86,30 +87,25 @@ export interface MultibootAddressFields {
   bss_end_addr: number;
 }
 
-/** What a Multiboot loader will do (plan) or did (load). */
-export interface MultibootLoadResult {
-  /** The protocol of the header that was used. */
-  protocol: "multiboot" | "multiboot2";
+/** The Multiboot facts of a load: {@linkcode MultibootLoadResult.details}. */
+export interface MultibootDetails {
   /** How the image was placed: from the header's address fields, or from its ELF32 program headers. */
-  kind: "aout-kludge" | "elf32";
+  placement: "aout-kludge" | "elf32";
   /** File offset of the header's magic. */
   headerOffset: number;
-  /** Physical address to jump to, in 32-bit protected mode. */
-  entry: number;
-  /** Lowest guest address the kernel occupies. */
-  loadStart: number;
-  /** One past the highest guest address the kernel occupies (bss included). */
-  loadEnd: number;
   /** Boot modules must start on 4 KiB boundaries (Multiboot 1 flag bit 0, Multiboot2 module alignment tag). */
   pageAlignModules: boolean;
-  /** The ordered copies and zero-fills; nothing has been written when `planMultiboot*` returns it. */
-  plan: Plan;
 }
 
-/** Options of the Multiboot loaders. */
-export interface MultibootLoadOptions {
-  /** Ignore the address fields (flag bit 16 / address tag) and load from the ELF32 program headers. */
-  preferElf?: boolean;
+/**
+ * What the Multiboot loaders return: the common fields of every loader ({@linkcode LoadResultCommon}) with
+ * `arch` `"i386"`, `entry.multiboot` (to jump to in 32-bit protected mode) and `kernelEnd` = `loadEnd`.
+ */
+export interface MultibootLoadResult extends LoadResultCommon {
+  /** `"multiboot"` or `"multiboot2"`: the header that was used. */
+  format: "multiboot" | "multiboot2";
+  /** How the image was placed and what its header asks of the boot loader. */
+  details: MultibootDetails;
 }
 
 function dataView(bytes: Uint8Array): DataView {
@@ -247,7 +243,8 @@ export function decodeMultibootHeader(bytes: Uint8Array): FoundMultibootHeader {
 }
 
 /** Checks that `[addr, addr + len)` lies below 4 GiB and in guest memory. */
-function checkGuestRange(mem: GuestMemory, field: string, addr: number, len: number): void {
+// `mem` undefined: inspection, which checks the 32-bit limit but has no guest memory to check against.
+function checkGuestRange(mem: GuestMemory | undefined, field: string, addr: number, len: number): void {
   if (addr + len > MULTIBOOT_ADDRESS_LIMIT) {
     throw new MultibootError(
       "AddressOverflow",
@@ -255,7 +252,7 @@ function checkGuestRange(mem: GuestMemory, field: string, addr: number, len: num
       { field, value: addr + len, limit: MULTIBOOT_ADDRESS_LIMIT },
     );
   }
-  const miss = mem.firstMissing(addr, len);
+  const miss = mem?.firstMissing(addr, len);
   if (miss !== undefined) {
     throw new MultibootError(
       "LoadOutsideMemory",
@@ -269,7 +266,7 @@ function checkGuestRange(mem: GuestMemory, field: string, addr: number, len: num
  * Plans an a.out-kludge load from the address fields. `loadFromStart` is the Multiboot2 load_addr -1 case.
  */
 function planAddressFields(
-  mem: GuestMemory,
+  mem: GuestMemory | undefined,
   f: MultibootAddressFields,
   entryAddr: number,
   headerOffset: number,
@@ -379,7 +376,7 @@ function planAddressFields(
 
 /** Plans an ELF32 (i386) load at the program headers' physical addresses. */
 async function planElf32(
-  mem: GuestMemory,
+  mem: GuestMemory | undefined,
   src: KernelSource,
   label: string,
 ): Promise<{ steps: PlanStep[]; loadStart: number; loadEnd: number; entry: number }> {
@@ -538,43 +535,66 @@ async function headBytes(src: KernelSource, window: number): Promise<Uint8Array>
  *   .forEach((v, i) => dv.setUint32(i * 4, v, true));
  * const mem = GuestMemory.fromRanges([[0, 4 << 20]]);
  * const r = await planMultiboot(mem, img);
- * console.log(r.kind, r.entry.toString(16), r.loadEnd.toString(16)); // aout-kludge 100020 100100
+ * console.log(r.details.placement, r.entry.multiboot?.toString(16), r.loadEnd.toString(16)); // aout-kludge 100020 100100
  * ```
  */
 export async function planMultiboot(
   mem: GuestMemory,
   source: KernelSource | Uint8Array,
-  opts: MultibootLoadOptions = {},
+  opts: LoadOptions = {},
 ): Promise<MultibootLoadResult> {
-  const src = toSource(source);
+  return await planMultibootIn(mem, toSource(source), opts);
+}
+
+/**
+ * {@linkcode planMultiboot} or {@linkcode planMultiboot2}; with `mem` undefined, without the check against
+ * guest memory (what inspection uses). Internal: `mod.ts` does not re-export it.
+ */
+export async function decodeMultibootLoad(
+  version: 1 | 2,
+  mem: GuestMemory | undefined,
+  src: KernelSource,
+  opts: LoadOptions = {},
+): Promise<MultibootLoadResult> {
+  return version === 1 ? await planMultibootIn(mem, src, opts) : await planMultiboot2In(mem, src, opts);
+}
+
+async function planMultibootIn(
+  mem: GuestMemory | undefined,
+  src: KernelSource,
+  opts: LoadOptions,
+): Promise<MultibootLoadResult> {
+  checkLoadOptions("multiboot", opts);
+  checkArch("i386", opts);
   const found = decodeMultibootHeader(await headBytes(src, MULTIBOOT_SEARCH));
   const h = found.header;
-  const base = {
-    protocol: "multiboot" as const,
-    headerOffset: found.offset,
-    pageAlignModules: (h.flags & MULTIBOOT_PAGE_ALIGN) !== 0,
-  };
+  const base = { headerOffset: found.offset, pageAlignModules: (h.flags & MULTIBOOT_PAGE_ALIGN) !== 0 };
   if ((h.flags & MULTIBOOT_AOUT_KLUDGE) !== 0 && opts.preferElf !== true) {
     const r = planAddressFields(mem, h, h.entry_addr, found.offset, src.size, "multiboot");
-    return {
-      ...base,
-      kind: "aout-kludge",
-      entry: h.entry_addr,
-      loadStart: r.loadStart,
-      loadEnd: r.loadEnd,
-      plan: {
-        steps: r.steps,
-      },
-    };
+    return result("multiboot", opts, h.entry_addr, r, { ...base, placement: "aout-kludge" });
   }
   const r = await planElf32(mem, src, "multiboot");
+  return result("multiboot", opts, r.entry, r, { ...base, placement: "elf32" });
+}
+
+// The common result of both protocols, after the highmemStart check.
+function result(
+  format: "multiboot" | "multiboot2",
+  opts: LoadOptions,
+  entry: number,
+  r: { steps: PlanStep[]; loadStart: number; loadEnd: number },
+  details: MultibootDetails,
+): MultibootLoadResult {
+  checkHighmem(r.loadStart, opts, "Multiboot load address");
   return {
-    ...base,
-    kind: "elf32",
-    entry: r.entry,
+    format,
+    arch: "i386",
+    entry: { multiboot: entry },
     loadStart: r.loadStart,
     loadEnd: r.loadEnd,
+    kernelEnd: r.loadEnd,
     plan: { steps: r.steps },
+    details,
   };
 }
 
@@ -598,7 +618,7 @@ export async function planMultiboot(
 export async function loadMultiboot(
   mem: GuestMemory,
   source: KernelSource | Uint8Array,
-  opts: MultibootLoadOptions = {},
+  opts: LoadOptions = {},
 ): Promise<MultibootLoadResult> {
   const src = toSource(source);
   const r = await planMultiboot(mem, src, opts);
@@ -869,27 +889,29 @@ function decodeMb2Tags(bytes: Uint8Array, offset: number, h: Multiboot2Header, w
  * dv.setUint32(60, 8, true); // end tag
  * const mem = GuestMemory.fromRanges([[0, 4 << 20]]);
  * const r = await planMultiboot2(mem, img);
- * console.log(r.entry.toString(16), r.plan.steps[0].guestAddr.toString(16)); // 200040 200000
+ * console.log(r.entry.multiboot?.toString(16), r.plan.steps[0].guestAddr.toString(16)); // 200040 200000
  * ```
  */
 export async function planMultiboot2(
   mem: GuestMemory,
   source: KernelSource | Uint8Array,
-  opts: MultibootLoadOptions = {},
+  opts: LoadOptions = {},
 ): Promise<MultibootLoadResult> {
-  const src = toSource(source);
+  return await planMultiboot2In(mem, toSource(source), opts);
+}
+
+async function planMultiboot2In(
+  mem: GuestMemory | undefined,
+  src: KernelSource,
+  opts: LoadOptions,
+): Promise<MultibootLoadResult> {
+  checkLoadOptions("multiboot2", opts);
+  checkArch("i386", opts);
   const found = decodeMultiboot2Header(await headBytes(src, MULTIBOOT2_SEARCH));
-  const base = { protocol: "multiboot2" as const, headerOffset: found.offset, pageAlignModules: found.moduleAlign };
+  const base = { headerOffset: found.offset, pageAlignModules: found.moduleAlign };
   if (found.address !== undefined && found.entryAddr !== undefined && opts.preferElf !== true) {
     const r = planAddressFields(mem, found.address, found.entryAddr, found.offset, src.size, "multiboot2");
-    return {
-      ...base,
-      kind: "aout-kludge",
-      entry: found.entryAddr,
-      loadStart: r.loadStart,
-      loadEnd: r.loadEnd,
-      plan: { steps: r.steps },
-    };
+    return result("multiboot2", opts, found.entryAddr, r, { ...base, placement: "aout-kludge" });
   }
   const r = await planElf32(mem, src, "multiboot2");
   let entry = r.entry;
@@ -903,7 +925,7 @@ export async function planMultiboot2(
       );
     }
   }
-  return { ...base, kind: "elf32", entry, loadStart: r.loadStart, loadEnd: r.loadEnd, plan: { steps: r.steps } };
+  return result("multiboot2", opts, entry, r, { ...base, placement: "elf32" });
 }
 
 /**
@@ -928,7 +950,7 @@ export async function planMultiboot2(
 export async function loadMultiboot2(
   mem: GuestMemory,
   source: KernelSource | Uint8Array,
-  opts: MultibootLoadOptions = {},
+  opts: LoadOptions = {},
 ): Promise<MultibootLoadResult> {
   const src = toSource(source);
   const r = await planMultiboot2(mem, src, opts);

@@ -7,8 +7,8 @@
  * in `lib/abi/image.ts`.
  *
  * Flow, as everywhere in this library: read the 64-byte header, decode it ({@linkcode decodePeHeader}),
- * plan the copy ({@linkcode planPe}), validate the plan against guest memory, then apply it; any error
- * before the apply leaves guest memory untouched.
+ * plan the copy and validate it against guest memory ({@linkcode planPe}), then apply it
+ * ({@linkcode loadPe}); any error before the apply leaves guest memory untouched.
  *
  * Compressed input is inflated with the platform's `DecompressionStream("gzip")` in two passes. The first
  * pass inflates and discards: it captures the header, measures the image and proves the stream intact (a
@@ -38,6 +38,7 @@ import { isGzip } from "../compress/gzip.ts";
 import { hex, KernelLoaderError, LinuxLoaderError, PeError, type PeErrorCode, SourceError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlan, type Plan, scrubPlan, validatePlan } from "../plan.ts";
+import { checkArch, checkHighmem, checkLoadOptions, type LoadOptions, type LoadResultCommon } from "./contract.ts";
 import { type KernelSource, toSource } from "../source.ts";
 
 /** The architectures whose Image format this loader knows. */
@@ -48,22 +49,6 @@ export type PeArch = "aarch64" | "riscv64";
  * device tree blob (dtb) must be placed on an 8-byte boundary and must not exceed 2 megabytes in size."
  */
 export const DTB_MAX_SIZE = 0x20_0000;
-
-/** Options of {@linkcode loadPe} and {@linkcode planPe}. */
-export interface PeLoadOptions {
-  /** 2 MiB aligned base address; the Image goes at `kernelOffset + text_offset`. Defaults to 0 (the crate's). */
-  kernelOffset?: number;
-  /** Expected architecture; when given, an Image of the other one is `InvalidImageMagicNumber`. */
-  arch?: PeArch;
-  /**
-   * Also require the header's `image_size` bytes (the kernel's bss and early allocations: "At least
-   * image_size bytes from the start of the image must be free for use by the kernel") to be guest memory.
-   * Off by default, as in the crate, which checks only the file's bytes.
-   */
-  checkImageSize?: boolean;
-  /** Upper bound on a gzip input's decompressed size. Defaults to the guest memory available at the load address. */
-  maxDecompressedSize?: number;
-}
 
 /** A decoded Image header and what follows from it. */
 export interface PeHeaderInfo {
@@ -79,24 +64,22 @@ export interface PeHeaderInfo {
   header: Arm64ImageHeader | Riscv64ImageHeader;
 }
 
-/** A load plan for an Image and the addresses it leads to. */
-export interface PePlan extends PeHeaderInfo {
-  /** Guest address of the Image's first byte (and its entry point). */
-  kernelLoad: number;
-  /** One past the last byte written. */
-  kernelEnd: number;
-  /** `kernelLoad + image_size`, or `kernelEnd` when image_size is 0 or smaller than the file. */
-  imageEnd: number;
-  /** The validated plan: one copy of the (decompressed) image. */
-  plan: Plan;
+/** The Image facts of a load: {@linkcode PeLoadResult.details}. */
+export interface PeDetails extends PeHeaderInfo {
+  /** `"gzip"` when the input was gzip-compressed (`plan` copies then come from the decompressed image). */
+  compression?: "gzip";
 }
 
-/** What {@linkcode loadPe} returns: the crate's `kernel_load` and `kernel_end`, and more. */
-export interface PeLoadResult extends PePlan {
-  /** Whether the input was gzip-compressed. */
-  compressed: boolean;
-  /** Bytes written to guest memory (the decompressed size for gzip input). */
-  loadedSize: number;
+/**
+ * What {@linkcode planPe} and {@linkcode loadPe} return: the common fields of every loader
+ * ({@linkcode LoadResultCommon}) with `entry.image` = `loadStart` = base + `text_offset`, `loadEnd` = the
+ * end of the (decompressed) image, `kernelEnd` = the larger of `loadEnd` and `loadStart + image_size`.
+ */
+export interface PeLoadResult extends LoadResultCommon {
+  /** Always `"pe"`. */
+  format: "pe";
+  /** The decoded header and the compression. */
+  details: PeDetails;
 }
 
 function peError(code: PeErrorCode, message: string, details: ConstructorParameters<typeof PeError>[2] = {}): PeError {
@@ -148,17 +131,18 @@ function magicName(bytes: Uint8Array): string {
 
 /**
  * Decodes the 64-byte Image header (pure). Errors: `ReadImageHeader` when fewer than 64 bytes are given,
- * `InvalidImageMagicNumber` when the magic at 0x38 is neither "ARM\x64" nor "RSC\x05" (or not the
- * expected `arch`'s), `InvalidImage` when `text_offset` or `image_size` is above 2^53.
+ * `InvalidImageMagicNumber` when the magic at 0x38 is neither "ARM\x64" nor "RSC\x05", `InvalidImage`
+ * when `text_offset` or `image_size` is above 2^53.
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, decodePeHeader } from "@linux-loader/linux-loader";
+ * import { decodePeHeader } from "@linux-loader/linux-loader";
+ * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * const hdr = ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x10000n, magic: 0x644d5241 });
  * console.log(decodePeHeader(hdr).textOffset.toString(16)); // 80000
  * ```
  */
-export function decodePeHeader(bytes: Uint8Array, arch?: PeArch): PeHeaderInfo {
+export function decodePeHeader(bytes: Uint8Array): PeHeaderInfo {
   if (bytes.byteLength < IMAGE_HEADER_SIZE) {
     throw peError(
       "ReadImageHeader",
@@ -167,14 +151,12 @@ export function decodePeHeader(bytes: Uint8Array, arch?: PeArch): PeHeaderInfo {
     );
   }
   const found = detectPeArch(bytes);
-  if (found === undefined || (arch !== undefined && found !== arch)) {
-    const want = arch === "riscv64" ? '"RSC\\x05"' : arch === "aarch64" ? '"ARM\\x64"' : '"ARM\\x64" or "RSC\\x05"';
+  if (found === undefined) {
+    const want = '"ARM\\x64" or "RSC\\x05"';
     throw peError(
       "InvalidImageMagicNumber",
-      `magic at ${hex(IMAGE_MAGIC_OFFSET)} is "${magicName(bytes)}"${
-        found === undefined ? "" : ` (a ${found} Image)`
-      }, expected ${want}`,
-      { field: found === "riscv64" || arch === "riscv64" ? "magic2" : "magic", value: magicName(bytes), limit: want },
+      `magic at ${hex(IMAGE_MAGIC_OFFSET)} is "${magicName(bytes)}", expected ${want}`,
+      { field: "magic", value: magicName(bytes), limit: want },
     );
   }
   const header = found === "aarch64" ? ARM64_IMAGE_HEADER.decode(bytes) : RISCV64_IMAGE_HEADER.decode(bytes);
@@ -197,79 +179,111 @@ export function decodePeHeader(bytes: Uint8Array, arch?: PeArch): PeHeaderInfo {
   return { arch: found, textOffset, imageSize, flags: header.flags, header };
 }
 
-// kernelOffset + text_offset, after the base checks: a safe integer, 2 MiB aligned, no overflow.
-function placeImage(info: PeHeaderInfo, options: PeLoadOptions): number {
-  const base = options.kernelOffset ?? 0;
-  if (!Number.isSafeInteger(base) || base < 0) {
-    throw peError("InvalidImage", `kernelOffset ${String(base)} is not a non-negative safe integer`, {
-      field: "kernelOffset",
-      value: String(base),
-      limit: Number.MAX_SAFE_INTEGER,
-    });
+// The default base: the lowest 2 MiB boundary inside guest memory at or above highmemStart (0 when memory
+// starts at 0, as the crate's default).
+function defaultBase(mem: GuestMemory, floor: number): number {
+  for (const r of mem.regions) {
+    if (r.end <= floor) continue;
+    const start = Math.ceil(Math.max(r.guestAddr, floor) / IMAGE_BASE_ALIGN) * IMAGE_BASE_ALIGN;
+    if (start < r.end) return start;
   }
+  return Math.ceil(floor / IMAGE_BASE_ALIGN) * IMAGE_BASE_ALIGN;
+}
+
+// imageBase + text_offset, after the base checks: a safe integer, 2 MiB aligned, no overflow.
+function placeImage(mem: GuestMemory, info: PeHeaderInfo, options: LoadOptions): number {
+  const base = options.imageBase ?? defaultBase(mem, options.highmemStart ?? 0);
   // booting.rst: "The Image must be placed text_offset bytes from a 2MB aligned base address".
   if (base % IMAGE_BASE_ALIGN !== 0) {
-    throw peError(
+    throw new KernelLoaderError(
       "InvalidBaseAddrAlignment",
-      `kernelOffset ${hex(base)} is not aligned to ${hex(IMAGE_BASE_ALIGN)} (2 MiB)`,
-      { field: "kernelOffset", value: base, limit: IMAGE_BASE_ALIGN },
+      `imageBase ${hex(base)} is not aligned to ${hex(IMAGE_BASE_ALIGN)} (2 MiB)`,
+      { field: "imageBase", value: base, limit: IMAGE_BASE_ALIGN },
     );
   }
-  const kernelLoad = base + info.textOffset;
-  if (!Number.isSafeInteger(kernelLoad)) {
+  const load = base + info.textOffset;
+  if (!Number.isSafeInteger(load)) {
     throw peError(
       "InvalidImage",
-      `kernelOffset ${hex(base)} + text_offset ${hex(info.textOffset)} passes ${hex(Number.MAX_SAFE_INTEGER)}`,
+      `imageBase ${hex(base)} + text_offset ${hex(info.textOffset)} passes ${hex(Number.MAX_SAFE_INTEGER)}`,
       { field: "text_offset", value: info.textOffset, limit: Number.MAX_SAFE_INTEGER - base },
     );
   }
-  return kernelLoad;
+  checkHighmem(load, options, "Image load address");
+  return load;
+}
+
+// The plan of an Image of `imageLength` bytes whose first 64 bytes are `header`, checked against `mem`.
+function planImage(
+  mem: GuestMemory,
+  header: Uint8Array,
+  imageLength: number,
+  options: LoadOptions,
+  compression: "gzip" | undefined,
+): PeLoadResult {
+  const info = decodePeHeader(header);
+  checkArch(info.arch, options);
+  const load = placeImage(mem, info, options);
+  const loadEnd = load + imageLength;
+  if (!Number.isSafeInteger(loadEnd)) {
+    throw new KernelLoaderError(
+      "MemoryOverflow",
+      `kernel end ${hex(load)} + ${hex(imageLength)} passes ${hex(Number.MAX_SAFE_INTEGER)}`,
+      { field: "kernelEnd", value: load, limit: Number.MAX_SAFE_INTEGER },
+    );
+  }
+  const kernelEnd = Math.max(loadEnd, load + info.imageSize);
+  const plan: Plan = {
+    steps: [{ kind: "copy", guestAddr: load, length: imageLength, sourceOffset: 0, label: `${info.arch} Image` }],
+  };
+  validatePlan(mem, plan);
+  if (options.checkImageSize && kernelEnd > loadEnd) {
+    validatePlan(mem, {
+      steps: [{ kind: "fill", guestAddr: load, length: kernelEnd - load, value: 0, label: "image_size" }],
+    });
+  }
+  return {
+    format: "pe",
+    arch: info.arch,
+    entry: { image: load },
+    loadStart: load,
+    loadEnd,
+    kernelEnd,
+    plan,
+    details: compression === undefined ? info : { ...info, compression },
+  };
 }
 
 /**
- * Plans the load of an Image of `imageLength` bytes whose first 64 bytes are `header`: checks the base
- * alignment, computes `kernelLoad = kernelOffset + text_offset`, builds one copy step and validates it
- * against guest memory (and, with `checkImageSize`, the `image_size` range too). Writes nothing.
- * Errors: as {@linkcode decodePeHeader}, `InvalidBaseAddrAlignment` (kernelOffset not 2 MiB aligned),
- * `InvalidImage` (kernelOffset + text_offset above 2^53), {@linkcode KernelLoaderError} `MemoryOverflow`.
+ * Plans the load of an arm64 or riscv64 Image, plain or gzip-compressed, checked against guest memory,
+ * without writing: the header decoded, the load address `imageBase + text_offset` checked (2 MiB aligned
+ * base), one copy planned and validated (with `checkImageSize`, the `image_size` range too). For gzip input
+ * this inflates the whole stream once (discarding it) to measure it and prove it intact.
+ * Errors as {@linkcode loadPe}.
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, GuestMemory, planPe } from "@linux-loader/linux-loader";
- * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
- * const hdr = ARM64_IMAGE_HEADER.encode({ image_size: 0x1000n, magic: 0x644d5241 });
- * const p = planPe(mem, hdr, 0x1000, { kernelOffset: 0x200000 });
- * console.log(p.kernelLoad.toString(16), p.kernelEnd.toString(16)); // 200000 201000
+ * import { GuestMemory, planPe } from "@linux-loader/linux-loader";
+ * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * const mem = GuestMemory.fromRanges([[0x4000_0000, 16 << 20]]);
+ * const image = new Uint8Array(0x1000);
+ * image.set(ARM64_IMAGE_HEADER.encode({ image_size: 0x2000n, magic: 0x644d5241 }));
+ * const p = await planPe(mem, image);
+ * console.log(p.entry.image?.toString(16), p.loadEnd.toString(16), p.kernelEnd.toString(16)); // 40000000 40001000 40002000
  * ```
  */
-export function planPe(mem: GuestMemory, header: Uint8Array, imageLength: number, options: PeLoadOptions = {}): PePlan {
-  const info = decodePeHeader(header, options.arch);
-  const kernelLoad = placeImage(info, options);
-  const kernelEnd = kernelLoad + imageLength;
-  if (!Number.isSafeInteger(kernelEnd)) {
-    throw new KernelLoaderError(
-      "MemoryOverflow",
-      `kernel end ${hex(kernelLoad)} + ${hex(imageLength)} passes ${hex(Number.MAX_SAFE_INTEGER)}`,
-      { field: "kernelEnd", value: kernelLoad, limit: Number.MAX_SAFE_INTEGER },
-    );
-  }
-  const imageEnd = Math.max(kernelEnd, kernelLoad + info.imageSize);
-  const plan: Plan = {
-    steps: [{ kind: "copy", guestAddr: kernelLoad, length: imageLength, sourceOffset: 0, label: `${info.arch} Image` }],
-  };
-  validatePlan(mem, plan);
-  if (options.checkImageSize && imageEnd > kernelEnd) {
-    validatePlan(mem, {
-      steps: [{
-        kind: "fill",
-        guestAddr: kernelLoad,
-        length: imageEnd - kernelLoad,
-        value: 0,
-        label: "image_size",
-      }],
-    });
-  }
-  return { ...info, kernelLoad, kernelEnd, imageEnd, plan };
+export async function planPe(
+  mem: GuestMemory,
+  source: KernelSource | Uint8Array,
+  options: LoadOptions = {},
+): Promise<PeLoadResult> {
+  const src = toSource(source);
+  checkLoadOptions("pe", options);
+  checkSourceSize(src.size, "SeekImageEnd", "kernel image");
+  const head = await readHead(src, Math.min(src.size, IMAGE_HEADER_SIZE), "SeekImageHeader", "ReadImageHeader");
+  if (!isGzip(head)) return planImage(mem, head, src.size, options, undefined);
+  const { header, size } = await scanGzip(mem, src, options);
+  return planImage(mem, header, size, options, "gzip");
 }
 
 // Maps a source failure to the PE code for that stage: a positioning failure to the Seek* code, anything
@@ -293,40 +307,58 @@ function checkSourceSize(size: number, code: PeErrorCode, what: string): void {
 
 /**
  * Loads an arm64 or riscv64 Image, plain or gzip-compressed, into guest memory at
- * `kernelOffset + text_offset` (the crate's `PE::load`). Nothing is written unless every check passes,
- * including, for gzip input, a full verification pass over the compressed stream.
+ * `imageBase + text_offset` (the crate's `PE::load`): {@linkcode planPe}, then the one write. Nothing is
+ * written unless every check passes, including, for gzip input, a full verification pass over the
+ * compressed stream.
  *
  * Errors ({@linkcode PeError} unless noted): `SeekImageEnd` (the source has no usable size),
  * `ReadImageHeader` (shorter than 64 bytes), `SeekImageHeader` / `ReadKernelImage` (the source failed),
- * `InvalidImageMagicNumber`, `InvalidBaseAddrAlignment`, `InvalidImage`, `CorruptGzip`,
- * `DecompressedTooLarge`, and {@linkcode KernelLoaderError} `MemoryOverflow` (does not fit in guest memory).
+ * `InvalidImageMagicNumber`, `InvalidImage`, `CorruptGzip`, `DecompressedTooLarge`; and
+ * {@linkcode KernelLoaderError} `InvalidBaseAddrAlignment` (`imageBase` not 2 MiB aligned), `ArchMismatch`,
+ * `InvalidOption`, `InvalidKernelStartAddress` (below `highmemStart`), `MemoryOverflow` (does not fit).
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER, GuestMemory, loadPe } from "@linux-loader/linux-loader";
+ * import { GuestMemory, loadPe } from "@linux-loader/linux-loader";
+ * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const image = new Uint8Array(0x1000);
  * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
- * const r = await loadPe(mem, image, { kernelOffset: 0x200000 });
- * console.log(r.kernelLoad.toString(16), r.kernelEnd.toString(16)); // 280000 281000
+ * const r = await loadPe(mem, image, { imageBase: 0x200000 });
+ * console.log(r.entry.image?.toString(16), r.loadEnd.toString(16)); // 280000 281000
  * ```
  */
 export async function loadPe(
   mem: GuestMemory,
   source: KernelSource | Uint8Array,
-  options: PeLoadOptions = {},
+  options: LoadOptions = {},
 ): Promise<PeLoadResult> {
   const src = toSource(source);
-  checkSourceSize(src.size, "SeekImageEnd", "kernel image");
-  const head = await readHead(src, Math.min(src.size, IMAGE_HEADER_SIZE), "SeekImageHeader", "ReadImageHeader");
-  if (isGzip(head)) return await loadGzipPe(mem, src, options);
-  const p = planPe(mem, head, src.size, options);
+  const p = await planPe(mem, src, options);
+  if (p.details.compression === "gzip") {
+    const inflated = sequentialGunzip(src, p.loadEnd - p.loadStart);
+    await applyPlan(mem, p.plan, inflated);
+    try {
+      await inflated.finish();
+    } catch (e) {
+      // The stream changed after the copy (more bytes than measured): applyPlan's failure contract.
+      scrubPlan(mem, p.plan);
+      throw new SourceError(
+        "LoadInterrupted",
+        "the gzip stream changed during the load; the Image's range was zeroed",
+        {
+          cause: e,
+        },
+      );
+    }
+    return p;
+  }
   try {
     await applyPlan(mem, p.plan, src);
   } catch (e) {
     throw sourceFailure(e, "ReadKernelImage", "ReadKernelImage", "kernel image");
   }
-  return { ...p, compressed: false, loadedSize: src.size };
+  return p;
 }
 
 async function readHead(src: KernelSource, len: number, seek: PeErrorCode, read: PeErrorCode): Promise<Uint8Array> {
@@ -404,7 +436,7 @@ function contiguousFrom(mem: GuestMemory, addr: number): number {
 async function scanGzip(
   mem: GuestMemory,
   src: KernelSource,
-  options: PeLoadOptions,
+  options: LoadOptions,
 ): Promise<{ header: Uint8Array; size: number }> {
   const reader = inflate(src);
   const header = new Uint8Array(IMAGE_HEADER_SIZE);
@@ -419,7 +451,9 @@ async function scanGzip(
         header.set(take, size);
         if (size + value.byteLength >= IMAGE_HEADER_SIZE) {
           // The header is complete: from here the size is bounded by the memory at the load address.
-          const load = placeImage(decodePeHeader(header, options.arch), options);
+          const info = decodePeHeader(header);
+          checkArch(info.arch, options);
+          const load = placeImage(mem, info, options);
           const room = contiguousFrom(mem, load);
           limit = Math.min(options.maxDecompressedSize ?? Number.MAX_SAFE_INTEGER, Math.max(room, IMAGE_HEADER_SIZE));
         }
@@ -499,23 +533,6 @@ function sequentialGunzip(src: KernelSource, size: number): KernelSource & { fin
       }
     },
   };
-}
-
-async function loadGzipPe(mem: GuestMemory, src: KernelSource, options: PeLoadOptions): Promise<PeLoadResult> {
-  const { header, size } = await scanGzip(mem, src, options);
-  const p = planPe(mem, header, size, options);
-  const inflated = sequentialGunzip(src, size);
-  await applyPlan(mem, p.plan, inflated);
-  try {
-    await inflated.finish();
-  } catch (e) {
-    // The stream changed after the copy (more bytes than measured): the failure contract of applyPlan.
-    scrubPlan(mem, p.plan);
-    throw new SourceError("LoadInterrupted", `the gzip stream changed during the load; the Image's range was zeroed`, {
-      cause: e,
-    });
-  }
-  return { ...p, compressed: true, loadedSize: size };
 }
 
 // ---- device tree blob -----------------------------------------------------------------------------------

@@ -54,12 +54,12 @@ Deno.test("buildZeroPage gives an ELF kernel kernel_alignment 16 MiB as Firecrac
 Deno.test("buildZeroPage copies the setup header loadBzImage returned, code32_start at the load address", async () => {
   const mem = GuestMemory.fromRanges([[0, 8 * MiB]]);
   const image = buildBzImage({ payload: new Uint8Array(0x3000).fill(0x90) });
-  const r = await loadBzImage(mem, image, { kernelOffset: 0x200000 });
-  const dv = view(buildZeroPage({ header: r.setupHeader }));
-  assert.equal(dv.getUint8(0x1f1), r.setupHeader!.setup_sects);
+  const r = await loadBzImage(mem, image, { loadAddress: 0x200000 });
+  const dv = view(buildZeroPage({ header: r.details.setupHeader }));
+  assert.equal(dv.getUint8(0x1f1), r.details.setupHeader.setup_sects);
   assert.equal(dv.getUint32(0x214, true), 0x200000);
   assert.equal(dv.getUint8(0x211) & LOADED_HIGH, LOADED_HIGH);
-  assert.equal(dv.getUint32(0x260, true), r.setupHeader!.init_size);
+  assert.equal(dv.getUint32(0x260, true), r.details.setupHeader.init_size);
   assert.equal(dv.getUint8(0x210), 0xff);
 });
 

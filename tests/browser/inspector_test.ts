@@ -15,9 +15,10 @@ import assert from "node:assert/strict";
 import { ignoreUnless } from "../_require.ts";
 import { Chromium, chromiumPresent, within } from "./chromium.ts";
 import { decodePng } from "./png.ts";
-import { bundleInspector, inspectorHandler } from "../../web/serve.ts";
+import { bundleWeb, inspectorHandler } from "../../web/serve.ts";
 import { hashGuestMemory, planBoot } from "../../web/boot_plan.ts";
 import { MAP_COLOURS } from "../../web/memory_map.ts";
+import * as mod from "../../mod.ts";
 import { fromBlob, inspectKernel, planToJson } from "../../mod.ts";
 import { demoKernel } from "../../emu/demo_kernels.ts";
 import { buildArm64Image, gzip, kernelLikeBytes } from "../../fixtures/build/pe.ts";
@@ -60,15 +61,20 @@ interface Session {
   items: Item[];
   bytes: Map<string, Uint8Array>;
   results: PageResult[];
+  /** The export names of /linux_loader.js (the whole of mod.ts bundled) as the page imported it. */
+  libraryExports: string[];
   screenshot: Uint8Array;
   svg: { x: number; y: number; width: number; height: number };
   boxes: Box[];
   /** The status line and the report table after picking a bzImage in the file input. */
   pick: { status: string; report: Record<string, string> };
+  /** The status line after picking a text file. */
+  junkStatus: string;
   log: string[];
 }
 
 const PICKED_NAME = "bzImage-test";
+const JUNK_NAME = "notes.txt";
 
 function pickedBzImage(): Uint8Array {
   return buildBzImage({ payload: kernelLikeBytes(0x1_0000, 3) });
@@ -101,11 +107,11 @@ async function openPage(): Promise<Session> {
     ["demo x86_64", demoKernel("x86_64")],
   ]);
   const dir = await Deno.makeTempDir({ prefix: "linux-loader-browser-test-" });
-  const bundle = `${dir}/inspector.js`;
   const results: PageResult[] = [];
+  let libraryExports: string[] = [];
   let finish!: () => void, fail!: (e: Error) => void;
   const done = new Promise<void>((resolve, reject) => [finish, fail] = [resolve, reject]);
-  const page = inspectorHandler(bundle);
+  const page = inspectorHandler(dir);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/selftest/kernels") return Response.json(items);
@@ -113,8 +119,10 @@ async function openPage(): Promise<Session> {
       return new Response(bytes.get("arm64 Image.gz")! as Uint8Array<ArrayBuffer>);
     }
     if (req.method === "POST" && path === "/selftest/result") results.push(await req.json());
-    else if (req.method === "POST" && path === "/selftest/done") finish();
-    else if (req.method === "POST" && path === "/selftest/error") {
+    else if (req.method === "POST" && path === "/selftest/done") {
+      libraryExports = (await req.json() as { libraryExports: string[] }).libraryExports;
+      finish();
+    } else if (req.method === "POST" && path === "/selftest/error") {
       const e = await req.json() as { message: string; stack?: string };
       fail(new Error(`the page failed: ${e.message}\n${e.stack ?? ""}`));
     } else return page(req);
@@ -122,7 +130,7 @@ async function openPage(): Promise<Session> {
   });
   let browser: Chromium | undefined;
   try {
-    await bundleInspector(bundle);
+    await bundleWeb(dir);
     browser = await Chromium.launch(VIEWPORT.width, VIEWPORT.height);
     await browser.goto(`http://127.0.0.1:${server.addr.port}/?selftest`);
     await within(done, 15_000, "the page's self-test").catch((e: Error) => {
@@ -158,7 +166,13 @@ async function openPage(): Promise<Session> {
           [tr.cells[0].textContent, tr.cells[1].textContent])),
       })`),
     ) as Session["pick"];
-    return { items, bytes, results, screenshot, ...layout, pick, log: browser.log };
+    // And a file that is no kernel at all.
+    const junk = `${dir}/${JUNK_NAME}`;
+    await Deno.writeTextFile(junk, "not a kernel\n".repeat(100));
+    await browser.pickFile("#file", junk);
+    await browser.waitFor(`document.getElementById("status").className === "error"`, 10_000);
+    const junkStatus = await browser.evaluate<string>(`document.getElementById("status").textContent`);
+    return { items, bytes, results, libraryExports, screenshot, ...layout, pick, junkStatus, log: browser.log };
   } finally {
     await browser?.close();
     await server.shutdown();
@@ -194,6 +208,16 @@ Deno.test({
     );
     // Four different images leave four different memories.
     assert.equal(new Set(s.results.map((r) => r.sha256)).size, s.results.length);
+  },
+});
+
+Deno.test({
+  name:
+    "the whole library, bundled from mod.ts with deno bundle --platform browser, imports in Chromium with every export",
+  ignore,
+  async fn() {
+    const { libraryExports } = await runPage();
+    assert.deepEqual(libraryExports, Object.keys(mod).sort());
   },
 });
 
@@ -252,7 +276,16 @@ Deno.test({
     assert.equal(pick.report.file, PICKED_NAME);
     assert.equal(pick.report.format, "bzimage");
     assert.equal(pick.report.protocol, report.protocol);
-    assert.equal(pick.report["entry linux64"], `0x${report.entries.linux64.toString(16)}`);
+    assert.equal(pick.report["entry linux64"], `0x${report.entry.linux64!.toString(16)}`);
     assert.equal(pick.report.code32_start, report.fields.code32_start);
+  },
+});
+
+Deno.test({
+  name: "the inspector shows the library's typed error for a picked file that is no kernel",
+  ignore,
+  async fn() {
+    const { junkStatus } = await runPage();
+    assert.match(junkStatus, /^notes\.txt: KernelLoaderError UnknownFormat: not a kernel image this library knows/);
   },
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { DecompressError } from "../../lib/errors.ts";
+import { BufferSink } from "../../lib/compress/sink.ts";
 import {
+  decodeLz4,
   decodeLz4Block,
   decodeLz4Legacy,
   LZ4_LEGACY_BLOCK_SIZE,
@@ -243,4 +245,35 @@ Deno.test("decodeLz4Block writes nothing past its output limit", () => {
   // 5 literals into a 4-byte window at offset 2
   throwsCode(() => decodeLz4Block(new Uint8Array([0x50, 1, 2, 3, 4, 5]), 0, 6, out, 2, 4), "CorruptData");
   assert.deepEqual(out, new Uint8Array(8).fill(0xee));
+});
+
+Deno.test({
+  name: "decodeLz4 streams one block per sink write and refuses output above maxOutput before the sink receives it",
+  ignore: ignoreUnless(hasLz4, "lz4"),
+  async fn() {
+    const plain = new Uint8Array(20 << 20).map((_, i) => (i >> 12) & 0xff);
+    const packed = await lz4Tool(plain);
+    const sizes: number[] = [];
+    const r = decodeLz4(packed, { write: (c) => void sizes.push(c.byteLength) });
+    assert.equal(r.written, plain.byteLength);
+    assert.deepEqual(sizes, [LZ4_LEGACY_BLOCK_SIZE, LZ4_LEGACY_BLOCK_SIZE, 4 << 20]);
+    const sink = new BufferSink(new Uint8Array(10 << 20));
+    assert.throws(
+      () => decodeLz4(packed, sink, { maxOutput: 10 << 20 }),
+      (e) => e instanceof DecompressError && e.code === "OutputTooLarge",
+    );
+    assert.equal(sink.written, LZ4_LEGACY_BLOCK_SIZE);
+  },
+});
+
+Deno.test({
+  name: "decodeLz4Legacy never grows its buffer past maxOutput",
+  ignore: ignoreUnless(hasLz4, "lz4"),
+  async fn() {
+    const plain = new Uint8Array(12 << 20);
+    const packed = await lz4Tool(plain);
+    const r = decodeLz4Legacy(packed, { maxOutput: 12 << 20 });
+    assert.equal(r.bytes.byteLength, 12 << 20);
+    assert.ok(r.bytes.buffer.byteLength <= 12 << 20, `buffer of ${r.bytes.buffer.byteLength} bytes`);
+  },
 });

@@ -96,7 +96,7 @@ async function boot(
   } = {},
 ): Promise<Booted> {
   const mem = GuestMemory.fromRanges([[arch.ram, RAM_SIZE]]);
-  const r = await loadPe(mem, arch.image(), { kernelOffset: arch.ram, arch: arch.name });
+  const r = await loadPe(mem, arch.image(), { imageBase: arch.ram, arch: arch.name });
   const dtbAddr = arch.ram + (32 << 20);
   const placement: InitrdPlacement = { addr: arch.ram + (48 << 20), size: INITRD.length };
   assert.ok(placement.addr >= r.kernelEnd);
@@ -106,7 +106,7 @@ async function boot(
     buildVmFdt(mem, { arch: arch.name, bootargs: arch.bootargs, initrd: { start: c.initrdStart, end: c.initrdEnd } });
   opts.corrupt?.(dtb, placement);
   FdtBootConfigurator.writeBootparams(new BootParams(dtb, dtbAddr), mem);
-  return { seen: arch.run(mem, r.kernelLoad, dtbAddr), dtb, placement };
+  return { seen: arch.run(mem, r.loadStart, dtbAddr), dtb, placement };
 }
 
 /** The OK line a guest prints for an initrd at `p` whose first 4 bytes are the cpio magic. */

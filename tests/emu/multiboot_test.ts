@@ -47,12 +47,12 @@ async function prepare(
     infoAddr: INFO,
     cmdline: CMDLINE,
     modules: [{ addr: MODULE, bytes: moduleBytes(), cmdline: MODULE_STRING }],
-    pageAlignModules: load.pageAlignModules,
+    pageAlignModules: load.details.pageAlignModules,
   };
   const info = v2 ? configureMultiboot2(mem, opts) : configureMultiboot(mem, opts);
   // 32-bit flat protected mode, paging off (the PVH entry state is the same machine state); then the
   // Multiboot registers: EAX the boot loader magic, EBX the information's address.
-  const { plan, cpu } = x86PvhBoot({ entry: load.entry, startInfo: info.registers.ebx });
+  const { plan, cpu } = x86PvhBoot({ entry: load.entry.multiboot!, startInfo: info.registers.ebx });
   applyPlanSync(mem, plan);
   cpu.regs.eax = info.registers.eax;
   cpu.regs.ebx = info.registers.ebx;
@@ -110,11 +110,11 @@ emuTest("a Multiboot 1 ELF32 kernel linked high enters at e_entry translated to 
   const img = buildMultibootElf({ code: multibootStub("multiboot"), vaddr: 0xc010_0000 });
   const load = await loadMultiboot(mem, img);
   const info = configureMultiboot(mem, { infoAddr: INFO, cmdline: CMDLINE, modules: [{ addr: MODULE, size: 4 }] });
-  const { plan, cpu } = x86PvhBoot({ entry: load.entry, startInfo: INFO });
+  const { plan, cpu } = x86PvhBoot({ entry: load.entry.multiboot!, startInfo: INFO });
   applyPlanSync(mem, plan);
   cpu.regs.eax = info.registers.eax;
   const r = runX86(mem, cpu);
-  assert.equal(load.entry < 0x20_0000, true);
+  assert.equal(load.entry.multiboot! < 0x20_0000, true);
   assert.match(r.serial, /^MB1 OK flags=0x24d .* mod0=0x400000:0x400004:0x0 '' loader=linux-loader for Deno\n$/);
 });
 

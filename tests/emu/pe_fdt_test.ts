@@ -29,12 +29,12 @@ async function prepare(
 ): Promise<{ mem: GuestMemory; entry: number; dtbAddr: number; dtb: Uint8Array }> {
   const ram = arch === "aarch64" ? ARM_RAM : RV_RAM;
   const mem = GuestMemory.fromRanges([[ram, RAM_SIZE]]);
-  const r = await loadPe(mem, image, { kernelOffset: ram, arch });
+  const r = await loadPe(mem, image, { imageBase: ram, arch });
   const dtb = buildVmFdt(mem, { arch, bootargs: arch === "aarch64" ? ARM_BOOTARGS : RV_BOOTARGS });
   corrupt?.(dtb);
   const dtbAddr = ram + (32 << 20);
   FdtBootConfigurator.writeBootparams(new BootParams(dtb, dtbAddr), mem);
-  return { mem, entry: r.kernelLoad, dtbAddr, dtb };
+  return { mem, entry: r.entry.image!, dtbAddr, dtb };
 }
 
 function armImage(): Uint8Array {

@@ -110,9 +110,9 @@ async function bootLinuxElf(zeroPage: BootParamsOptions = {}): Promise<{ run: Ru
     linuxBootParams({ zeroPageAddr: ZERO_PAGE, cmdlineAddr: CMDLINE, e820: E820, ...zeroPage }),
     mem,
   );
-  const { plan, cpu } = x86LongModeBoot({ entry: r.kernelLoad, zeroPage: ZERO_PAGE });
+  const { plan, cpu } = x86LongModeBoot({ entry: r.entry.linux64!, zeroPage: ZERO_PAGE });
   applyPlanSync(mem, plan);
-  return { run: runX86(mem, cpu), entry: r.kernelLoad };
+  return { run: runX86(mem, cpu), entry: r.entry.linux64! };
 }
 
 emuTest("an ELF kernel loaded by loadElf boots in 64-bit mode and reads the configurator's zero page", async () => {
@@ -192,13 +192,13 @@ async function bootPvhElf(broken?: (p: ReturnType<typeof pvhBootParams>) => void
   });
   const mem = guestMem();
   const r = await loadElf(mem, image, { highmemStart: 0x100000 });
-  assert.deepEqual(r.pvhBootCap, { kind: "present", address: PVH_ENTRY });
-  if (r.pvhBootCap.kind !== "present") throw new Error("unreachable");
+  assert.deepEqual(r.details.pvhBootCap, { kind: "present", address: PVH_ENTRY });
+  assert.equal(r.entry.pvh, PVH_ENTRY);
   loadCmdline(mem, CMDLINE, cmdline());
   const params = pvhBootParams(PVH_PARAMS);
   broken?.(params);
   PvhBootConfigurator.writeBootparams(params, mem);
-  const { plan, cpu } = x86PvhBoot({ entry: r.pvhBootCap.address, startInfo: START_INFO });
+  const { plan, cpu } = x86PvhBoot({ entry: r.entry.pvh!, startInfo: START_INFO });
   applyPlanSync(mem, plan);
   return runX86(mem, cpu);
 }
@@ -231,23 +231,24 @@ async function bootBzImage(
   payload.set(stub("x86_64_linux"), STARTUP_64_OFFSET);
   const image = buildBzImage({ payload });
   const mem = guestMem();
-  const placement = bzImagePlacement(await decodeBzImage(image), mem, { highmemStart: 0x100000 });
-  const r = await loadBzImage(mem, image, { kernelOffset: placement.loadAddress, highmemStart: 0x100000 });
+  const placement = bzImagePlacement(mem, await decodeBzImage(image), { highmemStart: 0x100000 });
+  const r = await loadBzImage(mem, image, { loadAddress: placement.loadAddress, highmemStart: 0x100000 });
   loadCmdline(mem, CMDLINE, cmdline());
   LinuxBootConfigurator.writeBootparams(
     linuxBootParams({
       zeroPageAddr: ZERO_PAGE,
-      setupHeader: r.setupHeader,
+      setupHeader: r.details.setupHeader,
       cmdlineAddr: CMDLINE,
       e820: E820,
       ...zeroPage,
     }),
     mem,
   );
-  const entry = r.kernelLoad + STARTUP_64_OFFSET;
+  const entry = r.entry.linux64!;
+  assert.equal(entry, r.loadStart + STARTUP_64_OFFSET);
   const { plan, cpu } = x86LongModeBoot({ entry, zeroPage: ZERO_PAGE });
   applyPlanSync(mem, plan);
-  return { run: runX86(mem, cpu), entry, load: r.kernelLoad, mem };
+  return { run: runX86(mem, cpu), entry, load: r.loadStart, mem };
 }
 
 emuTest("a bzImage loaded by loadBzImage starts its 64-bit stub at load + 0x200 with the zero page", async () => {

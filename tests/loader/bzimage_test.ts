@@ -28,23 +28,23 @@ function image(): Uint8Array {
 // ---- The crate's tests, re-expressed (its test_load_bzImage needs a Debian kernel; the same steps run here
 // on a built image) ----
 
-Deno.test("loadBzImage loads at kernelOffset and returns the setup header (crate test_load_bzImage)", async () => {
-  const r = await loadBzImage(guestMem(), image(), { kernelOffset: 0x200000, highmemStart: 0 });
-  assert.equal(r.kernelLoad, 0x200000);
-  assert.equal(r.setupHeader?.header, HDRS_MAGIC);
-  assert.equal(r.setupHeader?.version, 0x20f);
-  assert.equal(r.setupHeader?.loadflags, LOADED_HIGH);
-  assert.equal(r.kernelEnd, 0x200000 + 0x3000);
+Deno.test("loadBzImage loads at loadAddress and returns the setup header (crate test_load_bzImage)", async () => {
+  const r = await loadBzImage(guestMem(), image(), { loadAddress: 0x200000, highmemStart: 0 });
+  assert.equal(r.loadStart, 0x200000);
+  assert.equal(r.details.setupHeader.header, HDRS_MAGIC);
+  assert.equal(r.details.setupHeader.version, 0x20f);
+  assert.equal(r.details.setupHeader.loadflags, LOADED_HIGH);
+  assert.equal(r.loadEnd, 0x200000 + 0x3000);
 });
 
-Deno.test("loadBzImage loads at code32_start without a kernelOffset", async () => {
-  assert.equal((await loadBzImage(guestMem(), image(), { highmemStart: 0 })).kernelLoad, 0x100000);
-  assert.equal((await loadBzImage(guestMem(), image())).kernelLoad, 0x100000);
+Deno.test("loadBzImage loads at code32_start without a loadAddress", async () => {
+  assert.equal((await loadBzImage(guestMem(), image(), { highmemStart: 0 })).loadStart, 0x100000);
+  assert.equal((await loadBzImage(guestMem(), image())).loadStart, 0x100000);
 });
 
 Deno.test("loadBzImage rejects a load address below highmemStart with InvalidKernelStartAddress", async () => {
   await rejectsWith(
-    loadBzImage(guestMem(), image(), { kernelOffset: 0x1000, highmemStart: 0x200000 }),
+    loadBzImage(guestMem(), image(), { loadAddress: 0x1000, highmemStart: 0x200000 }),
     KernelLoaderError,
     "InvalidKernelStartAddress",
   );
@@ -52,7 +52,7 @@ Deno.test("loadBzImage rejects a load address below highmemStart with InvalidKer
 
 Deno.test("loadBzImage rejects the crate's fuzzed image whose setup is larger than the file with Underflow", async () => {
   await rejectsWith(
-    loadBzImage(guestMem(), crateFuzzInvalidBzImage(), { kernelOffset: 0x200000, highmemStart: 0 }),
+    loadBzImage(guestMem(), crateFuzzInvalidBzImage(), { loadAddress: 0x200000, highmemStart: 0 }),
     BzImageError,
     "Underflow",
   );
@@ -62,7 +62,7 @@ Deno.test("loadBzImage rejects the crate's fuzzed image whose setup is larger th
 
 Deno.test("loadBzImage copies the bytes after (setup_sects + 1) * 512 to the load address", async () => {
   const mem = guestMem();
-  await loadBzImage(mem, image(), { kernelOffset: 0x200000 });
+  await loadBzImage(mem, image(), { loadAddress: 0x200000 });
   assert.deepEqual(mem.read(0x200000, 0x3000), payload());
   assert.equal(mem.readU8(0x203000), 0xaa);
 });
@@ -78,17 +78,44 @@ Deno.test("loadBzImage honours a larger setup_sects", async () => {
   const img = buildBzImage({ payload: payload(), header: { setup_sects: 30 } });
   const mem = guestMem();
   const r = await loadBzImage(mem, img);
-  assert.equal(r.kernelEnd, 0x103000);
+  assert.equal(r.loadEnd, 0x103000);
   assert.deepEqual(mem.read(0x100000, 0x3000), payload());
 });
 
 Deno.test("loadBzImage sets code32_start in the returned header to the load address", async () => {
-  const r = await loadBzImage(guestMem(), image(), { kernelOffset: 0x400000 });
-  assert.equal(r.setupHeader?.code32_start, 0x400000);
+  const r = await loadBzImage(guestMem(), image(), { loadAddress: 0x400000 });
+  assert.equal(r.details.setupHeader.code32_start, 0x400000);
 });
 
-Deno.test("loadBzImage reports PVH as ignored", async () => {
-  assert.deepEqual((await loadBzImage(guestMem(), image())).pvhBootCap, { kind: "ignored" });
+Deno.test("loadBzImage reports no PVH entry", async () => {
+  assert.equal((await loadBzImage(guestMem(), image())).entry.pvh, undefined);
+});
+
+Deno.test("loadBzImage reports the 32-bit entry at the load address and the 64-bit one 0x200 above it", async () => {
+  const r = await loadBzImage(guestMem(), image(), { loadAddress: 0x200000 });
+  assert.deepEqual(r.entry, { linux64: 0x200200, linux32: 0x200000 });
+  assert.equal(r.arch, "x86_64");
+});
+
+Deno.test("loadBzImage reports no 64-bit entry and arch i386 for a 2.12+ header without XLF_KERNEL_64", async () => {
+  const r = await loadBzImage(guestMem(), patchSetupHeader(image(), { xloadflags: 0 }));
+  assert.deepEqual([r.arch, r.entry], ["i386", { linux32: 0x100000 }]);
+});
+
+Deno.test("loadBzImage takes a header older than 2.12 (no xloadflags) as 64-bit", async () => {
+  const r = await loadBzImage(guestMem(), patchSetupHeader(image(), { version: 0x20b, xloadflags: 0 }));
+  assert.equal(r.entry.linux64, 0x100200);
+});
+
+Deno.test("loadBzImage reports kernelEnd as init_size from the runtime start when that passes loadEnd", async () => {
+  const r = await loadBzImage(guestMem(), patchSetupHeader(image(), { init_size: 0x80_0000 }));
+  // Relocatable, loaded at 0x100000 below pref_address 0x1000000: the kernel moves up to pref_address.
+  assert.deepEqual([r.loadEnd, r.kernelEnd], [0x100000 + 0x3000, 0x1000000 + 0x80_0000]);
+});
+
+Deno.test("loadBzImage refuses an Image's imageBase or an ELF's addend with InvalidOption", async () => {
+  await rejectsWith(loadBzImage(guestMem(), image(), { imageBase: 0 }), KernelLoaderError, "InvalidOption");
+  await rejectsWith(loadBzImage(guestMem(), image(), { addend: 0 }), KernelLoaderError, "InvalidOption");
 });
 
 Deno.test("loadBzImage loads the same bytes from a Blob source as from bytes", async () => {
@@ -99,12 +126,15 @@ Deno.test("loadBzImage loads the same bytes from a Blob source as from bytes", a
 });
 
 Deno.test("loadBzImage checks the load address, not code32_start, against highmemStart", async () => {
-  const r = await loadBzImage(guestMem(), image(), { kernelOffset: 0x200000, highmemStart: 0x180000 });
-  assert.equal(r.kernelLoad, 0x200000);
+  const r = await loadBzImage(guestMem(), image(), { loadAddress: 0x200000, highmemStart: 0x180000 });
+  assert.equal(r.loadStart, 0x200000);
 });
 
 Deno.test("planBzImage plans one copy without writing guest memory", async () => {
-  const p = await planBzImage(image());
+  const mem = guestMem();
+  const before = snapshot(mem);
+  const p = await planBzImage(mem, image());
+  assert.deepEqual(snapshot(mem), before);
   assert.deepEqual(p.plan.steps.map((s) => [s.kind, s.guestAddr, s.kind === "copy" ? s.sourceOffset : -1]), [[
     "copy",
     0x100000,
@@ -145,7 +175,7 @@ Deno.test("isBzImage recognises the boot flag and HdrS", () => {
 
 Deno.test("bzImagePlacement puts a relocatable kernel at pref_address when it fits", async () => {
   const info = await decodeBzImage(image());
-  assert.deepEqual(bzImagePlacement(info, GuestMemory.fromRanges([[0, 64 << 20]])), {
+  assert.deepEqual(bzImagePlacement(GuestMemory.fromRanges([[0, 64 << 20]]), info), {
     loadAddress: 0x1000000,
     runtimeStart: 0x1000000,
     reserved: 0x103000,
@@ -155,29 +185,29 @@ Deno.test("bzImagePlacement puts a relocatable kernel at pref_address when it fi
 Deno.test("bzImagePlacement aligns a relocatable kernel up to kernel_alignment in a later region", async () => {
   const info = await decodeBzImage(patchSetupHeader(image(), { pref_address: 0n }));
   const mem = GuestMemory.fromRanges([[0, 0x1000], [0x30_1000, 0x40_0000]]);
-  assert.equal(bzImagePlacement(info, mem).loadAddress, 0x40_0000);
+  assert.equal(bzImagePlacement(mem, info).loadAddress, 0x40_0000);
 });
 
 Deno.test("bzImagePlacement keeps above highmemStart", async () => {
   const info = await decodeBzImage(patchSetupHeader(image(), { pref_address: 0n }));
   const mem = GuestMemory.fromRanges([[0, 64 << 20]]);
-  assert.equal(bzImagePlacement(info, mem, { highmemStart: 0x300000 }).loadAddress, 0x400000);
+  assert.equal(bzImagePlacement(mem, info, { highmemStart: 0x300000 }).loadAddress, 0x400000);
 });
 
 Deno.test("bzImagePlacement rejects an init_size that fits nowhere with InitSizeTooLarge", async () => {
   const info = await decodeBzImage(patchSetupHeader(image(), { init_size: 0x4000000 }));
   assert.throws(
-    () => bzImagePlacement(info, GuestMemory.fromRanges([[0, 64 << 20]])),
+    () => bzImagePlacement(GuestMemory.fromRanges([[0, 64 << 20]]), info),
     (e: unknown) => e instanceof BzImageError && e.code === "InitSizeTooLarge",
   );
 });
 
 Deno.test("bzImagePlacement loads a non-relocatable kernel at code32_start and reserves init_size at pref_address", async () => {
   const info = await decodeBzImage(patchSetupHeader(image(), { relocatable_kernel: 0 }));
-  const p = bzImagePlacement(info, GuestMemory.fromRanges([[0, 64 << 20]]));
+  const p = bzImagePlacement(GuestMemory.fromRanges([[0, 64 << 20]]), info);
   assert.deepEqual(p, { loadAddress: 0x100000, runtimeStart: 0x1000000, reserved: 0x103000 });
   assert.throws(
-    () => bzImagePlacement(info, GuestMemory.fromRanges([[0, 0x1080000]])),
+    () => bzImagePlacement(GuestMemory.fromRanges([[0, 0x1080000]]), info),
     (e: unknown) => e instanceof BzImageError && e.code === "InitSizeTooLarge",
   );
 });
@@ -185,7 +215,7 @@ Deno.test("bzImagePlacement loads a non-relocatable kernel at code32_start and r
 Deno.test("bzImagePlacement rejects a kernel_alignment that is not a power of two with InvalidBzImage", async () => {
   const info = await decodeBzImage(patchSetupHeader(image(), { kernel_alignment: 0x300000 }));
   assert.throws(
-    () => bzImagePlacement(info, GuestMemory.fromRanges([[0, 64 << 20]])),
+    () => bzImagePlacement(GuestMemory.fromRanges([[0, 64 << 20]]), info),
     (e: unknown) => e instanceof BzImageError && e.code === "InvalidBzImage",
   );
 });
@@ -193,7 +223,7 @@ Deno.test("bzImagePlacement rejects a kernel_alignment that is not a power of tw
 Deno.test("bzImagePlacement rejects an aligned address beyond 2^53 with Overflow", async () => {
   const info = await decodeBzImage(patchSetupHeader(image(), { pref_address: BigInt(Number.MAX_SAFE_INTEGER - 4) }));
   assert.throws(
-    () => bzImagePlacement(info, GuestMemory.fromRanges([[Number.MAX_SAFE_INTEGER - 0x10_0000, 0x10_0000]])),
+    () => bzImagePlacement(GuestMemory.fromRanges([[Number.MAX_SAFE_INTEGER - 0x10_0000, 0x10_0000]]), info),
     (e: unknown) => e instanceof BzImageError && e.code === "Overflow",
   );
 });
@@ -266,7 +296,7 @@ Deno.test("decodeBzImage rejects a pref_address beyond 2^53 with Overflow", asyn
 
 Deno.test("loadBzImage rejects a kernel that passes the end of guest memory with MemoryOverflow", async () => {
   await rejectsWith(
-    loadBzImage(guestMem(), image(), { kernelOffset: MEM_SIZE - 0x1000 }),
+    loadBzImage(guestMem(), image(), { loadAddress: MEM_SIZE - 0x1000 }),
     KernelLoaderError,
     "MemoryOverflow",
   );
@@ -274,7 +304,7 @@ Deno.test("loadBzImage rejects a kernel that passes the end of guest memory with
 
 Deno.test("loadBzImage rejects a kernel end beyond 2^53 with MemoryOverflow", async () => {
   await rejectsWith(
-    loadBzImage(guestMem(), image(), { kernelOffset: Number.MAX_SAFE_INTEGER - 0x10 }),
+    loadBzImage(guestMem(), image(), { loadAddress: Number.MAX_SAFE_INTEGER - 0x10 }),
     KernelLoaderError,
     "MemoryOverflow",
   );
@@ -284,7 +314,7 @@ Deno.test("loadBzImage leaves guest memory byte-identical when the kernel does n
   const mem = guestMem();
   const before = snapshot(mem);
   await rejectsWith(
-    loadBzImage(mem, image(), { kernelOffset: MEM_SIZE - 0x1000 }),
+    loadBzImage(mem, image(), { loadAddress: MEM_SIZE - 0x1000 }),
     KernelLoaderError,
     "MemoryOverflow",
   );

@@ -57,12 +57,12 @@ function smallKernel(): Uint8Array {
 
 // ---- The crate's tests, re-expressed ----
 
-Deno.test("loadElf reports kernelLoad as e_entry plus kernelOffset (crate test_load_elf)", async () => {
+Deno.test("loadElf reports entry.linux64 as e_entry plus addend (crate test_load_elf)", async () => {
   const image = crateTestElf();
   const mem = guestMem();
-  assert.equal((await loadElf(mem, image, { kernelOffset: 0x200000, highmemStart: 0 })).kernelLoad, 0x200400);
-  assert.equal((await loadElf(mem, image, { kernelOffset: 0x200000 })).kernelLoad, 0x200400);
-  assert.equal((await loadElf(mem, image, { highmemStart: 0 })).kernelLoad, 0x400);
+  assert.equal((await loadElf(mem, image, { addend: 0x200000, highmemStart: 0 })).entry.linux64, 0x200400);
+  assert.equal((await loadElf(mem, image, { addend: 0x200000 })).entry.linux64, 0x200400);
+  assert.equal((await loadElf(mem, image, { highmemStart: 0 })).entry.linux64, 0x400);
 });
 
 Deno.test("loadElf rejects an entry point below highmemStart with InvalidEntryAddress", async () => {
@@ -71,32 +71,32 @@ Deno.test("loadElf rejects an entry point below highmemStart with InvalidEntryAd
 
 Deno.test("loadElf rejects a bad magic number with InvalidElfMagicNumber", async () => {
   const bad = patchIdent(crateTestElf(), 1, 0x33);
-  await rejectsWith(loadElf(guestMem(), bad, { kernelOffset: 0 }), ElfError, "InvalidElfMagicNumber");
+  await rejectsWith(loadElf(guestMem(), bad, { addend: 0 }), ElfError, "InvalidElfMagicNumber");
 });
 
 Deno.test("loadElf rejects a big-endian image with BigEndianElfOnLittle", async () => {
   const bad = patchIdent(crateTestElf(), EI_DATA, ELFDATA2MSB);
-  await rejectsWith(loadElf(guestMem(), bad, { kernelOffset: 0 }), ElfError, "BigEndianElfOnLittle");
+  await rejectsWith(loadElf(guestMem(), bad, { addend: 0 }), ElfError, "BigEndianElfOnLittle");
 });
 
 Deno.test("loadElf rejects a program header table inside the ELF header with InvalidProgramHeaderOffset", async () => {
   const bad = patchEhdr(crateTestElf(), { e_phoff: 0x10n });
-  await rejectsWith(loadElf(guestMem(), bad, { kernelOffset: 0 }), ElfError, "InvalidProgramHeaderOffset");
+  await rejectsWith(loadElf(guestMem(), bad, { addend: 0 }), ElfError, "InvalidProgramHeaderOffset");
 });
 
 Deno.test("loadElf finds the Xen PHYS32_ENTRY note and reports PVH present (crate test_load_pvh)", async () => {
   const r = await loadElf(guestMem(), crateTestElfnote());
-  assert.deepEqual(r.pvhBootCap, { kind: "present", address: CRATE_PVH_ENTRY });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "present", address: CRATE_PVH_ENTRY });
 });
 
-Deno.test("loadElf ignores PVH notes when a kernelOffset is given", async () => {
-  const r = await loadElf(guestMem(), crateTestElfnote(), { kernelOffset: 0x200000 });
-  assert.deepEqual(r.pvhBootCap, { kind: "ignored" });
+Deno.test("loadElf ignores PVH notes when a addend is given", async () => {
+  const r = await loadElf(guestMem(), crateTestElfnote(), { addend: 0x200000 });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "ignored" });
 });
 
 Deno.test("loadElf reports PVH not present for a type-18 note that is not named Xen (crate test_dummy_elfnote)", async () => {
   const r = await loadElf(guestMem(), crateTestDummyNote());
-  assert.deepEqual(r.pvhBootCap, { kind: "notPresent" });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "notPresent" });
 });
 
 Deno.test("loadElf rejects a Xen PHYS32_ENTRY note with a 2-byte descriptor with InvalidPvhNote", async () => {
@@ -105,17 +105,17 @@ Deno.test("loadElf rejects a Xen PHYS32_ENTRY note with a 2-byte descriptor with
 
 Deno.test("loadElf reads notes of a PT_NOTE with the invalid p_align 13 without an Align error", async () => {
   const r = await loadElf(guestMem(0x1000_0000), crateTestBadAlign());
-  assert.deepEqual(r.pvhBootCap, { kind: "notPresent" });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "notPresent" });
 });
 
 Deno.test("loadElf finds the PVH entry in a PT_NOTE whose p_align is 8 (notes padded to 4)", async () => {
   const r = await loadElf(guestMem(), crateTestElfnote8ByteAlign());
-  assert.deepEqual(r.pvhBootCap, { kind: "present", address: CRATE_PVH_ENTRY });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "present", address: CRATE_PVH_ENTRY });
 });
 
-Deno.test("loadElf rejects a kernelOffset that makes the entry overflow with Overflow (crate test_overflow_loadaddr)", async () => {
+Deno.test("loadElf rejects a addend that makes the entry overflow with Overflow (crate test_overflow_loadaddr)", async () => {
   await rejectsWith(
-    loadElf(guestMem(), crateTestElf(), { kernelOffset: Number.MAX_SAFE_INTEGER }),
+    loadElf(guestMem(), crateTestElf(), { addend: Number.MAX_SAFE_INTEGER }),
     ElfError,
     "Overflow",
   );
@@ -123,10 +123,10 @@ Deno.test("loadElf rejects a kernelOffset that makes the entry overflow with Ove
 
 // ---- Loading ----
 
-Deno.test("loadElf copies each PT_LOAD's file bytes to p_paddr + kernelOffset", async () => {
+Deno.test("loadElf copies each PT_LOAD's file bytes to p_paddr + addend", async () => {
   const image = crateTestElf();
   const mem = patternedMem();
-  await loadElf(mem, image, { kernelOffset: 0x200000 });
+  await loadElf(mem, image, { addend: 0x200000 });
   const text = readPhdr(image, 0), data = readPhdr(image, 1);
   const textBytes = image.subarray(Number(text.p_offset), Number(text.p_offset + text.p_filesz));
   const dataBytes = image.subarray(Number(data.p_offset), Number(data.p_offset + data.p_filesz));
@@ -155,18 +155,18 @@ Deno.test("loadElf zero-fills a PT_LOAD that has no file bytes and counts it in 
 });
 
 Deno.test("loadElf reports kernelEnd as the highest p_paddr + p_memsz", async () => {
-  const r = await loadElf(guestMem(), crateTestElf(), { kernelOffset: 0x200000 });
+  const r = await loadElf(guestMem(), crateTestElf(), { addend: 0x200000 });
   assert.equal(r.kernelEnd, 0x200420 + 0xe);
 });
 
-Deno.test("loadElf returns no setup header for an ELF kernel", async () => {
+Deno.test("loadElf reports the ELF format, x86_64 and the same loadEnd and kernelEnd", async () => {
   const r = await loadElf(guestMem(), crateTestElf());
-  assert.equal(r.setupHeader, undefined);
+  assert.deepEqual([r.format, r.arch, r.kernelEnd], ["elf", "x86_64", r.loadEnd]);
 });
 
 Deno.test("loadElf reports PVH not present for an image without PT_NOTE", async () => {
   const r = await loadElf(guestMem(), crateTestElf());
-  assert.deepEqual(r.pvhBootCap, { kind: "notPresent" });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "notPresent" });
 });
 
 Deno.test("loadElf loads the same bytes from a Blob source as from bytes", async () => {
@@ -179,10 +179,13 @@ Deno.test("loadElf loads the same bytes from a Blob source as from bytes", async
 });
 
 Deno.test("planElf returns the copies and zero-fills without writing guest memory", async () => {
-  const p = await planElf(smallKernel());
+  const mem = patternedMem();
+  const before = snapshot(mem);
+  const p = await planElf(mem, smallKernel());
   assert.deepEqual(p.plan.steps.map((s) => [s.kind, s.guestAddr]), [["copy", 0x100000], ["fill", 0x100008]]);
-  assert.equal(p.entry, 0x100000);
-  assert.equal(p.phdrs.length, 1);
+  assert.equal(p.entry.linux64, 0x100000);
+  assert.equal(p.details.phdrs.length, 1);
+  assert.deepEqual(snapshot(mem), before);
 });
 
 Deno.test("loadElf finds the PVH entry in notes laid out with 8-byte padding when sizes keep 4-byte offsets", async () => {
@@ -202,7 +205,7 @@ Deno.test("loadElf finds the PVH entry in notes laid out with 8-byte padding whe
     ],
   });
   const r = await loadElf(guestMem(), image);
-  assert.deepEqual(r.pvhBootCap, { kind: "present", address: 0x100000 });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "present", address: 0x100000 });
 });
 
 /** A p_align 8 PT_NOTE laid out with 8-byte padding, as binutils does: "dummy" (namesz 6) pads differently. */
@@ -226,17 +229,17 @@ function eightByteNotes(): Uint8Array {
 
 Deno.test("loadElf finds the PVH entry in a p_align 8 PT_NOTE laid out with 8-byte padding", async () => {
   const r = await loadElf(guestMem(), eightByteNotes());
-  assert.deepEqual(r.pvhBootCap, { kind: "present", address: 0x1000000 });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "present", address: 0x1000000 });
 });
 
 Deno.test("loadElf reads a p_align 4 PT_NOTE only with 4-byte padding", async () => {
   const r = await loadElf(guestMem(), patchPhdr(eightByteNotes(), 1, { p_align: 4n }));
-  assert.deepEqual(r.pvhBootCap, { kind: "notPresent" });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "notPresent" });
 });
 
 Deno.test("loadElf never fails a load on the 8-byte retry walk of a p_align 8 PT_NOTE", async () => {
   const r = await loadElf(guestMem(0x1000_0000), patchPhdr(crateTestBadAlign(), 1, { p_align: 8n }));
-  assert.deepEqual(r.pvhBootCap, { kind: "notPresent" });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "notPresent" });
 });
 
 Deno.test("loadElf keeps the first PVH entry found when a later PT_NOTE has none", async () => {
@@ -249,12 +252,12 @@ Deno.test("loadElf keeps the first PVH entry found when a later PT_NOTE has none
     ],
   });
   const r = await loadElf(guestMem(), image);
-  assert.deepEqual(r.pvhBootCap, { kind: "present", address: 0x123456 });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "present", address: 0x123456 });
 });
 
-Deno.test("loadElf does not look at hostile notes when a kernelOffset is given", async () => {
-  const r = await loadElf(guestMem(), crateTestInvalidPvhNote(), { kernelOffset: 0 });
-  assert.deepEqual(r.pvhBootCap, { kind: "ignored" });
+Deno.test("loadElf does not look at hostile notes when a addend is given", async () => {
+  const r = await loadElf(guestMem(), crateTestInvalidPvhNote(), { addend: 0 });
+  assert.deepEqual(r.details.pvhBootCap, { kind: "ignored" });
 });
 
 Deno.test("loadElf ends a walk over a huge PT_NOTE of empty notes at the end of the file", async () => {
@@ -287,7 +290,7 @@ Deno.test("loadElf rejects another architecture's ELF with InvalidMachine", asyn
 
 Deno.test("loadElf accepts any e_machine when machine is null", async () => {
   const r = await loadElf(guestMem(), patchEhdr(smallKernel(), { e_machine: 183 }), { machine: null });
-  assert.equal(r.kernelLoad, 0x100000);
+  assert.equal(r.entry.linux64, 0x100000);
 });
 
 Deno.test("loadElf rejects an e_phentsize other than 56 with InvalidProgramHeaderSize", async () => {
@@ -400,9 +403,9 @@ Deno.test("loadElf rejects a p_memsz that ends beyond 2^53 with MemoryOverflow",
   await rejectsWith(loadElf(guestMem(), image), KernelLoaderError, "MemoryOverflow");
 });
 
-Deno.test("loadElf rejects a negative kernelOffset with InvalidKernelStartAddress", async () => {
+Deno.test("loadElf rejects a negative addend with InvalidKernelStartAddress", async () => {
   await rejectsWith(
-    loadElf(guestMem(), smallKernel(), { kernelOffset: -1 }),
+    loadElf(guestMem(), smallKernel(), { addend: -1 }),
     KernelLoaderError,
     "InvalidKernelStartAddress",
   );

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { detectKernel, GuestMemory, KernelLoaderError, loadKernel } from "../../mod.ts";
+import { detectKernel, GuestMemory, KernelLoaderError, loadKernel, planKernel } from "../../mod.ts";
 import { buildElf } from "../../fixtures/build/elf.ts";
 import { buildBzImage } from "../../fixtures/build/bzimage.ts";
 import { buildArm64Image, buildRiscv64Image, gzip } from "../../fixtures/build/pe.ts";
@@ -65,23 +65,47 @@ Deno.test("loadKernel loads an ELF with loadElf", async () => {
 
 Deno.test("loadKernel loads a bzImage with loadBzImage", async () => {
   const m = mem();
-  const k = await loadKernel(m, bz, { kernelOffset: 0x200000 });
+  const k = await loadKernel(m, bz, { loadAddress: 0x200000 });
   assert.equal(k.format, "bzimage");
-  assert.equal(k.format === "bzimage" && k.result.setupHeader?.header, 0x53726448);
+  assert.equal(k.format === "bzimage" && k.details.setupHeader.header, 0x53726448);
   assert.equal(m.readU8(0x200000), 0x90);
 });
 
 Deno.test("loadKernel loads a gzip-compressed arm64 Image", async () => {
   const m = mem();
-  const k = await loadKernel(m, await gzip(buildArm64Image({ code, size: 0x2000 })), { kernelOffset: 0x200000 });
+  const k = await loadKernel(m, await gzip(buildArm64Image({ code, size: 0x2000 })), { imageBase: 0x200000 });
   assert.equal(k.format, "pe");
-  assert.equal(m.readU32(k.result.kernelLoad + 0x40), 0xf4f4f4f4);
+  assert.equal(m.readU32(k.loadStart + 0x40), 0xf4f4f4f4);
 });
 
 Deno.test("loadKernel loads a Multiboot2 image", async () => {
   const m = mem();
   const k = await loadKernel(m, buildMultiboot2({ code }));
   assert.equal(k.format, "multiboot2");
+});
+
+Deno.test("loadKernel returns the same common fields for every format", async () => {
+  const images = [elf, bz, await gzip(buildArm64Image({ code, size: 0x2000 })), buildMultiboot2({ code })];
+  for (const image of images) {
+    const k = await loadKernel(mem(), image);
+    assert.ok(Object.values(k.entry).length > 0, k.format);
+    assert.ok(k.loadStart < k.loadEnd && k.loadEnd <= k.kernelEnd, k.format);
+    assert.ok(k.plan.steps.length > 0, k.format);
+  }
+});
+
+Deno.test("planKernel plans the same load as loadKernel without writing", async () => {
+  const a = mem(), b = mem();
+  const planned = await planKernel(a, bz);
+  const loaded = await loadKernel(b, bz);
+  assert.deepEqual(planned, loaded);
+  assert.equal(a.readU8(0x100000), 0);
+});
+
+Deno.test("loadKernel with an arch option rejects an image for another architecture", async () => {
+  await assert.rejects(loadKernel(mem(), elf, { arch: "aarch64" }), (e: unknown) => {
+    return e instanceof KernelLoaderError && e.code === "ArchMismatch";
+  });
 });
 
 Deno.test("loadKernel refuses a format the image does not carry", async () => {

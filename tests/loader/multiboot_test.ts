@@ -122,8 +122,8 @@ Deno.test("decodeMultibootHeader accepts unknown optional bits in the high 16", 
 Deno.test("planMultiboot plans the a.out-kludge file copy and its bss without writing", async () => {
   const mem = memory();
   const r = await planMultiboot(mem, aout());
-  assert.equal(r.kind, "aout-kludge");
-  assert.equal(r.entry, LOAD + 32);
+  assert.equal(r.details.placement, "aout-kludge");
+  assert.equal(r.entry.multiboot, LOAD + 32);
   assert.deepEqual(r.plan.steps.map((s) => [s.kind, s.guestAddr, s.kind === "bytes" ? 0 : s.length]), [
     ["copy", LOAD, AOUT_SIZE],
     ["fill", LOAD + AOUT_SIZE, FIXTURE_BSS_SIZE],
@@ -139,7 +139,11 @@ Deno.test("loadMultiboot copies the a.out-kludge image and zero-fills its bss", 
   assert.deepEqual(mem.read(LOAD, img.length), img);
   assert.ok(mem.read(LOAD + img.length, FIXTURE_BSS_SIZE).every((b) => b === 0));
   assert.equal(mem.readU8(LOAD + img.length + FIXTURE_BSS_SIZE), 0xff);
-  assert.deepEqual([r.loadStart, r.loadEnd, r.pageAlignModules], [LOAD, LOAD + img.length + FIXTURE_BSS_SIZE, true]);
+  assert.deepEqual([r.loadStart, r.loadEnd, r.details.pageAlignModules], [
+    LOAD,
+    LOAD + img.length + FIXTURE_BSS_SIZE,
+    true,
+  ]);
 });
 
 Deno.test("loadMultiboot reads a file-like source as well as bytes", async () => {
@@ -247,9 +251,9 @@ Deno.test("loadMultiboot writes nothing when a check fails", async () => {
 Deno.test("planMultiboot loads an image without address fields from its ELF32 program header", async () => {
   const img = elf();
   const r = await planMultiboot(memory(), img);
-  assert.equal(r.kind, "elf32");
-  assert.equal(r.headerOffset, ELF_BODY_OFFSET);
-  assert.equal(r.entry, LOAD + ELF_BODY_OFFSET + 16);
+  assert.equal(r.details.placement, "elf32");
+  assert.equal(r.details.headerOffset, ELF_BODY_OFFSET);
+  assert.equal(r.entry.multiboot, LOAD + ELF_BODY_OFFSET + 16);
   assert.deepEqual(r.plan.steps.map((s) => [s.kind, s.guestAddr]), [["copy", LOAD], ["fill", LOAD + img.length]]);
 });
 
@@ -257,7 +261,7 @@ Deno.test("loadMultiboot places ELF32 segments at p_paddr and translates e_entry
   const mem = memory();
   const img = elf({ vaddr: 0xc010_0000 });
   const r = await loadMultiboot(mem, img);
-  assert.equal(r.entry, LOAD + ELF_BODY_OFFSET + 16);
+  assert.equal(r.entry.multiboot, LOAD + ELF_BODY_OFFSET + 16);
   assert.deepEqual(mem.read(LOAD, img.length), img);
 });
 
@@ -275,9 +279,9 @@ Deno.test("planMultiboot prefers the address fields over the ELF headers unless 
     },
   });
   const kludge = await planMultiboot(memory(), img);
-  assert.deepEqual([kludge.kind, kludge.loadStart], ["aout-kludge", high]);
+  assert.deepEqual([kludge.details.placement, kludge.loadStart], ["aout-kludge", high]);
   const viaElf = await planMultiboot(memory(), img, { preferElf: true });
-  assert.deepEqual([viaElf.kind, viaElf.loadStart], ["elf32", LOAD]);
+  assert.deepEqual([viaElf.details.placement, viaElf.loadStart], ["elf32", LOAD]);
 });
 
 Deno.test("planMultiboot reports an image with neither address fields nor ELF magic as NotElf", async () => {
@@ -468,7 +472,7 @@ Deno.test("loadMultiboot2 loads an address-tag image and zero-fills its bss", as
   mem.fill(LOAD, 0x4000, 0xff);
   const img = mb2();
   const r = await loadMultiboot2(mem, img);
-  assert.deepEqual([r.protocol, r.kind, r.pageAlignModules], ["multiboot2", "aout-kludge", true]);
+  assert.deepEqual([r.format, r.details.placement, r.details.pageAlignModules], ["multiboot2", "aout-kludge", true]);
   assert.deepEqual(mem.read(LOAD, img.length), img);
   assert.ok(mem.read(LOAD + img.length, FIXTURE_BSS_SIZE).every((b) => b === 0));
 });
@@ -494,9 +498,9 @@ Deno.test("planMultiboot2 checks the address tag as Multiboot 1 checks its addre
 
 Deno.test("planMultiboot2 loads an ELF32 image and lets the entry address tag override e_entry", async () => {
   const plain = await planMultiboot2(memory(), mb2({ format: "elf32" }));
-  assert.equal(plain.kind, "elf32");
+  assert.equal(plain.details.placement, "elf32");
   const tagged = await planMultiboot2(memory(), mb2({ format: "elf32", entryTag: true, entryAddr: LOAD + 4 }));
-  assert.equal(tagged.entry, LOAD + 4);
+  assert.equal(tagged.entry.multiboot, LOAD + 4);
 });
 
 Deno.test("planMultiboot2 rejects an entry address tag outside an ELF32 image", async () => {

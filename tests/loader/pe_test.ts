@@ -88,18 +88,18 @@ function failingSource(bytes: Uint8Array, fail: (offset: number, len: number) =>
 Deno.test("loadPe loads the crate's arm64 image at 0x200000 + text_offset 0x80000, ending at 0x281000", async () => {
   const mem = crateMem();
   const image = crateArm64Image();
-  const r = await loadPe(mem, image, { kernelOffset: 0x20_0000 });
-  assert.equal(r.kernelLoad, 0x28_0000);
-  assert.equal(r.kernelEnd, 0x28_1000);
+  const r = await loadPe(mem, image, { imageBase: 0x20_0000 });
+  assert.equal(r.loadStart, 0x28_0000);
+  assert.equal(r.loadEnd, 0x28_1000);
   assert.equal(r.arch, "aarch64");
   assert.deepEqual(mem.read(0x28_0000, image.length), image);
 });
 
-Deno.test("loadPe rejects an arm64 kernelOffset that is not 2 MiB aligned", async () => {
+Deno.test("loadPe rejects an arm64 imageBase that is not 2 MiB aligned", async () => {
   const { mem, unchanged } = patterned();
   await rejectsCode(
-    loadPe(mem, crateArm64Image(), { kernelOffset: 0x30_0000 }),
-    PeError,
+    loadPe(mem, crateArm64Image(), { imageBase: 0x30_0000 }),
+    KernelLoaderError,
     "InvalidBaseAddrAlignment",
     /0x300000.*2 MiB/,
   );
@@ -110,23 +110,27 @@ Deno.test("loadPe rejects an arm64 image whose magic byte at 0x39 is cleared", a
   const { mem, unchanged } = patterned();
   const image = crateArm64Image();
   image[0x39] = 0;
-  await rejectsCode(loadPe(mem, image, { kernelOffset: 0x20_0000 }), PeError, "InvalidImageMagicNumber", /0x38/);
+  await rejectsCode(loadPe(mem, image, { imageBase: 0x20_0000 }), PeError, "InvalidImageMagicNumber", /0x38/);
   unchanged();
 });
 
 Deno.test("loadPe loads the crate's riscv64 image at 0x400000 + text_offset 0x200000, ending at 0x601000", async () => {
   const mem = crateMem();
   const image = crateRiscv64Image();
-  const r = await loadPe(mem, image, { kernelOffset: 0x40_0000 });
-  assert.equal(r.kernelLoad, 0x60_0000);
-  assert.equal(r.kernelEnd, 0x60_1000);
+  const r = await loadPe(mem, image, { imageBase: 0x40_0000 });
+  assert.equal(r.loadStart, 0x60_0000);
+  assert.equal(r.loadEnd, 0x60_1000);
   assert.equal(r.arch, "riscv64");
   assert.deepEqual(mem.read(0x60_0000, image.length), image);
 });
 
-Deno.test("loadPe rejects a riscv64 kernelOffset that is not 2 MiB aligned", async () => {
+Deno.test("loadPe rejects a riscv64 imageBase that is not 2 MiB aligned", async () => {
   const { mem, unchanged } = patterned();
-  await rejectsCode(loadPe(mem, crateRiscv64Image(), { kernelOffset: 0x30_0000 }), PeError, "InvalidBaseAddrAlignment");
+  await rejectsCode(
+    loadPe(mem, crateRiscv64Image(), { imageBase: 0x30_0000 }),
+    KernelLoaderError,
+    "InvalidBaseAddrAlignment",
+  );
   unchanged();
 });
 
@@ -134,7 +138,7 @@ Deno.test("loadPe rejects a riscv64 image whose magic2 byte at 0x38 is cleared",
   const { mem, unchanged } = patterned();
   const image = crateRiscv64Image();
   image[0x38] = 0;
-  await rejectsCode(loadPe(mem, image, { kernelOffset: 0x40_0000 }), PeError, "InvalidImageMagicNumber");
+  await rejectsCode(loadPe(mem, image, { imageBase: 0x40_0000 }), PeError, "InvalidImageMagicNumber");
   unchanged();
 });
 
@@ -143,29 +147,39 @@ Deno.test("loadPe rejects a riscv64 image whose magic2 byte at 0x38 is cleared",
 Deno.test("loadPe assumes text_offset 0x80000 for an arm64 header with image_size 0, whatever text_offset says", async () => {
   const mem = crateMem();
   const image = buildArm64Image({ header: { text_offset: 0x12_3000n, image_size: 0n }, size: 0x100 });
-  const r = await loadPe(mem, image, { kernelOffset: 0x20_0000 });
-  assert.equal(r.textOffset, 0x8_0000);
-  assert.equal(r.kernelLoad, 0x28_0000);
+  const r = await loadPe(mem, image, { imageBase: 0x20_0000 });
+  assert.equal(r.details.textOffset, 0x8_0000);
+  assert.equal(r.loadStart, 0x28_0000);
 });
 
 Deno.test("loadPe keeps a riscv64 text_offset when image_size is 0 (no default in boot-image-header.rst)", async () => {
   const r = await loadPe(crateMem(), buildRiscv64Image({ header: { text_offset: 0x1000n, image_size: 0n } }));
-  assert.equal(r.kernelLoad, 0x1000);
+  assert.equal(r.loadStart, 0x1000);
 });
 
-Deno.test("loadPe places the image at text_offset above 0 when no kernelOffset is given", async () => {
+Deno.test("loadPe places the image at text_offset above 0 when no imageBase is given", async () => {
   const r = await loadPe(crateMem(), buildArm64Image({ header: { text_offset: 0x4000n } }));
-  assert.equal(r.kernelLoad, 0x4000);
-  assert.equal(r.kernelEnd, 0x4040);
+  assert.equal(r.loadStart, 0x4000);
+  assert.equal(r.loadEnd, 0x4040);
 });
 
-Deno.test("loadPe with arch riscv64 rejects an arm64 Image", async () => {
+Deno.test("loadPe with arch riscv64 rejects an arm64 Image with ArchMismatch", async () => {
   const e = await rejectsCode(
     loadPe(crateMem(), crateArm64Image(), { arch: "riscv64" }),
-    PeError,
-    "InvalidImageMagicNumber",
+    KernelLoaderError,
+    "ArchMismatch",
   );
-  assert.match(e.message, /aarch64 Image/);
+  assert.match(e.message, /aarch64/);
+});
+
+Deno.test("loadPe puts the base at the lowest 2 MiB boundary of guest memory when no imageBase is given", async () => {
+  const mem = GuestMemory.fromRanges([[0x4010_0000, 16 * MiB]]);
+  const r = await loadPe(mem, buildArm64Image({ header: { text_offset: 0x4000n } }));
+  assert.equal(r.entry.image, 0x4020_4000);
+});
+
+Deno.test("loadPe refuses a bzImage's loadAddress with InvalidOption", async () => {
+  await rejectsCode(loadPe(crateMem(), crateArm64Image(), { loadAddress: 0 }), KernelLoaderError, "InvalidOption");
 });
 
 Deno.test("loadPe rejects text_offset above 2^53 as InvalidImage", async () => {
@@ -173,20 +187,24 @@ Deno.test("loadPe rejects text_offset above 2^53 as InvalidImage", async () => {
   await rejectsCode(loadPe(crateMem(), image), PeError, "InvalidImage", /text_offset/);
 });
 
-Deno.test("loadPe rejects kernelOffset + text_offset above 2^53 as InvalidImage", async () => {
+Deno.test("loadPe rejects imageBase + text_offset above 2^53 as InvalidImage", async () => {
   const image = buildArm64Image({ header: { text_offset: BigInt(Number.MAX_SAFE_INTEGER) - 0x1000n } });
-  await rejectsCode(loadPe(crateMem(), image, { kernelOffset: 0x20_0000 }), PeError, "InvalidImage", /kernelOffset/);
+  await rejectsCode(loadPe(crateMem(), image, { imageBase: 0x20_0000 }), PeError, "InvalidImage", /imageBase/);
 });
 
-Deno.test("loadPe rejects a negative kernelOffset as InvalidImage", async () => {
-  await rejectsCode(loadPe(crateMem(), crateArm64Image(), { kernelOffset: -0x20_0000 }), PeError, "InvalidImage");
+Deno.test("loadPe rejects a negative imageBase as InvalidKernelStartAddress", async () => {
+  await rejectsCode(
+    loadPe(crateMem(), crateArm64Image(), { imageBase: -0x20_0000 }),
+    KernelLoaderError,
+    "InvalidKernelStartAddress",
+  );
 });
 
 Deno.test("loadPe reports MemoryOverflow, memory untouched, for an image that passes the end of guest memory", async () => {
   const { mem, unchanged } = patterned();
   const e = await rejectsCode(
     loadPe(mem, buildArm64Image({ header: { text_offset: BigInt(0x20_0000 - 0x1000) }, size: 0x3000 }), {
-      kernelOffset: MEM_SIZE - 0x20_0000,
+      imageBase: MEM_SIZE - 0x20_0000,
     }),
     KernelLoaderError,
     "MemoryOverflow",
@@ -197,14 +215,14 @@ Deno.test("loadPe reports MemoryOverflow, memory untouched, for an image that pa
 
 Deno.test("loadPe ignores image_size past guest memory by default, as the crate does", async () => {
   // The crate's riscv64 fixture claims 0xf0f000 bytes at 0x600000: more than its 16 MiB guest.
-  const r = await loadPe(crateMem(), crateRiscv64Image(), { kernelOffset: 0x40_0000 });
-  assert.equal(r.imageEnd, 0x60_0000 + 0xf0_f000);
+  const r = await loadPe(crateMem(), crateRiscv64Image(), { imageBase: 0x40_0000 });
+  assert.equal(r.kernelEnd, 0x60_0000 + 0xf0_f000);
 });
 
 Deno.test("loadPe with checkImageSize rejects image_size past guest memory, memory untouched", async () => {
   const { mem, unchanged } = patterned();
   await rejectsCode(
-    loadPe(mem, crateRiscv64Image(), { kernelOffset: 0x40_0000, checkImageSize: true }),
+    loadPe(mem, crateRiscv64Image(), { imageBase: 0x40_0000, checkImageSize: true }),
     KernelLoaderError,
     "MemoryOverflow",
     /image_size/,
@@ -215,15 +233,15 @@ Deno.test("loadPe with checkImageSize rejects image_size past guest memory, memo
 Deno.test("loadPe loads an image across two adjacent regions", async () => {
   const mem = GuestMemory.fromRanges([[0, 0x20_1000], [0x20_1000, MiB]]);
   const image = buildArm64Image({ code: kernelLikeBytes(0x3000), size: 0x3040 });
-  const r = await loadPe(mem, image, { kernelOffset: 0x20_0000 });
-  assert.deepEqual(mem.read(r.kernelLoad, image.length), image);
+  const r = await loadPe(mem, image, { imageBase: 0x20_0000 });
+  assert.deepEqual(mem.read(r.loadStart, image.length), image);
 });
 
 Deno.test("loadPe reads a Blob source as it reads bytes", async () => {
   const mem = crateMem();
   const image = crateArm64Image();
-  const r = await loadPe(mem, fromBlob(new Blob([image])), { kernelOffset: 0x20_0000 });
-  assert.equal(r.kernelEnd, 0x28_1000);
+  const r = await loadPe(mem, fromBlob(new Blob([image])), { imageBase: 0x20_0000 });
+  assert.equal(r.loadEnd, 0x28_1000);
   assert.deepEqual(mem.read(0x28_0000, image.length), image);
 });
 
@@ -255,8 +273,8 @@ Deno.test("loadPe reports LoadInterrupted, the Image's range zeroed, when the so
     crateArm64Image(),
     (_o, len) => len > 64 ? new SourceError("ReadFailed", "EIO") : undefined,
   );
-  const p = planPe(mem, crateArm64Image().subarray(0, 64), crateArm64Image().length, { kernelOffset: 0x20_0000 });
-  await rejectsCode(loadPe(mem, src, { kernelOffset: 0x20_0000 }), SourceError, "LoadInterrupted");
+  const p = await planPe(mem, crateArm64Image(), { imageBase: 0x20_0000 });
+  await rejectsCode(loadPe(mem, src, { imageBase: 0x20_0000 }), SourceError, "LoadInterrupted");
   for (const s of p.plan.steps) {
     before.fill(0, s.guestAddr, s.guestAddr + (s.kind === "bytes" ? s.bytes.length : s.length));
   }
@@ -278,16 +296,11 @@ Deno.test("isGzip recognises a gzip stream and not an Image", async () => {
   assert.equal(isGzip(crateArm64Image()), false);
 });
 
-Deno.test("planPe returns one copy step at kernelLoad and writes nothing", () => {
+Deno.test("planPe returns one copy step at the load address and writes nothing", async () => {
   const { mem, unchanged } = patterned();
-  const p = planPe(
-    mem,
-    ARM64_IMAGE_HEADER.encode({ text_offset: 0x8_0000n, image_size: 0x1000n, magic: 0x644d5241 }),
-    0x1000,
-    {
-      kernelOffset: 0x20_0000,
-    },
-  );
+  const image = new Uint8Array(0x1000);
+  image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x8_0000n, image_size: 0x1000n, magic: 0x644d5241 }));
+  const p = await planPe(mem, image, { imageBase: 0x20_0000 });
   assert.deepEqual(p.plan.steps, [{
     kind: "copy",
     guestAddr: 0x28_0000,
@@ -298,17 +311,17 @@ Deno.test("planPe returns one copy step at kernelLoad and writes nothing", () =>
   unchanged();
 });
 
-Deno.test("planPe decodes riscv64 header fields", () => {
+Deno.test("planPe decodes riscv64 header fields", async () => {
   const hdr = RISCV64_IMAGE_HEADER.encode({
     text_offset: 0x20_0000n,
     image_size: 0x5000n,
     flags: 1n,
     magic2: 0x0543_5352,
   });
-  const p = planPe(crateMem(), hdr, 64);
-  assert.equal(p.imageSize, 0x5000);
-  assert.equal(p.flags, 1n);
-  assert.equal(p.imageEnd, 0x20_5000);
+  const p = await planPe(crateMem(), hdr);
+  assert.equal(p.details.imageSize, 0x5000);
+  assert.equal(p.details.flags, 1n);
+  assert.equal(p.kernelEnd, 0x20_5000);
 });
 
 // ---- gzip ------------------------------------------------------------------------------------------------
@@ -320,28 +333,28 @@ Deno.test("loadPe decompresses a gzip arm64 Image into the same bytes and addres
     size: 3 * MiB + 64,
   });
   const plainMem = crateMem();
-  const plain = await loadPe(plainMem, image, { kernelOffset: 0x20_0000 });
+  const plain = await loadPe(plainMem, image, { imageBase: 0x20_0000 });
   const mem = crateMem();
-  const r = await loadPe(mem, await gzip(image), { kernelOffset: 0x20_0000 });
-  assert.equal(r.compressed, true);
-  assert.equal(r.kernelLoad, plain.kernelLoad);
-  assert.equal(r.kernelEnd, plain.kernelEnd);
-  assert.equal(r.loadedSize, image.length);
+  const r = await loadPe(mem, await gzip(image), { imageBase: 0x20_0000 });
+  assert.equal(r.details.compression, "gzip");
+  assert.equal(r.loadStart, plain.loadStart);
+  assert.equal(r.loadEnd, plain.loadEnd);
+  assert.equal(r.loadEnd - r.loadStart, image.length);
   assert.deepEqual(mem.regions[0].bytes, plainMem.regions[0].bytes);
 });
 
 Deno.test("loadPe decompresses a gzip riscv64 Image read from a Blob", async () => {
   const image = buildRiscv64Image({ code: kernelLikeBytes(0x5000) });
   const mem = crateMem();
-  const r = await loadPe(mem, fromBlob(new Blob([await gzip(image)])), { kernelOffset: 0x40_0000 });
-  assert.equal(r.kernelLoad, 0x60_0000);
-  assert.deepEqual(mem.read(r.kernelLoad, image.length), image);
+  const r = await loadPe(mem, fromBlob(new Blob([await gzip(image)])), { imageBase: 0x40_0000 });
+  assert.equal(r.loadStart, 0x60_0000);
+  assert.deepEqual(mem.read(r.loadStart, image.length), image);
 });
 
 Deno.test("loadPe reports CorruptGzip, memory untouched, for a truncated gzip Image", async () => {
   const { mem, unchanged } = patterned();
   const z = await gzip(buildArm64Image({ code: kernelLikeBytes(MiB) }));
-  await rejectsCode(loadPe(mem, z.subarray(0, z.length - 100), { kernelOffset: 0x20_0000 }), PeError, "CorruptGzip");
+  await rejectsCode(loadPe(mem, z.subarray(0, z.length - 100), { imageBase: 0x20_0000 }), PeError, "CorruptGzip");
   unchanged();
 });
 
@@ -349,7 +362,7 @@ Deno.test("loadPe reports CorruptGzip, memory untouched, for a gzip Image with a
   const { mem, unchanged } = patterned();
   const z = await gzip(buildArm64Image({ code: kernelLikeBytes(MiB) }));
   z[z.length >> 1] ^= 0x55;
-  await rejectsCode(loadPe(mem, z, { kernelOffset: 0x20_0000 }), PeError, "CorruptGzip");
+  await rejectsCode(loadPe(mem, z, { imageBase: 0x20_0000 }), PeError, "CorruptGzip");
   unchanged();
 });
 
@@ -357,14 +370,14 @@ Deno.test("loadPe reports CorruptGzip, memory untouched, when only the gzip CRC-
   const { mem, unchanged } = patterned();
   const z = await gzip(buildArm64Image({ code: kernelLikeBytes(MiB) }));
   z[z.length - 8] ^= 1; // first byte of the trailer's CRC-32: every data byte inflates fine
-  await rejectsCode(loadPe(mem, z, { kernelOffset: 0x20_0000 }), PeError, "CorruptGzip");
+  await rejectsCode(loadPe(mem, z, { imageBase: 0x20_0000 }), PeError, "CorruptGzip");
   unchanged();
 });
 
 Deno.test("loadPe reports CorruptGzip for bytes after the gzip member", async () => {
   const z = await gzip(crateArm64Image());
   await rejectsCode(
-    loadPe(crateMem(), new Uint8Array([...z, 0, 0, 0, 0]), { kernelOffset: 0x20_0000 }),
+    loadPe(crateMem(), new Uint8Array([...z, 0, 0, 0, 0]), { imageBase: 0x20_0000 }),
     PeError,
     "CorruptGzip",
   );
@@ -374,7 +387,7 @@ Deno.test("loadPe reports DecompressedTooLarge, memory untouched, past maxDecomp
   const { mem, unchanged } = patterned();
   const z = await gzip(buildArm64Image({ size: 2 * MiB }));
   await rejectsCode(
-    loadPe(mem, z, { kernelOffset: 0x20_0000, maxDecompressedSize: MiB }),
+    loadPe(mem, z, { imageBase: 0x20_0000, maxDecompressedSize: MiB }),
     PeError,
     "DecompressedTooLarge",
   );
@@ -384,7 +397,7 @@ Deno.test("loadPe reports DecompressedTooLarge, memory untouched, past maxDecomp
 Deno.test("loadPe reports DecompressedTooLarge, memory untouched, for a gzip Image larger than the memory left", async () => {
   const { mem, unchanged } = patterned();
   const z = await gzip(buildArm64Image({ size: 4 * MiB }));
-  const e = await rejectsCode(loadPe(mem, z, { kernelOffset: 14 * MiB }), PeError, "DecompressedTooLarge");
+  const e = await rejectsCode(loadPe(mem, z, { imageBase: 14 * MiB }), PeError, "DecompressedTooLarge");
   assert.equal(e.limit, 2 * MiB);
   unchanged();
 });
@@ -393,13 +406,13 @@ Deno.test("loadPe checks the magic of a gzip Image's decompressed header, memory
   const { mem, unchanged } = patterned();
   const image = crateArm64Image();
   image[0x38] = 0x42;
-  await rejectsCode(loadPe(mem, await gzip(image), { kernelOffset: 0x20_0000 }), PeError, "InvalidImageMagicNumber");
+  await rejectsCode(loadPe(mem, await gzip(image), { imageBase: 0x20_0000 }), PeError, "InvalidImageMagicNumber");
   unchanged();
 });
 
 Deno.test("loadPe checks the base alignment of a gzip Image before decompressing all of it", async () => {
   const z = await gzip(crateArm64Image());
-  await rejectsCode(loadPe(crateMem(), z, { kernelOffset: 0x10_0000 }), PeError, "InvalidBaseAddrAlignment");
+  await rejectsCode(loadPe(crateMem(), z, { imageBase: 0x10_0000 }), KernelLoaderError, "InvalidBaseAddrAlignment");
 });
 
 Deno.test("loadPe reports ReadImageHeader for a gzip stream of fewer than 64 bytes", async () => {
@@ -410,7 +423,7 @@ Deno.test("loadPe reports ReadKernelImage, memory untouched, when a gzip source 
   const { mem, unchanged } = patterned();
   const z = await gzip(buildArm64Image({ code: kernelLikeBytes(3 * MiB) }));
   const src = failingSource(z, (o) => (o > 0 ? new SourceError("ReadFailed", "EIO") : undefined));
-  await rejectsCode(loadPe(mem, src, { kernelOffset: 0x20_0000 }), PeError, "ReadKernelImage");
+  await rejectsCode(loadPe(mem, src, { imageBase: 0x20_0000 }), PeError, "ReadKernelImage");
   unchanged();
 });
 
@@ -466,12 +479,12 @@ Deno.test({
   async fn() {
     using file = await Deno.open(REAL!);
     const mem = GuestMemory.fromRanges([[0x4000_0000, 64 * MiB]]);
-    const r = await loadPe(mem, await fromFile(file), { kernelOffset: 0x4000_0000, checkImageSize: true });
+    const r = await loadPe(mem, await fromFile(file), { imageBase: 0x4000_0000, checkImageSize: true });
     assert.equal(r.arch, "aarch64");
-    assert.equal(r.textOffset, 0); // since Linux 5.8
-    assert.ok(r.imageSize >= r.loadedSize);
-    assert.equal(decodeArm64Flags(r.flags).pageSize, 4096);
-    assert.equal(mem.readU16(r.kernelLoad), 0x5a4d); // "MZ": an EFI-stub kernel
+    assert.equal(r.details.textOffset, 0); // since Linux 5.8
+    assert.ok(r.details.imageSize >= (r.loadEnd - r.loadStart));
+    assert.equal(decodeArm64Flags(r.details.flags).pageSize, 4096);
+    assert.equal(mem.readU16(r.loadStart), 0x5a4d); // "MZ": an EFI-stub kernel
   },
 });
 
@@ -481,8 +494,8 @@ Deno.test({
   async fn() {
     const image = await Deno.readFile(REAL!);
     const mem = GuestMemory.fromRanges([[0x4000_0000, 64 * MiB]]);
-    const r = await loadPe(mem, await gzip(image), { kernelOffset: 0x4000_0000 });
-    assert.equal(r.loadedSize, image.length);
-    assert.ok(sameBytes(mem.read(r.kernelLoad, image.length), image));
+    const r = await loadPe(mem, await gzip(image), { imageBase: 0x4000_0000 });
+    assert.equal(r.loadEnd - r.loadStart, image.length);
+    assert.ok(sameBytes(mem.read(r.loadStart, image.length), image));
   },
 });

@@ -509,6 +509,8 @@ export interface BzCase {
   code32Start: number;
   payload: Uint8Array;
   version: number;
+  /** `i386` for a 2.12+ header without XLF_KERNEL_64 (a 32-bit kernel), else `x86_64`. */
+  arch: "x86_64" | "i386";
   kernelOffset?: number;
   highmemStart?: number;
 }
@@ -557,6 +559,7 @@ export const bzCaseArb: fc.Arbitrary<BzCase> = fc.record({
     code32Start: r.useOffset ? 0x100000 : load,
     payload: r.payload,
     version: r.version,
+    arch: r.version >= 0x20c && (r.xloadflags & 1) === 0 ? "i386" as const : "x86_64" as const,
     kernelOffset: r.useOffset ? load : undefined,
     highmemStart: r.highmem ? load : undefined,
   };

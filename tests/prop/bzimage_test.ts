@@ -45,12 +45,12 @@ Deno.test("loadBzImage loads every valid bzImage as a plain reading of its setup
       const ref = referenceBz(c.bytes, c.kernelOffset);
       const r = await timedAsync(
         "loadBzImage",
-        () => loadBzImage(tm.mem, c.bytes, { kernelOffset: c.kernelOffset, highmemStart: c.highmemStart }),
+        () => loadBzImage(tm.mem, c.bytes, { loadAddress: c.kernelOffset, highmemStart: c.highmemStart }),
       );
-      assert.equal(r.kernelLoad, ref.load);
-      assert.equal(r.kernelEnd, ref.end);
-      assert.equal(r.setupHeader?.code32_start, ref.load);
-      assert.equal(r.setupHeader?.version, ref.version);
+      assert.equal(r.loadStart, ref.load);
+      assert.equal(r.loadEnd, ref.end);
+      assert.equal(r.details.setupHeader.code32_start, ref.load);
+      assert.equal(r.details.setupHeader.version, ref.version);
       assert.deepEqual(ref.kernel, c.payload);
       const expected = before.map((x) => x.slice());
       expectWrite(tm, expected, ref.load, ref.kernel);
@@ -70,8 +70,13 @@ Deno.test("loadBzImage on any mutated bzImage throws only typed errors, writes o
       async (c, muts, kernelOffset, highmemStart) => {
         const image = mutate(c.bytes, muts, bzTargets);
         const tm = makeMemory(c.layout);
-        const opts = { kernelOffset: kernelOffset ?? c.kernelOffset, highmemStart: highmemStart ?? c.highmemStart };
-        await checkLoad(tm, () => image, () => planBzImage(image, opts), () => loadBzImage(tm.mem, image, opts));
+        const opts = { loadAddress: kernelOffset ?? c.kernelOffset, highmemStart: highmemStart ?? c.highmemStart };
+        await checkLoad(
+          tm,
+          () => image,
+          () => planBzImage(tm.mem, image, opts),
+          () => loadBzImage(tm.mem, image, opts),
+        );
       },
     ),
   );
@@ -92,7 +97,7 @@ Deno.test("bzImagePlacement on any decodable bzImage and memory gives a fitting,
         const tm = makeMemory(layout);
         const p = timed(
           "bzImagePlacement",
-          () => tryTyped(() => bzImagePlacement(info.value, tm.mem, { highmemStart })),
+          () => tryTyped(() => bzImagePlacement(tm.mem, info.value, { highmemStart })),
         );
         if (!p.ok) {
           assert.ok(p.error instanceof BzImageError || p.error instanceof KernelLoaderError, p.error.name);

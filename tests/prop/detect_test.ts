@@ -41,7 +41,7 @@ interface AnyCase {
 
 const anyCaseArb: fc.Arbitrary<AnyCase> = fc.oneof(
   elfCaseArb.map((c) => ({ ...c, format: "elf", arch: "x86_64", gz: false, targets: elfTargets })),
-  bzCaseArb.map((c) => ({ ...c, format: "bzimage", arch: "x86_64", gz: false, targets: bzTargets })),
+  bzCaseArb.map((c) => ({ ...c, format: "bzimage", gz: false, targets: bzTargets })),
   peCaseArb.map((c) => ({ ...c, format: "pe", arch: c.arch, gz: false, targets: peTargets })),
   { arbitrary: peCaseArb.map((c) => ({ ...c, format: "pe", arch: c.arch, gz: true, targets: peTargets })), weight: 1 },
   multibootCaseArb.map((c) => ({
@@ -83,7 +83,14 @@ Deno.test("loadKernel on any mutated image or random bytes throws only typed err
         const image = c.gz && random === undefined ? await gzip(plain) : plain;
         const tm = makeMemory(c.layout);
         const before = snapshot(tm);
-        const opts = { kernelOffset: c.kernelOffset };
+        // Each format's own placement option (an ELF addend, a bzImage load address, an Image base).
+        const opts = c.format === "elf"
+          ? { addend: c.kernelOffset }
+          : c.format === "bzimage"
+          ? { loadAddress: c.kernelOffset }
+          : c.format === "pe"
+          ? { imageBase: c.kernelOffset }
+          : {};
         const r = await timedAsync("loadKernel", () => tryTypedAsync(() => loadKernel(tm.mem, image, opts)));
         if (!r.ok) {
           assertMemory(tm, before, `failed load (${r.error.name} ${r.error.code}) changed memory`);
@@ -100,19 +107,18 @@ Deno.test("loadKernel on any mutated image or random bytes throws only typed err
           return;
         }
         // Success: exactly what the detected format's planner plans.
-        const x86 = { kernelOffset: opts.kernelOffset };
         let steps;
         let source = image;
         switch (r.value.format) {
           case "elf":
-            steps = (await planElf(image, x86)).plan.steps;
+            steps = (await planElf(tm.mem, image, opts)).plan.steps;
             break;
           case "bzimage":
-            steps = (await planBzImage(image, x86)).plan.steps;
+            steps = (await planBzImage(tm.mem, image, opts)).plan.steps;
             break;
           case "pe":
-            if (r.value.detected.compression === "gzip") source = await gunzipRef(image);
-            steps = planPe(tm.mem, source.subarray(0, 64), source.byteLength, opts).plan.steps;
+            if (r.value.details.compression === "gzip") source = await gunzipRef(image);
+            steps = (await planPe(tm.mem, image, opts)).plan.steps;
             break;
           case "multiboot":
             steps = (await planMultiboot(tm.mem, image)).plan.steps;

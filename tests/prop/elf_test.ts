@@ -97,7 +97,7 @@ Deno.test("loadElf loads every valid ELF as a plain reading of its program heade
       const tm = makeMemory(c.layout);
       const before = snapshot(tm);
       const ref = referenceElf(c.bytes, c.kernelOffset);
-      const opts = { kernelOffset: c.kernelOffset, highmemStart: c.highmemStart };
+      const opts = { addend: c.kernelOffset, highmemStart: c.highmemStart };
       let result;
       try {
         result = await timedAsync("loadElf", () => loadElf(tm.mem, c.bytes, opts));
@@ -110,9 +110,9 @@ Deno.test("loadElf loads every valid ELF as a plain reading of its program heade
         return;
       }
       assert.notEqual(ref.pvh.kind, "error", "the reference reads past the end but loadElf succeeded");
-      assert.equal(result.kernelLoad, ref.kernelLoad);
+      assert.equal(result.entry.linux64, ref.kernelLoad);
       assert.equal(result.kernelEnd, ref.kernelEnd);
-      assert.deepEqual(result.pvhBootCap, ref.pvh);
+      assert.deepEqual(result.details.pvhBootCap, ref.pvh);
       const expected = before.map((x) => x.slice());
       for (const w of ref.writes) {
         if ("data" in w) expectWrite(tm, expected, w.addr, w.data);
@@ -134,8 +134,8 @@ Deno.test("loadElf on any mutated ELF throws only typed errors, writes only its 
       async (c, muts, kernelOffset, highmemStart) => {
         const image = mutate(c.bytes, muts, elfTargets);
         const tm = makeMemory(c.layout);
-        const opts = { kernelOffset: kernelOffset ?? c.kernelOffset, highmemStart: highmemStart ?? c.highmemStart };
-        await checkLoad(tm, () => image, () => planElf(image, opts), () => loadElf(tm.mem, image, opts));
+        const opts = { addend: kernelOffset ?? c.kernelOffset, highmemStart: highmemStart ?? c.highmemStart };
+        await checkLoad(tm, () => image, () => planElf(tm.mem, image, opts), () => loadElf(tm.mem, image, opts));
       },
     ),
   );
@@ -152,7 +152,7 @@ Deno.test("loadElf on random bytes and random memory throws only ElfError, Sourc
         const image = raw.slice();
         if (withMagic && image.byteLength >= 6) image.set([0x7f, 0x45, 0x4c, 0x46, 2, 1]);
         const tm = makeMemory(layout);
-        const r = await checkLoad(tm, () => image, () => planElf(image), () => loadElf(tm.mem, image));
+        const r = await checkLoad(tm, () => image, () => planElf(tm.mem, image), () => loadElf(tm.mem, image));
         if (!r.ok) {
           assert.ok(
             r.error instanceof ElfError || r.error instanceof KernelLoaderError || r.error instanceof SourceError,

@@ -18,9 +18,9 @@ Deno.test("loadMultiboot and loadMultiboot2 load every valid image where its hea
       const load = c.version === 1 ? loadMultiboot : loadMultiboot2;
       const r = await timedAsync("load", () => load(tm.mem, c.bytes));
       // The reference: the file (from offset 0, as every builder lays it out) at the load address, then bss.
-      assert.equal(r.protocol, c.version === 1 ? "multiboot" : "multiboot2");
-      assert.equal(r.kind, c.format === "aout" ? "aout-kludge" : "elf32");
-      assert.equal(r.entry, c.entry);
+      assert.equal(r.format, c.version === 1 ? "multiboot" : "multiboot2");
+      assert.equal(r.details.placement, c.format === "aout" ? "aout-kludge" : "elf32");
+      assert.equal(r.entry.multiboot, c.entry);
       assert.equal(r.loadStart, c.load);
       assert.equal(r.loadEnd, c.load + c.fileLength + c.bss);
       const expected = before.map((x) => x.slice());
@@ -53,8 +53,8 @@ Deno.test("loadMultiboot and loadMultiboot2 on any mutated image throw only Mult
           assert.ok(r.error instanceof MultibootError || r.error instanceof SourceError, `${r.error.name}`);
         } else {
           // Whatever loads stays below 4 GiB and holds its entry point.
-          assert.ok(r.result.loadEnd <= 2 ** 32 && r.result.loadStart <= r.result.entry);
-          assert.ok(r.result.entry < r.result.loadEnd);
+          assert.ok(r.result.loadEnd <= 2 ** 32 && r.result.loadStart <= r.result.entry.multiboot!);
+          assert.ok(r.result.entry.multiboot! < r.result.loadEnd);
         }
       },
     ),

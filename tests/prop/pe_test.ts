@@ -41,14 +41,14 @@ async function gunzipRef(b: Uint8Array): Promise<Uint8Array | undefined> {
 }
 
 // What loadPe will write, planned by the test: the plain image, or the image inside the gzip stream.
-async function planFor(mem: GuestMemory, image: Uint8Array, opts: { kernelOffset?: number }) {
-  if (!isGzip(image)) return { plan: planPe(mem, image.subarray(0, 64), image.byteLength, opts), source: image };
+async function planFor(mem: GuestMemory, image: Uint8Array, opts: { imageBase?: number }) {
+  if (!isGzip(image)) return { plan: await planPe(mem, image, opts), source: image };
   const plain = await gunzipRef(image);
   if (plain === undefined) throw new PeError("CorruptGzip", "the reference cannot decompress it either");
-  return { plan: planPe(mem, plain.subarray(0, 64), plain.byteLength, opts), source: plain };
+  return { plan: await planPe(mem, image, opts), source: plain };
 }
 
-async function checkPeLoad(tm: TestMemory, image: Uint8Array, opts: { kernelOffset?: number }) {
+async function checkPeLoad(tm: TestMemory, image: Uint8Array, opts: { imageBase?: number }) {
   let source: Uint8Array = image;
   return await checkLoad(tm, () => source, async () => {
     const p = await planFor(tm.mem, image, opts);
@@ -65,13 +65,13 @@ async function checkValid(
   const before = snapshot(tm);
   const ref = referencePe(c.bytes, c.kernelOffset);
   const input = compressed ? await gzip(c.bytes) : c.bytes;
-  const r = await timedAsync("loadPe", () => loadPe(tm.mem, input, { kernelOffset: c.kernelOffset }));
+  const r = await timedAsync("loadPe", () => loadPe(tm.mem, input, { imageBase: c.kernelOffset }));
   assert.equal(r.arch, ref.arch);
-  assert.equal(r.kernelLoad, ref.load);
-  assert.equal(r.kernelEnd, ref.end);
-  assert.equal(r.imageSize, ref.imageSize);
-  assert.equal(r.compressed, compressed);
-  assert.equal(r.loadedSize, c.bytes.byteLength);
+  assert.equal(r.loadStart, ref.load);
+  assert.equal(r.loadEnd, ref.end);
+  assert.equal(r.details.imageSize, ref.imageSize);
+  assert.equal(r.details.compression, compressed ? "gzip" : undefined);
+  assert.equal(r.loadEnd - r.loadStart, c.bytes.byteLength);
   const expected = before.map((x) => x.slice());
   expectWrite(tm, expected, ref.load, c.bytes);
   assertMemory(tm, expected, "loaded memory vs the reference");
@@ -93,7 +93,7 @@ Deno.test("loadPe on any mutated Image throws only typed errors, writes only its
       fc.option(hostileNumber(fc.nat({ max: 8 }).map((k) => k * 0x20_0000)), { nil: undefined, freq: 3 }),
       async (c, muts, kernelOffset) => {
         const image = mutate(c.bytes, muts, peTargets);
-        await checkPeLoad(makeMemory(c.layout), image, { kernelOffset: kernelOffset ?? c.kernelOffset });
+        await checkPeLoad(makeMemory(c.layout), image, { imageBase: kernelOffset ?? c.kernelOffset });
       },
     ),
   );
@@ -113,7 +113,7 @@ Deno.test("loadPe on any mutated gzip Image throws only typed errors, writes onl
       const image = inner
         ? await gzip(mutate(c.bytes, muts, peTargets))
         : mutate(await gzip(c.bytes), muts, () => ({ fields: [], records: [] }));
-      await checkPeLoad(makeMemory(c.layout), image, { kernelOffset: c.kernelOffset });
+      await checkPeLoad(makeMemory(c.layout), image, { imageBase: c.kernelOffset });
     }),
     gzipRuns(name),
   );

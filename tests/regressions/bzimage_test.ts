@@ -14,8 +14,8 @@ Deno.test("loadBzImage hands over only the setup header fields the image's heade
     header: { ...hdr, version: 0x202, jump: 0xeb | ((0x22c - 0x202) << 8), cmdline_size: 0x1234, init_size: 0x99 },
   });
   const r = await loadBzImage(GuestMemory.fromRanges([[0, 16 << 20]]), image);
-  assert.equal(r.setupHeader?.cmdline_size, 0, "past the header end: zero");
-  assert.equal(r.setupHeader?.init_size, 0, "past the header end: zero");
-  assert.equal(r.setupHeader?.version, 0x202, "inside the header: kept");
-  assert.equal(r.setupHeader?.code32_start, 0x100000);
+  assert.equal(r.details.setupHeader?.cmdline_size, 0, "past the header end: zero");
+  assert.equal(r.details.setupHeader?.init_size, 0, "past the header end: zero");
+  assert.equal(r.details.setupHeader?.version, 0x202, "inside the header: kept");
+  assert.equal(r.details.setupHeader?.code32_start, 0x100000);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DecompressError, detectKernel, gunzip } from "../../mod.ts";
 import { buildElf } from "../../fixtures/build/elf.ts";
-import { gzip } from "../../fixtures/build/pe.ts";
+import { buildArm64Image, gzip, kernelLikeBytes } from "../../fixtures/build/pe.ts";
 
 // Found by the detect property: an ELF whose first 32 KiB hold a Multiboot2 header with a correct checksum
 // but a truncated tag made detectKernel throw MultibootError instead of reporting the ELF.
@@ -30,4 +30,14 @@ Deno.test("gunzip refuses a NaN or negative maxOutput instead of decoding withou
     });
   }
   assert.equal((await gunzip(packed, { maxOutput: 1000 })).length, 1000);
+});
+
+// Found by tests/browser: with the project's own inflate, output reached the sink only in 256 KiB chunks, so
+// gunzipPrefix over detectKernel's 64 KiB peek of a larger gzip Image got nothing and the Image was
+// "not a kernel image" (a Debian arm64 vmlinuz included).
+Deno.test("detectKernel tells a gzip arm64 Image whose first 64 KiB inflate to less than one chunk", async () => {
+  const image = buildArm64Image({ code: kernelLikeBytes((1 << 20) - 64, 7) });
+  const packed = await gzip(image);
+  assert.ok(packed.length > 1 << 16, `${packed.length} bytes: more than the 64 KiB peek`);
+  assert.deepEqual(await detectKernel(packed), { format: "pe", arch: "aarch64", compression: "gzip", multiboot: [] });
 });

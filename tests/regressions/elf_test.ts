@@ -24,6 +24,7 @@ const xen = (entry: number, descsz?: number) => ({
   descsz,
 });
 const code = { paddr: 0x10_0000, data: new Uint8Array([0xf4]) };
+const MEM = () => GuestMemory.fromRanges([[0, 4 << 20]]);
 
 /**
  * An ELF whose `count` PT_NOTE headers each cover a zero-filled area (12-byte empty notes), each starting 4
@@ -75,13 +76,13 @@ function counting(bytes: Uint8Array): KernelSource & { reads: number; bytesRead:
 Deno.test("the PT_NOTE walk over 65,535 overlapping note headers reads each note byte once and finishes", async () => {
   const image = manyNotesElf(0xffff, 1 << 20);
   const src = counting(image);
-  const p = await planElf(src);
-  assert.deepEqual(p.pvhBootCap, { kind: "notPresent" });
+  const p = await planElf(MEM(), src);
+  assert.deepEqual(p.details.pvhBootCap, { kind: "notPresent" });
   // The header, the table, and the note bytes once: no read per note, no read per segment.
   assert.ok(src.reads <= 3, `${src.reads} reads`);
   assert.ok(src.bytesRead <= image.byteLength + 64, `${src.bytesRead} bytes read for a ${image.byteLength}-byte file`);
   // The same from memory (no source reads at all past the headers).
-  assert.deepEqual((await planElf(image)).pvhBootCap, { kind: "notPresent" });
+  assert.deepEqual((await planElf(MEM(), image)).details.pvhBootCap, { kind: "notPresent" });
 });
 
 Deno.test("a later PT_NOTE segment's malformed PVH note fails the load, as the crate walks every note segment", async () => {
@@ -109,12 +110,12 @@ Deno.test("with PVH notes in two PT_NOTE segments the last one gives the entry, 
     entry: 0x10_0000,
     segments: [{ type: PT_NOTE, notes: [xen(0x10_0040)] }, { type: PT_NOTE, notes: [xen(0x10_0080)] }, code],
   });
-  assert.deepEqual((await planElf(image)).pvhBootCap, { kind: "present", address: 0x10_0080 });
+  assert.deepEqual((await planElf(MEM(), image)).details.pvhBootCap, { kind: "present", address: 0x10_0080 });
 });
 
 Deno.test("e_phoff past the end with e_phnum 0 is never read, so it is not refused", async () => {
   const image = patchEhdr(buildElf({ entry: 0x10_0000, segments: [] }), { e_phoff: 0x10_0000n });
-  const p = await planElf(image);
+  const p = await planElf(MEM(), image);
   assert.equal(p.plan.steps.length, 0);
 });
 
@@ -132,5 +133,5 @@ Deno.test("a bss-only PT_LOAD whose p_offset is past the end is never read, so i
 
 Deno.test("a PT_LOAD reading past the end is ReadKernelImage, the crate's short read, not a Seek code", async () => {
   const image = patchPhdr(buildElf({ entry: 0x10_0000, segments: [code] }), 0, { p_offset: 0x10_0000n });
-  await rejectsWith(planElf(image), ElfError, "ReadKernelImage");
+  await rejectsWith(planElf(MEM(), image), ElfError, "ReadKernelImage");
 });

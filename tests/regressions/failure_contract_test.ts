@@ -142,27 +142,32 @@ export async function formatCases(): Promise<FormatCase[]> {
     mb2 = buildMultiboot2({ code: kernelLikeBytes(0x900, 11) });
   const initrd = kernelLikeBytes(0x1800, 3);
   const dtb = kernelLikeBytes(0x400, 5);
-  const peOpts = { kernelOffset: 0x20_0000 };
+  const peOpts = { imageBase: 0x20_0000 };
   return [
-    { name: "ELF", image: elf, load: (tm, s) => loadElf(tm.mem, s), plan: async () => (await planElf(elf)).plan },
+    {
+      name: "ELF",
+      image: elf,
+      load: (tm, s) => loadElf(tm.mem, s),
+      plan: async (tm) => (await planElf(tm.mem, elf)).plan,
+    },
     {
       name: "bzImage",
       image: bz,
       load: (tm, s) => loadBzImage(tm.mem, s),
-      plan: async () => (await planBzImage(bz)).plan,
+      plan: async (tm) => (await planBzImage(tm.mem, bz)).plan,
     },
     {
       name: "Image",
       image: plain,
       load: (tm, s) => loadPe(tm.mem, s, peOpts),
-      plan: (tm) => Promise.resolve(planPe(tm.mem, plain.subarray(0, 64), plain.byteLength, peOpts).plan),
+      plan: async (tm) => (await planPe(tm.mem, plain, peOpts)).plan,
     },
     {
       name: "gzip Image",
       image: packed,
       content: packedBody,
       load: (tm, s) => loadPe(tm.mem, s, peOpts),
-      plan: (tm) => Promise.resolve(planPe(tm.mem, packedBody.subarray(0, 64), packedBody.byteLength, peOpts).plan),
+      plan: async (tm) => (await planPe(tm.mem, packed, peOpts)).plan,
     },
     {
       name: "Multiboot",
@@ -180,7 +185,7 @@ export async function formatCases(): Promise<FormatCase[]> {
       name: "detect + load (ELF)",
       image: elf,
       load: (tm, s) => loadKernel(tm.mem, s),
-      plan: async () => (await planElf(elf)).plan,
+      plan: async (tm) => (await planElf(tm.mem, elf)).plan,
     },
     {
       name: "initrd",

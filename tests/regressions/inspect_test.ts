@@ -13,12 +13,12 @@ const payload = new Uint8Array(0x1000);
 Deno.test("inspectKernel reports no linux64 entry for a 2.12+ bzImage without XLF_KERNEL_64", async () => {
   const r = await inspectKernel(buildBzImage({ payload, header: { xloadflags: XLF_CAN_BE_LOADED_ABOVE_4G } }));
   assert.equal(r.format, "bzimage");
-  assert.equal(r.entries.linux64, undefined);
+  assert.equal(r.entry.linux64, undefined);
 });
 
 Deno.test("inspectKernel reports the linux64 entry at code32_start + 0x200 with XLF_KERNEL_64 or before 2.12", async () => {
   const with64 = await inspectKernel(buildBzImage({ payload, header: { xloadflags: XLF_KERNEL_64 } }));
-  assert.equal(with64.entries.linux64, 0x100200);
+  assert.equal(with64.entry.linux64, 0x100200);
   const old = await inspectKernel(buildBzImage({ payload, header: { version: 0x020b, xloadflags: 0 } }));
-  assert.equal(old.entries.linux64, 0x100200);
+  assert.equal(old.entry.linux64, 0x100200);
 });

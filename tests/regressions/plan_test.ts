@@ -179,5 +179,5 @@ Deno.test("wrong JS types given as a source are typed InvalidSource errors", asy
 Deno.test("loaders still work from images built by code after the source checks", async () => {
   const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
   await loadBzImage(mem, buildBzImage({ payload: new Uint8Array(0x100), header: defaultSetupHeader(0x100) }));
-  await loadPe(mem, buildArm64Image({ size: 0x1000 }), { kernelOffset: 0x20_0000 });
+  await loadPe(mem, buildArm64Image({ size: 0x1000 }), { imageBase: 0x20_0000 });
 });
