@@ -80,10 +80,31 @@ export const VERSION_SCAN_LIMIT = 256 << 20;
 
 const BANNER = new TextEncoder().encode("Linux version ");
 
+/**
+ * Text taken from an image, made safe to print: every control character (C0, DEL and C1, which include the
+ * escape and CSI bytes of terminal sequences) and the backslash are written as `\xNN` / `\\`, so an image
+ * cannot clear a screen, move the cursor or forge a line of a report. {@linkcode inspectKernel} applies it to
+ * every string it takes from an image (the version banner).
+ *
+ * @example
+ * ```ts
+ * import { escapeImageText } from "@linux-loader/linux-loader";
+ * console.log(escapeImageText("6.1.0\x1b[2J\nentry 0x0")); // 6.1.0\x1b[2J\x0aentry 0x0
+ * ```
+ */
+export function escapeImageText(s: string): string {
+  // deno-lint-ignore no-control-regex
+  return s.replace(
+    /[\x00-\x1f\x7f-\x9f\\]/g,
+    (c) => (c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`),
+  );
+}
+
+// A NUL-terminated string of the image, at most `max` bytes, escaped for printing.
 function cString(bytes: Uint8Array, at: number, max = 256): string {
   let end = at;
   while (end < bytes.length && end < at + max && bytes[end] !== 0) end++;
-  return new TextDecoder("latin1").decode(bytes.subarray(at, end));
+  return escapeImageText(new TextDecoder("latin1").decode(bytes.subarray(at, end)));
 }
 
 function indexOf(hay: Uint8Array, needle: Uint8Array, from = 0): number {
@@ -99,22 +120,32 @@ function indexOf(hay: Uint8Array, needle: Uint8Array, from = 0): number {
   return -1;
 }
 
+// The kernel's own banner, `linux_banner` in init/version.c: "... #<build number> SMP ...". Debian's images
+// also carry an earlier copy with the build number left out ("... # SMP ..."); the numbered one is the banner.
+const NUMBERED_BUILD = /#\d/;
+
 // Finds "Linux version <...>" in the image, reading it in chunks (with an overlap for a banner split
-// between two chunks). Returns the text after the prefix, up to the first NUL or newline.
+// between two chunks). Returns the text after the prefix, up to the first NUL or newline: the first banner
+// with a build number, else the first that is not a format string, else undefined.
 async function scanVersion(src: KernelSource): Promise<string | undefined> {
   const chunk = 4 << 20, overlap = 512;
   const limit = Math.min(src.size, VERSION_SCAN_LIMIT);
+  let fallback: string | undefined;
   for (let off = 0; off < limit; off += chunk - overlap) {
     const bytes = await readBytes(src, off, Math.min(chunk, limit - off));
-    const at = indexOf(bytes, BANNER);
-    if (at >= 0 && at + BANNER.length < bytes.length) {
-      const s = cString(bytes, at + BANNER.length).split("\n")[0];
+    for (let at = indexOf(bytes, BANNER); at >= 0; at = indexOf(bytes, BANNER, at + 1)) {
+      // A banner cut by the chunk's end is read again, whole, from the next chunk (the overlap).
+      if (at + BANNER.length + 256 > bytes.length && off + bytes.length < limit) break;
+      const raw = new TextDecoder("latin1").decode(bytes.subarray(at + BANNER.length, at + BANNER.length + 256));
+      const s = raw.split(/[\0\n]/)[0].trim();
       // A banner ends with the compiler and build date; a format string ("%s") is not the banner.
-      if (!s.includes("%s")) return s.trim();
+      if (s.includes("%s") || s === "") continue;
+      if (NUMBERED_BUILD.test(s)) return escapeImageText(s);
+      fallback ??= escapeImageText(s);
     }
     if (off + chunk >= limit) break;
   }
-  return undefined;
+  return fallback;
 }
 
 function rangesOf(r: LoadResult): LoadRange[] {
@@ -183,9 +214,12 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
       const p = await decodeElf(src);
       take(p);
       report.placement = "link-time addresses (p_paddr)";
+      report.version = await scanVersion(src);
+      // A Linux vmlinux carries its banner; any other x86_64 ELF is loaded the same way but is not one.
+      const kind = report.version !== undefined ? "ELF vmlinux" : "x86_64 ELF executable, no Linux banner";
       report.protocol = p.entry.pvh !== undefined
-        ? "ELF vmlinux (Linux 64-bit boot protocol and PVH)"
-        : "ELF vmlinux (Linux 64-bit boot protocol)";
+        ? `${kind} (Linux 64-bit boot protocol and PVH)`
+        : `${kind} (Linux 64-bit boot protocol)`;
       const m = p.details.ehdr.e_machine;
       report.fields = {
         e_entry: hex(p.details.ehdr.e_entry),
@@ -193,7 +227,6 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
         e_phnum: p.details.ehdr.e_phnum,
         pt_load_segments: p.details.phdrs.filter((ph) => ph.p_type === PT_LOAD).length,
       };
-      report.version = await scanVersion(src);
       break;
     }
     case "bzimage": {

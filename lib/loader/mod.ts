@@ -114,18 +114,105 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
     const arch = detectPeArch(await gunzipPrefix(packed, IMAGE_HEADER_SIZE));
     if (arch !== undefined) return { format: "pe", arch, compression: "gzip", multiboot };
   }
-  if (multiboot.length > 0) {
+  // A PE/COFF program that is no Linux Image (an EFI application such as xen.efi) may carry a Multiboot
+  // header in its first 32 KiB, but it is started by UEFI firmware, not loaded as a Multiboot kernel.
+  const pe = describePeCoff(head);
+  if (multiboot.length > 0 && pe === undefined) {
     return { format: multiboot[0].version === 1 ? "multiboot" : "multiboot2", arch: "i386", multiboot };
   }
-  if (mbError !== undefined) throw mbError;
+  if (mbError !== undefined && pe === undefined) throw mbError;
   const magic = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
+  const what = pe ?? describeElf(head) ?? describeCompression(head);
   throw new KernelLoaderError(
     "UnknownFormat",
-    `not a kernel image this library knows (first bytes ${
-      magic || "none"
-    }, ${src.size} bytes): expected ELF, bzImage, arm64/riscv64 Image, gzip Image or Multiboot`,
-    { field: "magic", value: magic, limit: "ELF | bzImage | Image | gzip | Multiboot" },
+    `not a kernel image this library knows (${what ?? `first bytes ${magic || "none"}`}, ${src.size} bytes): ` +
+      "expected an x86_64 ELF, bzImage, arm64/riscv64 Image, gzip Image or Multiboot",
+    { field: "magic", value: what ?? magic, limit: "ELF | bzImage | Image | gzip | Multiboot" },
   );
+}
+
+// e_machine values named in messages (elf.h).
+const ELF_MACHINES: Readonly<Record<number, string>> = {
+  2: "SPARC",
+  3: "i386",
+  8: "MIPS",
+  20: "PowerPC",
+  21: "PowerPC64",
+  22: "S/390",
+  40: "ARM",
+  43: "SPARC V9",
+  50: "IA-64",
+  62: "x86_64",
+  183: "AArch64",
+  243: "RISC-V",
+  258: "LoongArch",
+};
+
+/** "an ELF64 for AArch64 (e_machine 183)" for an ELF this library does not load, else undefined. */
+function describeElf(head: Uint8Array): string | undefined {
+  if (!isElf(head) || head.byteLength < ELF_MACHINE_OFFSET + 2) return undefined;
+  const machine = head[ELF_MACHINE_OFFSET] | (head[ELF_MACHINE_OFFSET + 1] << 8);
+  const cls = head[EI_CLASS] === ELFCLASS64 ? "ELF64" : head[EI_CLASS] === 1 ? "ELF32" : "ELF";
+  const name = ELF_MACHINES[machine] ?? "an unknown machine";
+  const extra = machine === EM_386 ? " without a Multiboot header" : "";
+  return `an ${cls} for ${name} (e_machine ${machine})${extra}`;
+}
+
+// Magic numbers of the compressed formats a kernel or initrd comes in (each format's own specification).
+const COMPRESSION_MAGICS: readonly { name: string; magic: readonly number[] }[] = [
+  { name: "gzip", magic: [0x1f, 0x8b] }, // RFC 1952 ID1 ID2
+  { name: "xz", magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] }, // xz file format: header magic
+  { name: "zstd", magic: [0x28, 0xb5, 0x2f, 0xfd] }, // RFC 8878: frame magic 0xFD2FB528
+  { name: "bzip2", magic: [0x42, 0x5a, 0x68] }, // "BZh"
+  { name: "LZ4 (legacy)", magic: [0x02, 0x21, 0x4c, 0x18] }, // lz4 legacy frame magic 0x184C2102
+  { name: "LZ4", magic: [0x04, 0x22, 0x4d, 0x18] }, // lz4 frame magic 0x184D2204
+  { name: "lzop", magic: [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a] }, // lzop file header
+  { name: "LZMA", magic: [0x5d, 0x00, 0x00] }, // .lzma: lc=3 lp=0 pb=2 properties, then a small dictionary
+];
+
+/** "xz-compressed data: decompress it first" when the bytes start with a compression magic. */
+function describeCompression(head: Uint8Array): string | undefined {
+  for (const { name, magic } of COMPRESSION_MAGICS) {
+    if (head.byteLength >= magic.length && magic.every((b, i) => head[i] === b)) {
+      return name === "gzip"
+        ? "gzip-compressed data with no arm64/riscv64 Image header inside"
+        : `${name}-compressed data: decompress it first`;
+    }
+  }
+  return undefined;
+}
+
+// PE/COFF: the DOS header's e_lfanew at 0x3c points at "PE\0\0", then the COFF header (Machine first) and the
+// optional header (its magic: 0x10b PE32, 0x20b PE32+; Subsystem at 68 in both).
+const DOS_E_LFANEW = 0x3c;
+const PE_SIGNATURE = 0x0000_4550; // "PE\0\0"
+const COFF_HEADER_SIZE = 20;
+const OPTIONAL_SUBSYSTEM = 68;
+const PE_MACHINES: Readonly<Record<number, string>> = {
+  0x14c: "i386",
+  0x8664: "x86_64",
+  0xaa64: "AArch64",
+  0x5064: "RISC-V 64",
+  0x1c0: "ARM",
+};
+const PE_SUBSYSTEMS: Readonly<Record<number, string>> = {
+  10: "EFI application",
+  11: "EFI boot service driver",
+  12: "EFI runtime driver",
+};
+
+/** "a PE32+ EFI application for x86_64 (machine 0x8664)" for a PE/COFF file, else undefined. */
+function describePeCoff(head: Uint8Array): string | undefined {
+  if (head.byteLength < DOS_E_LFANEW + 4 || head[0] !== 0x4d || head[1] !== 0x5a) return undefined; // "MZ"
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const pe = dv.getUint32(DOS_E_LFANEW, true);
+  if (pe + 4 + COFF_HEADER_SIZE + OPTIONAL_SUBSYSTEM + 2 > head.byteLength) return undefined;
+  if (dv.getUint32(pe, true) !== PE_SIGNATURE) return undefined;
+  const machine = dv.getUint16(pe + 4, true);
+  const opt = pe + 4 + COFF_HEADER_SIZE;
+  const kind = dv.getUint16(opt, true) === 0x20b ? "PE32+" : "PE32";
+  const subsystem = PE_SUBSYSTEMS[dv.getUint16(opt + OPTIONAL_SUBSYSTEM, true)] ?? "program";
+  return `a ${kind} ${subsystem} for ${PE_MACHINES[machine] ?? "an unknown machine"} (machine ${hex(machine)})`;
 }
 
 /** Options of {@linkcode loadKernel} and {@linkcode planKernel}: the loaders' own, and the format. */
