@@ -93,8 +93,8 @@ const BANNER = new TextEncoder().encode("Linux version ");
  * ```
  */
 export function escapeImageText(s: string): string {
-  // deno-lint-ignore no-control-regex
   return s.replace(
+    // deno-lint-ignore no-control-regex
     /[\x00-\x1f\x7f-\x9f\\]/g,
     (c) => (c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`),
   );
