@@ -106,10 +106,25 @@ export function expectFill(tm: TestMemory, bufs: Uint8Array[], addr: number, len
 }
 
 /** Asserts the buffers (guards included) equal `expected`, naming the first differing byte. */
+/** Whether two byte arrays are equal: 32 bits at a time, then the tail. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  const words = a.byteLength >>> 2;
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const x = new Uint32Array(a.buffer, a.byteOffset, words), y = new Uint32Array(b.buffer, b.byteOffset, words);
+    for (let i = 0; i < words; i++) if (x[i] !== y[i]) return false;
+    for (let i = words * 4; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export function assertMemory(tm: TestMemory, expected: Uint8Array[], what: string): void {
   tm.buffers.forEach((b, i) => {
     const e = expected[i];
     if (b.byteLength !== e.byteLength) assert.fail(`${what}: buffer ${i} changed size`);
+    if (sameBytes(b, e)) return;
     for (let j = 0; j < b.byteLength; j++) {
       if (b[j] !== e[j]) {
         const r = tm.layout.regions[i];
