@@ -31,7 +31,15 @@ import {
   XEN_ELFNOTE_PHYS32_ENTRY,
   XEN_NOTE_NAME,
 } from "../abi/elf.ts";
-import { describeThrown, ElfError, type ElfErrorCode, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
+import {
+  describeThrown,
+  ElfError,
+  type ElfErrorCode,
+  type ErrorDetails,
+  hex,
+  KernelLoaderError,
+  LinuxLoaderError,
+} from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { checkArch, checkLoadOptions, type LoadOptions, type LoadResultCommon, planExtent } from "./contract.ts";
 import { applyPlan, type PlanStep, validatePlan } from "../plan.ts";
@@ -177,6 +185,10 @@ function validateHeader(ehdr: Elf64Ehdr, machine: number | null): void {
 /** A note walk's outcome at one note: the PVH entry, or an error that fails the load. */
 type NoteEvent = { kind: "present"; address: number } | { kind: "error"; error: ElfError };
 
+function noteError(code: ElfErrorCode, message: string, details: ErrorDetails): NoteEvent {
+  return { kind: "error", error: new ElfError(code, message, details) };
+}
+
 /** Bytes each note reads at most past its start: the 12-byte header, the 4-byte name "Xen\0", a 4-byte entry. */
 const NOTE_READ_SPAN = ELF64_NHDR.size + XEN_NOTE_NAME.length + 4;
 
@@ -205,7 +217,11 @@ class NoteWalker {
   readonly #ranges: { start: number; end: number; seenAt: number }[] = [];
   #covered = 0;
   readonly #size: number;
-  #bytes!: (p: number, n: number) => Uint8Array | undefined;
+  // The bytes read: disjoint chunks in file order (the whole image when it is in memory).
+  #chunks: { start: number; bytes: Uint8Array }[] = [];
+  // The chunk found last (walks go forward, so it is almost always the next one asked for).
+  #buf: Uint8Array = new Uint8Array(0);
+  #bufStart = 0;
   readonly #seen = new Map<number, Uint16Array>(); // per padding: walk id (1-based) of the first walk past a byte
   readonly #walkEnd = new Map<number, number[]>(); // per padding: walk id - 1 -> offset of its first outcome
   readonly #events = new Map<string, NoteEvent>(); // "padding:offset" -> outcome
@@ -224,44 +240,53 @@ class NoteWalker {
     }
   }
 
-  /** Reads the covered bytes (plus the few a note at the end of a segment reads past it). */
+  /** Reads the covered bytes (plus the few a note at the end of a segment reads past it), once. */
   async read(src: KernelSource): Promise<void> {
     if (src.bytes !== undefined) {
-      const all = src.bytes;
-      this.#bytes = (p, n) => (p + n <= this.#size ? all.subarray(p, p + n) : undefined);
+      this.#chunks = [{ start: 0, bytes: src.bytes.subarray(0, this.#size) }];
       return;
     }
-    const chunks: { start: number; bytes: Uint8Array }[] = [];
+    // Each range extended by what its last note may read, merged when they touch: every read of a note
+    // inside a segment then falls in one chunk.
+    const spans: { start: number; end: number }[] = [];
     for (const r of this.#ranges) {
-      const start = r.start, end = Math.min(r.end + NOTE_READ_SPAN, this.#size);
-      const last = chunks[chunks.length - 1];
-      const from = last !== undefined && last.start + last.bytes.byteLength > start
-        ? last.start + last.bytes.byteLength
-        : start;
-      if (end <= from) continue;
-      chunks.push({ start: from, bytes: await read(src, from, end - from, "ReadNoteHeader", "PT_NOTE segment bytes") });
+      const end = Math.min(r.end + NOTE_READ_SPAN, this.#size);
+      const last = spans[spans.length - 1];
+      if (last !== undefined && r.start <= last.end) last.end = Math.max(last.end, end);
+      else if (end > r.start) spans.push({ start: r.start, end });
     }
-    this.#bytes = (p, n) => {
-      if (p + n > this.#size) return undefined;
-      let lo = 0, hi = chunks.length - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >>> 1, c = chunks[mid];
-        if (p < c.start) hi = mid - 1;
-        else if (p >= c.start + c.bytes.byteLength) lo = mid + 1;
-        else {
-          const off = p - c.start;
-          if (off + n <= c.bytes.byteLength) return c.bytes.subarray(off, off + n);
-          // A read across two adjacent chunks (they abut when ranges are close).
-          const out = new Uint8Array(n);
-          out.set(c.bytes.subarray(off));
-          const next = chunks[mid + 1];
-          if (next === undefined || next.start !== c.start + c.bytes.byteLength) return undefined;
-          out.set(next.bytes.subarray(0, n - (c.bytes.byteLength - off)), c.bytes.byteLength - off);
-          return out;
-        }
+    for (const sp of spans) {
+      this.#chunks.push({
+        start: sp.start,
+        bytes: await read(src, sp.start, sp.end - sp.start, "ReadNoteHeader", "PT_NOTE segment bytes"),
+      });
+    }
+  }
+
+  // The offset of file offset `p` in `#buf` when the bytes [p, p + n) were read (`#buf` set to their chunk),
+  // else -1 (past the end of the image).
+  #at(p: number, n: number): number {
+    if (p + n > this.#size) return -1;
+    let off = p - this.#bufStart;
+    if (off >= 0 && off + n <= this.#buf.byteLength) return off;
+    let lo = 0, hi = this.#chunks.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1, c = this.#chunks[mid];
+      if (p < c.start) hi = mid - 1;
+      else if (p >= c.start + c.bytes.byteLength) lo = mid + 1;
+      else {
+        this.#buf = c.bytes;
+        this.#bufStart = c.start;
+        off = p - c.start;
+        return off + n <= c.bytes.byteLength ? off : -1;
       }
-      return undefined;
-    };
+    }
+    return -1;
+  }
+
+  #u32(off: number): number {
+    const b = this.#buf;
+    return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
   }
 
   // Index of offset `p` into `seen`, or -1 when no segment covers it.
@@ -276,87 +301,59 @@ class NoteWalker {
     return -1;
   }
 
-  // The outcome of the note at `p`, or undefined when the walk goes on to the next note.
-  #event(p: number, align: number, what: string): NoteEvent | { next: number } {
-    const hdr = this.#bytes(p, ELF64_NHDR.size);
-    if (hdr === undefined || hdr.byteLength < ELF64_NHDR.size) {
-      return {
-        kind: "error",
-        error: new ElfError(
+  // The outcome of the note at `p`, or the offset of the next note (a number) when the walk goes on.
+  #event(p: number, align: number, what: string): NoteEvent | number {
+    const at = this.#at(p, ELF64_NHDR.size);
+    if (at < 0) {
+      return noteError(
+        "ReadNoteHeader",
+        `${what}: the note header at ${hex(p)} passes the end of the ${this.#size}-byte image`,
+        { field: "p_filesz", value: p + ELF64_NHDR.size, limit: this.#size },
+      );
+    }
+    // Elf64_Nhdr { n_namesz, n_descsz, n_type }, little-endian u32s, read in place (this runs once per note).
+    const namesz = this.#u32(at + N_NAMESZ), descsz = this.#u32(at + N_DESCSZ), type = this.#u32(at + N_TYPE);
+    if (type === XEN_ELFNOTE_PHYS32_ENTRY && namesz === XEN_NOTE_NAME.length) {
+      const nameAt = this.#at(p + ELF64_NHDR.size, XEN_NOTE_NAME.length);
+      if (nameAt < 0) {
+        return noteError(
           "ReadNoteHeader",
-          `${what}: the note header at ${hex(p)} passes the end of the ${this.#size}-byte image`,
-          {
-            field: "p_filesz",
-            value: p + ELF64_NHDR.size,
-            limit: this.#size,
-          },
-        ),
-      };
-    }
-    // Elf64_Nhdr { n_namesz, n_descsz, n_type }, little-endian u32s (read in place: this runs once per note).
-    const u32 = (o: number) => (hdr[o] | (hdr[o + 1] << 8) | (hdr[o + 2] << 16) | (hdr[o + 3] << 24)) >>> 0;
-    const nhdr = { n_namesz: u32(N_NAMESZ), n_descsz: u32(N_DESCSZ), n_type: u32(N_TYPE) };
-    if (nhdr.n_type === XEN_ELFNOTE_PHYS32_ENTRY && nhdr.n_namesz === XEN_NOTE_NAME.length) {
-      const name = this.#bytes(p + ELF64_NHDR.size, XEN_NOTE_NAME.length);
-      if (name === undefined) {
-        return {
-          kind: "error",
-          error: new ElfError(
-            "ReadNoteHeader",
-            `${what}: the note name at ${hex(p + ELF64_NHDR.size)} passes the end of the image`,
-            {
-              field: "n_namesz",
-              value: p + XEN_DESC_OFFSET,
-              limit: this.#size,
-            },
-          ),
-        };
+          `${what}: the note name at ${hex(p + ELF64_NHDR.size)} passes the end of the image`,
+          { field: "n_namesz", value: p + XEN_DESC_OFFSET, limit: this.#size },
+        );
       }
-      if (name.every((b, i) => b === XEN_NOTE_NAME[i])) {
+      if (XEN_NOTE_NAME.every((b, i) => this.#buf[nameAt + i] === b)) {
         // The PVH entry point is a 32-bit address: the descriptor must hold at least 4 bytes.
-        if (nhdr.n_descsz < 4) {
-          return {
-            kind: "error",
-            error: new ElfError(
-              "InvalidPvhNote",
-              `${what}: Xen PHYS32_ENTRY note at ${hex(p)} has n_descsz ${nhdr.n_descsz}, needs at least 4 bytes`,
-              { field: "n_descsz", value: nhdr.n_descsz, limit: 4 },
-            ),
-          };
+        if (descsz < 4) {
+          return noteError(
+            "InvalidPvhNote",
+            `${what}: Xen PHYS32_ENTRY note at ${hex(p)} has n_descsz ${descsz}, needs at least 4 bytes`,
+            { field: "n_descsz", value: descsz, limit: 4 },
+          );
         }
-        const desc = this.#bytes(p + XEN_DESC_OFFSET, 4);
-        if (desc === undefined) {
-          return {
-            kind: "error",
-            error: new ElfError(
-              "ReadNoteHeader",
-              `${what}: the PVH entry at ${hex(p + XEN_DESC_OFFSET)} passes the end of the image`,
-              {
-                field: "n_descsz",
-                value: p + XEN_DESC_OFFSET + 4,
-                limit: this.#size,
-              },
-            ),
-          };
+        const descAt = this.#at(p + XEN_DESC_OFFSET, 4);
+        if (descAt < 0) {
+          return noteError(
+            "ReadNoteHeader",
+            `${what}: the PVH entry at ${hex(p + XEN_DESC_OFFSET)} passes the end of the image`,
+            { field: "n_descsz", value: p + XEN_DESC_OFFSET + 4, limit: this.#size },
+          );
         }
-        return { kind: "present", address: new DataView(desc.buffer, desc.byteOffset, 4).getUint32(0, true) };
+        return { kind: "present", address: this.#u32(descAt) };
       }
     }
-    const nameAligned = alignUp(nhdr.n_namesz, align);
-    const descAligned = alignUp(nhdr.n_descsz, align);
+    const nameAligned = alignUp(namesz, align);
+    const descAligned = alignUp(descsz, align);
     if (nameAligned > U32_MAX || descAligned > U32_MAX) {
-      return {
-        kind: "error",
-        error: new ElfError(
-          "Overflow",
-          `${what}: note at ${hex(p)} has n_namesz ${hex(nhdr.n_namesz)} / n_descsz ${
-            hex(nhdr.n_descsz)
-          } that overflow 32 bits when padded to ${align}`,
-          { field: nameAligned > U32_MAX ? "n_namesz" : "n_descsz", value: Math.max(nameAligned, descAligned) },
-        ),
-      };
+      return noteError(
+        "Overflow",
+        `${what}: note at ${hex(p)} has n_namesz ${hex(namesz)} / n_descsz ${
+          hex(descsz)
+        } that overflow 32 bits when padded to ${align}`,
+        { field: nameAligned > U32_MAX ? "n_namesz" : "n_descsz", value: Math.max(nameAligned, descAligned) },
+      );
     }
-    return { next: p + alignUp(ELF64_NHDR.size + nhdr.n_namesz, align) + descAligned };
+    return p + alignUp(ELF64_NHDR.size + namesz, align) + descAligned;
   }
 
   /**
@@ -386,8 +383,8 @@ class NoteWalker {
         if (id <= 0xffff) seen[i] = id;
       }
       const e = this.#event(p, align, what);
-      if ("next" in e) {
-        p = e.next;
+      if (typeof e === "number") {
+        p = e;
         continue;
       }
       this.#events.set(`${align}:${p}`, e);

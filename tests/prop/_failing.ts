@@ -2,7 +2,6 @@
 // tests/prop/failure_contract_test.ts (random format, source kind, failing read and failure): sources that fail
 // at their n-th read in five ways, every format as a case, and the memory the failure contract allows.
 
-import assert from "node:assert/strict";
 import { buildBzImage, defaultSetupHeader } from "../../fixtures/build/bzimage.ts";
 import { buildArm64Image, gzip, kernelLikeBytes } from "../../fixtures/build/pe.ts";
 import { demoKernel } from "../../emu/demo_kernels.ts";

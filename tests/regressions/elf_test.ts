@@ -3,8 +3,6 @@
 import assert from "node:assert/strict";
 import { buildElf, patchEhdr, patchPhdr } from "../../fixtures/build/elf.ts";
 import {
-  ELF64_EHDR,
-  ELF64_PHDR,
   ElfError,
   GuestMemory,
   type KernelSource,
@@ -15,6 +13,7 @@ import {
   XEN_ELFNOTE_PHYS32_ENTRY,
 } from "../../mod.ts";
 import { rejectsWith } from "../_assert.ts";
+import { manyNotesElf } from "../hostile/_inputs.ts";
 
 const u32 = (v: number) => new Uint8Array(new Uint32Array([v]).buffer);
 const xen = (entry: number, descsz?: number) => ({
@@ -25,37 +24,6 @@ const xen = (entry: number, descsz?: number) => ({
 });
 const code = { paddr: 0x10_0000, data: new Uint8Array([0xf4]) };
 const MEM = () => GuestMemory.fromRanges([[0, 4 << 20]]);
-
-/**
- * An ELF whose `count` PT_NOTE headers each cover a zero-filled area (12-byte empty notes), each starting 4
- * bytes after the previous: the walk of issue 18 took ~5 s for 100 headers and did not finish for 65,535.
- */
-export function manyNotesElf(count: number, zeroBytes: number): Uint8Array {
-  const table = ELF64_EHDR.size + count * ELF64_PHDR.size;
-  const out = new Uint8Array(table + zeroBytes);
-  out.set(ELF64_EHDR.encode({
-    e_ident: new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]),
-    e_type: 2,
-    e_machine: 62,
-    e_entry: 0x10_0000n,
-    e_phoff: BigInt(ELF64_EHDR.size),
-    e_phentsize: ELF64_PHDR.size,
-    e_phnum: count,
-  }));
-  for (let i = 0; i < count; i++) {
-    const shift = (4 * i) % (zeroBytes / 2);
-    out.set(
-      ELF64_PHDR.encode({
-        p_type: PT_NOTE,
-        p_offset: BigInt(table + shift),
-        p_filesz: BigInt(Math.floor((zeroBytes - shift) / 12) * 12),
-        p_align: i % 2 === 0 ? 8n : 4n,
-      }),
-      ELF64_EHDR.size + i * ELF64_PHDR.size,
-    );
-  }
-  return out;
-}
 
 /** A source over `bytes` that counts its reads and the bytes they returned. */
 function counting(bytes: Uint8Array): KernelSource & { reads: number; bytesRead: number } {
