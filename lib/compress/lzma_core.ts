@@ -7,8 +7,10 @@
  * follows (range decoder normalised after every bit, the same probability model and checks).
  *
  * Memory: the window is the dictionary, capped at the output limit: `min(dictionary size, maxOutput)`
- * rounded up to 16 bytes. It starts small and doubles while the output grows, so a 128 MiB dictionary over
- * 1 MiB of output costs about 1 MiB. Output leaves the window in chunks of at most
+ * rounded up to 16 bytes, allocated once when the first byte is produced. A fresh ArrayBuffer is zero
+ * pages until written (calloc/mmap in V8 and the browsers), so only `min(window, output)` of it becomes
+ * resident: a 128 MiB dictionary over 1 MiB of output costs about 1 MiB, and no outgrown copies are left
+ * for the garbage collector. Output leaves the window in chunks of at most
  * {@linkcode LZMA_FLUSH_CHUNK} bytes, handed to the sink as views of the window.
  *
  * Bounded work: every decoded symbol produces at least one byte (or is the end marker), and output is
@@ -34,9 +36,6 @@ export const LZMA_IN_REQUIRED = 64;
 
 /** Largest window allocated (the dictionary is capped here; distances beyond it are reported as corrupt). */
 export const LZMA_MAX_WINDOW = 0x7fff_f000;
-
-/** First window allocation; it doubles as output grows, up to the dictionary size. */
-const INITIAL_WINDOW = 64 << 10;
 
 /** Number of states of the LZMA state machine ("kNumStates"). */
 const STATES = 12;
@@ -162,6 +161,9 @@ export class LzmaDecoder {
   private range = 0;
   private code = 0;
 
+  /** Output bytes the next `decode` call may produce at most: ramps up from 1 KiB to LZMA_FLUSH_CHUNK. */
+  private runSize = 1024;
+
   /** Padded copy of the input's last bytes (see {@linkcode LZMA_IN_REQUIRED}). */
   private readonly tail = new Uint8Array(LZMA_IN_REQUIRED * 2);
   /** Why the last {@linkcode decode} returned. */
@@ -257,7 +259,11 @@ export class LzmaDecoder {
       // marker right at the limit is still read; producing that byte is the error.
       const budget = this.maxOutput - this.totalOut + 1;
       const limit = this.pos +
-        Math.min(this.wrapAt - this.pos, this.flushed + LZMA_FLUSH_CHUNK - this.pos, remaining, budget);
+        Math.min(this.wrapAt - this.pos, this.flushed + LZMA_FLUSH_CHUNK - this.pos, remaining, budget, this.runSize);
+      // Short first calls let every path of the hot loop (its exits too) run before the JIT compiles it
+      // while it is inside its first long loop, which would leave them without type feedback (a deopt
+      // per exit, then a recompile).
+      if (this.runSize < LZMA_FLUSH_CHUNK) this.runSize *= 2;
       const before = this.pos;
       if (ip <= safe) {
         ip = this.decode(input, ip, safe, limit);
@@ -331,7 +337,7 @@ export class LzmaDecoder {
     if (this.pos < this.wrapAt) return;
     this.flush();
     if (this.wrapAt < this.winMax) {
-      const size = Math.min(this.winMax, Math.max(INITIAL_WINDOW, this.win.length * 2));
+      const size = this.winMax;
       let grown: Uint8Array;
       try {
         grown = new Uint8Array(size);
