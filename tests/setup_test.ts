@@ -156,3 +156,13 @@ Deno.test("the package table names each package once, with absolute paths, and t
     assert.ok(table.some((n) => n.pkg === pkg), pkg);
   }
 });
+
+Deno.test("the README's Two commands section names every package the tasks install", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const start = readme.indexOf("## Two commands");
+  assert.ok(start >= 0, "README has a Two commands section");
+  const end = readme.indexOf("\n## ", start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  const unnamed = needs().map((n) => n.pkg).filter((pkg) => !section.includes(`\`${pkg}\``));
+  assert.deepEqual(unnamed, []);
+});

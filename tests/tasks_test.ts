@@ -54,6 +54,11 @@ interface Probe {
   env?: Record<string, string>;
   /** Default: exit status 0. Otherwise stdout + stderr must match (the exit status may be anything). */
   expect?: RegExp;
+  /**
+   * A server: once stdout matches `ready` (its first group the port), every path must answer 200, then
+   * the server is stopped.
+   */
+  serve?: { ready: RegExp; paths: string[] };
 }
 
 /** How each task that runs a script is tried, when that is possible on this machine. */
@@ -107,6 +112,13 @@ const PROBES: Record<string, TaskProbes> = {
     // dpkg-deb is in the run list but only unpacks a real download, which `deno task test` does with these
     // flags on every fresh machine; the list as a whole is needed by the dry run (apt-cache, dpkg, apt-get).
   },
+  web: {
+    probes: [{
+      what: "bundling the inspector, serving it on 127.0.0.1 and answering / and /inspector.js",
+      args: ["--port", "0"],
+      serve: { ready: /on http:\/\/127\.0\.0\.1:(\d+)\//, paths: ["/", "/inspector.js"] },
+    }],
+  },
   "boot-real": {
     probes: [{
       what: "a one-second PVH boot of the cached kernel, compared with QEMU",
@@ -130,20 +142,56 @@ interface Outcome {
   text: string;
 }
 
+/** Longest a probe may take before it is stopped (and fails). */
+const PROBE_TIMEOUT_MS = 120_000;
+
 async function runProbe(step: RunStep, flags: string[], probe: Probe): Promise<Outcome> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, step.script, ...step.args, ...probe.args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...probe.env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), PROBE_TIMEOUT_MS);
+  let served = true;
+  let stdout = "";
+  if (probe.serve !== undefined) {
+    served = false;
+    const dec = new TextDecoder();
+    const reader = child.stdout.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      stdout += dec.decode(value, { stream: true });
+      const port = probe.serve.ready.exec(stdout)?.[1];
+      if (port === undefined) continue;
+      const statuses = [];
+      for (const path of probe.serve.paths) {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`).catch(() => undefined);
+        await res?.body?.cancel();
+        statuses.push(res?.status ?? 0);
+      }
+      served = statuses.every((st) => st === 200);
+      stdout += `\n(statuses ${statuses.join(", ")})`;
+      child.kill("SIGINT");
+      break;
+    }
+    reader.releaseLock();
+  }
+  const out = await child.output().catch(() => undefined);
+  clearTimeout(timer);
   const dec = new TextDecoder();
-  const text = `${dec.decode(out.stdout)}\n${dec.decode(out.stderr)}`;
+  if (out !== undefined && probe.serve === undefined) stdout = dec.decode(out.stdout);
+  const text = `${stdout}\n${out === undefined ? "" : dec.decode(out.stderr)}`;
   const denied = /NotCapable|Requires \S+ access/.test(text);
-  const shown = probe.expect === undefined ? out.success : probe.expect.test(text);
-  return { ok: shown && !denied, text: `exit ${out.code}: ${text.slice(-600)}` };
+  const shown = probe.serve !== undefined
+    ? served
+    : probe.expect === undefined
+    ? out?.success === true
+    : probe.expect.test(text);
+  return { ok: shown && !denied, text: `exit ${out?.code}: ${text.slice(-600)}` };
 }
 
 /** The step a task's arguments go to: its last `deno run`. */
