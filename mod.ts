@@ -32,6 +32,8 @@ export * from "./lib/compress/xz.ts";
 export * from "./lib/compress/lzma.ts";
 export * from "./lib/compress/zstd.ts";
 export * from "./lib/loader/extract.ts";
+export * from "./lib/loader/payload.ts";
+export * from "./lib/loader/zboot.ts";
 export * from "./lib/cpio.ts";
 export * from "./lib/abi/bootparam.ts";
 export * from "./lib/abi/start_info.ts";
