@@ -17,6 +17,7 @@ import { ignoreUnless } from "./_require.ts";
 import { UNICORN_OK } from "./emu/_unicorn.ts";
 import { qemuAvailable } from "../fixtures/real/qemu.ts";
 import { APT_GET, HOST } from "./setup.ts";
+import { parseFetchArgs } from "../fixtures/real/fetch.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const CONFIG = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))) as { tasks: Record<string, string> };
@@ -254,4 +255,14 @@ Deno.test("the setup probe fails when the setup task's --allow-sys=uid is missin
   const r = await runProbe(step, step.flags.filter((f) => f !== "--allow-sys=uid"), PROBES.setup.probes[0]);
   assert.equal(r.ok, false);
   assert.match(r.text, /Requires sys access to "uid"/);
+});
+
+Deno.test("fetch-kernels fetches only the architectures named (both when none is), and boot-real leaves the fetch to the boot it runs", () => {
+  assert.deepEqual(parseFetchArgs(["arm64"]), { arches: ["arm64"], dryRun: false });
+  assert.deepEqual(parseFetchArgs(["amd64", "--dry-run"]), { arches: ["amd64"], dryRun: true });
+  assert.deepEqual(parseFetchArgs([]), { arches: ["amd64", "arm64"], dryRun: false });
+  assert.throws(() => parseFetchArgs(["riscv64"]), /unknown argument riscv64/);
+  // `deno task boot-real arm64` passes arm64 to boot_real.ts, which fetches the one kernel it boots;
+  // a fetch-kernels step before it would get no arguments and fetch both.
+  assert.deepEqual(parseTask(CONFIG.tasks["boot-real"]).calls, []);
 });
