@@ -52,8 +52,11 @@ const GICC_IAR = 0x0c;
 const ENV_PC = 64 + 256, ENV_AARCH64 = ENV_PC + 12, ENV_HFLAGS = ENV_PC + 16;
 /** SPSR_EL1 (op0 3, op1 0, CRn 4, CRm 0, op2 0). */
 const SPSR_EL1 = { op0: 3, op1: 0, crn: 4, crm: 0, op2: 0 };
-/** Where arm64 Linux 6.1 links its image (48-bit VA): KIMAGE_VADDR = MODULES_END. */
-const KIMAGE_VADDR = 0xffff_8000_0800_0000n;
+/** TCR_EL1 (op0 3, op1 0, CRn 2, CRm 0, op2 2): the translation control register the walk reads. */
+const TCR_EL1 = { op0: 3, op1: 0, crn: 2, crm: 0, op2: 2 };
+/** SCTLR_EL1.M (bit 0): the stage 1 MMU is on. */
+const SCTLR_M = 1n;
+const SCTLR_EL1 = { op0: 3, op1: 0, crn: 1, crm: 0, op2: 0 };
 const PL011_DR = 0x00, PL011_FR = 0x18;
 /** UARTPeriphID0..3 and UARTPCellID0..3. */
 const PL011_ID = [0x11, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1];
@@ -71,13 +74,32 @@ export class Arm64LinuxMachine implements Disposable {
 
   /** Guest RAM. */
   readonly mem: GuestMemory;
-  /** Physical address of the kernel image (KIMAGE_VADDR maps there: the DT carries no KASLR seed). */
-  kernelPhys: number = AARCH64_LAYOUT.kernel;
 
-  /** A 32-bit word of the kernel image by virtual address (the placeholders at virtual addresses are empty). */
+  /**
+   * Translates a virtual address through the guest's own stage 1 tables (TTBR0/TTBR1_EL1 as TCR_EL1 says),
+   * so nothing about where a kernel links itself (KIMAGE_VADDR: 0xffff800008000000 for 6.1, 0xffff800080000000
+   * for 6.12, anything under KASLR) is assumed; with the MMU off the address is physical. Undefined when the
+   * walk finds no valid descriptor or leaves guest RAM.
+   */
+  translate(va: bigint): bigint | undefined {
+    return arm64Translate(
+      va,
+      (this.uc.readSysReg(SCTLR_EL1) & SCTLR_M) !== 0n,
+      this.uc.readSysReg(TCR_EL1),
+      this.uc.regRead("ttbr0_el1"),
+      this.uc.regRead("ttbr1_el1"),
+      (pa) => this.mem.isRange(Number(pa), 8) ? this.mem.readU64(Number(pa)) : undefined,
+    );
+  }
+
+  /**
+   * A 32-bit word by virtual address, read through the guest's page tables (the placeholders Unicorn needs
+   * at virtual addresses are empty); 0 when it is not mapped.
+   */
   readKernelWord(va: bigint): number {
-    const pa = Number(va - KIMAGE_VADDR) + this.kernelPhys;
-    return this.mem.isRange(pa, 4) ? this.mem.readU32(pa) : 0;
+    const pa = this.translate(va);
+    if (pa === undefined || !this.mem.isRange(Number(pa), 4)) return 0;
+    return this.mem.readU32(Number(pa));
   }
 
   /** Opens the engine, maps RAM and the devices, and installs the hooks. */
@@ -225,8 +247,8 @@ export class Arm64LinuxMachine implements Disposable {
   }
 
   /** An instruction word of user space (for the SVC immediate); 0 when it cannot be read. */
-  readUserWord(_va: bigint): number {
-    return 0;
+  readUserWord(va: bigint): number {
+    return this.readKernelWord(va);
   }
 
   /**
@@ -338,6 +360,54 @@ export class Arm64LinuxMachine implements Disposable {
       stats: { ...this.stats },
     };
   }
+}
+
+/** Granule facts by TCR_EL1.TG0 / TG1 encoding: page shift. */
+const TG0_SHIFT: Record<number, number> = { 0: 12, 1: 16, 2: 14 };
+const TG1_SHIFT: Record<number, number> = { 2: 12, 3: 16, 1: 14 };
+const DESC_ADDR = 0x0000_ffff_ffff_f000n;
+
+/**
+ * An AArch64 stage 1 translation (VMSAv8-64, 4/16/64 KiB granules, up to 48-bit output addresses): the
+ * region (TTBR0 for addresses whose bit 55 is clear, TTBR1 otherwise), its size from TnSZ, the granule from
+ * TGn, then one descriptor per level ("table" 0b11 above the last level, "block" 0b01, "page" 0b11 at the
+ * last level). `read` returns the 64-bit descriptor at a physical address, undefined outside RAM.
+ */
+export function arm64Translate(
+  va: bigint,
+  mmuOn: boolean,
+  tcr: bigint,
+  ttbr0: bigint,
+  ttbr1: bigint,
+  read: (pa: bigint) => bigint | undefined,
+): bigint | undefined {
+  if (!mmuOn) return va;
+  const upper = ((va >> 55n) & 1n) === 1n;
+  const tsz = Number(upper ? (tcr >> 16n) & 0x3fn : tcr & 0x3fn);
+  const tg = Number(upper ? (tcr >> 30n) & 3n : (tcr >> 14n) & 3n);
+  const epd = upper ? (tcr >> 23n) & 1n : (tcr >> 7n) & 1n;
+  if (epd === 1n) return undefined;
+  const shift = (upper ? TG1_SHIFT : TG0_SHIFT)[tg];
+  if (shift === undefined) return undefined;
+  const vaBits = 64 - tsz;
+  const mask = (1n << BigInt(vaBits)) - 1n;
+  // The address must be all ones (TTBR1) or all zeros (TTBR0) above vaBits.
+  const top = va >> BigInt(vaBits);
+  if (top !== (upper ? (1n << BigInt(tsz)) - 1n : 0n)) return undefined;
+  const stride = shift - 3;
+  const levels = Math.ceil((vaBits - shift) / stride);
+  let table = (upper ? ttbr1 : ttbr0) & DESC_ADDR;
+  for (let l = levels - 1; l >= 0; l--) {
+    const lsb = shift + stride * l;
+    const idx = ((va & mask) >> BigInt(lsb)) & ((1n << BigInt(Math.min(stride, vaBits - lsb))) - 1n);
+    const d = read(table + idx * 8n);
+    if (d === undefined || (d & 1n) === 0n) return undefined;
+    const span = 1n << BigInt(lsb);
+    if (l === 0) return (d & DESC_ADDR & ~(span - 1n)) | (va & (span - 1n));
+    if ((d & 2n) === 0n) return (d & DESC_ADDR & ~(span - 1n)) | (va & (span - 1n)); // block
+    table = d & DESC_ADDR & ~((1n << BigInt(shift)) - 1n);
+  }
+  return undefined;
 }
 
 /** QEMU's ARM exception numbers as Unicorn reports them. */

@@ -71,7 +71,7 @@ export interface RealBootResult {
 
 /** The lines a boot is judged by, in the order the kernel prints them. */
 export const MILESTONES: Readonly<Record<string, string>> = Object.freeze({
-  version: "Linux version 6.1.0",
+  version: "Linux version ",
   unpack: "Trying to unpack rootfs image as initramfs",
   freed: "Freeing initrd memory",
   runInit: "Run /init as init process",
