@@ -29,6 +29,9 @@ const UC_ARCH_RISCV = 8;
 const UC_MODE_32 = 1 << 2;
 const UC_MODE_64 = 1 << 3;
 const UC_MODE_RISCV64 = 1 << 3;
+/** uc_control_type UC_CTL_TB_FLUSH and the UC_CTL_IO_WRITE direction (unicorn.h). */
+const UC_CTL_TB_FLUSH = 10;
+const UC_CTL_IO_WRITE = 1;
 
 /** Unicorn constants the binding uses, by their C names (checked against unicorn.h by a test). */
 export const UC: Readonly<Record<string, number>> = Object.freeze({
@@ -38,6 +41,8 @@ export const UC: Readonly<Record<string, number>> = Object.freeze({
   UC_MODE_32,
   UC_MODE_64,
   UC_MODE_RISCV64,
+  UC_CTL_TB_FLUSH,
+  UC_CTL_IO_WRITE,
   UC_PROT_READ: 1,
   UC_PROT_WRITE: 2,
   UC_PROT_EXEC: 4,
@@ -107,6 +112,8 @@ const SYMBOLS = {
   uc_hook_del: { parameters: ["pointer", "usize"], result: "i32" },
   uc_emu_start: { parameters: ["pointer", "u64", "u64", "u64", "usize"], result: "i32", nonblocking: false },
   uc_emu_stop: { parameters: ["pointer"], result: "i32" },
+  // uc_ctl is variadic; the control without arguments (UC_CTL_TB_FLUSH) is declared alone.
+  uc_ctl: { parameters: ["pointer", "i32"], result: "i32" },
   uc_context_alloc: { parameters: ["pointer", "buffer"], result: "i32" },
   uc_context_save: { parameters: ["pointer", "pointer"], result: "i32" },
   uc_context_restore: { parameters: ["pointer", "pointer"], result: "i32" },
@@ -773,6 +780,15 @@ export class Unicorn implements Disposable {
     const r = fn(ctx.data);
     if (restore) check("uc_context_restore", this.#lib.uc_context_restore(this.#h, ctx.ptr));
     return r;
+  }
+
+  /**
+   * Drops every translated block (`uc_ctl(UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0))`), so code hooks added since a
+   * block was translated fire in it too. Call between runs, not from a callback.
+   */
+  flushTranslations(): void {
+    // UC_CTL(type, nr, rw) = type | nr << 26 | rw << 30; UC_CTL_TB_FLUSH is 10 in uc_control_type.
+    check("uc_ctl(UC_CTL_TB_FLUSH)", this.#lib.uc_ctl(this.#h, UC_CTL_TB_FLUSH | (UC_CTL_IO_WRITE << 30)));
   }
 
   /** Asks a running emulation to stop after the current instruction (call from a callback). */

@@ -28,6 +28,7 @@ import { loadCmdline } from "../../lib/loader/cmdline.ts";
 import { loadElf } from "../../lib/loader/elf.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { GuestMemory } from "../../lib/memory.ts";
+import { BzImageError } from "../../lib/errors.ts";
 import { applyPlanSync } from "../../lib/plan.ts";
 import { type X86CpuState, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
 import { applyX86State } from "../x86_64.ts";
@@ -83,11 +84,17 @@ function cmdlineOf(opts: RealBootOptions, capacity: number): Cmdline {
 
 function runMachine(
   mem: GuestMemory,
-  vmlinux: Uint8Array,
+  kernel: { vmlinux: Uint8Array } | { range: { addr: number; size: number } },
   cpu: X86CpuState,
   opts: RealBootOptions,
 ): RealBootResult {
-  using m = new X86LinuxMachine({ mem, flushSites: findFlushSites(vmlinux), onLine: opts.onLine, stopAt: opts.stopAt });
+  using m = new X86LinuxMachine({
+    mem,
+    flushSites: "vmlinux" in kernel ? findFlushSites(kernel.vmlinux) : undefined,
+    kernelRange: "range" in kernel ? kernel.range : undefined,
+    onLine: opts.onLine,
+    stopAt: opts.stopAt,
+  });
   if (cpu.mode === "protected") m.leaveLongMode();
   applyX86State(m.uc, cpu);
   const entry = cpu.mode === "long" ? cpu.regs.rip : cpu.regs.eip;
@@ -126,8 +133,13 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
   );
   const boot = x86LongModeBoot({ entry: loaded.entry.linux64!, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 });
   applyPlanSync(mem, boot.plan);
-  const vmlinux = await extractVmlinux(bzImage);
-  return { ...runMachine(mem, vmlinux, boot.cpu, opts), initrd };
+  // The TLB-flush sites come from the vmlinux when this build decodes the payload; otherwise the machine
+  // finds them in guest RAM once the kernel's own decompressor has laid the kernel out.
+  const kernel = await vmlinuxOrUndefined(bzImage);
+  const source = kernel !== undefined
+    ? { vmlinux: kernel }
+    : { range: { addr: place.runtimeStart, size: place.reserved } };
+  return { ...runMachine(mem, source, boot.cpu, opts), initrd };
 }
 
 /** Boots the vmlinux inside `bzImage` through PVH. */
@@ -155,7 +167,17 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
   );
   const boot = x86PvhBoot({ entry: loaded.entry.pvh, startInfo: X86_LAYOUT.startInfo });
   applyPlanSync(mem, boot.plan);
-  return { ...runMachine(mem, vmlinux, boot.cpu, opts), initrd };
+  return { ...runMachine(mem, { vmlinux }, boot.cpu, opts), initrd };
+}
+
+/** The vmlinux inside a bzImage, or undefined when its payload's compression is not decoded by this build. */
+async function vmlinuxOrUndefined(bzImage: Uint8Array): Promise<Uint8Array | undefined> {
+  try {
+    return await extractVmlinux(bzImage);
+  } catch (e) {
+    if (e instanceof BzImageError && e.code === "UnsupportedCompression") return undefined;
+    throw e;
+  }
 }
 
 /** A one-line summary of a result. */

@@ -41,6 +41,8 @@ export const DIRECT_MAP = 0xffff_8880_0000_0000n;
 export const USER_HOLE: readonly [number, number] = [0x40_0000, 0x80_0000];
 
 const PAGE = 0x1000;
+/** The part of guest RAM the kernel text mapping covers (KERNEL_IMAGE_SIZE with KASLR: 1 GiB). */
+const TEXT_MAP_SIZE = 0x4000_0000;
 const PAGE_MASK = ~0xfffn;
 const PHYS_MASK = 0x000f_ffff_ffff_f000n;
 const U64 = (1n << 64n) - 1n;
@@ -293,12 +295,36 @@ export function findFlushSites(vmlinux: Uint8Array): FlushSites {
   return out;
 }
 
+/**
+ * Scans `bytes` (guest RAM holding a kernel image as the kernel laid it out) for TLB-flushing
+ * instructions, as {@linkcode findFlushSites} does for an ELF's text; `va` is the virtual address of
+ * `bytes[0]`. All-zero stretches cost nothing; a match in data is a hook that never fires.
+ */
+export function scanFlushSites(bytes: Uint8Array, va: bigint): FlushSites {
+  const out: FlushSites = { invlpg: [], movCr: [] };
+  for (let j = bytes.indexOf(0x0f); j >= 0 && j + 2 < bytes.length; j = bytes.indexOf(0x0f, j + 1)) {
+    const kind = flushAt(bytes, j);
+    if (kind === undefined) continue;
+    out[kind].push(va + BigInt(j));
+    if (j > 0 && (bytes[j - 1] & 0xf0) === 0x40) out[kind].push(va + BigInt(j - 1));
+  }
+  return out;
+}
+
 /** Options of {@linkcode X86LinuxMachine}. */
 export interface X86MachineOptions {
   /** Guest RAM; one region from physical 0. */
   mem: GuestMemory;
-  /** TLB-flush sites of the kernel that will run (from its vmlinux). */
-  flushSites: FlushSites;
+  /**
+   * TLB-flush sites of the kernel that will run (from its vmlinux). Without them (a bzImage whose payload
+   * this build cannot decompress), the machine finds them in guest RAM: it scans `kernelRange` when the
+   * kernel first touches its text mapping (the decompressor has laid the kernel out by then), and again
+   * when the first user-half page is aliased (by then `apply_alternatives` has patched the inline
+   * `mov %rdi,%cr3` sites in).
+   */
+  flushSites?: FlushSites;
+  /** Physical range the kernel occupies at run time (`bzImagePlacement`: runtimeStart, reserved). */
+  kernelRange?: { addr: number; size: number };
   /** Line listener. */
   onLine?: (line: string) => void;
   /** Stop at a line containing this. */
@@ -358,7 +384,6 @@ export class X86LinuxMachine implements Disposable {
     this.#layout = calibrateX86State();
     this.uc = Unicorn.open("x86_64");
     this.console = new SerialConsole(opts.onLine, opts.stopAt);
-    this.#mapRam();
     this.#attachDevices();
     this.uc.onCpuid(() => this.#cpuid());
     this.uc.onUnmapped((access, address) => this.#alias(access, address));
@@ -368,8 +393,45 @@ export class X86LinuxMachine implements Disposable {
       this.#pendingUd = true;
       return true;
     });
-    for (const a of opts.flushSites.invlpg) this.uc.onCode(() => this.#invlpg(a), a, a + 1n);
-    for (const a of opts.flushSites.movCr) this.uc.onCode(() => this.#movCr(a), a, a + 1n);
+    this.#kernelRange = opts.kernelRange;
+    if (opts.flushSites !== undefined) this.#hookFlushSites(opts.flushSites);
+    else this.#scan = "text-map";
+    this.#mapRam(opts.flushSites !== undefined);
+  }
+
+  #hooked = new Set<bigint>();
+  #kernelRange: { addr: number; size: number } | undefined;
+  /** What the next guest-RAM scan waits for (only without an ELF's flush sites). */
+  #scan: "text-map" | "user" | "done" = "done";
+  #rescanPending = false;
+
+  #hookFlushSites(sites: FlushSites): number {
+    let added = 0;
+    for (const [kind, list] of [["invlpg", sites.invlpg], ["movCr", sites.movCr]] as const) {
+      for (const a of list) {
+        if (this.#hooked.has(a)) continue;
+        this.#hooked.add(a);
+        added++;
+        if (kind === "invlpg") this.uc.onCode(() => this.#invlpg(a), a, a + 1n);
+        else this.uc.onCode(() => this.#movCr(a), a, a + 1n);
+      }
+    }
+    this.stats.flushHooks = this.#hooked.size;
+    return added;
+  }
+
+  /** Scans the kernel's physical range in guest RAM for flush sites and hooks the new ones. */
+  #scanRam(): number {
+    const r = this.#kernelRange ?? { addr: 0, size: Math.min(this.#ram.byteLength, TEXT_MAP_SIZE) };
+    const end = Math.min(r.addr + r.size, this.#ram.byteLength, TEXT_MAP_SIZE);
+    this.stats.ramScans = (this.stats.ramScans ?? 0) + 1;
+    return this.#hookFlushSites(scanFlushSites(this.#ram.subarray(r.addr, end), KERNEL_TEXT_MAP + BigInt(r.addr)));
+  }
+
+  /** Maps the kernel text mapping (phys 0 at __START_KERNEL_map), scanning guest RAM first when asked. */
+  #mapTextMap(): void {
+    const textSize = Math.min(this.#ram.byteLength, TEXT_MAP_SIZE);
+    this.uc.mapHost(Number(KERNEL_TEXT_MAP), this.#ram.subarray(0, textSize));
   }
 
   /** Closes the engine. */
@@ -382,13 +444,12 @@ export class X86LinuxMachine implements Disposable {
     this.close();
   }
 
-  #mapRam(): void {
+  #mapRam(textMap: boolean): void {
     const ram = this.#ram, size = ram.byteLength;
     const [holeStart, holeEnd] = USER_HOLE;
     this.uc.mapHost(0, ram.subarray(0, Math.min(holeStart, size)));
     if (size > holeEnd) this.uc.mapHost(holeEnd, ram.subarray(holeEnd));
-    const textSize = Math.min(size, 0x4000_0000);
-    this.uc.mapHost(Number(KERNEL_TEXT_MAP), ram.subarray(0, textSize));
+    if (textMap) this.#mapTextMap();
     this.uc.mapHost(Number(DIRECT_MAP), ram);
   }
 
@@ -496,6 +557,20 @@ export class X86LinuxMachine implements Disposable {
    */
   #alias(_access: FaultKind, address: bigint): boolean {
     const page = address & PAGE_MASK;
+    if (this.#scan === "text-map" && page >= KERNEL_TEXT_MAP && page < KERNEL_TEXT_MAP + BigInt(TEXT_MAP_SIZE)) {
+      // The kernel's first touch of its text mapping: it is laid out in RAM now. Its text has never run at
+      // these addresses, so hooks added here fire without flushing translations.
+      this.#scanRam();
+      this.#mapTextMap();
+      this.#scan = "user";
+      return true;
+    }
+    if (this.#scan === "user" && page < USER_TOP) {
+      // Alternatives are applied by now: scan again between runs (translations are flushed there).
+      this.#scan = "done";
+      this.#rescanPending = true;
+      this.uc.stop();
+    }
     const t = this.translate(page);
     if (t === undefined) {
       this.uc.mapScratch(Number(page), PAGE);
@@ -824,6 +899,11 @@ export class X86LinuxMachine implements Disposable {
       }
       this.#sliceStopped = false;
       pc = this.uc.readPc();
+      if (this.#rescanPending && this.console.ended === undefined) {
+        this.#rescanPending = false;
+        if (this.#scanRam() > 0) this.uc.flushTranslations();
+        continue;
+      }
       if (this.console.ended !== undefined) {
         stop = this.console.ended;
         detail = `the kernel printed: ${this.console.lastLine}`;
