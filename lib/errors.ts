@@ -284,7 +284,9 @@ export type EmulatorErrorCode =
   /** A register name is not known for this architecture. */
   | "UnknownRegister"
   /** The guest raised an exception or interrupt the harness does not handle. */
-  | "UnhandledException";
+  | "UnhandledException"
+  /** No emulated machine here boots this kind of image (format, architecture or boot protocol). */
+  | "UnsupportedMachine";
 
 /** Unicorn emulator binding and harness errors. */
 export class EmulatorError extends LinuxLoaderError<EmulatorErrorCode> {}

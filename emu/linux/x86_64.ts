@@ -25,18 +25,29 @@ import { LinuxBootConfigurator } from "../../lib/configurator/linux.ts";
 import { PvhBootConfigurator, pvhBootParams } from "../../lib/configurator/pvh.ts";
 import { bzImagePlacement, decodeBzImage, loadBzImage } from "../../lib/loader/bzimage.ts";
 import { loadCmdline } from "../../lib/loader/cmdline.ts";
-import { loadElf } from "../../lib/loader/elf.ts";
+import { isElf, loadElf } from "../../lib/loader/elf.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { GuestMemory } from "../../lib/memory.ts";
-import { BzImageError } from "../../lib/errors.ts";
+import { BzImageError, EmulatorError } from "../../lib/errors.ts";
 import { applyPlanSync } from "../../lib/plan.ts";
 import { type X86CpuState, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
 import { applyX86State } from "../x86_64.ts";
 import { hx, type RealBootOptions, type RealBootResult } from "./common.ts";
 import { findFlushSites, USER_HOLE, X86LinuxMachine } from "./x86_machine.ts";
 
-/** The default command line: the notes' timer-free settings, `nokaslr` for the fixed aliases. */
-export const X86_DEFAULT_CMDLINE = "console=ttyS0 lpj=1000000 tsc_early_khz=1000000 no_timer_check nokaslr";
+/**
+ * What the machine needs on the command line: no timer is modelled, so a fixed delay loop (`lpj`) and TSC
+ * rate (`tsc_early_khz`) and no timer check; `nokaslr` for the fixed kernel text and direct map aliases.
+ */
+export const X86_MACHINE_PARAMS: readonly string[] = Object.freeze([
+  "lpj=1000000",
+  "tsc_early_khz=1000000",
+  "no_timer_check",
+  "nokaslr",
+]);
+
+/** The default command line: the serial console and {@linkcode X86_MACHINE_PARAMS}. */
+export const X86_DEFAULT_CMDLINE = `console=ttyS0 ${X86_MACHINE_PARAMS.join(" ")}`;
 
 /** Guest physical layout of the boot data (below 1 MiB, clear of the page tables at 0x9000..). */
 export const X86_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
@@ -142,13 +153,17 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
   return { ...runMachine(mem, source, boot.cpu, opts), initrd };
 }
 
-/** Boots the vmlinux inside `bzImage` through PVH. */
+/** Boots the vmlinux inside `bzImage` (or `bzImage` itself when it is an ELF vmlinux) through PVH. */
 export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
   const ramSize = (opts.memoryMiB ?? 512) << 20;
   const mem = GuestMemory.fromRanges([[0, ramSize]]);
-  const vmlinux = await extractVmlinux(bzImage);
+  const vmlinux = isElf(bzImage) ? bzImage : await extractVmlinux(bzImage);
   const loaded = await loadElf(mem, vmlinux);
-  if (loaded.entry.pvh === undefined) throw new RangeError("the vmlinux has no PVH entry note");
+  if (loaded.entry.pvh === undefined) {
+    throw new EmulatorError("UnsupportedMachine", "the vmlinux has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)", {
+      field: "entry.pvh",
+    });
+  }
   const header = elfSetupHeader();
   const cl = cmdlineOf(opts, header.cmdline_size + 1);
   loadCmdline(mem, X86_LAYOUT.cmdline, cl);
