@@ -791,6 +791,34 @@ export class Unicorn implements Disposable {
     check("uc_ctl(UC_CTL_TB_FLUSH)", this.#lib.uc_ctl(this.#h, UC_CTL_TB_FLUSH | (UC_CTL_IO_WRITE << 30)));
   }
 
+  /**
+   * Arms a hang guard: a worker thread sleeps until `deadline` (a `Date.now()` time) and then stops the
+   * engine with `uc_emu_stop`, the way Unicorn's own timeout does, but without its thread that wakes every
+   * 2 us for the whole run. Dispose the guard (before closing the engine) to disarm it; `fired()` tells
+   * whether it stopped the engine. A guard stop is asynchronous: treat it as the end of the run.
+   */
+  hangGuard(deadline: number): { fired(): boolean } & Disposable {
+    const engine = this.#h;
+    const state = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(new URL("./stop_worker.ts", import.meta.url), { type: "module" });
+    worker.postMessage({
+      lib: libPath,
+      engine: BigInt(Deno.UnsafePointer.value(engine)),
+      deadline,
+      state: state.buffer,
+    });
+    return {
+      fired: () => Atomics.load(state, 0) === 2,
+      [Symbol.dispose]: () => {
+        if (Atomics.compareExchange(state, 0, 0, 1) === 3) {
+          while (Atomics.load(state, 0) === 3) Atomics.wait(state, 0, 3, 10);
+        }
+        Atomics.notify(state, 0);
+        worker.terminate();
+      },
+    };
+  }
+
   /** Asks a running emulation to stop after the current instruction (call from a callback). */
   stop(): void {
     check("uc_emu_stop", this.#lib.uc_emu_stop(this.#h));

@@ -30,7 +30,15 @@ import { GuestMemory } from "../../lib/memory.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { applyAarch64State } from "../aarch64.ts";
 import { GuestFault, Unicorn } from "../unicorn.ts";
-import { DEBUG, hx, type RealBootOptions, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
+import {
+  DEBUG,
+  HANG_GRACE_MS,
+  hx,
+  type RealBootOptions,
+  type RealBootResult,
+  type RealStopReason,
+  SerialConsole,
+} from "./common.ts";
 
 /** The default command line. */
 export const AARCH64_DEFAULT_CMDLINE = "console=ttyAMA0 earlycon=pl011,0x9000000";
@@ -103,16 +111,19 @@ export class Arm64LinuxMachine implements Disposable {
   }
 
   /** Opens the engine, maps RAM and the devices, and installs the hooks. */
-  constructor(mem: GuestMemory, onLine?: (line: string) => void, stopAt?: string) {
+  constructor(mem: GuestMemory, onLine?: (line: string) => void, stopAt?: string, stallEvents?: number) {
     this.mem = mem;
     this.uc = Unicorn.open("aarch64");
-    this.console = new SerialConsole(onLine, stopAt);
+    this.console = new SerialConsole(onLine, stopAt, stallEvents);
     this.uc.mapGuestMemory(mem);
     const con = this.console;
     this.uc.mapMmio(AARCH64_LAYOUT.pl011, 0x1000, {
       // UARTFR: TX FIFO empty, RX FIFO empty. The PrimeCell ID registers at 0xfe0..0xffc identify a PL011
       // (part 0x011, ARM, revision 1) to the AMBA bus, so the tty driver binds and /dev/console opens.
-      read: (off) => (off === PL011_FR ? 0x90 : off >= 0xfe0 ? PL011_ID[(off - 0xfe0) >> 2] : 0),
+      read: (off) => {
+        this.#checkTime();
+        return off === PL011_FR ? 0x90 : off >= 0xfe0 ? PL011_ID[(off - 0xfe0) >> 2] : 0;
+      },
       write: (off, _size, value) => {
         if (off !== PL011_DR) return;
         const b = Number(value & 0xffn);
@@ -131,6 +142,7 @@ export class Arm64LinuxMachine implements Disposable {
     this.uc.onUnmapped((_access, address) => this.#placeholder(address));
     this.uc.onInterrupt((intno) => {
       this.stats.exceptions++;
+      this.#checkTime();
       if (intno === 1 && this.#psci()) return;
       if (this.userSpace && (intno === 2 || intno === 3) && this.#fromEl0(intno)) return;
       if (DEBUG) {
@@ -163,8 +175,9 @@ export class Arm64LinuxMachine implements Disposable {
     this.close();
   }
 
+  /** Counts a guest event for the watchdog and stops the run when it trips or the time is up. */
   #checkTime(): void {
-    if (performance.now() > this.#sliceEnd) {
+    if (this.console.tick() || performance.now() > this.#sliceEnd) {
       this.#stopped = true;
       this.uc.stop();
     }
@@ -305,6 +318,9 @@ export class Arm64LinuxMachine implements Disposable {
     let instructions = 0;
     let stop: RealStopReason = "deadline", detail = "";
     const slice = 20_000_000;
+    // No Unicorn timeout (its thread wakes every 2 us); the hooks end the run at the deadline and the
+    // guard stops the engine from another thread when none runs any more.
+    using guard = this.uc.hangGuard(Date.now() + opts.timeoutMs + HANG_GRACE_MS);
     for (;;) {
       const now = performance.now();
       if (now > deadline) {
@@ -318,8 +334,15 @@ export class Arm64LinuxMachine implements Disposable {
       try {
         const r = counting
           ? this.uc.start({ begin: pc, until: 0, count: slice })
-          : this.uc.start({ begin: pc, until: 0, timeoutMs: deadline - now + 250 });
+          : this.uc.start({ begin: pc, until: 0 });
         timedOut = r.timedOut || this.#stopped;
+        if (guard.fired()) {
+          pc = this.uc.readPc();
+          stop = "deadline";
+          detail =
+            `the hang guard stopped the engine ${HANG_GRACE_MS} ms after the wall-clock limit of ${opts.timeoutMs} ms`;
+          break;
+        }
       } catch (e) {
         pc = this.uc.readPc();
         stop = "error";
@@ -329,7 +352,7 @@ export class Arm64LinuxMachine implements Disposable {
       pc = this.uc.readPc();
       if (this.console.ended !== undefined) {
         stop = this.console.ended;
-        detail = `the kernel printed: ${this.console.lastLine}`;
+        detail = this.console.endDetail();
         break;
       }
       if (timedOut) continue;
@@ -357,7 +380,7 @@ export class Arm64LinuxMachine implements Disposable {
       stop,
       pc,
       detail: `${detail} (pc ${hx(pc)})`,
-      stats: { ...this.stats },
+      stats: { ...this.stats, maxEventsBetweenLines: this.console.maxEventsBetweenLines },
     };
   }
 }
@@ -445,7 +468,7 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
   });
   mem.write(L.dtb, dtb);
   const cpu = arm64LinuxBoot({ entry: loaded.entry.image!, dtb: L.dtb });
-  using m = new Arm64LinuxMachine(mem, opts.onLine, opts.stopAt);
+  using m = new Arm64LinuxMachine(mem, opts.onLine, opts.stopAt, opts.stallEvents);
   m.userSpace = opts.arm64UserSpace !== false;
   applyAarch64State(m.uc, cpu);
   const r = m.run(BigInt(cpu.regs.pc), {

@@ -105,6 +105,7 @@ function runMachine(
     kernelRange: "range" in kernel ? kernel.range : undefined,
     onLine: opts.onLine,
     stopAt: opts.stopAt,
+    stallEvents: opts.stallEvents,
   });
   if (cpu.mode === "protected") m.leaveLongMode();
   applyX86State(m.uc, cpu);

@@ -10,6 +10,8 @@ import { E820_RAM, E820_RESERVED } from "../../lib/abi/bootparam.ts";
 import { calibrateX86State, findFlushSites, USER_HOLE, x86Cpuid } from "../../emu/linux/x86_machine.ts";
 import { x86E820 } from "../../emu/linux/x86_64.ts";
 import { arm64Translate } from "../../emu/linux/aarch64.ts";
+import { SerialConsole } from "../../emu/linux/common.ts";
+import { Unicorn } from "../../emu/unicorn.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { emuTest } from "../emu/_unicorn.ts";
 
@@ -82,4 +84,27 @@ Deno.test("arm64Translate walks 4 KiB-granule 48-bit tables through TTBR1 to a 2
   assert.equal(arm64Translate(va + 0x40_0000n, true, tcr, 0n, ttbr1, read), undefined);
   assert.equal(arm64Translate(0x0001_0000_0000_0000n, true, tcr, 0n, ttbr1, read), undefined);
   assert.equal(arm64Translate(0x4020_0000n, false, tcr, 0n, ttbr1, read), 0x4020_0000n);
+});
+
+emuTest("a hang guard stops an engine spinning in a loop no hook sees, from its own thread", () => {
+  using uc = Unicorn.open("x86_64");
+  uc.mapScratch(0x1000, 0x1000);
+  uc.memWrite(0x1000, new Uint8Array([0xeb, 0xfe])); // jmp $
+  const t0 = performance.now();
+  using guard = uc.hangGuard(Date.now() + 300);
+  uc.start({ begin: 0x1000 });
+  assert.ok(guard.fired());
+  assert.equal(uc.readPc(), 0x1000n);
+  assert.ok(performance.now() - t0 >= 250);
+});
+
+Deno.test("the console watchdog ends a run after its event budget without a new line, and a line resets it", () => {
+  const con = new SerialConsole(undefined, undefined, 3);
+  assert.equal(con.tick(), false);
+  assert.equal(con.tick(), false);
+  for (const b of new TextEncoder().encode("line\n")) con.push(b);
+  assert.equal(con.tick() || con.tick() || con.tick(), false);
+  assert.equal(con.tick(), true);
+  assert.equal(con.ended, "stalled");
+  assert.match(con.endDetail(), /3 guest events without a new line \(last line: line\)/);
 });
