@@ -83,10 +83,10 @@ export {
   type FoundMultibootHeader,
   loadMultiboot,
   loadMultiboot2,
+  MULTIBOOT_SUPPORTED_REQUIRED_FLAGS,
   type MultibootAddressFields,
   type MultibootDetails,
   type MultibootLoadResult,
-  MULTIBOOT_SUPPORTED_REQUIRED_FLAGS,
   planMultiboot,
   planMultiboot2,
 } from "./lib/loader/multiboot.ts";

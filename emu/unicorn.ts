@@ -17,7 +17,7 @@
 
 import { EmulatorError, hex } from "../lib/errors.ts";
 import type { GuestMemory } from "../lib/memory.ts";
-import { ARM64_REGS, RISCV_REGS, X86_REGS } from "./regs.ts";
+import { AARCH64_REGS, RISCV_REGS, X86_REGS } from "./regs.ts";
 
 /** Architectures (and x86 modes) the binding opens. */
 export type UnicornArch = "x86_64" | "x86_32" | "aarch64" | "riscv64";
@@ -268,7 +268,7 @@ export interface X86Mmr {
 }
 
 /** An AArch64 system register, by its encoding (`uc_arm64_cp_reg`). */
-export interface Arm64SysReg {
+export interface Aarch64SysReg {
   /** CRn. */
   crn: number;
   /** CRm. */
@@ -302,7 +302,7 @@ export interface StartResult {
 const REGS: Record<UnicornArch, Readonly<Record<string, number>>> = {
   x86_64: X86_REGS,
   x86_32: X86_REGS,
-  aarch64: ARM64_REGS,
+  aarch64: AARCH64_REGS,
   riscv64: RISCV_REGS,
 };
 
@@ -525,7 +525,7 @@ export class Unicorn implements Disposable {
     return dv.getBigUint64(8, true);
   }
 
-  #cpReg(reg: Arm64SysReg, value: bigint): Uint8Array {
+  #cpReg(reg: Aarch64SysReg, value: bigint): Uint8Array {
     const buf = new Uint8Array(32);
     const dv = new DataView(buf.buffer);
     dv.setUint32(0, reg.crn, true);
@@ -538,13 +538,13 @@ export class Unicorn implements Disposable {
   }
 
   /** Writes an AArch64 system register by encoding (`UC_ARM64_REG_CP_REG`). */
-  writeSysReg(reg: Arm64SysReg, value: number | bigint): void {
+  writeSysReg(reg: Aarch64SysReg, value: number | bigint): void {
     const buf = this.#cpReg(reg, BigInt.asUintN(64, toBig(value)));
     check("uc_reg_write(cp_reg)", this.#lib.uc_reg_write(this.#h, this.regId("cp_reg"), buf));
   }
 
   /** Reads an AArch64 system register by encoding. */
-  readSysReg(reg: Arm64SysReg): bigint {
+  readSysReg(reg: Aarch64SysReg): bigint {
     const buf = this.#cpReg(reg, 0n);
     check("uc_reg_read(cp_reg)", this.#lib.uc_reg_read(this.#h, this.regId("cp_reg"), buf));
     return new DataView(buf.buffer).getBigUint64(24, true);

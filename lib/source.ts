@@ -59,18 +59,25 @@ export function checkSourceRange(size: number, offset: number, len: number, what
 }
 
 /**
- * A source over bytes already in memory. Reads copy once, straight from `bytes`.
+ * A source over bytes already in memory. Reads copy once, straight from `bytes`. Async like
+ * {@linkcode fromFile} and {@linkcode fromBlob}, so the three are used alike (every loader also takes the
+ * bytes directly).
  *
  * @example
  * ```ts
  * import { fromBytes } from "@linux-loader/linux-loader";
- * const src = fromBytes(new Uint8Array([1, 2, 3, 4]));
+ * const src = await fromBytes(new Uint8Array([1, 2, 3, 4]));
  * const out = new Uint8Array(2);
  * await src.readInto(1, out);
  * console.log(out); // Uint8Array(2) [ 2, 3 ]
  * ```
  */
-export function fromBytes(bytes: Uint8Array): KernelSource {
+export function fromBytes(bytes: Uint8Array): Promise<KernelSource> {
+  return Promise.resolve(bytesSource(bytes));
+}
+
+// The source of fromBytes and toSource.
+function bytesSource(bytes: Uint8Array): KernelSource {
   return {
     size: bytes.byteLength,
     bytes,
@@ -157,14 +164,14 @@ export async function fromFile(file: SeekableFile): Promise<KernelSource> {
  * @example
  * ```ts
  * import { fromBlob } from "@linux-loader/linux-loader";
- * const src = fromBlob(new Blob([new Uint8Array([7, 8, 9])]));
+ * const src = await fromBlob(new Blob([new Uint8Array([7, 8, 9])]));
  * const out = new Uint8Array(1);
  * await src.readInto(2, out);
  * console.log(out[0]); // 9
  * ```
  */
-export function fromBlob(blob: Blob): KernelSource {
-  return {
+export function fromBlob(blob: Blob): Promise<KernelSource> {
+  return Promise.resolve({
     size: blob.size,
     async readInto(offset: number, dest: Uint8Array): Promise<void> {
       checkSourceRange(blob.size, offset, dest.byteLength);
@@ -188,7 +195,7 @@ export function fromBlob(blob: Blob): KernelSource {
       }
       dest.set(new Uint8Array(buf));
     },
-  };
+  });
 }
 
 /**
@@ -197,7 +204,7 @@ export function fromBlob(blob: Blob): KernelSource {
  * @example
  * ```ts
  * import { fromBytes, readBytes } from "@linux-loader/linux-loader";
- * console.log(await readBytes(fromBytes(new Uint8Array([1, 2, 3, 4])), 2, 2)); // Uint8Array(2) [ 3, 4 ]
+ * console.log(await readBytes(await fromBytes(new Uint8Array([1, 2, 3, 4])), 2, 2)); // Uint8Array(2) [ 3, 4 ]
  * ```
  */
 export async function readBytes(src: KernelSource, offset: number, len: number): Promise<Uint8Array> {
@@ -219,7 +226,7 @@ export async function readBytes(src: KernelSource, offset: number, len: number):
  * ```
  */
 export function toSource(input: KernelSource | Uint8Array): KernelSource {
-  return input instanceof Uint8Array ? fromBytes(input) : input;
+  return input instanceof Uint8Array ? bytesSource(input) : input;
 }
 
 /**

@@ -22,11 +22,11 @@ import {
   KernelLoaderError,
   type KernelReport,
   type KernelSource,
-  linuxBootPlan,
   loadKernel,
   type Plan,
   planCmdline,
-  planFdtBootParams,
+  planFdtBoot,
+  planLinuxBoot,
   X86_LEGACY_HOLE,
   x86LongModeBoot,
   zeroPageBootParams,
@@ -124,14 +124,14 @@ export async function planBoot(source: KernelSource, opts: PlanBootOptions = {})
       cmdline: { addr: X86_CMDLINE, length: cmdline.asString().length },
       e820: buildMemmap(memory, { reserved: [X86_LEGACY_HOLE] }),
     });
-    boot.push(linuxBootPlan(params, memory));
+    boot.push(planLinuxBoot(memory, params));
     boot.push(x86LongModeBoot({ entry, zeroPage: X86_ZERO_PAGE }).plan);
     registers = { rsi: X86_ZERO_PAGE };
   } else {
     entry = loaded.entry.image ?? kernel.start;
     const dtbAddr = base + memSize - FDT_BELOW_TOP;
     const dtb = buildVmFdt(memory, { arch: arch === "aarch64" ? "aarch64" : "riscv64", bootargs: cmdline.asString() });
-    boot.push(planFdtBootParams(new BootParams(dtb, dtbAddr), memory));
+    boot.push(planFdtBoot(memory, new BootParams(dtb, dtbAddr)));
     protocol = arch === "aarch64" ? "arm64" : "riscv64";
     registers = arch === "aarch64" ? { x0: dtbAddr } : { a0: 0, a1: dtbAddr };
   }

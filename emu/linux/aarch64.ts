@@ -1,7 +1,7 @@
 /**
  * A real arm64 Linux boot in Unicorn, built with this project's own loader, FDT builder and boot state:
  * `loadPe` puts the Image at 0x40200000, `buildVmFdt` writes the device tree (memory, /chosen with
- * bootargs and linux,initrd-start/end, PL011 with its clock, GICv2, armv8-timer), `arm64LinuxBoot` gives
+ * bootargs and linux,initrd-start/end, PL011 with its clock, GICv2, armv8-timer), `aarch64LinuxBoot` gives
  * the entry state (EL1h, MMU off, x0 = DTB, with SCR_EL3.RW and HCR_EL2.RW saying EL1 is AArch64, which
  * Unicorn needs or the kernel's first `eret` is illegal).
  *
@@ -22,7 +22,7 @@
  * @module
  */
 
-import { arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
+import { aarch64LinuxBoot } from "../../lib/boot/aarch64.ts";
 import { chosenInitrd, loadInitrd } from "../../lib/boot/initrd.ts";
 import { buildVmFdt } from "../../lib/fdt/nodes.ts";
 import { loadPe } from "../../lib/loader/pe.ts";
@@ -467,7 +467,7 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
     gic: true,
   });
   mem.write(L.dtb, dtb);
-  const cpu = arm64LinuxBoot({ entry: loaded.entry.image!, dtb: L.dtb });
+  const cpu = aarch64LinuxBoot({ entry: loaded.entry.image!, dtb: L.dtb });
   using m = new Arm64LinuxMachine(mem, opts.onLine, opts.stopAt, opts.stallEvents);
   m.userSpace = opts.arm64UserSpace !== false;
   applyAarch64State(m.uc, cpu);

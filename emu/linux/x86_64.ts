@@ -135,13 +135,13 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
   // No SETUP_RNG_SEED: 6.1 reads setup_data through early_memremap before x86_configure_nx(), so the fixmap
   // PTE carries NX, which our CPUID (no NX: Unicorn drops EFER.NXE) makes a reserved bit: #PF RSVD, early halt.
   LinuxBootConfigurator.writeBootparams(
+    mem,
     zeroPageBootParams(X86_LAYOUT.zeroPage, {
       header,
       cmdline: { addr: X86_LAYOUT.cmdline, length: cl.asCString().length - 1 },
       e820,
       initrd,
     }),
-    mem,
   );
   const boot = x86LongModeBoot({ entry: loaded.entry.linux64!, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 });
   applyPlanSync(mem, boot.plan);
@@ -171,6 +171,7 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
   const memmap = x86E820(mem);
   const initrd = await loadX86Initrd(mem, opts, header, loaded.kernelEnd, memmap);
   PvhBootConfigurator.writeBootparams(
+    mem,
     pvhBootParams({
       startInfoAddr: X86_LAYOUT.startInfo,
       memmapAddr: X86_LAYOUT.memmap,
@@ -179,7 +180,6 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
       modules: initrd === undefined ? [] : [pvhInitrdEntry(initrd)],
       modlistAddr: X86_LAYOUT.modlist,
     }),
-    mem,
   );
   const boot = x86PvhBoot({ entry: loaded.entry.pvh, startInfo: X86_LAYOUT.startInfo });
   applyPlanSync(mem, boot.plan);

@@ -207,7 +207,7 @@ export function placeInitrd(mem: GuestMemory, size: number, opts: PlaceInitrdOpt
  * @example
  * ```ts
  * import { fromBytes, planInitrd } from "@linux-loader/linux-loader";
- * const plan = planInitrd({ addr: 0x1000000, size: 4 }, fromBytes(new Uint8Array(4)));
+ * const plan = planInitrd({ addr: 0x1000000, size: 4 }, await fromBytes(new Uint8Array(4)));
  * console.log(plan.steps[0].kind, plan.steps[0].guestAddr.toString(16)); // copy 1000000
  * ```
  */

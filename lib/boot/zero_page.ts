@@ -302,7 +302,7 @@ export function buildZeroPage(opts: ZeroPageOptions = {}): Uint8Array {
 }
 
 /**
- * The zero page as {@linkcode BootParams} at `addr`, for `LinuxBootConfigurator.writeBootparams(params, mem)`
+ * The zero page as {@linkcode BootParams} at `addr`, for `LinuxBootConfigurator.writeBootparams(mem, params)`
  * (which checks the range against guest memory and writes it through a plan). Errors as
  * {@linkcode buildZeroPage}.
  *
@@ -310,7 +310,7 @@ export function buildZeroPage(opts: ZeroPageOptions = {}): Uint8Array {
  * ```ts
  * import { GuestMemory, LinuxBootConfigurator, zeroPageBootParams } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
- * LinuxBootConfigurator.writeBootparams(zeroPageBootParams(0x7000, { cmdline: { addr: 0x20000, length: 4 } }), mem);
+ * LinuxBootConfigurator.writeBootparams(mem, zeroPageBootParams(0x7000, { cmdline: { addr: 0x20000, length: 4 } }));
  * console.log(mem.readU32(0x7000 + 0x228).toString(16)); // 20000
  * ```
  */

@@ -198,10 +198,10 @@ export async function planKernel(
  * @example
  * ```ts
  * import { GuestMemory, loadKernel } from "@linux-loader/linux-loader";
- * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * import { AARCH64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const image = new Uint8Array(0x1000);
- * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
+ * image.set(AARCH64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
  * const k = await loadKernel(mem, image, { imageBase: 0x200000 });
  * console.log(k.format, k.arch, k.entry.image?.toString(16)); // pe aarch64 280000
  * ```

@@ -171,7 +171,9 @@ export function decodeZbootHeader(head: Uint8Array, fileSize: number): ZbootHead
   const payloadEnd = payloadOffset + payloadSize + (method === "gzip" ? 0 : 4);
   if (payloadSize === 0 || payloadOffset < ZBOOT_HEADER_SIZE || payloadEnd > fileSize) {
     fail(
-      `payload [${hex(payloadOffset)}, ${hex(payloadEnd)}) is empty, inside the header or past the ${fileSize}-byte file`,
+      `payload [${hex(payloadOffset)}, ${
+        hex(payloadEnd)
+      }) is empty, inside the header or past the ${fileSize}-byte file`,
       "payload_size",
       payloadEnd,
       fileSize,

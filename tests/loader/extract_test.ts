@@ -106,7 +106,7 @@ Deno.test("extractVmlinux returns an uncompressed ELF payload as is", async () =
 
 Deno.test("extractVmlinux reads through a KernelSource that holds no bytes", async () => {
   const elf = fakeVmlinux();
-  const src = fromBlob(new Blob([bzImage(lz4Literals(elf)) as Uint8Array<ArrayBuffer>]));
+  const src = await fromBlob(new Blob([bzImage(lz4Literals(elf)) as Uint8Array<ArrayBuffer>]));
   assert.deepEqual(await extractVmlinux(src), elf);
 });
 
@@ -141,7 +141,7 @@ Deno.test({
       assert.equal((await findBzImagePayload(img)).compression, method);
       assert.deepEqual(await extractVmlinux(img), elf, method);
       // Through a source that holds no bytes, too.
-      assert.deepEqual(await extractVmlinux(fromBlob(new Blob([img as Uint8Array<ArrayBuffer>]))), elf, method);
+      assert.deepEqual(await extractVmlinux(await fromBlob(new Blob([img as Uint8Array<ArrayBuffer>]))), elf, method);
     }
   },
 });

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { BootParams } from "../../lib/configurator/mod.ts";
-import { linuxBootParams } from "../../lib/configurator/linux.ts";
+import { encodeBootParams } from "../../lib/configurator/linux.ts";
 import { pvhBootParams } from "../../lib/configurator/pvh.ts";
 import { configureMultiboot } from "../../lib/configurator/multiboot.ts";
 import { configureMultiboot2 } from "../../lib/configurator/multiboot2.ts";
@@ -27,13 +27,13 @@ Deno.test("hex formats fractions, NaN and infinities instead of throwing a Range
 });
 
 // Found by "linux zero page request": checkNumber called BigInt(0.5) before checking the number.
-Deno.test("linuxBootParams rejects a fractional ramdisk address with InvalidAddress, not a RangeError", () => {
+Deno.test("encodeBootParams rejects a fractional ramdisk address with InvalidAddress, not a RangeError", () => {
   assert.throws(
-    () => linuxBootParams({ zeroPageAddr: 0, ramdisk: { addr: 0.5, size: 0 } }),
+    () => encodeBootParams({ ramdisk: { addr: 0.5, size: 0 } }),
     isCode(ConfiguratorError, "InvalidAddress"),
   );
   assert.throws(
-    () => linuxBootParams({ zeroPageAddr: 0, cmdlineAddr: NaN }),
+    () => encodeBootParams({ cmdlineAddr: NaN }),
     isCode(ConfiguratorError, "InvalidAddress"),
   );
 });
