@@ -181,15 +181,13 @@ async function report(runs: number): Promise<void> {
   const window = r.windowLog === undefined ? r.output : Math.min(2 ** r.windowLog, r.output);
   const added = r.afterDecode - r.afterDest;
   console.log(
-    `peak RSS (fresh process): start ${fmtMiB(r.start)} MiB, +input ${
-      fmtMiB(r.afterInput - r.start)
-    }, counting pass peak ${fmtMiB(r.afterCount)}, +destination ${fmtMiB(r.afterDest - r.afterCount)}, after decode ${
-      fmtMiB(r.afterDecode)
-    } MiB: the decode added ${fmtMiB(added)} MiB over input + destination (window used ${
-      fmtMiB(window)
-    } MiB; target at most 2 x window + 16 = ${fmtMiB(2 * window + 16 * MiB)} MiB: ${
-      added <= 2 * window + 16 * MiB ? "met" : "NOT met"
-    })`,
+    `peak RSS (fresh process): start ${fmtMiB(r.start)} MiB, +input ${fmtMiB(r.afterInput - r.start)}, +destination ${
+      fmtMiB(r.afterDest - r.afterInput)
+    }, after decode ${fmtMiB(r.afterDecode)} MiB: the decode added ${
+      fmtMiB(added)
+    } MiB over input + destination (window used ${fmtMiB(window)} MiB; target at most 2 x window + 16 = ${
+      fmtMiB(2 * window + 16 * MiB)
+    } MiB: ${added <= 2 * window + 16 * MiB ? "met" : "NOT met"})`,
   );
 }
 
