@@ -75,7 +75,8 @@ export function needs(): Need[] {
     { pkg: "lz4", why: "LZ4 decoder cross-check", paths: ["/usr/bin/lz4"], for: TEST },
     { pkg: "xz-utils", why: "XZ decoder cross-check", paths: ["/usr/bin/xz"], for: TEST },
     { pkg: "zstd", why: "ZSTD decoder cross-check", paths: ["/usr/bin/zstd"], for: TEST },
-    { pkg: "lzma", why: "LZMA decoder cross-check", paths: ["/usr/bin/lzma"], for: TEST },
+    // /usr/bin/lzma alone would not do: xz-utils provides it too (an alternative), writing no size in the header.
+    { pkg: "lzma", why: "LZMA decoder cross-check (lzmp)", paths: ["/usr/bin/lzmp"], for: TEST },
     { pkg: "bzip2", why: "BZIP2 decoder cross-check", paths: ["/usr/bin/bzip2"], for: TEST },
     { pkg: "lzop", why: "LZO decoder cross-check", paths: ["/usr/bin/lzop"], for: TEST },
     { pkg: "chromium", why: "the browser test", paths: ["/usr/bin/chromium"], for: TEST },
