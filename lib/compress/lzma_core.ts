@@ -157,9 +157,10 @@ export class LzmaDecoder {
   /** Bytes of the current match still to copy (a match cut by the output limit). */
   private len = 0;
 
-  // Range decoder (both unsigned 32-bit).
-  private range = 0;
-  private code = 0;
+  // Range decoder (both unsigned 32-bit). Initialised above 2^31 so the fields hold doubles from the
+  // start: a field that starts as a small integer is deoptimised the first time it stores a larger one.
+  private range = 0xffff_ffff;
+  private code = 0xffff_ffff;
 
   /** Output bytes the next `decode` call may produce at most: ramps up from 1 KiB to LZMA_FLUSH_CHUNK. */
   private runSize = 1024;
@@ -426,7 +427,7 @@ export class LzmaDecoder {
       // is_match[state][pos_state]
       pi = IS_MATCH + (state << 4) + posState;
       prob = probs[pi];
-      bound = ((range >>> 11) * prob) >>> 0;
+      bound = Math.imul(range >>> 11, prob) >>> 0;
       if (code < bound) {
         range = bound;
         probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -442,7 +443,7 @@ export class LzmaDecoder {
           do {
             pi = base + sym;
             prob = probs[pi];
-            bound = ((range >>> 11) * prob) >>> 0;
+            bound = Math.imul(range >>> 11, prob) >>> 0;
             if (code < bound) {
               range = bound;
               probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -470,7 +471,7 @@ export class LzmaDecoder {
             matchByte <<= 1;
             pi = base + offset + matchBit + sym;
             prob = probs[pi];
-            bound = ((range >>> 11) * prob) >>> 0;
+            bound = Math.imul(range >>> 11, prob) >>> 0;
             if (code < bound) {
               range = bound;
               probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -504,7 +505,7 @@ export class LzmaDecoder {
       // is_rep[state]
       pi = IS_REP + state;
       prob = probs[pi];
-      bound = ((range >>> 11) * prob) >>> 0;
+      bound = Math.imul(range >>> 11, prob) >>> 0;
       let lenBase: number;
       if (code < bound) {
         range = bound;
@@ -533,7 +534,7 @@ export class LzmaDecoder {
         // is_rep0[state]
         pi = IS_REP_G0 + state;
         prob = probs[pi];
-        bound = ((range >>> 11) * prob) >>> 0;
+        bound = Math.imul(range >>> 11, prob) >>> 0;
         if (code < bound) {
           range = bound;
           probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -544,7 +545,7 @@ export class LzmaDecoder {
           // is_rep0_long[state][pos_state]
           pi = IS_REP0_LONG + (state << 4) + posState;
           prob = probs[pi];
-          bound = ((range >>> 11) * prob) >>> 0;
+          bound = Math.imul(range >>> 11, prob) >>> 0;
           if (code < bound) {
             range = bound;
             probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -583,7 +584,7 @@ export class LzmaDecoder {
           // is_rep1[state]
           pi = IS_REP_G1 + state;
           prob = probs[pi];
-          bound = ((range >>> 11) * prob) >>> 0;
+          bound = Math.imul(range >>> 11, prob) >>> 0;
           if (code < bound) {
             range = bound;
             probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -603,7 +604,7 @@ export class LzmaDecoder {
             // is_rep2[state]
             pi = IS_REP_G2 + state;
             prob = probs[pi];
-            bound = ((range >>> 11) * prob) >>> 0;
+            bound = Math.imul(range >>> 11, prob) >>> 0;
             if (code < bound) {
               range = bound;
               probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -637,7 +638,7 @@ export class LzmaDecoder {
       let lenAdd: number;
       pi = lenBase + LEN_CHOICE;
       prob = probs[pi];
-      bound = ((range >>> 11) * prob) >>> 0;
+      bound = Math.imul(range >>> 11, prob) >>> 0;
       if (code < bound) {
         range = bound;
         probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -658,7 +659,7 @@ export class LzmaDecoder {
         }
         pi = lenBase + LEN_CHOICE2;
         prob = probs[pi];
-        bound = ((range >>> 11) * prob) >>> 0;
+        bound = Math.imul(range >>> 11, prob) >>> 0;
         if (code < bound) {
           range = bound;
           probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -689,7 +690,7 @@ export class LzmaDecoder {
         do {
           pi = treeBase + sym;
           prob = probs[pi];
-          bound = ((range >>> 11) * prob) >>> 0;
+          bound = Math.imul(range >>> 11, prob) >>> 0;
           if (code < bound) {
             range = bound;
             probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -715,7 +716,7 @@ export class LzmaDecoder {
         do {
           pi = slotBase + sym;
           prob = probs[pi];
-          bound = ((range >>> 11) * prob) >>> 0;
+          bound = Math.imul(range >>> 11, prob) >>> 0;
           if (code < bound) {
             range = bound;
             probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -767,7 +768,7 @@ export class LzmaDecoder {
           for (let i = 0; i < reverseBits; i++) {
             pi = reverseBase + sym;
             prob = probs[pi];
-            bound = ((range >>> 11) * prob) >>> 0;
+            bound = Math.imul(range >>> 11, prob) >>> 0;
             if (code < bound) {
               range = bound;
               probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);

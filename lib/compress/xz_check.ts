@@ -46,20 +46,27 @@ const CRC32_TABLES: Int32Array = (() => {
  * the CRC32 check, the same CRC as gzip's (`crc32("123456789") === 0xCBF43926`).
  */
 export function crc32(data: Uint8Array, crc = 0, start = 0, end: number = data.length): number {
+  // The 8-byte loop and the byte loop are separate functions: the byte loop runs rarely (output chunks are
+  // multiples of 8), and a deoptimisation there then costs only that small function, not the main loop.
+  const whole = start + ((end - start) & ~7);
+  return ~crc32Bytes(data, crc32Slice8(data, ~crc, start, whole), whole, end) >>> 0;
+}
+
+function crc32Slice8(data: Uint8Array, c: number, i: number, end: number): number {
   const t = CRC32_TABLES;
-  let c = ~crc;
-  let i = start;
-  for (; i + 8 <= end; i += 8) {
+  for (; i < end; i += 8) {
     const lo = c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
     c = t[1792 + (lo & 0xff)] ^ t[1536 + ((lo >>> 8) & 0xff)] ^ t[1280 + ((lo >>> 16) & 0xff)] ^
       t[1024 + (lo >>> 24)] ^ t[768 + data[i + 4]] ^ t[512 + data[i + 5]] ^ t[256 + data[i + 6]] ^ t[data[i + 7]];
   }
-  for (; i < end; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
+  return c;
 }
 
-// Both loops of crc32 run before it is hot, so the optimising JIT has type feedback for both.
-crc32(new Uint8Array([0xff, 0x80, 0x7f, 1, 2, 3, 4, 5, 6, 0xfe, 0x55]));
+function crc32Bytes(data: Uint8Array, c: number, i: number, end: number): number {
+  const t = CRC32_TABLES;
+  for (; i < end; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return c;
+}
 
 /** CRC64 polynomial (ECMA-182, reflected) 0xC96C5795D7870F42, as two 32-bit halves. */
 const CRC64_POLY_HI = 0xc96c5795;

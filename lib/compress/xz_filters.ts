@@ -212,7 +212,7 @@ export class FilterStage implements ByteSink {
           const j = X86_BIT_NUM[prevMask] * 8;
           const b = (dest >>> (24 - j)) & 0xff;
           if (!x86MsByte(b)) break;
-          src = (dest ^ (2 ** (32 - j) - 1)) >>> 0;
+          src = (dest ^ ((1 << (32 - j)) - 1)) >>> 0;
         }
         dest &= 0x01ffffff;
         dest |= 0 - (dest & 0x01000000);
