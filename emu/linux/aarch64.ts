@@ -40,8 +40,16 @@ import {
   SerialConsole,
 } from "./common.ts";
 
-/** The default command line. */
-export const AARCH64_DEFAULT_CMDLINE = "console=ttyAMA0 earlycon=pl011,0x9000000";
+/**
+ * What the arm64 machine adds to a command line that lacks it: `init_on_alloc=0`. Debian turns
+ * INIT_ON_ALLOC on, and the kernel then zeroes every page it allocates with `dc zva`, which in Unicorn
+ * 2.0.1 goes through the engine's slow self-modifying-code store path (about a third of an arm64 boot's
+ * samples; 12.0 s -> 9.0 s measured). It only drops a hardening default; the boot is otherwise the same.
+ */
+export const AARCH64_MACHINE_PARAMS: readonly string[] = Object.freeze(["init_on_alloc=0"]);
+
+/** The default command line: the PL011 as console and early console, and {@linkcode AARCH64_MACHINE_PARAMS}. */
+export const AARCH64_DEFAULT_CMDLINE = `console=ttyAMA0 earlycon=pl011,0x9000000 ${AARCH64_MACHINE_PARAMS.join(" ")}`;
 
 /** Guest physical layout (QEMU virt-like). */
 export const AARCH64_LAYOUT: Readonly<Record<string, number>> = Object.freeze({

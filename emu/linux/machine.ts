@@ -8,7 +8,7 @@
  *
  * Anything else is an {@linkcode EmulatorError} `UnsupportedMachine` naming what the image is and what the
  * machines boot. The command line is the caller's, with the parameters the machine needs added when
- * missing ({@linkcode machineCmdline}).
+ * missing ({@linkcode machineCmdline}: x86 `X86_MACHINE_PARAMS`, arm64 `AARCH64_MACHINE_PARAMS`).
  *
  * @module
  */
@@ -16,7 +16,7 @@
 import { EmulatorError } from "../../lib/errors.ts";
 import { type DetectedKernel, detectKernel } from "../../lib/loader/mod.ts";
 import type { RealBootOptions, RealBootResult } from "./common.ts";
-import { AARCH64_DEFAULT_CMDLINE, bootArm64Image } from "./aarch64.ts";
+import { AARCH64_DEFAULT_CMDLINE, AARCH64_MACHINE_PARAMS, bootArm64Image } from "./aarch64.ts";
 import { bootX86BzImage, bootX86Pvh, X86_DEFAULT_CMDLINE, X86_MACHINE_PARAMS } from "./x86_64.ts";
 
 /** The boot protocols of the real-kernel machines. */
@@ -83,7 +83,7 @@ export async function bootRealKernel(
 ): Promise<RealBootResult & { protocol: RealProtocol }> {
   const choice = await chooseRealMachine(image, opts.protocol);
   const base = opts.cmdline ?? defaultCmdline(choice.protocol);
-  const cmdline = choice.protocol === "arm64" ? base : machineCmdline(base, X86_MACHINE_PARAMS);
+  const cmdline = machineCmdline(base, choice.protocol === "arm64" ? AARCH64_MACHINE_PARAMS : X86_MACHINE_PARAMS);
   const o = { ...opts, cmdline };
   const r = choice.protocol === "bzimage"
     ? await bootX86BzImage(image, o)
