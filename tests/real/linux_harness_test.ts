@@ -11,6 +11,8 @@ import { calibrateX86State, findFlushSites, USER_HOLE, x86Cpuid } from "../../em
 import { x86E820 } from "../../emu/linux/x86_64.ts";
 import { arm64Translate } from "../../emu/linux/aarch64.ts";
 import { SerialConsole } from "../../emu/linux/common.ts";
+import { bootAny, chooseMachine } from "../../emu/linux/boot_any.ts";
+import { demoKernel } from "../../emu/demo_kernels.ts";
 import { Unicorn } from "../../emu/unicorn.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { emuTest } from "../emu/_unicorn.ts";
@@ -107,4 +109,28 @@ Deno.test("the console watchdog ends a run after its event budget without a new 
   assert.equal(con.tick(), true);
   assert.equal(con.ended, "stalled");
   assert.match(con.endDetail(), /3 guest events without a new line \(last line: line\)/);
+});
+
+emuTest("bootAny runs an image without a Linux version string on the stub runner and reports its halt", async () => {
+  const r = await bootAny(demoKernel("x86_64"));
+  assert.equal(r.machine, "stub");
+  assert.match(r.why, /no Linux version/);
+  assert.equal(r.ending, "halt", r.detail);
+  assert.ok(r.stub !== undefined);
+});
+
+emuTest("bootAny reports a stub run's instruction limit as an ending, not an exception", async () => {
+  const r = await bootAny(demoKernel("x86_64"), { maxInstructions: 3 });
+  assert.equal(r.ending, "limit", r.detail);
+});
+
+Deno.test({
+  name: "chooseMachine sends Debian's bzImage (it names itself Linux) to the real-kernel machine",
+  ignore: amd64 === undefined,
+  async fn() {
+    const c = await chooseMachine(await Deno.readFile(amd64!.kernel));
+    assert.equal(c.machine, "real");
+    assert.match(c.why, /^Linux 6\.\S+: the bzimage machine$/);
+    assert.match((await chooseMachine(await Deno.readFile(amd64!.kernel), "pvh")).why, /the pvh machine$/);
+  },
 });
