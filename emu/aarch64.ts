@@ -15,7 +15,15 @@ import { Unicorn } from "./unicorn.ts";
 /** The `wfi` instruction (0xd503207f, little-endian). */
 const WFI = new Uint8Array([0x7f, 0x20, 0x03, 0xd5]);
 
-/** Registers reported after a run: x0..x30, sp, pc, pstate. */
+/**
+ * Registers reported after a run: x0..x30, sp, pc, pstate.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_REPORTED } from "@linux-loader/linux-loader/emu";
+ * console.log(AARCH64_REPORTED.length); // 34
+ * ```
+ */
 export const AARCH64_REPORTED: readonly string[] = Object.freeze([
   ...Array.from({ length: 31 }, (_, i) => `x${i}`),
   "sp",

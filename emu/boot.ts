@@ -37,7 +37,15 @@ import { runX86 } from "./x86_64.ts";
 import { runAarch64 } from "./aarch64.ts";
 import { runRiscv64 } from "./riscv64.ts";
 
-/** Guest layout of an x86 boot: the usual VMM addresses (Firecracker's), all below 1 MiB. */
+/**
+ * Guest layout of an x86 boot: the usual VMM addresses (Firecracker's), all below 1 MiB.
+ *
+ * @example
+ * ```ts
+ * import { X86_LAYOUT } from "@linux-loader/linux-loader/emu";
+ * console.log(X86_LAYOUT); // { startInfo: 24576, memmap: 24832, modlist: 28416, zeroPage: 28672, cmdline: 131072 }
+ * ```
+ */
 export const X86_LAYOUT: Readonly<
   { startInfo: number; memmap: number; modlist: number; zeroPage: number; cmdline: number }
 > = Object.freeze({
@@ -157,6 +165,13 @@ function showValue(b: Uint8Array, bigEndian: boolean): string {
 /**
  * Names guest reads and merges runs of adjacent reads of one field (a guest reading a u32 byte by byte)
  * or of one unstructured range (a string): `command line[0x0..0x14]`.
+ *
+ * @example
+ * ```ts
+ * import { nameReads } from "@linux-loader/linux-loader/emu";
+ * const reads = [{ address: 0x20000, size: 2 }, { address: 0x20002, size: 2 }];
+ * console.log(nameReads(reads, [{ start: 0x20000, size: 16, label: "command line" }])[0].what); // command line[0x0..0x4]
+ * ```
  */
 export function nameReads(
   reads: readonly { address: number; size: number }[],

@@ -33,7 +33,15 @@ const UC_MODE_RISCV64 = 1 << 3;
 const UC_CTL_TB_FLUSH = 10;
 const UC_CTL_IO_WRITE = 1;
 
-/** Unicorn constants the binding uses, by their C names (checked against unicorn.h by a test). */
+/**
+ * Unicorn constants the binding uses, by their C names (checked against unicorn.h by a test).
+ *
+ * @example
+ * ```ts
+ * import { UC } from "@linux-loader/linux-loader/emu";
+ * console.log(Object.keys(UC).slice(0, 4)); // [ "UC_ARCH_ARM64", "UC_ARCH_X86", "UC_ARCH_RISCV", "UC_MODE_32" ]
+ * ```
+ */
 export const UC: Readonly<Record<string, number>> = Object.freeze({
   UC_ARCH_ARM64,
   UC_ARCH_X86,
@@ -204,6 +212,13 @@ export type FaultKind = "read" | "write" | "fetch";
 /**
  * A guest access Unicorn could not complete: {@linkcode EmulatorError} `UnmappedAccess` (nothing is mapped
  * there) or `InvalidAccess` (mapped without the permission), naming the program counter and the address.
+ *
+ * @example
+ * ```ts
+ * import { GuestFault } from "@linux-loader/linux-loader/emu";
+ * const f = new GuestFault("UnmappedAccess", "read", 0x10_0000, 0xdead_0000, 4);
+ * console.log(f.code, f.access, f.address.toString(16)); // UnmappedAccess read dead0000
+ * ```
  */
 export class GuestFault extends EmulatorError {
   /** Program counter of the faulting instruction. */

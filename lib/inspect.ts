@@ -75,7 +75,15 @@ export interface KernelReport extends DetectedKernel {
   payload?: { compression: string; offset: number; length: number };
 }
 
-/** Bytes searched for the version banner, so a hostile image cannot make inspection read forever. */
+/**
+ * Bytes searched for the version banner, so a hostile image cannot make inspection read forever.
+ *
+ * @example
+ * ```ts
+ * import { VERSION_SCAN_LIMIT } from "@linux-loader/linux-loader/abi";
+ * console.log(VERSION_SCAN_LIMIT.toString(16)); // 10000000
+ * ```
+ */
 export const VERSION_SCAN_LIMIT = 256 << 20;
 
 const BANNER = new TextEncoder().encode("Linux version ");

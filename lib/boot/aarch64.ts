@@ -42,7 +42,15 @@ export interface Aarch64SysRegValue {
   value: bigint;
 }
 
-/** Encodings of the system registers the boot state sets (Arm ARM, chapter D17). */
+/**
+ * Encodings of the system registers the boot state sets (Arm ARM, chapter D17).
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_SYSREGS } from "@linux-loader/linux-loader/abi";
+ * console.log(Object.keys(AARCH64_SYSREGS).slice(0, 4)); // [ "SCTLR_EL1", "HCR_EL2", "SCR_EL3" ]
+ * ```
+ */
 export const AARCH64_SYSREGS: Readonly<Record<"SCTLR_EL1" | "HCR_EL2" | "SCR_EL3", Aarch64SysRegEncoding>> = Object
   .freeze({
     SCTLR_EL1: { op0: 3, op1: 0, crn: 1, crm: 0, op2: 0 },
@@ -50,13 +58,45 @@ export const AARCH64_SYSREGS: Readonly<Record<"SCTLR_EL1" | "HCR_EL2" | "SCR_EL3
     SCR_EL3: { op0: 3, op1: 6, crn: 1, crm: 1, op2: 0 },
   });
 
-/** PSTATE for EL1 using SP_EL1 (M[3:0] = 0b0101) with D, A, I and F masked (bits 9..6). */
+/**
+ * PSTATE for EL1 using SP_EL1 (M[3:0] = 0b0101) with D, A, I and F masked (bits 9..6).
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_PSTATE_EL1H_DAIF } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_PSTATE_EL1H_DAIF.toString(16)); // 3c5
+ * ```
+ */
 export const AARCH64_PSTATE_EL1H_DAIF = 0x3c5;
-/** SCTLR_EL1 with the ARMv8.0 RES1 bits (11, 20, 22, 23, 28, 29) set and M, C, I clear: MMU and caches off. */
+/**
+ * SCTLR_EL1 with the ARMv8.0 RES1 bits (11, 20, 22, 23, 28, 29) set and M, C, I clear: MMU and caches off.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_SCTLR_EL1_MMU_OFF } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_SCTLR_EL1_MMU_OFF.toString(16)); // 30d00800
+ * ```
+ */
 export const AARCH64_SCTLR_EL1_MMU_OFF = 0x30d0_0800n;
-/** HCR_EL2.RW (bit 31): EL1 is AArch64. */
+/**
+ * HCR_EL2.RW (bit 31): EL1 is AArch64.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_HCR_EL2_RW } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_HCR_EL2_RW.toString(16)); // 80000000
+ * ```
+ */
 export const AARCH64_HCR_EL2_RW = 1n << 31n;
-/** SCR_EL3.NS (bit 0), the ARMv8.0 RES1 bits 4 and 5, and RW (bit 10): non-secure, lower ELs are AArch64. */
+/**
+ * SCR_EL3.NS (bit 0), the ARMv8.0 RES1 bits 4 and 5, and RW (bit 10): non-secure, lower ELs are AArch64.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_SCR_EL3_NS_RW } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_SCR_EL3_NS_RW.toString(16)); // 431
+ * ```
+ */
 export const AARCH64_SCR_EL3_NS_RW = 0x431n;
 
 /** The arm64 boot CPU state. */
@@ -79,7 +119,15 @@ export interface Aarch64BootOptions {
   dtb: number;
 }
 
-/** booting.rst: "The device tree blob (dtb) must be placed on an 8-byte boundary". */
+/**
+ * booting.rst: "The device tree blob (dtb) must be placed on an 8-byte boundary".
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_DTB_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_DTB_ALIGN); // 8
+ * ```
+ */
 export const AARCH64_DTB_ALIGN = 8;
 
 /**

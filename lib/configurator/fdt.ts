@@ -15,6 +15,12 @@ import type { BootParams } from "./mod.ts";
 /**
  * The largest blob written: arm64 `booting.rst`, "The device tree blob (dtb) must be placed on an 8-byte
  * boundary and must not exceed 2 megabytes in size" (the crate's `load_dtb` uses the same 0x200000).
+ *
+ * @example
+ * ```ts
+ * import { FDT_MAX_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_MAX_SIZE.toString(16)); // 200000
+ * ```
  */
 export const FDT_MAX_SIZE = 0x20_0000;
 

@@ -90,7 +90,7 @@ function checkNumber(field: string, v: number | bigint, bits: 32 | 64): bigint {
  *
  * @example
  * ```ts
- * import { BOOT_PARAMS, E820_RAM, encodeBootParams, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { BOOT_PARAMS, E820_RAM, encodeBootParams, SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const zp = encodeBootParams({ cmdlineAddr: 0x20000, e820: [{ addr: 0, size: 0x9fc00, type: E820_RAM }] });
  * const hdr = SETUP_HEADER.decode(zp, BOOT_PARAMS.offsetOf("hdr"));
  * console.log(zp.length, hdr.cmd_line_ptr.toString(16), zp[BOOT_PARAMS.offsetOf("e820_entries")]); // 4096 20000 1
@@ -148,7 +148,7 @@ export function encodeBootParams(opts: BootParamsOptions = {}): Uint8Array {
  *
  * @example
  * ```ts
- * import { decodeBootParams, encodeBootParams } from "@linux-loader/linux-loader";
+ * import { decodeBootParams, encodeBootParams } from "@linux-loader/linux-loader/abi";
  * console.log(decodeBootParams(encodeBootParams({ cmdlineAddr: 0x1_0000_2000 })).cmdlineAddr.toString(16)); // 100002000
  * ```
  */
@@ -177,7 +177,8 @@ export function decodeBootParams(bytes: Uint8Array): DecodedBootParams {
  *
  * @example
  * ```ts
- * import { checkBootRange, GuestMemory } from "@linux-loader/linux-loader";
+ * import { GuestMemory } from "@linux-loader/linux-loader";
+ * import { checkBootRange } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
  * try {
  *   checkBootRange(mem, 0xf00, 0x200, "boot_params", "ZeroPagePastRamEnd", "ZeroPageSetup");
@@ -224,7 +225,8 @@ export function checkBootRange(
  *
  * @example
  * ```ts
- * import { BootParams, encodeBootParams, GuestMemory, planLinuxBoot } from "@linux-loader/linux-loader";
+ * import { BootParams, GuestMemory, planLinuxBoot } from "@linux-loader/linux-loader";
+ * import { encodeBootParams } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
  * console.log(planLinuxBoot(mem, new BootParams(encodeBootParams(), 0x7000)).steps.length); // 1
  * ```
@@ -246,7 +248,8 @@ export function planLinuxBoot(mem: GuestMemory, params: BootParams): Plan {
  *
  * @example
  * ```ts
- * import { BootParams, encodeBootParams, GuestMemory, LinuxBootConfigurator } from "@linux-loader/linux-loader";
+ * import { BootParams, GuestMemory, LinuxBootConfigurator } from "@linux-loader/linux-loader";
+ * import { encodeBootParams } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * LinuxBootConfigurator.writeBootparams(mem, new BootParams(encodeBootParams({ cmdlineAddr: 0x20000 }), 0x7000));
  * console.log(mem.readU32(0x7000 + 0x202).toString(16)); // 53726448

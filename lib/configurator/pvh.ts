@@ -92,7 +92,7 @@ function u32(field: string, v: number | undefined): number {
  *
  * @example
  * ```ts
- * import { encodeStartInfo, HVM_START_INFO } from "@linux-loader/linux-loader";
+ * import { encodeStartInfo, HVM_START_INFO } from "@linux-loader/linux-loader/abi";
  * const si = HVM_START_INFO.decode(encodeStartInfo({ memmapPaddr: 0x7000, memmapEntries: 2, cmdlinePaddr: 0x20000 }));
  * console.log(si.magic.toString(16), si.version, si.memmap_entries); // 336ec578 1 2
  * ```
@@ -118,7 +118,7 @@ export function encodeStartInfo(opts: StartInfoOptions = {}): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeMemmapEntry, XEN_HVM_MEMMAP_TYPE_RAM } from "@linux-loader/linux-loader";
+ * import { encodeMemmapEntry, XEN_HVM_MEMMAP_TYPE_RAM } from "@linux-loader/linux-loader/abi";
  * console.log(encodeMemmapEntry({ addr: 0, size: 0x9fc00, type: XEN_HVM_MEMMAP_TYPE_RAM }).length); // 24
  * ```
  */
@@ -136,7 +136,7 @@ export function encodeMemmapEntry(e: MemmapEntryInit): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeModlistEntry } from "@linux-loader/linux-loader";
+ * import { encodeModlistEntry } from "@linux-loader/linux-loader/abi";
  * console.log(encodeModlistEntry({ paddr: 0x10000, size: 0x100 }).length); // 32
  * ```
  */
@@ -158,7 +158,8 @@ export function encodeModlistEntry(e: ModlistEntryInit): Uint8Array {
  *
  * @example
  * ```ts
- * import { BootParams, encodeMemmapEntry, encodeStartInfo, GuestMemory, planPvhBoot } from "@linux-loader/linux-loader";
+ * import { BootParams, GuestMemory, planPvhBoot } from "@linux-loader/linux-loader";
+ * import { encodeMemmapEntry, encodeStartInfo } from "@linux-loader/linux-loader/abi";
  * const p = new BootParams(encodeStartInfo({ memmapPaddr: 0x7000, memmapEntries: 1 }), 0x6000);
  * p.setSections([encodeMemmapEntry({ addr: 0, size: 1 << 20, type: 1 })], 0x7000);
  * console.log(planPvhBoot(GuestMemory.fromRanges([[0, 1 << 20]]), p).steps.map((s) => s.label));

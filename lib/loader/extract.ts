@@ -100,7 +100,8 @@ export function detectCompression(bytes: Uint8Array): PayloadCompression | undef
  *
  * @example Locate the payload of a minimal bzImage built in code
  * ```ts
- * import { findBzImagePayload, HDRS_MAGIC, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { findBzImagePayload } from "@linux-loader/linux-loader";
+ * import { HDRS_MAGIC, SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const img = new Uint8Array(0x1000);
  * img.set(SETUP_HEADER.encode({ setup_sects: 1, header: HDRS_MAGIC, version: 0x20f, payload_offset: 0x10, payload_length: 4 }), 0x1f1);
  * img.set([0x1f, 0x8b, 8, 0], 0x410);

@@ -48,7 +48,15 @@ export interface DetectedKernel {
   multiboot: { version: 1 | 2; offset: number }[];
 }
 
-/** How many leading bytes detection reads: the Multiboot2 header may sit anywhere in the first 32 KiB. */
+/**
+ * How many leading bytes detection reads: the Multiboot2 header may sit anywhere in the first 32 KiB.
+ *
+ * @example
+ * ```ts
+ * import { DETECT_BYTES } from "@linux-loader/linux-loader/abi";
+ * console.log(DETECT_BYTES.toString(16)); // 8000
+ * ```
+ */
 export const DETECT_BYTES = 32768;
 
 // Elf64_Ehdr.e_machine, at the same offset in Elf32_Ehdr (both follow the 16-byte e_ident and e_type).

@@ -47,6 +47,12 @@ export type PeArch = "aarch64" | "riscv64";
 /**
  * The largest device tree `loadDtb` accepts (the crate's `load_dtb` limit). arm64 `booting.rst`: "The
  * device tree blob (dtb) must be placed on an 8-byte boundary and must not exceed 2 megabytes in size."
+ *
+ * @example
+ * ```ts
+ * import { DTB_MAX_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(DTB_MAX_SIZE.toString(16)); // 200000
+ * ```
  */
 export const DTB_MAX_SIZE = 0x20_0000;
 

@@ -93,7 +93,8 @@ Deno.test("BootParams refuses a section or module so far from the list start tha
 // Review finding: decodeBootParams built cmdlineAddr as ext_cmd_line_ptr * 2^32 + cmd_line_ptr in floating
 // point, silently rounding an address above 2^53.
 Deno.test("decodeBootParams refuses a command line address above 2^53 instead of rounding it", async () => {
-  const { BOOT_PARAMS, decodeBootParams, SETUP_HEADER, SourceError } = await import("../../mod.ts");
+  const { SourceError } = await import("../../mod.ts");
+  const { BOOT_PARAMS, decodeBootParams, SETUP_HEADER } = await import("../../abi.ts");
   const zp = new Uint8Array(BOOT_PARAMS.size);
   const dv = new DataView(zp.buffer);
   BOOT_PARAMS.set(dv, 0, "ext_cmd_line_ptr", 0x0020_0001); // bits 53 and 32
