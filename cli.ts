@@ -28,7 +28,19 @@ import { type DescribedPlan, planToJson } from "./lib/plan_json.ts";
 import { GuestMemory } from "./lib/memory.ts";
 import type { BootOptions, BootReport } from "./emu/boot.ts";
 
-/** A usage or argument error: printed as one line, exit status 2. */
+/**
+ * A usage or argument error: printed as one line, exit status 2.
+ *
+ * @example
+ * ```ts
+ * import { parseSize, UsageError } from "@linux-loader/linux-loader/cli";
+ * try {
+ *   parseSize("lots");
+ * } catch (e) {
+ *   console.log(e instanceof UsageError); // true
+ * }
+ * ```
+ */
 export class UsageError extends Error {}
 
 const USAGE = `usage:
@@ -56,7 +68,16 @@ export interface Args {
 const VALUE_FLAGS = new Set(["--arch", "--cmdline", "--initrd", "--mem", "--protocol", "--timeout"]);
 const BOOL_FLAGS = new Set(["--json", "--plan", "--help", "-h"]);
 
-/** Parses argv: a command, positional arguments and `--flag value` / `--flag=value` / `--switch`. */
+/**
+ * Parses argv: a command, positional arguments and `--flag value` / `--flag=value` / `--switch`.
+ *
+ * @example
+ * ```ts
+ * import { parseArgs } from "@linux-loader/linux-loader/cli";
+ * const a = parseArgs(["inspect", "vmlinuz", "--json"]);
+ * console.log(a.command, a.positional, a.flags.has("--json")); // inspect [ "vmlinuz" ] true
+ * ```
+ */
 export function parseArgs(argv: readonly string[]): Args {
   const [command = "", ...rest] = argv;
   const positional: string[] = [];
@@ -83,7 +104,15 @@ export function parseArgs(argv: readonly string[]): Args {
   return { command, positional, flags };
 }
 
-/** Parses a size such as `64M`, `1G`, `0x4000000` or `65536`. */
+/**
+ * Parses a size such as `64M`, `1G`, `0x4000000` or `65536`.
+ *
+ * @example
+ * ```ts
+ * import { parseSize } from "@linux-loader/linux-loader/cli";
+ * console.log(parseSize("64M"), parseSize("0x100000")); // 67108864 1048576
+ * ```
+ */
 export function parseSize(text: string): number {
   const m = /^(0x[0-9a-f]+|\d+)([kmg])?i?b?$/i.exec(text.trim());
   if (!m) throw new UsageError(`--mem ${JSON.stringify(text)} is not a size (e.g. 64M, 1G, 0x4000000)`);
@@ -305,7 +334,15 @@ Each stub reads its boot data the way Linux does at its first instruction and re
   }
 }
 
-/** Runs the CLI on `argv`; returns the exit status. */
+/**
+ * Runs the CLI on `argv`; returns the exit status.
+ *
+ * @example
+ * ```ts
+ * import { main } from "@linux-loader/linux-loader/cli";
+ * console.log(await main(["--help"])); // 0
+ * ```
+ */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     const a = parseArgs(argv);

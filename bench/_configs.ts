@@ -7,8 +7,8 @@
  */
 
 import { E820_RAM, E820_RESERVED } from "../lib/abi/bootparam.ts";
-import type { BootParams } from "../lib/configurator/mod.ts";
-import { linuxBootParams } from "../lib/configurator/linux.ts";
+import { BootParams } from "../lib/configurator/mod.ts";
+import { encodeBootParams } from "../lib/configurator/linux.ts";
 import { pvhBootParams } from "../lib/configurator/pvh.ts";
 import { defaultSetupHeader } from "../fixtures/build/bzimage.ts";
 
@@ -33,13 +33,15 @@ export function bootConfigs(): BootConfig[] {
     { addr: 0x9fc00, size: 0x400, type: E820_RESERVED },
     { addr: MiB, size: 127 * MiB, type: E820_RAM },
   ];
-  const linux = linuxBootParams({
-    zeroPageAddr: 0x7000,
-    setupHeader: defaultSetupHeader(14 * MiB),
-    cmdlineAddr: 0x2_0000,
-    ramdisk: { addr: 0x600_0000, size: 0x100_0000 },
-    e820,
-  });
+  const linux = new BootParams(
+    encodeBootParams({
+      setupHeader: defaultSetupHeader(14 * MiB),
+      cmdlineAddr: 0x2_0000,
+      ramdisk: { addr: 0x600_0000, size: 0x100_0000 },
+      e820,
+    }),
+    0x7000,
+  );
   const pvh1 = pvhBootParams({
     startInfoAddr: 0x6000,
     memmapAddr: 0x7000,

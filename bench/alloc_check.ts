@@ -44,13 +44,13 @@ if (import.meta.main) {
     const configurator = c.protocol === "linux" ? LinuxBootConfigurator : PvhBootConfigurator;
     rows.push([
       `${configurator.name}.writeBootparams (${c.name})`,
-      perCall(() => configurator.writeBootparams(c.params, mem)),
+      perCall(() => configurator.writeBootparams(mem, c.params)),
     ]);
   }
   const fdt = new BootParams(new Uint8Array(1573), 0x10_0000);
   rows.push([
     "FdtBootConfigurator.writeBootparams (1573-byte blob)",
-    perCall(() => FdtBootConfigurator.writeBootparams(fdt, mem)),
+    perCall(() => FdtBootConfigurator.writeBootparams(mem, fdt)),
   ]);
   const cl = Cmdline.parse("console=ttyS0 reboot=k panic=1 root=/dev/vda1 rw quiet -- --verbose", 2048);
   rows.push(["loadCmdline (a fresh copy of the C string per call)", perCall(() => loadCmdline(mem, 0x2_0000, cl))]);

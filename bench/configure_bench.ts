@@ -50,7 +50,7 @@ for (const c of cfg) {
   Deno.bench({
     name: `${configurator.name}.writeBootparams (${c.name})`,
     group: `${c.name}, ${c.bytes} B`,
-    fn: () => configurator.writeBootparams(c.params, x86),
+    fn: () => configurator.writeBootparams(x86, c.params),
   });
 }
 
@@ -79,7 +79,7 @@ Deno.bench({
 Deno.bench({
   name: "FdtBootConfigurator.writeBootparams",
   group: `fdt configure, ${dtb.length} B`,
-  fn: () => FdtBootConfigurator.writeBootparams(fdtParams, arm),
+  fn: () => FdtBootConfigurator.writeBootparams(arm, fdtParams),
 });
 
 // ---- FDT build ----------------------------------------------------------------------------------------

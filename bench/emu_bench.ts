@@ -9,7 +9,7 @@
 import { GuestMemory } from "../lib/memory.ts";
 import { applyPlanSync } from "../lib/plan.ts";
 import { x86LongModeBoot, x86PvhBoot } from "../lib/boot/x86_64.ts";
-import { arm64LinuxBoot } from "../lib/boot/aarch64.ts";
+import { aarch64LinuxBoot } from "../lib/boot/aarch64.ts";
 import { riscv64LinuxBoot } from "../lib/boot/riscv64.ts";
 import { runX86 } from "../emu/x86_64.ts";
 import { runAarch64 } from "../emu/aarch64.ts";
@@ -49,7 +49,7 @@ pvhMem.write(0x100000, stub("x86_pvh"));
 const armMem = GuestMemory.fromRanges([[0x4000_0000, 8 << 20]]);
 armMem.write(0x4040_0000, buildFdt(sampleTree("console=ttyAMA0")));
 armMem.write(0x4020_0000, stub("aarch64"));
-const arm = arm64LinuxBoot({ entry: 0x4020_0000, dtb: 0x4040_0000 });
+const arm = aarch64LinuxBoot({ entry: 0x4020_0000, dtb: 0x4040_0000 });
 
 // riscv64: Image at 0x80200000, DTB at 0x80600000.
 const rvMem = GuestMemory.fromRanges([[0x8000_0000, 8 << 20]]);

@@ -1,12 +1,12 @@
 /**
- * The aarch64 boot harness: applies an {@linkcode Arm64CpuState} (EL1, MMU off, x0 = DTB) to Unicorn, maps
+ * The aarch64 boot harness: applies an {@linkcode Aarch64CpuState} (EL1, MMU off, x0 = DTB) to Unicorn, maps
  * guest memory zero-copy, serves a PL011 at 0x09000000, runs to `wfi` and reports the registers, the
  * guest's reads and the serial text.
  *
  * @module
  */
 
-import type { Arm64CpuState } from "../lib/boot/aarch64.ts";
+import type { Aarch64CpuState } from "../lib/boot/aarch64.ts";
 import type { GuestMemory } from "../lib/memory.ts";
 import { prepare, type RunOptions, type RunResult, runToHalt } from "./harness.ts";
 import { ARM_VIRT_PL011_BASE, Pl011 } from "./uart.ts";
@@ -15,7 +15,15 @@ import { Unicorn } from "./unicorn.ts";
 /** The `wfi` instruction (0xd503207f, little-endian). */
 const WFI = new Uint8Array([0x7f, 0x20, 0x03, 0xd5]);
 
-/** Registers reported after a run: x0..x30, sp, pc, pstate. */
+/**
+ * Registers reported after a run: x0..x30, sp, pc, pstate.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_REPORTED } from "@linux-loader/linux-loader/emu";
+ * console.log(AARCH64_REPORTED.length); // 34
+ * ```
+ */
 export const AARCH64_REPORTED: readonly string[] = Object.freeze([
   ...Array.from({ length: 31 }, (_, i) => `x${i}`),
   "sp",
@@ -30,7 +38,7 @@ export interface Aarch64RunOptions extends RunOptions {
 }
 
 /** Applies the boot state: system registers (SCR_EL3, HCR_EL2, SCTLR_EL1), PSTATE, x0..x3, PC. */
-export function applyAarch64State(uc: Unicorn, cpu: Arm64CpuState): void {
+export function applyAarch64State(uc: Unicorn, cpu: Aarch64CpuState): void {
   for (const s of cpu.sysregs) uc.writeSysReg(s.encoding, s.value);
   uc.regWrite("pstate", cpu.pstate);
   for (const [name, value] of Object.entries(cpu.regs)) uc.regWrite(name, value);
@@ -41,14 +49,14 @@ export function applyAarch64State(uc: Unicorn, cpu: Arm64CpuState): void {
  *
  * @example
  * ```ts
- * import { arm64LinuxBoot, GuestMemory } from "@linux-loader/linux-loader";
+ * import { aarch64LinuxBoot, GuestMemory } from "@linux-loader/linux-loader";
  * import { runAarch64 } from "@linux-loader/linux-loader/emu";
  * const mem = GuestMemory.fromRanges([[0x40000000, 1 << 20]]);
  * mem.write(0x40000000, new Uint8Array([0x7f, 0x20, 0x03, 0xd5])); // wfi
- * console.log(runAarch64(mem, arm64LinuxBoot({ entry: 0x40000000, dtb: 0x40080000 })).stop); // halt
+ * console.log(runAarch64(mem, aarch64LinuxBoot({ entry: 0x40000000, dtb: 0x40080000 })).stop); // halt
  * ```
  */
-export function runAarch64(mem: GuestMemory, cpu: Arm64CpuState, opts: Aarch64RunOptions = {}): RunResult {
+export function runAarch64(mem: GuestMemory, cpu: Aarch64CpuState, opts: Aarch64RunOptions = {}): RunResult {
   using uc = Unicorn.open("aarch64");
   const reads = prepare(uc, mem, opts);
   const uart = new Pl011();

@@ -21,23 +21,31 @@ import { BOOT_E820_ENTRY, BOOT_PARAMS, SETUP_HEADER } from "../lib/abi/bootparam
 import { VIRT_RAM_BASE } from "../lib/inspect.ts";
 import { HVM_MEMMAP_TABLE_ENTRY, HVM_MODLIST_ENTRY, HVM_START_INFO } from "../lib/abi/start_info.ts";
 import { FDT_HEADER } from "../lib/fdt/header.ts";
-import { linuxBootPlan } from "../lib/configurator/linux.ts";
+import { planLinuxBoot } from "../lib/configurator/linux.ts";
 import { zeroPageBootParams } from "../lib/boot/zero_page.ts";
-import { pvhBootParams, pvhBootPlan } from "../lib/configurator/pvh.ts";
-import { planFdtBootParams } from "../lib/configurator/fdt.ts";
+import { planPvhBoot, pvhBootParams } from "../lib/configurator/pvh.ts";
+import { planFdtBoot } from "../lib/configurator/fdt.ts";
 import { BootParams } from "../lib/configurator/mod.ts";
 import { buildVmFdt } from "../lib/fdt/nodes.ts";
 import { buildMemmap, X86_LEGACY_HOLE } from "../lib/boot/memmap.ts";
 import { type InitrdPlacement, placeInitrd, planInitrd, pvhInitrdEntry } from "../lib/boot/initrd.ts";
 import { x86LongModeBoot, x86PvhBoot } from "../lib/boot/x86_64.ts";
-import { arm64LinuxBoot } from "../lib/boot/aarch64.ts";
+import { aarch64LinuxBoot } from "../lib/boot/aarch64.ts";
 import { riscv64LinuxBoot } from "../lib/boot/riscv64.ts";
 import type { RunResult } from "./harness.ts";
 import { runX86 } from "./x86_64.ts";
 import { runAarch64 } from "./aarch64.ts";
 import { runRiscv64 } from "./riscv64.ts";
 
-/** Guest layout of an x86 boot: the usual VMM addresses (Firecracker's), all below 1 MiB. */
+/**
+ * Guest layout of an x86 boot: the usual VMM addresses (Firecracker's), all below 1 MiB.
+ *
+ * @example
+ * ```ts
+ * import { X86_LAYOUT } from "@linux-loader/linux-loader/emu";
+ * console.log(X86_LAYOUT); // { startInfo: 24576, memmap: 24832, modlist: 28416, zeroPage: 28672, cmdline: 131072 }
+ * ```
+ */
 export const X86_LAYOUT: Readonly<
   { startInfo: number; memmap: number; modlist: number; zeroPage: number; cmdline: number }
 > = Object.freeze({
@@ -157,6 +165,13 @@ function showValue(b: Uint8Array, bigEndian: boolean): string {
 /**
  * Names guest reads and merges runs of adjacent reads of one field (a guest reading a u32 byte by byte)
  * or of one unstructured range (a string): `command line[0x0..0x14]`.
+ *
+ * @example
+ * ```ts
+ * import { nameReads } from "@linux-loader/linux-loader/emu";
+ * const reads = [{ address: 0x20000, size: 2 }, { address: 0x20002, size: 2 }];
+ * console.log(nameReads(reads, [{ start: 0x20000, size: 16, label: "command line" }])[0].what); // command line[0x0..0x4]
+ * ```
  */
 export function nameReads(
   reads: readonly { address: number; size: number }[],
@@ -275,7 +290,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
         modules: initrd ? [pvhInitrdEntry(initrd)] : undefined,
         modlistAddr: initrd ? X86_LAYOUT.modlist : undefined,
       });
-      plans.push(pvhBootPlan(params, mem));
+      plans.push(planPvhBoot(mem, params));
       written.push({
         label: "hvm_start_info",
         start: X86_LAYOUT.startInfo,
@@ -316,7 +331,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
         e820: memmap,
         initrd,
       });
-      plans.push(linuxBootPlan(params, mem));
+      plans.push(planLinuxBoot(mem, params));
       written.push({ label: "zero page", start: X86_LAYOUT.zeroPage, end: X86_LAYOUT.zeroPage + BOOT_PARAMS.size });
       described.push({
         start: X86_LAYOUT.zeroPage,
@@ -337,7 +352,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
       bootargs: cmdline.asString(),
       initrd: initrd ? { start: initrd.addr, end: initrd.addr + initrd.size } : undefined,
     });
-    plans.push(planFdtBootParams(new BootParams(dtb, dtbAddr), mem));
+    plans.push(planFdtBoot(mem, new BootParams(dtb, dtbAddr)));
     written.push({ label: "device tree", start: dtbAddr, end: dtbAddr + dtb.length });
     const h = FDT_HEADER.decode(dtb);
     described.push(
@@ -349,7 +364,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
     if (arch === "aarch64") {
       protocol = "arm64 Linux boot (EL1, MMU off, DTB in x0)";
       bootRegisters.x0 = dtbAddr;
-      const cpu = arm64LinuxBoot({ entry, dtb: dtbAddr });
+      const cpu = aarch64LinuxBoot({ entry, dtb: dtbAddr });
       run = () => runAarch64(mem, cpu, runOpts);
     } else {
       protocol = "RISC-V Linux boot (S-mode, hart id in a0, DTB in a1)";

@@ -14,11 +14,42 @@
  * @module
  */
 
-export * from "./unicorn.ts";
-export * from "./harness.ts";
-export * from "./uart.ts";
-export * from "./x86_64.ts";
-export * from "./aarch64.ts";
-export * from "./riscv64.ts";
-export * from "./boot.ts";
-export * from "./demo_kernels.ts";
+export {
+  type Aarch64SysReg,
+  type FaultKind,
+  GuestFault,
+  type GuestRead,
+  type MmioHandler,
+  type PortIoHandler,
+  type StartOptions,
+  type StartResult,
+  UC,
+  Unicorn,
+  type UnicornArch,
+  unicornAvailable,
+  type X86Mmr,
+} from "./unicorn.ts";
+export type { HaltFacts, RunOptions, RunResult, StopReason } from "./harness.ts";
+export {
+  ARM_VIRT_PL011_BASE,
+  COM1_PORT,
+  LSR_TX_EMPTY,
+  Pl011,
+  PL011_FR_IDLE,
+  RISCV_VIRT_UART_BASE,
+  Uart16550,
+} from "./uart.ts";
+export { runX86, X86_32_REPORTED, X86_64_REPORTED } from "./x86_64.ts";
+export { AARCH64_REPORTED, type Aarch64RunOptions, runAarch64 } from "./aarch64.ts";
+export { RISCV64_REPORTED, type Riscv64RunOptions, runRiscv64 } from "./riscv64.ts";
+export {
+  bootKernel,
+  type BootOptions,
+  type BootReport,
+  type Described,
+  type NamedRead,
+  nameReads,
+  type WrittenRange,
+  X86_LAYOUT,
+} from "./boot.ts";
+export { demoKernel } from "./demo_kernels.ts";

@@ -118,7 +118,7 @@ export const X86_REGS: Readonly<Record<string, number>> = Object.freeze({
 });
 
 /** AArch64 register numbers (`UC_ARM64_REG_*`). */
-export const ARM64_REGS: Readonly<Record<string, number>> = Object.freeze({
+export const AARCH64_REGS: Readonly<Record<string, number>> = Object.freeze({
   fp: 1,
   x29: 1,
   lr: 2,

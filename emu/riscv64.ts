@@ -24,7 +24,15 @@ const MRET = new Uint8Array([0x73, 0x00, 0x20, 0x30]);
 /** mstatus.MPP (bits 12:11) = 01: mret returns to S-mode. */
 const MSTATUS_MPP_S = 1n << 11n;
 
-/** Registers reported after a run, by ABI name, and the PC. */
+/**
+ * Registers reported after a run, by ABI name, and the PC.
+ *
+ * @example
+ * ```ts
+ * import { RISCV64_REPORTED } from "@linux-loader/linux-loader/emu";
+ * console.log(RISCV64_REPORTED.length); // 32
+ * ```
+ */
 export const RISCV64_REPORTED: readonly string[] = Object.freeze([
   "ra",
   "sp",

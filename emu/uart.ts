@@ -8,11 +8,35 @@
 
 import type { Unicorn } from "./unicorn.ts";
 
-/** The COM1 I/O port base. */
+/**
+ * The COM1 I/O port base.
+ *
+ * @example
+ * ```ts
+ * import { COM1_PORT } from "@linux-loader/linux-loader/emu";
+ * console.log(COM1_PORT.toString(16)); // 3f8
+ * ```
+ */
 export const COM1_PORT = 0x3f8;
-/** The 16550 MMIO base of QEMU's riscv64 `virt` board. */
+/**
+ * The 16550 MMIO base of QEMU's riscv64 `virt` board.
+ *
+ * @example
+ * ```ts
+ * import { RISCV_VIRT_UART_BASE } from "@linux-loader/linux-loader/emu";
+ * console.log(RISCV_VIRT_UART_BASE.toString(16)); // 10000000
+ * ```
+ */
 export const RISCV_VIRT_UART_BASE = 0x1000_0000;
-/** The PL011 MMIO base of QEMU's aarch64 `virt` board. */
+/**
+ * The PL011 MMIO base of QEMU's aarch64 `virt` board.
+ *
+ * @example
+ * ```ts
+ * import { ARM_VIRT_PL011_BASE } from "@linux-loader/linux-loader/emu";
+ * console.log(ARM_VIRT_PL011_BASE.toString(16)); // 9000000
+ * ```
+ */
 export const ARM_VIRT_PL011_BASE = 0x0900_0000;
 
 // 16550 register offsets (DLAB = 0 unless noted).
@@ -22,7 +46,15 @@ const IIR = 2; // interrupt identification (read) / FIFO control (write)
 const LCR = 3; // line control; bit 7 = DLAB
 const LSR = 5; // line status
 const LCR_DLAB = 0x80;
-/** LSR: THRE (bit 5) and TEMT (bit 6): the transmitter is empty, the guest may write. */
+/**
+ * LSR: THRE (bit 5) and TEMT (bit 6): the transmitter is empty, the guest may write.
+ *
+ * @example
+ * ```ts
+ * import { LSR_TX_EMPTY } from "@linux-loader/linux-loader/emu";
+ * console.log(LSR_TX_EMPTY); // 96
+ * ```
+ */
 export const LSR_TX_EMPTY = 0x60;
 const IIR_NO_INTERRUPT = 0x01;
 
@@ -105,7 +137,15 @@ export class Uart16550 {
 
 const UARTDR = 0x000; // data register
 const UARTFR = 0x018; // flag register
-/** PL011 UARTFR: TXFE (bit 7) and RXFE (bit 4): transmit FIFO empty, receive FIFO empty. */
+/**
+ * PL011 UARTFR: TXFE (bit 7) and RXFE (bit 4): transmit FIFO empty, receive FIFO empty.
+ *
+ * @example
+ * ```ts
+ * import { PL011_FR_IDLE } from "@linux-loader/linux-loader/emu";
+ * console.log(PL011_FR_IDLE); // 144
+ * ```
+ */
 export const PL011_FR_IDLE = 0x90;
 
 /**

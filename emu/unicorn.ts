@@ -17,7 +17,7 @@
 
 import { EmulatorError, hex } from "../lib/errors.ts";
 import type { GuestMemory } from "../lib/memory.ts";
-import { ARM64_REGS, RISCV_REGS, X86_REGS } from "./regs.ts";
+import { AARCH64_REGS, RISCV_REGS, X86_REGS } from "./regs.ts";
 
 /** Architectures (and x86 modes) the binding opens. */
 export type UnicornArch = "x86_64" | "x86_32" | "aarch64" | "riscv64";
@@ -29,8 +29,19 @@ const UC_ARCH_RISCV = 8;
 const UC_MODE_32 = 1 << 2;
 const UC_MODE_64 = 1 << 3;
 const UC_MODE_RISCV64 = 1 << 3;
+/** uc_control_type UC_CTL_TB_FLUSH and the UC_CTL_IO_WRITE direction (unicorn.h). */
+const UC_CTL_TB_FLUSH = 10;
+const UC_CTL_IO_WRITE = 1;
 
-/** Unicorn constants the binding uses, by their C names (checked against unicorn.h by a test). */
+/**
+ * Unicorn constants the binding uses, by their C names (checked against unicorn.h by a test).
+ *
+ * @example
+ * ```ts
+ * import { UC } from "@linux-loader/linux-loader/emu";
+ * console.log(Object.keys(UC).slice(0, 4)); // [ "UC_ARCH_ARM64", "UC_ARCH_X86", "UC_ARCH_RISCV", "UC_MODE_32" ]
+ * ```
+ */
 export const UC: Readonly<Record<string, number>> = Object.freeze({
   UC_ARCH_ARM64,
   UC_ARCH_X86,
@@ -38,6 +49,8 @@ export const UC: Readonly<Record<string, number>> = Object.freeze({
   UC_MODE_32,
   UC_MODE_64,
   UC_MODE_RISCV64,
+  UC_CTL_TB_FLUSH,
+  UC_CTL_IO_WRITE,
   UC_PROT_READ: 1,
   UC_PROT_WRITE: 2,
   UC_PROT_EXEC: 4,
@@ -107,6 +120,8 @@ const SYMBOLS = {
   uc_hook_del: { parameters: ["pointer", "usize"], result: "i32" },
   uc_emu_start: { parameters: ["pointer", "u64", "u64", "u64", "usize"], result: "i32", nonblocking: false },
   uc_emu_stop: { parameters: ["pointer"], result: "i32" },
+  // uc_ctl is variadic; the control without arguments (UC_CTL_TB_FLUSH) is declared alone.
+  uc_ctl: { parameters: ["pointer", "i32"], result: "i32" },
   uc_context_alloc: { parameters: ["pointer", "buffer"], result: "i32" },
   uc_context_save: { parameters: ["pointer", "pointer"], result: "i32" },
   uc_context_restore: { parameters: ["pointer", "pointer"], result: "i32" },
@@ -197,6 +212,13 @@ export type FaultKind = "read" | "write" | "fetch";
 /**
  * A guest access Unicorn could not complete: {@linkcode EmulatorError} `UnmappedAccess` (nothing is mapped
  * there) or `InvalidAccess` (mapped without the permission), naming the program counter and the address.
+ *
+ * @example
+ * ```ts
+ * import { GuestFault } from "@linux-loader/linux-loader/emu";
+ * const f = new GuestFault("UnmappedAccess", "read", 0x10_0000, 0xdead_0000, 4);
+ * console.log(f.code, f.access, f.address.toString(16)); // UnmappedAccess read dead0000
+ * ```
  */
 export class GuestFault extends EmulatorError {
   /** Program counter of the faulting instruction. */
@@ -261,7 +283,7 @@ export interface X86Mmr {
 }
 
 /** An AArch64 system register, by its encoding (`uc_arm64_cp_reg`). */
-export interface Arm64SysReg {
+export interface Aarch64SysReg {
   /** CRn. */
   crn: number;
   /** CRm. */
@@ -295,7 +317,7 @@ export interface StartResult {
 const REGS: Record<UnicornArch, Readonly<Record<string, number>>> = {
   x86_64: X86_REGS,
   x86_32: X86_REGS,
-  aarch64: ARM64_REGS,
+  aarch64: AARCH64_REGS,
   riscv64: RISCV_REGS,
 };
 
@@ -518,7 +540,7 @@ export class Unicorn implements Disposable {
     return dv.getBigUint64(8, true);
   }
 
-  #cpReg(reg: Arm64SysReg, value: bigint): Uint8Array {
+  #cpReg(reg: Aarch64SysReg, value: bigint): Uint8Array {
     const buf = new Uint8Array(32);
     const dv = new DataView(buf.buffer);
     dv.setUint32(0, reg.crn, true);
@@ -531,13 +553,13 @@ export class Unicorn implements Disposable {
   }
 
   /** Writes an AArch64 system register by encoding (`UC_ARM64_REG_CP_REG`). */
-  writeSysReg(reg: Arm64SysReg, value: number | bigint): void {
+  writeSysReg(reg: Aarch64SysReg, value: number | bigint): void {
     const buf = this.#cpReg(reg, BigInt.asUintN(64, toBig(value)));
     check("uc_reg_write(cp_reg)", this.#lib.uc_reg_write(this.#h, this.regId("cp_reg"), buf));
   }
 
   /** Reads an AArch64 system register by encoding. */
-  readSysReg(reg: Arm64SysReg): bigint {
+  readSysReg(reg: Aarch64SysReg): bigint {
     const buf = this.#cpReg(reg, 0n);
     check("uc_reg_read(cp_reg)", this.#lib.uc_reg_read(this.#h, this.regId("cp_reg"), buf));
     return new DataView(buf.buffer).getBigUint64(24, true);
@@ -773,6 +795,43 @@ export class Unicorn implements Disposable {
     const r = fn(ctx.data);
     if (restore) check("uc_context_restore", this.#lib.uc_context_restore(this.#h, ctx.ptr));
     return r;
+  }
+
+  /**
+   * Drops every translated block (`uc_ctl(UC_CTL_WRITE(UC_CTL_TB_FLUSH, 0))`), so code hooks added since a
+   * block was translated fire in it too. Call between runs, not from a callback.
+   */
+  flushTranslations(): void {
+    // UC_CTL(type, nr, rw) = type | nr << 26 | rw << 30; UC_CTL_TB_FLUSH is 10 in uc_control_type.
+    check("uc_ctl(UC_CTL_TB_FLUSH)", this.#lib.uc_ctl(this.#h, UC_CTL_TB_FLUSH | (UC_CTL_IO_WRITE << 30)));
+  }
+
+  /**
+   * Arms a hang guard: a worker thread sleeps until `deadline` (a `Date.now()` time) and then stops the
+   * engine with `uc_emu_stop`, the way Unicorn's own timeout does, but without its thread that wakes every
+   * 2 us for the whole run. Dispose the guard (before closing the engine) to disarm it; `fired()` tells
+   * whether it stopped the engine. A guard stop is asynchronous: treat it as the end of the run.
+   */
+  hangGuard(deadline: number): { fired(): boolean } & Disposable {
+    const engine = this.#h;
+    const state = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(new URL("./stop_worker.ts", import.meta.url), { type: "module" });
+    worker.postMessage({
+      lib: libPath,
+      engine: BigInt(Deno.UnsafePointer.value(engine)),
+      deadline,
+      state: state.buffer,
+    });
+    return {
+      fired: () => Atomics.load(state, 0) === 2,
+      [Symbol.dispose]: () => {
+        if (Atomics.compareExchange(state, 0, 0, 1) === 3) {
+          while (Atomics.load(state, 0) === 3) Atomics.wait(state, 0, 3, 10);
+        }
+        Atomics.notify(state, 0);
+        worker.terminate();
+      },
+    };
   }
 
   /** Asks a running emulation to stop after the current instruction (call from a callback). */

@@ -20,7 +20,15 @@ import { Unicorn } from "./unicorn.ts";
 /** The `hlt` opcode. */
 const HLT = new Uint8Array([0xf4]);
 
-/** Registers reported after a 64-bit run. */
+/**
+ * Registers reported after a 64-bit run.
+ *
+ * @example
+ * ```ts
+ * import { X86_64_REPORTED } from "@linux-loader/linux-loader/emu";
+ * console.log(X86_64_REPORTED.length); // 21
+ * ```
+ */
 export const X86_64_REPORTED: readonly string[] = Object.freeze([
   "rax",
   "rbx",
@@ -45,7 +53,15 @@ export const X86_64_REPORTED: readonly string[] = Object.freeze([
   "cr4",
 ]);
 
-/** Registers reported after a 32-bit run. */
+/**
+ * Registers reported after a 32-bit run.
+ *
+ * @example
+ * ```ts
+ * import { X86_32_REPORTED } from "@linux-loader/linux-loader/emu";
+ * console.log(X86_32_REPORTED.length); // 13
+ * ```
+ */
 export const X86_32_REPORTED: readonly string[] = Object.freeze([
   "eax",
   "ebx",

@@ -12,24 +12,96 @@
 
 import { CpioError } from "./errors.ts";
 
-/** Magic of a newc header ("new ASCII" format, no checksum). */
+/**
+ * Magic of a newc header ("new ASCII" format, no checksum).
+ *
+ * @example
+ * ```ts
+ * import { CPIO_NEWC_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(CPIO_NEWC_MAGIC); // 070701
+ * ```
+ */
 export const CPIO_NEWC_MAGIC = "070701";
-/** Size of a newc header: 6 magic bytes and 13 fields of 8 hexadecimal digits. */
+/**
+ * Size of a newc header: 6 magic bytes and 13 fields of 8 hexadecimal digits.
+ *
+ * @example
+ * ```ts
+ * import { CPIO_NEWC_HEADER_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(CPIO_NEWC_HEADER_SIZE); // 110
+ * ```
+ */
 export const CPIO_NEWC_HEADER_SIZE = 110;
-/** Name of the member that ends an archive. */
+/**
+ * Name of the member that ends an archive.
+ *
+ * @example
+ * ```ts
+ * import { CPIO_TRAILER } from "@linux-loader/linux-loader/abi";
+ * console.log(CPIO_TRAILER); // TRAILER!!!
+ * ```
+ */
 export const CPIO_TRAILER = "TRAILER!!!";
 
-/** File type bits of `st_mode` (`<sys/stat.h>`). */
+/**
+ * File type bits of `st_mode` (`<sys/stat.h>`).
+ *
+ * @example
+ * ```ts
+ * import { S_IFMT } from "@linux-loader/linux-loader/abi";
+ * console.log(S_IFMT.toString(16)); // f000
+ * ```
+ */
 export const S_IFMT = 0o170000;
-/** Regular file. */
+/**
+ * Regular file.
+ *
+ * @example
+ * ```ts
+ * import { S_IFREG } from "@linux-loader/linux-loader/abi";
+ * console.log(S_IFREG.toString(16)); // 8000
+ * ```
+ */
 export const S_IFREG = 0o100000;
-/** Directory. */
+/**
+ * Directory.
+ *
+ * @example
+ * ```ts
+ * import { S_IFDIR } from "@linux-loader/linux-loader/abi";
+ * console.log(S_IFDIR.toString(16)); // 4000
+ * ```
+ */
 export const S_IFDIR = 0o040000;
-/** Symbolic link. */
+/**
+ * Symbolic link.
+ *
+ * @example
+ * ```ts
+ * import { S_IFLNK } from "@linux-loader/linux-loader/abi";
+ * console.log(S_IFLNK.toString(16)); // a000
+ * ```
+ */
 export const S_IFLNK = 0o120000;
-/** Character device. */
+/**
+ * Character device.
+ *
+ * @example
+ * ```ts
+ * import { S_IFCHR } from "@linux-loader/linux-loader/abi";
+ * console.log(S_IFCHR.toString(16)); // 2000
+ * ```
+ */
 export const S_IFCHR = 0o020000;
-/** Block device. */
+/**
+ * Block device.
+ *
+ * @example
+ * ```ts
+ * import { S_IFBLK } from "@linux-loader/linux-loader/abi";
+ * console.log(S_IFBLK.toString(16)); // 6000
+ * ```
+ */
 export const S_IFBLK = 0o060000;
 
 /** Fields every kind of entry may set. */

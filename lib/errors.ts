@@ -112,7 +112,19 @@ export type MemoryErrorCode =
   /** A value to write is not an integer (or bigint) of the written type. */
   | "InvalidValue";
 
-/** Guest memory construction and access errors. */
+/**
+ * Guest memory construction and access errors.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, MemoryError } from "@linux-loader/linux-loader";
+ * try {
+ *   GuestMemory.fromRanges([[0, 0]]); // a region of zero bytes
+ * } catch (e) {
+ *   if (e instanceof MemoryError) console.log(e.code); // ZeroSize
+ * }
+ * ```
+ */
 export class MemoryError extends LinuxLoaderError<MemoryErrorCode> {}
 
 /** Codes of {@linkcode SourceError}. */
@@ -133,7 +145,19 @@ export type SourceErrorCode =
    */
   | "LoadInterrupted";
 
-/** Kernel source (file, blob, bytes) read errors. */
+/**
+ * Kernel source (file, blob, bytes) read errors.
+ *
+ * @example
+ * ```ts
+ * import { fromBytes, SourceError } from "@linux-loader/linux-loader";
+ * try {
+ *   await (await fromBytes(new Uint8Array(4))).readInto(8, new Uint8Array(1));
+ * } catch (e) {
+ *   if (e instanceof SourceError) console.log(e.code); // OffsetPastEnd
+ * }
+ * ```
+ */
 export class SourceError extends LinuxLoaderError<SourceErrorCode> {}
 
 /** Codes of {@linkcode KernelLoaderError}: the crate's `loader::Error` plus our own. */
@@ -163,7 +187,19 @@ export type KernelLoaderErrorCode =
   /** A plan is malformed: not a step list, an unknown step kind, a bad source offset or fill value. */
   | "InvalidPlan";
 
-/** Errors common to every loader (the crate's `loader::Error`). */
+/**
+ * Errors common to every loader (the crate's `loader::Error`).
+ *
+ * @example
+ * ```ts
+ * import { detectKernel, KernelLoaderError } from "@linux-loader/linux-loader";
+ * try {
+ *   await detectKernel(new Uint8Array(16)); // no kernel format
+ * } catch (e) {
+ *   if (e instanceof KernelLoaderError) console.log(e.code); // UnknownFormat
+ * }
+ * ```
+ */
 export class KernelLoaderError extends LinuxLoaderError<KernelLoaderErrorCode> {}
 
 /** Codes of {@linkcode ElfError}: the crate's `elf::Error` plus our own. */
@@ -190,7 +226,19 @@ export type ElfErrorCode =
   /** e_machine is not the expected architecture. */
   | "InvalidMachine";
 
-/** ELF (vmlinux) loader errors. */
+/**
+ * ELF (vmlinux) loader errors.
+ *
+ * @example
+ * ```ts
+ * import { ElfError, GuestMemory, loadElf } from "@linux-loader/linux-loader";
+ * try {
+ *   await loadElf(GuestMemory.fromRanges([[0, 1 << 20]]), new Uint8Array(64));
+ * } catch (e) {
+ *   if (e instanceof ElfError) console.log(e.code); // InvalidElfMagicNumber
+ * }
+ * ```
+ */
 export class ElfError extends LinuxLoaderError<ElfErrorCode> {}
 
 /** Codes of {@linkcode BzImageError}: the crate's `bzimage::Error` plus our own. */
@@ -210,7 +258,19 @@ export type BzImageErrorCode =
   /** The compressed payload is corrupt or truncated. */
   | "CorruptPayload";
 
-/** bzImage loader errors. */
+/**
+ * bzImage loader errors.
+ *
+ * @example
+ * ```ts
+ * import { BzImageError, decodeBzImage } from "@linux-loader/linux-loader";
+ * try {
+ *   await decodeBzImage(new Uint8Array(0x400)); // no "HdrS"
+ * } catch (e) {
+ *   if (e instanceof BzImageError) console.log(e.code); // InvalidBzImage
+ * }
+ * ```
+ */
 export class BzImageError extends LinuxLoaderError<BzImageErrorCode> {}
 
 /** Codes of {@linkcode PeError}: the crate's `pe::Error` plus our own. */
@@ -230,7 +290,19 @@ export type PeErrorCode =
   /** The decompressed image is larger than the limit or guest memory. */
   | "DecompressedTooLarge";
 
-/** aarch64 / riscv64 Image loader errors. */
+/**
+ * aarch64 / riscv64 Image loader errors.
+ *
+ * @example
+ * ```ts
+ * import { decodePeHeader, PeError } from "@linux-loader/linux-loader";
+ * try {
+ *   decodePeHeader(new Uint8Array(64)); // no Image magic at 0x38
+ * } catch (e) {
+ *   if (e instanceof PeError) console.log(e.code); // InvalidImageMagicNumber
+ * }
+ * ```
+ */
 export class PeError extends LinuxLoaderError<PeErrorCode> {}
 
 /** Codes of {@linkcode CmdlineError}: the crate's `cmdline::Error`. */
@@ -249,7 +321,19 @@ export type CmdlineErrorCode =
   /** A size, address, IRQ or id is not an integer in the range its crate type holds (our addition). */
   | "InvalidInteger";
 
-/** Kernel command line builder errors. */
+/**
+ * Kernel command line builder errors.
+ *
+ * @example
+ * ```ts
+ * import { Cmdline, CmdlineError } from "@linux-loader/linux-loader";
+ * try {
+ *   new Cmdline(4).insertStr("console=ttyS0"); // longer than the capacity
+ * } catch (e) {
+ *   if (e instanceof CmdlineError) console.log(e.code); // TooLarge
+ * }
+ * ```
+ */
 export class CmdlineError extends LinuxLoaderError<CmdlineErrorCode> {}
 
 /** Codes of {@linkcode ConfiguratorError}: the crate's configurator, linux, pvh and fdt errors. */
@@ -278,7 +362,19 @@ export type ConfiguratorErrorCode =
   /** The boot protocol version cannot express the request. */
   | "ProtocolTooOld";
 
-/** Boot configurator (zero page, hvm_start_info, FDT) errors. */
+/**
+ * Boot configurator (zero page, hvm_start_info, FDT) errors.
+ *
+ * @example
+ * ```ts
+ * import { ConfiguratorError, GuestMemory, LinuxBootConfigurator, zeroPageBootParams } from "@linux-loader/linux-loader";
+ * try {
+ *   LinuxBootConfigurator.writeBootparams(GuestMemory.fromRanges([[0, 0x8000]]), zeroPageBootParams(0x7800));
+ * } catch (e) {
+ *   if (e instanceof ConfiguratorError) console.log(e.code); // ZeroPagePastRamEnd
+ * }
+ * ```
+ */
 export class ConfiguratorError extends LinuxLoaderError<ConfiguratorErrorCode> {}
 
 /** Codes of {@linkcode FdtError}. */
@@ -296,7 +392,19 @@ export type FdtErrorCode =
   /** A property value has the wrong length or form for the type asked for (u32, u64, string). */
   | "BadValue";
 
-/** Flattened device tree builder and reader errors. */
+/**
+ * Flattened device tree builder and reader errors.
+ *
+ * @example
+ * ```ts
+ * import { FdtError, readFdt } from "@linux-loader/linux-loader";
+ * try {
+ *   readFdt(new Uint8Array(8)); // shorter than an fdt_header
+ * } catch (e) {
+ *   if (e instanceof FdtError) console.log(e.code); // Truncated
+ * }
+ * ```
+ */
 export class FdtError extends LinuxLoaderError<FdtErrorCode> {}
 
 /** Codes of {@linkcode EmulatorError}. */
@@ -318,9 +426,23 @@ export type EmulatorErrorCode =
   /** A register name is not known for this architecture. */
   | "UnknownRegister"
   /** The guest raised an exception or interrupt the harness does not handle. */
-  | "UnhandledException";
+  | "UnhandledException"
+  /** No emulated machine here boots this kind of image (format, architecture or boot protocol). */
+  | "UnsupportedMachine";
 
-/** Unicorn emulator binding and harness errors. */
+/**
+ * Unicorn emulator binding and harness errors.
+ *
+ * @example
+ * ```ts
+ * import { EmulatorError } from "@linux-loader/linux-loader";
+ * try {
+ *   throw new EmulatorError("LibraryNotFound", "libunicorn.so.2: not found"); // as emu/ reports it
+ * } catch (e) {
+ *   if (e instanceof EmulatorError) console.log(e.code); // LibraryNotFound
+ * }
+ * ```
+ */
 export class EmulatorError extends LinuxLoaderError<EmulatorErrorCode> {}
 
 /** Codes of {@linkcode DecompressError}. */
@@ -334,7 +456,19 @@ export type DecompressErrorCode =
   /** The output would pass the caller's limit. */
   | "OutputTooLarge";
 
-/** LZ4 and gzip decoder errors. */
+/**
+ * LZ4 and gzip decoder errors.
+ *
+ * @example
+ * ```ts
+ * import { DecompressError, gunzip } from "@linux-loader/linux-loader";
+ * try {
+ *   await gunzip(new Uint8Array([0x1f, 0x8b, 8, 0])); // a gzip header cut short
+ * } catch (e) {
+ *   if (e instanceof DecompressError) console.log(e.code); // Truncated
+ * }
+ * ```
+ */
 export class DecompressError extends LinuxLoaderError<DecompressErrorCode> {}
 
 /** Codes of {@linkcode CpioError}. */
@@ -346,7 +480,19 @@ export type CpioErrorCode =
   /** An archive being read is not newc, ends early or has a malformed header. */
   | "Malformed";
 
-/** cpio "newc" (initramfs) writer and reader errors. */
+/**
+ * cpio "newc" (initramfs) writer and reader errors.
+ *
+ * @example
+ * ```ts
+ * import { CpioError, readCpio } from "@linux-loader/linux-loader";
+ * try {
+ *   readCpio(new Uint8Array(10));
+ * } catch (e) {
+ *   if (e instanceof CpioError) console.log(e.code); // Malformed
+ * }
+ * ```
+ */
 export class CpioError extends LinuxLoaderError<CpioErrorCode> {}
 
 /** Codes of {@linkcode MultibootError}: one per Multiboot 1 / Multiboot2 header, ELF32 and boot information check. */
@@ -422,7 +568,19 @@ export type MultibootErrorCode =
   /** A memory map range's address or size is not a non-negative safe integer, or its type not a u32. */
   | "InvalidMemoryMap";
 
-/** Multiboot 1 and Multiboot2 header, loader and boot information errors. */
+/**
+ * Multiboot 1 and Multiboot2 header, loader and boot information errors.
+ *
+ * @example
+ * ```ts
+ * import { decodeMultibootHeader, MultibootError } from "@linux-loader/linux-loader";
+ * try {
+ *   decodeMultibootHeader(new Uint8Array(16));
+ * } catch (e) {
+ *   if (e instanceof MultibootError) console.log(e.code); // HeaderNotFound
+ * }
+ * ```
+ */
 export class MultibootError extends LinuxLoaderError<MultibootErrorCode> {}
 
 /** Codes of {@linkcode PlanJsonError}. */
@@ -436,7 +594,19 @@ export type PlanJsonErrorCode =
   /** A byte step's hex or base64 text is malformed or disagrees with its length. */
   | "InvalidBytes";
 
-/** Errors reading a plan back from JSON. */
+/**
+ * Errors reading a plan back from JSON.
+ *
+ * @example
+ * ```ts
+ * import { PlanJsonError, planFromJson } from "@linux-loader/linux-loader";
+ * try {
+ *   planFromJson({}); // no format or version
+ * } catch (e) {
+ *   if (e instanceof PlanJsonError) console.log(e.code); // UnsupportedVersion
+ * }
+ * ```
+ */
 export class PlanJsonError extends LinuxLoaderError<PlanJsonErrorCode> {}
 
 /** Codes of {@linkcode AbiError}. */
@@ -446,5 +616,18 @@ export type AbiErrorCode =
   /** A value to store is not an integer (a fraction, NaN, an infinity) or not bytes. */
   | "InvalidValue";
 
-/** Errors of the C struct tables in lib/abi (`Struct`): a buffer too short, a value that is not an integer. */
+/**
+ * Errors of the C struct tables in lib/abi (`Struct`): a buffer too short, a value that is not an integer.
+ *
+ * @example
+ * ```ts
+ * import { AbiError } from "@linux-loader/linux-loader";
+ * import { SETUP_HEADER } from "@linux-loader/linux-loader/abi";
+ * try {
+ *   SETUP_HEADER.decode(new Uint8Array(4)); // 4 of its 123 bytes
+ * } catch (e) {
+ *   if (e instanceof AbiError) console.log(e.code); // BufferTooShort
+ * }
+ * ```
+ */
 export class AbiError extends LinuxLoaderError<AbiErrorCode> {}

@@ -16,7 +16,7 @@ import { decodePeHeader, type PeArch } from "./loader/pe.ts";
 import { findBzImagePayload, PAYLOAD_PROTOCOL } from "./loader/extract.ts";
 import { decodeMultibootLoad, findMultiboot2Header, findMultibootHeader } from "./loader/multiboot.ts";
 import { gunzipPrefix } from "./compress/gzip.ts";
-import { decodeArm64Flags, IMAGE_HEADER_SIZE } from "./abi/image.ts";
+import { decodeAarch64Flags, IMAGE_HEADER_SIZE } from "./abi/image.ts";
 import { KERNEL_VERSION_BIAS, LOADED_HIGH } from "./abi/bootparam.ts";
 import { EM_386, EM_X86_64, PT_LOAD } from "./abi/elf.ts";
 import { plannedRanges } from "./plan.ts";
@@ -75,7 +75,15 @@ export interface KernelReport extends DetectedKernel {
   payload?: { compression: string; offset: number; length: number };
 }
 
-/** Bytes searched for the version banner, so a hostile image cannot make inspection read forever. */
+/**
+ * Bytes searched for the version banner, so a hostile image cannot make inspection read forever.
+ *
+ * @example
+ * ```ts
+ * import { VERSION_SCAN_LIMIT } from "@linux-loader/linux-loader/abi";
+ * console.log(VERSION_SCAN_LIMIT.toString(16)); // 10000000
+ * ```
+ */
 export const VERSION_SCAN_LIMIT = 256 << 20;
 
 const BANNER = new TextEncoder().encode("Linux version ");
@@ -185,9 +193,9 @@ async function gzipIsize(src: KernelSource): Promise<number> {
  * @example
  * ```ts
  * import { inspectKernel } from "@linux-loader/linux-loader";
- * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * import { AARCH64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * const image = new Uint8Array(0x1000);
- * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
+ * image.set(AARCH64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
  * const r = await inspectKernel(image);
  * console.log(r.format, r.arch, r.entry.image?.toString(16)); // pe aarch64 40080000
  * ```
@@ -286,7 +294,7 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
       report.fields = { text_offset: hex(h.textOffset), image_size: hex(h.imageSize), flags: hex(h.flags) };
       if (gz) report.fields.decompressed_size = hex(length);
       if (h.arch === "aarch64") {
-        const f = decodeArm64Flags(h.flags);
+        const f = decodeAarch64Flags(h.flags);
         for (const [k, v] of Object.entries(f)) {
           report.fields[`flags.${k}`] = typeof v === "number" || typeof v === "bigint" ? hex(v) : v;
         }

@@ -82,7 +82,16 @@ function overflow(name: string, addr: number, size: number): MemoryError {
   );
 }
 
-/** One contiguous range of guest memory and the bytes behind it. */
+/**
+ * One contiguous range of guest memory and the bytes behind it.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory } from "@linux-loader/linux-loader";
+ * const [r] = GuestMemory.fromRanges([[0x4000_0000, 1 << 20]]).regions;
+ * console.log(r.guestAddr.toString(16), r.end.toString(16), r.bytes.length); // 40000000 40100000 1048576
+ * ```
+ */
 export class GuestMemoryRegion {
   /** Guest physical address of the first byte. */
   readonly guestAddr: number;

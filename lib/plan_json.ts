@@ -19,9 +19,25 @@
 import { describeThrown, hex, PlanJsonError } from "./errors.ts";
 import type { Plan, PlanStep } from "./plan.ts";
 
-/** The `format` of a plan's JSON form. */
+/**
+ * The `format` of a plan's JSON form.
+ *
+ * @example
+ * ```ts
+ * import { PLAN_JSON_FORMAT, planToJson } from "@linux-loader/linux-loader";
+ * console.log(planToJson({ steps: [] }).format === PLAN_JSON_FORMAT, PLAN_JSON_FORMAT); // true linux-loader-plan
+ * ```
+ */
 export const PLAN_JSON_FORMAT = "linux-loader-plan";
-/** The `version` of a plan's JSON form this library writes and reads. */
+/**
+ * The `version` of a plan's JSON form this library writes and reads.
+ *
+ * @example
+ * ```ts
+ * import { PLAN_JSON_VERSION, planToJson } from "@linux-loader/linux-loader";
+ * console.log(planToJson({ steps: [] }).version === PLAN_JSON_VERSION, PLAN_JSON_VERSION); // true 1
+ * ```
+ */
 export const PLAN_JSON_VERSION = 1;
 
 /** A plan with what the entry needs: the protocol, the entry point and the registers set at entry. */

@@ -59,18 +59,29 @@ export function checkSourceRange(size: number, offset: number, len: number, what
 }
 
 /**
- * A source over bytes already in memory. Reads copy once, straight from `bytes`.
+ * A source over bytes already in memory. Reads copy once, straight from `bytes`. Async like
+ * {@linkcode fromFile} and {@linkcode fromBlob}, so the three are used alike (every loader also takes the
+ * bytes directly).
  *
  * @example
  * ```ts
  * import { fromBytes } from "@linux-loader/linux-loader";
- * const src = fromBytes(new Uint8Array([1, 2, 3, 4]));
+ * const src = await fromBytes(new Uint8Array([1, 2, 3, 4]));
  * const out = new Uint8Array(2);
  * await src.readInto(1, out);
  * console.log(out); // Uint8Array(2) [ 2, 3 ]
  * ```
  */
-export function fromBytes(bytes: Uint8Array): KernelSource {
+export function fromBytes(bytes: Uint8Array): Promise<KernelSource> {
+  try {
+    return Promise.resolve(bytesSource(bytes));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+// The source of fromBytes and toSource.
+function bytesSource(bytes: Uint8Array): KernelSource {
   if (!(bytes instanceof Uint8Array)) throw invalidSource("fromBytes expects a Uint8Array", bytes);
   return trusted({
     size: bytes.byteLength,
@@ -159,15 +170,15 @@ export async function fromFile(file: SeekableFile): Promise<KernelSource> {
  * @example
  * ```ts
  * import { fromBlob } from "@linux-loader/linux-loader";
- * const src = fromBlob(new Blob([new Uint8Array([7, 8, 9])]));
+ * const src = await fromBlob(new Blob([new Uint8Array([7, 8, 9])]));
  * const out = new Uint8Array(1);
  * await src.readInto(2, out);
  * console.log(out[0]); // 9
  * ```
  */
-export function fromBlob(blob: Blob): KernelSource {
-  if (!(blob instanceof Blob)) throw invalidSource("fromBlob expects a Blob", blob);
-  return trusted({
+export function fromBlob(blob: Blob): Promise<KernelSource> {
+  if (!(blob instanceof Blob)) return Promise.reject(invalidSource("fromBlob expects a Blob", blob));
+  return Promise.resolve(trusted({
     size: blob.size,
     async readInto(offset: number, dest: Uint8Array): Promise<void> {
       checkSourceRange(blob.size, offset, dest.byteLength);
@@ -191,7 +202,7 @@ export function fromBlob(blob: Blob): KernelSource {
       }
       dest.set(new Uint8Array(buf));
     },
-  });
+  }));
 }
 
 /**
@@ -200,7 +211,7 @@ export function fromBlob(blob: Blob): KernelSource {
  * @example
  * ```ts
  * import { fromBytes, readBytes } from "@linux-loader/linux-loader";
- * console.log(await readBytes(fromBytes(new Uint8Array([1, 2, 3, 4])), 2, 2)); // Uint8Array(2) [ 3, 4 ]
+ * console.log(await readBytes(await fromBytes(new Uint8Array([1, 2, 3, 4])), 2, 2)); // Uint8Array(2) [ 3, 4 ]
  * ```
  */
 export async function readBytes(input: KernelSource, offset: number, len: number): Promise<Uint8Array> {
@@ -232,7 +243,7 @@ export async function readBytes(input: KernelSource, offset: number, len: number
  * ```
  */
 export function toSource(input: KernelSource | Uint8Array): KernelSource {
-  if (input instanceof Uint8Array) return fromBytes(input);
+  if (input instanceof Uint8Array) return bytesSource(input);
   if (typeof input !== "object" || input === null) {
     throw invalidSource("expected a KernelSource or a Uint8Array", input);
   }

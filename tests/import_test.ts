@@ -70,7 +70,7 @@ const dtb = m.buildVmFdt(mem, { arch: "aarch64", bootargs: "console=ttyAMA0" });
 const cl = new m.Cmdline(64);
 cl.insertStr("console=ttyS0");
 m.loadCmdline(mem, 0x4000_1000, cl);
-const src = m.fromBlob(new Blob([new Uint8Array([1, 2, 3])]));
+const src = await m.fromBlob(new Blob([new Uint8Array([1, 2, 3])]));
 const out = new Uint8Array(3);
 await src.readInto(0, out);
 console.log(typeof (globalThis as Record<string, unknown>).Deno, m.readFdt(dtb).header.magic.toString(16), out.join(","));

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { inspectKernel, XEN_ELFNOTE_PHYS32_ENTRY } from "../mod.ts";
+import { inspectKernel } from "../mod.ts";
+import { XEN_ELFNOTE_PHYS32_ENTRY } from "../abi.ts";
 import { buildElf } from "../fixtures/build/elf.ts";
 import { buildBzImage } from "../fixtures/build/bzimage.ts";
 import { buildArm64Image, buildRiscv64Image, gzip } from "../fixtures/build/pe.ts";

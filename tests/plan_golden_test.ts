@@ -95,7 +95,11 @@ for (const f of FIXTURES) {
 Deno.test("a golden plan applied with applyPlan leaves memory as the loader and configurator do", async () => {
   const f = FIXTURES[0];
   const viaGolden = memory();
-  await applyPlan(viaGolden, planFromJson(await Deno.readTextFile(new URL(f.file, GOLDEN))), fromBytes(f.image()));
+  await applyPlan(
+    viaGolden,
+    planFromJson(await Deno.readTextFile(new URL(f.file, GOLDEN))),
+    await fromBytes(f.image()),
+  );
   const direct = memory();
   await loadMultiboot(direct, f.image());
   configureMultiboot(direct, { ...INFO, pageAlignModules: true });

@@ -27,14 +27,14 @@ Deno.test("applyPlan performs copies, byte writes and fills in order", async () 
       { kind: "bytes", guestAddr: 0x200, bytes: new Uint8Array([9, 8]), label: "hdr" },
     ],
   };
-  await applyPlan(mem, plan, fromBytes(image));
+  await applyPlan(mem, plan, await fromBytes(image));
   assert.deepEqual([...mem.read(0x100, 16)], [5, 6, 7, 8, 9, 10, 11, 12, 0, 0, 0, 0, 0, 0, 0, 0]);
   assert.deepEqual([...mem.read(0x200, 2)], [9, 8]);
 });
 
 Deno.test("applyPlan copies from a file-like source straight into regions", async () => {
   const mem = GuestMemory.fromRanges([[0, 0x1000], [0x1000, 0x1000]]);
-  const src = { size: image.length, readInto: fromBytes(image).readInto };
+  const src = { size: image.length, readInto: (await fromBytes(image)).readInto };
   await applyPlan(mem, { steps: [{ kind: "copy", guestAddr: 0xff0, length: 32, sourceOffset: 0, label: "k" }] }, src);
   assert.deepEqual(mem.read(0xff0, 32), image.subarray(0, 32));
 });

@@ -15,7 +15,7 @@ async function rejectsCode(p: Promise<unknown>, code: string): Promise<SourceErr
 }
 
 Deno.test("fromBytes reads a range and exposes the bytes without a copy", async () => {
-  const src = fromBytes(data);
+  const src = await fromBytes(data);
   assert.equal(src.size, 256);
   assert.equal(src.bytes, data);
   const out = new Uint8Array(4);
@@ -24,24 +24,24 @@ Deno.test("fromBytes reads a range and exposes the bytes without a copy", async 
 });
 
 Deno.test("fromBytes rejects an offset past the end", async () => {
-  const e = await rejectsCode(fromBytes(data).readInto(257, new Uint8Array(1)), "OffsetPastEnd");
+  const e = await rejectsCode((await fromBytes(data)).readInto(257, new Uint8Array(1)), "OffsetPastEnd");
   assert.equal(e.limit, 256);
 });
 
 Deno.test("fromBytes rejects a read that runs past the end", async () => {
-  const e = await rejectsCode(fromBytes(data).readInto(250, new Uint8Array(8)), "ShortRead");
+  const e = await rejectsCode((await fromBytes(data)).readInto(250, new Uint8Array(8)), "ShortRead");
   assert.equal(e.value, 258);
 });
 
 Deno.test("fromBlob reads a range of a Blob", async () => {
-  const src = fromBlob(new Blob([data]));
+  const src = await fromBlob(new Blob([data]));
   const out = new Uint8Array(3);
   await src.readInto(253, out);
   assert.deepEqual([...out], [253, 254, 255]);
 });
 
 Deno.test("fromBlob rejects a read past the end", async () => {
-  await rejectsCode(fromBlob(new Blob([data])).readInto(255, new Uint8Array(2)), "ShortRead");
+  await rejectsCode((await fromBlob(new Blob([data]))).readInto(255, new Uint8Array(2)), "ShortRead");
 });
 
 Deno.test("fromFile reads ranges with positioned reads", async () => {
@@ -95,7 +95,7 @@ Deno.test("fromFile wraps a failing stat in a typed error", async () => {
 });
 
 Deno.test("readBytes returns a copy of a range", async () => {
-  const out = await readBytes(fromBytes(data), 1, 2);
+  const out = await readBytes(await fromBytes(data), 1, 2);
   out[0] = 99;
   assert.equal(data[1], 1);
 });

@@ -16,17 +16,16 @@ import {
   checkNoOverlap,
   Cmdline,
   type DescribedPlan,
-  detectKernel,
   GuestMemory,
   inspectKernel,
   KernelLoaderError,
   type KernelReport,
   type KernelSource,
-  linuxBootPlan,
   loadKernel,
   type Plan,
   planCmdline,
-  planFdtBootParams,
+  planFdtBoot,
+  planLinuxBoot,
   X86_LEGACY_HOLE,
   x86LongModeBoot,
   zeroPageBootParams,
@@ -51,8 +50,6 @@ export const X86_ZERO_PAGE = 0x7000;
 export const X86_CMDLINE = 0x2_0000;
 /** The lowest address an x86 kernel may load at (1 MiB, above the legacy hole). */
 export const X86_HIGHMEM_START = 0x10_0000;
-/** Offset of the 64-bit entry from a bzImage's load address ("startup_64", boot.rst). */
-export const BZIMAGE_STARTUP_64 = 0x200;
 /** The device tree sits this far below the top of RAM on arm64 and riscv64. */
 export const FDT_BELOW_TOP = 4 << 20;
 
@@ -75,7 +72,7 @@ export interface PlannedBoot {
   memory: GuestMemory;
   /** Every write of the boot, in order: the kernel, then the boot data and CPU tables. */
   plan: DescribedPlan;
-  /** The guest range the kernel occupies. */
+  /** The guest range the kernel claims: from its first byte to its `kernelEnd` (bss, `init_size`, `image_size`). */
   kernel: { start: number; end: number };
 }
 
@@ -89,7 +86,7 @@ export interface PlannedBoot {
 export async function planBoot(source: KernelSource, opts: PlanBootOptions = {}): Promise<PlannedBoot> {
   const memSize = opts.memSize ?? INSPECT_MEM_SIZE;
   const report = await inspectKernel(source);
-  const arch = (await detectKernel(source)).arch;
+  const arch = report.arch;
   const base = RAM_BASE[arch];
   const wasm = new WebAssembly.Memory({ initial: memSize / WASM_PAGE_SIZE, maximum: memSize / WASM_PAGE_SIZE });
   const memory = new GuestMemory([{ guestAddr: base, buffer: wasm }]);
@@ -98,7 +95,7 @@ export async function planBoot(source: KernelSource, opts: PlanBootOptions = {})
 
   // An Image goes to the lowest 2 MiB boundary of RAM (the loaders' default): the RAM base.
   const loaded = await loadKernel(memory, source, { highmemStart });
-  const kernel = { start: loaded.loadStart, end: loaded.loadEnd };
+  const kernel = { start: loaded.loadStart, end: loaded.kernelEnd };
   const steps = [...loaded.plan.steps];
 
   const cmdline = new Cmdline(2048);
@@ -124,15 +121,15 @@ export async function planBoot(source: KernelSource, opts: PlanBootOptions = {})
       cmdline: { addr: X86_CMDLINE, length: cmdline.asString().length },
       e820: buildMemmap(memory, { reserved: [X86_LEGACY_HOLE] }),
     });
-    boot.push(linuxBootPlan(params, memory));
+    boot.push(planLinuxBoot(memory, params));
     boot.push(x86LongModeBoot({ entry, zeroPage: X86_ZERO_PAGE }).plan);
     registers = { rsi: X86_ZERO_PAGE };
   } else {
     entry = loaded.entry.image ?? kernel.start;
     const dtbAddr = base + memSize - FDT_BELOW_TOP;
     const dtb = buildVmFdt(memory, { arch: arch === "aarch64" ? "aarch64" : "riscv64", bootargs: cmdline.asString() });
-    boot.push(planFdtBootParams(new BootParams(dtb, dtbAddr), memory));
-    protocol = arch === "aarch64" ? "arm64" : "riscv64";
+    boot.push(planFdtBoot(memory, new BootParams(dtb, dtbAddr)));
+    protocol = arch;
     registers = arch === "aarch64" ? { x0: dtbAddr } : { a0: 0, a1: dtbAddr };
   }
   checkNoOverlap(

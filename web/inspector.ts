@@ -82,7 +82,7 @@ function show(name: string, boot: PlannedBoot): void {
 
 async function inspect(name: string, blob: Blob): Promise<PlannedBoot> {
   setStatus(`loading ${name} (${formatSize(blob.size)}) ...`);
-  const boot = await planBoot(fromBlob(blob));
+  const boot = await planBoot(await fromBlob(blob));
   show(name, boot);
   setStatus(`${name}: ${boot.report.protocol}, ${boot.plan.steps.length} writes planned and applied`);
   return boot;

@@ -1,10 +1,13 @@
 /**
- * Boots Debian's cloud kernels (fetched into fixtures/real/cache by fixtures/real/fetch.ts) in Unicorn
- * with our initramfs, streaming the serial console live, then prints a summary: instructions executed,
- * wall time, where it stopped and why.
+ * Boots a real kernel in Unicorn — any image the machines take (x86_64 bzImage or PVH vmlinux, arm64
+ * Image), or Debian's cloud kernels fetched into fixtures/real/cache by fixtures/real/fetch.ts — with an
+ * initramfs (ours by default), streaming the serial console live, then prints a summary: instructions
+ * executed, wall time, where it stopped and why.
  *
- * Usage: deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] [--timeout SECONDS] [--no-initrd]
- *        [--cmdline "..."] [--count] [--no-user] [--qemu]
+ * Usage: deno run -A emu/linux/boot_real.ts [--kernel] FILE [--initrd FILE | --no-initrd] [--protocol pvh]
+ *        [--cmdline "..."] [--mem MIB] [--timeout SECONDS] [--count] [--no-user] [--qemu] [--json]
+ *        deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] ...   (the fetched cloud kernels)
+ *   --cmdline  the machine adds what it needs when missing (x86: lpj, tsc_early_khz, no_timer_check, nokaslr)
  *   --count  count instructions (Unicorn's per-instruction counter: about 9x slower on x86)
  *   --no-user  arm64: do not deliver EL0 exceptions (the run stops at /init's first instruction)
  *   --qemu   also boot QEMU with the same inputs and compare the first lines
@@ -16,8 +19,10 @@ import { ensureRealKernel } from "../../fixtures/real/fetch.ts";
 import { initramfs } from "../../fixtures/build/init.ts";
 import { qemuAvailable, qemuBoot } from "../../fixtures/real/qemu.ts";
 import { hx, MILESTONES, type RealBootOptions, type RealBootResult } from "./common.ts";
-import { bootX86BzImage, bootX86Pvh, X86_DEFAULT_CMDLINE } from "./x86_64.ts";
-import { AARCH64_DEFAULT_CMDLINE, bootArm64Image } from "./aarch64.ts";
+import { bootX86BzImage, bootX86Pvh } from "./x86_64.ts";
+import { bootArm64Image } from "./aarch64.ts";
+import { bootRealKernel, chooseRealMachine, defaultCmdline, type RealProtocol } from "./machine.ts";
+import { isElf } from "../../lib/loader/elf.ts";
 
 /** The three boots. */
 export type RealBootKind = "amd64" | "pvh" | "arm64";
@@ -89,43 +94,108 @@ export function compareLines(ours: readonly string[], qemu: readonly string[], n
   ].join("\n");
 }
 
-if (import.meta.main) {
-  const args = [...Deno.args];
-  const kind = (args.find((a) =>
-    !a.startsWith("--") && ["amd64", "pvh", "arm64"].includes(a)
-  ) ?? "amd64") as RealBootKind;
-  const opt = (name: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const timeoutMs = Number(opt("--timeout") ?? 300) * 1000;
-  const cmdline = opt("--cmdline") ?? (kind === "arm64" ? AARCH64_DEFAULT_CMDLINE : X86_DEFAULT_CMDLINE);
+/** What the command line asked for. */
+interface Args {
+  kernel?: string;
+  kind?: RealBootKind;
+  initrd?: string | false;
+  protocol?: RealProtocol;
+  cmdline?: string;
+  timeoutMs: number;
+  memoryMiB?: number;
+  count: boolean;
+  user: boolean;
+  qemu: boolean;
+  json: boolean;
+}
+
+function parse(argv: readonly string[]): Args {
+  const a: Args = { timeoutMs: 600_000, count: false, user: true, qemu: false, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${w} needs a value`);
+      return v;
+    };
+    if (w === "--kernel") a.kernel = value();
+    else if (w === "--initrd") a.initrd = value();
+    else if (w === "--no-initrd") a.initrd = false;
+    else if (w === "--protocol") a.protocol = value() as RealProtocol;
+    else if (w === "--cmdline") a.cmdline = value();
+    else if (w === "--timeout") a.timeoutMs = Number(value()) * 1000;
+    else if (w === "--mem") a.memoryMiB = Number(value());
+    else if (w === "--count") a.count = true;
+    else if (w === "--no-user") a.user = false;
+    else if (w === "--qemu") a.qemu = true;
+    else if (w === "--json") a.json = true;
+    else if (["amd64", "pvh", "arm64"].includes(w)) a.kind = w as RealBootKind;
+    else if (!w.startsWith("--") && a.kernel === undefined) a.kernel = w;
+    else throw new Error(`unknown argument ${w}`);
+  }
+  return a;
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  const args = parse(argv);
   const enc = new TextEncoder();
-  const r = await bootReal(kind, {
-    timeoutMs,
+  // A kernel path boots whatever it is; a kind (or nothing) boots the fetched cloud kernel.
+  let kernelPath = args.kernel;
+  let protocol = args.protocol;
+  if (kernelPath === undefined) {
+    const kind = args.kind ?? "amd64";
+    const rec = await ensureRealKernel(kind === "arm64" ? "arm64" : "amd64");
+    if (rec === undefined) throw new Error(`the ${kind} kernel could not be fetched`);
+    kernelPath = rec.kernel;
+    protocol ??= kind === "pvh" ? "pvh" : undefined;
+  } else if (args.kind === "pvh") protocol ??= "pvh";
+  const image = await Deno.readFile(kernelPath);
+  const choice = await chooseRealMachine(image, protocol);
+  const initrd = args.initrd === false
+    ? undefined
+    : args.initrd !== undefined
+    ? await Deno.readFile(args.initrd)
+    : await initramfs(choice.arch);
+  const cmdline = args.cmdline ?? defaultCmdline(choice.protocol);
+  const r = await bootRealKernel(image, {
+    protocol: choice.protocol,
+    timeoutMs: args.timeoutMs,
     cmdline,
-    withInitrd: !args.includes("--no-initrd"),
-    arm64UserSpace: !args.includes("--no-user"),
-    countInstructions: args.includes("--count"),
-    onLine: (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
+    initrd,
+    memoryMiB: args.memoryMiB,
+    arm64UserSpace: args.user,
+    countInstructions: args.count,
+    onLine: args.json ? undefined : (l) => Deno.stdout.writeSync(enc.encode(l + "\n")),
   });
-  console.log(report(kind, r));
-  if (args.includes("--qemu")) {
-    const arch = kind === "arm64" ? "aarch64" : "x86_64";
-    if (!qemuAvailable(arch)) {
+  if (args.json) {
+    console.log(JSON.stringify({ ...r, pc: hx(r.pc), kernel: kernelPath }, null, 2));
+  } else {
+    console.log(report(choice.protocol === "bzimage" ? "amd64" : choice.protocol, r));
+  }
+  if (args.qemu) {
+    if (!qemuAvailable(choice.arch)) {
       console.log("QEMU is not installed; no comparison");
     } else {
-      const rec = await ensureRealKernel(kind === "arm64" ? "arm64" : "amd64");
-      let kernel = rec!.kernel;
-      if (kind === "pvh") {
+      let kernel = kernelPath;
+      let temp: string | undefined;
+      if (choice.protocol === "pvh" && !isElf(image)) {
         const { extractVmlinux } = await import("../../lib/loader/extract.ts");
-        kernel = await Deno.makeTempFile({ prefix: "vmlinux-" });
-        await Deno.writeFile(kernel, await extractVmlinux(await Deno.readFile(rec!.kernel)));
+        temp = kernel = await Deno.makeTempFile({ prefix: "vmlinux-" });
+        await Deno.writeFile(kernel, await extractVmlinux(image));
       }
-      const q = await qemuBoot({ arch, kernel, cmdline, initrd: await initramfs(arch), timeoutMs: 60_000 });
-      if (kind === "pvh") await Deno.remove(kernel);
+      const q = await qemuBoot({ arch: choice.arch, kernel, cmdline, initrd, timeoutMs: 120_000 });
+      if (temp !== undefined) await Deno.remove(temp);
       console.log(`== QEMU: ${q.lines.length} lines in ${(q.wallMs / 1000).toFixed(1)} s`);
       console.log(compareLines(r.lines, q.lines, 25));
     }
+  }
+}
+
+if (import.meta.main) {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    console.error(`boot_real: ${e instanceof Error ? e.message : String(e)}`);
+    Deno.exit(1);
   }
 }

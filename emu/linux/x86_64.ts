@@ -25,17 +25,29 @@ import { LinuxBootConfigurator } from "../../lib/configurator/linux.ts";
 import { PvhBootConfigurator, pvhBootParams } from "../../lib/configurator/pvh.ts";
 import { bzImagePlacement, decodeBzImage, loadBzImage } from "../../lib/loader/bzimage.ts";
 import { loadCmdline } from "../../lib/loader/cmdline.ts";
-import { loadElf } from "../../lib/loader/elf.ts";
+import { isElf, loadElf } from "../../lib/loader/elf.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { GuestMemory } from "../../lib/memory.ts";
+import { BzImageError, EmulatorError } from "../../lib/errors.ts";
 import { applyPlanSync } from "../../lib/plan.ts";
 import { type X86CpuState, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
 import { applyX86State } from "../x86_64.ts";
 import { hx, type RealBootOptions, type RealBootResult } from "./common.ts";
 import { findFlushSites, USER_HOLE, X86LinuxMachine } from "./x86_machine.ts";
 
-/** The default command line: the notes' timer-free settings, `nokaslr` for the fixed aliases. */
-export const X86_DEFAULT_CMDLINE = "console=ttyS0 lpj=1000000 tsc_early_khz=1000000 no_timer_check nokaslr";
+/**
+ * What the machine needs on the command line: no timer is modelled, so a fixed delay loop (`lpj`) and TSC
+ * rate (`tsc_early_khz`) and no timer check; `nokaslr` for the fixed kernel text and direct map aliases.
+ */
+export const X86_MACHINE_PARAMS: readonly string[] = Object.freeze([
+  "lpj=1000000",
+  "tsc_early_khz=1000000",
+  "no_timer_check",
+  "nokaslr",
+]);
+
+/** The default command line: the serial console and {@linkcode X86_MACHINE_PARAMS}. */
+export const X86_DEFAULT_CMDLINE = `console=ttyS0 ${X86_MACHINE_PARAMS.join(" ")}`;
 
 /** Guest physical layout of the boot data (below 1 MiB, clear of the page tables at 0x9000..). */
 export const X86_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
@@ -83,11 +95,18 @@ function cmdlineOf(opts: RealBootOptions, capacity: number): Cmdline {
 
 function runMachine(
   mem: GuestMemory,
-  vmlinux: Uint8Array,
+  kernel: { vmlinux: Uint8Array } | { range: { addr: number; size: number } },
   cpu: X86CpuState,
   opts: RealBootOptions,
 ): RealBootResult {
-  using m = new X86LinuxMachine({ mem, flushSites: findFlushSites(vmlinux), onLine: opts.onLine, stopAt: opts.stopAt });
+  using m = new X86LinuxMachine({
+    mem,
+    flushSites: "vmlinux" in kernel ? findFlushSites(kernel.vmlinux) : undefined,
+    kernelRange: "range" in kernel ? kernel.range : undefined,
+    onLine: opts.onLine,
+    stopAt: opts.stopAt,
+    stallEvents: opts.stallEvents,
+  });
   if (cpu.mode === "protected") m.leaveLongMode();
   applyX86State(m.uc, cpu);
   const entry = cpu.mode === "long" ? cpu.regs.rip : cpu.regs.eip;
@@ -116,33 +135,43 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
   // No SETUP_RNG_SEED: 6.1 reads setup_data through early_memremap before x86_configure_nx(), so the fixmap
   // PTE carries NX, which our CPUID (no NX: Unicorn drops EFER.NXE) makes a reserved bit: #PF RSVD, early halt.
   LinuxBootConfigurator.writeBootparams(
+    mem,
     zeroPageBootParams(X86_LAYOUT.zeroPage, {
       header,
       cmdline: { addr: X86_LAYOUT.cmdline, length: cl.asCString().length - 1 },
       e820,
       initrd,
     }),
-    mem,
   );
   const boot = x86LongModeBoot({ entry: loaded.entry.linux64!, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 });
   applyPlanSync(mem, boot.plan);
-  const vmlinux = await extractVmlinux(bzImage);
-  return { ...runMachine(mem, vmlinux, boot.cpu, opts), initrd };
+  // The TLB-flush sites come from the vmlinux when this build decodes the payload; otherwise the machine
+  // finds them in guest RAM once the kernel's own decompressor has laid the kernel out.
+  const kernel = await vmlinuxOrUndefined(bzImage);
+  const source = kernel !== undefined
+    ? { vmlinux: kernel }
+    : { range: { addr: place.runtimeStart, size: place.reserved } };
+  return { ...runMachine(mem, source, boot.cpu, opts), initrd };
 }
 
-/** Boots the vmlinux inside `bzImage` through PVH. */
+/** Boots the vmlinux inside `bzImage` (or `bzImage` itself when it is an ELF vmlinux) through PVH. */
 export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
   const ramSize = (opts.memoryMiB ?? 512) << 20;
   const mem = GuestMemory.fromRanges([[0, ramSize]]);
-  const vmlinux = await extractVmlinux(bzImage);
+  const vmlinux = isElf(bzImage) ? bzImage : await extractVmlinux(bzImage);
   const loaded = await loadElf(mem, vmlinux);
-  if (loaded.entry.pvh === undefined) throw new RangeError("the vmlinux has no PVH entry note");
+  if (loaded.entry.pvh === undefined) {
+    throw new EmulatorError("UnsupportedMachine", "the vmlinux has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)", {
+      field: "entry.pvh",
+    });
+  }
   const header = elfSetupHeader();
   const cl = cmdlineOf(opts, header.cmdline_size + 1);
   loadCmdline(mem, X86_LAYOUT.cmdline, cl);
   const memmap = x86E820(mem);
   const initrd = await loadX86Initrd(mem, opts, header, loaded.kernelEnd, memmap);
   PvhBootConfigurator.writeBootparams(
+    mem,
     pvhBootParams({
       startInfoAddr: X86_LAYOUT.startInfo,
       memmapAddr: X86_LAYOUT.memmap,
@@ -151,11 +180,20 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
       modules: initrd === undefined ? [] : [pvhInitrdEntry(initrd)],
       modlistAddr: X86_LAYOUT.modlist,
     }),
-    mem,
   );
   const boot = x86PvhBoot({ entry: loaded.entry.pvh, startInfo: X86_LAYOUT.startInfo });
   applyPlanSync(mem, boot.plan);
-  return { ...runMachine(mem, vmlinux, boot.cpu, opts), initrd };
+  return { ...runMachine(mem, { vmlinux }, boot.cpu, opts), initrd };
+}
+
+/** The vmlinux inside a bzImage, or undefined when its payload's compression is not decoded by this build. */
+async function vmlinuxOrUndefined(bzImage: Uint8Array): Promise<Uint8Array | undefined> {
+  try {
+    return await extractVmlinux(bzImage);
+  } catch (e) {
+    if (e instanceof BzImageError && e.code === "UnsupportedCompression") return undefined;
+    throw e;
+  }
 }
 
 /** A one-line summary of a result. */

@@ -31,16 +31,20 @@ import type { GuestMemory } from "../../lib/memory.ts";
 import { Uart16550 } from "../uart.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { type FaultKind, GuestFault, Unicorn } from "../unicorn.ts";
-import { DEBUG, hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
+import { DEBUG, HANG_GRACE_MS, hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
 
 /** Where guest RAM is mapped again: the kernel text mapping (__START_KERNEL_map). */
 export const KERNEL_TEXT_MAP = 0xffff_ffff_8000_0000n;
 /** The direct map of all physical memory (page_offset_base without KASLR). */
 export const DIRECT_MAP = 0xffff_8880_0000_0000n;
+/** The most 4 KiB aliases kept mapped at once (see `#evictOldest`). */
+export const MAX_LIVE_ALIASES = 256;
 /** Physical range kept out of RAM so user programs linked at 0x400000 have the addresses to themselves. */
 export const USER_HOLE: readonly [number, number] = [0x40_0000, 0x80_0000];
 
 const PAGE = 0x1000;
+/** The part of guest RAM the kernel text mapping covers (KERNEL_IMAGE_SIZE with KASLR: 1 GiB). */
+const TEXT_MAP_SIZE = 0x4000_0000;
 const PAGE_MASK = ~0xfffn;
 const PHYS_MASK = 0x000f_ffff_ffff_f000n;
 const U64 = (1n << 64n) - 1n;
@@ -293,16 +297,42 @@ export function findFlushSites(vmlinux: Uint8Array): FlushSites {
   return out;
 }
 
+/**
+ * Scans `bytes` (guest RAM holding a kernel image as the kernel laid it out) for TLB-flushing
+ * instructions, as {@linkcode findFlushSites} does for an ELF's text; `va` is the virtual address of
+ * `bytes[0]`. All-zero stretches cost nothing; a match in data is a hook that never fires.
+ */
+export function scanFlushSites(bytes: Uint8Array, va: bigint): FlushSites {
+  const out: FlushSites = { invlpg: [], movCr: [] };
+  for (let j = bytes.indexOf(0x0f); j >= 0 && j + 2 < bytes.length; j = bytes.indexOf(0x0f, j + 1)) {
+    const kind = flushAt(bytes, j);
+    if (kind === undefined) continue;
+    out[kind].push(va + BigInt(j));
+    if (j > 0 && (bytes[j - 1] & 0xf0) === 0x40) out[kind].push(va + BigInt(j - 1));
+  }
+  return out;
+}
+
 /** Options of {@linkcode X86LinuxMachine}. */
 export interface X86MachineOptions {
   /** Guest RAM; one region from physical 0. */
   mem: GuestMemory;
-  /** TLB-flush sites of the kernel that will run (from its vmlinux). */
-  flushSites: FlushSites;
+  /**
+   * TLB-flush sites of the kernel that will run (from its vmlinux). Without them (a bzImage whose payload
+   * this build cannot decompress), the machine finds them in guest RAM: it scans `kernelRange` when the
+   * kernel first touches its text mapping (the decompressor has laid the kernel out by then), and again
+   * when the first user-half page is aliased (by then `apply_alternatives` has patched the inline
+   * `mov %rdi,%cr3` sites in).
+   */
+  flushSites?: FlushSites;
+  /** Physical range the kernel occupies at run time (`bzImagePlacement`: runtimeStart, reserved). */
+  kernelRange?: { addr: number; size: number };
   /** Line listener. */
   onLine?: (line: string) => void;
   /** Stop at a line containing this. */
   stopAt?: string;
+  /** The console watchdog ({@linkcode RealBootOptions.stallEvents}). */
+  stallEvents?: number;
 }
 
 /** A page-table walk's result. */
@@ -327,6 +357,7 @@ export class X86LinuxMachine implements Disposable {
   readonly stats: Record<string, number> = {
     aliases: 0,
     aliasDrops: 0,
+    aliasEvictions: 0,
     exceptions: 0,
     pageFaults: 0,
     userPageFaults: 0,
@@ -357,8 +388,7 @@ export class X86LinuxMachine implements Disposable {
     this.#ram = opts.mem.regions[0].bytes;
     this.#layout = calibrateX86State();
     this.uc = Unicorn.open("x86_64");
-    this.console = new SerialConsole(opts.onLine, opts.stopAt);
-    this.#mapRam();
+    this.console = new SerialConsole(opts.onLine, opts.stopAt, opts.stallEvents);
     this.#attachDevices();
     this.uc.onCpuid(() => this.#cpuid());
     this.uc.onUnmapped((access, address) => this.#alias(access, address));
@@ -368,8 +398,45 @@ export class X86LinuxMachine implements Disposable {
       this.#pendingUd = true;
       return true;
     });
-    for (const a of opts.flushSites.invlpg) this.uc.onCode(() => this.#invlpg(a), a, a + 1n);
-    for (const a of opts.flushSites.movCr) this.uc.onCode(() => this.#movCr(a), a, a + 1n);
+    this.#kernelRange = opts.kernelRange;
+    if (opts.flushSites !== undefined) this.#hookFlushSites(opts.flushSites);
+    else this.#scan = "text-map";
+    this.#mapRam(opts.flushSites !== undefined);
+  }
+
+  #hooked = new Set<bigint>();
+  #kernelRange: { addr: number; size: number } | undefined;
+  /** What the next guest-RAM scan waits for (only without an ELF's flush sites). */
+  #scan: "text-map" | "user" | "done" = "done";
+  #rescanPending = false;
+
+  #hookFlushSites(sites: FlushSites): number {
+    let added = 0;
+    for (const [kind, list] of [["invlpg", sites.invlpg], ["movCr", sites.movCr]] as const) {
+      for (const a of list) {
+        if (this.#hooked.has(a)) continue;
+        this.#hooked.add(a);
+        added++;
+        if (kind === "invlpg") this.uc.onCode(() => this.#invlpg(a), a, a + 1n);
+        else this.uc.onCode(() => this.#movCr(a), a, a + 1n);
+      }
+    }
+    this.stats.flushHooks = this.#hooked.size;
+    return added;
+  }
+
+  /** Scans the kernel's physical range in guest RAM for flush sites and hooks the new ones. */
+  #scanRam(): number {
+    const r = this.#kernelRange ?? { addr: 0, size: Math.min(this.#ram.byteLength, TEXT_MAP_SIZE) };
+    const end = Math.min(r.addr + r.size, this.#ram.byteLength, TEXT_MAP_SIZE);
+    this.stats.ramScans = (this.stats.ramScans ?? 0) + 1;
+    return this.#hookFlushSites(scanFlushSites(this.#ram.subarray(r.addr, end), KERNEL_TEXT_MAP + BigInt(r.addr)));
+  }
+
+  /** Maps the kernel text mapping (phys 0 at __START_KERNEL_map), scanning guest RAM first when asked. */
+  #mapTextMap(): void {
+    const textSize = Math.min(this.#ram.byteLength, TEXT_MAP_SIZE);
+    this.uc.mapHost(Number(KERNEL_TEXT_MAP), this.#ram.subarray(0, textSize));
   }
 
   /** Closes the engine. */
@@ -382,13 +449,12 @@ export class X86LinuxMachine implements Disposable {
     this.close();
   }
 
-  #mapRam(): void {
+  #mapRam(textMap: boolean): void {
     const ram = this.#ram, size = ram.byteLength;
     const [holeStart, holeEnd] = USER_HOLE;
     this.uc.mapHost(0, ram.subarray(0, Math.min(holeStart, size)));
     if (size > holeEnd) this.uc.mapHost(holeEnd, ram.subarray(holeEnd));
-    const textSize = Math.min(size, 0x4000_0000);
-    this.uc.mapHost(Number(KERNEL_TEXT_MAP), ram.subarray(0, textSize));
+    if (textMap) this.#mapTextMap();
     this.uc.mapHost(Number(DIRECT_MAP), ram);
   }
 
@@ -410,6 +476,7 @@ export class X86LinuxMachine implements Disposable {
     const con = this.console;
     this.uc.onPortIo({
       read: (port) => {
+        this.#checkTime();
         if (port === 0x21 || port === 0xa1) return this.#picMask[port >> 7];
         if (port < 0x3f8 || port >= 0x400) return 0xff;
         // IIR: "THR empty" (0x02) while that interrupt is enabled, else "none pending" (0x01).
@@ -417,6 +484,7 @@ export class X86LinuxMachine implements Disposable {
         return uart.readRegister(port - 0x3f8);
       },
       write: (port, _size, value) => {
+        this.#checkTime();
         if (port === 0x21 || port === 0xa1) this.#picMask[port >> 7] = value & 0xff;
         if (port < 0x3f8 || port >= 0x400) return;
         const n = uart.bytes.length;
@@ -496,7 +564,22 @@ export class X86LinuxMachine implements Disposable {
    */
   #alias(_access: FaultKind, address: bigint): boolean {
     const page = address & PAGE_MASK;
+    if (this.#scan === "text-map" && page >= KERNEL_TEXT_MAP && page < KERNEL_TEXT_MAP + BigInt(TEXT_MAP_SIZE)) {
+      // The kernel's first touch of its text mapping: it is laid out in RAM now. Its text has never run at
+      // these addresses, so hooks added here fire without flushing translations.
+      this.#scanRam();
+      this.#mapTextMap();
+      this.#scan = "user";
+      return true;
+    }
+    if (this.#scan === "user" && page < USER_TOP) {
+      // Alternatives are applied by now: scan again between runs (translations are flushed there).
+      this.#scan = "done";
+      this.#rescanPending = true;
+      this.uc.stop();
+    }
     const t = this.translate(page);
+    this.#evictOldest();
     if (t === undefined) {
       this.uc.mapScratch(Number(page), PAGE);
       this.#placeholders.add(page);
@@ -519,6 +602,27 @@ export class X86LinuxMachine implements Disposable {
     return true;
   }
 
+  /**
+   * Keeps at most {@linkcode MAX_LIVE_ALIASES} aliases: each `uc_mem_map_ptr` costs time linear in the
+   * regions already mapped (QEMU's `find_ram_offset`), so thousands of live 4 KiB aliases make a boot's
+   * mapping cost quadratic. The oldest alias goes first; dropping one is always safe (the next access maps
+   * it again from the page tables).
+   */
+  #evictOldest(): void {
+    while (this.#aliases.size >= MAX_LIVE_ALIASES) {
+      const oldest = this.#aliases.values().next().value as bigint;
+      this.#dropOne(oldest);
+      this.stats.aliasEvictions++;
+    }
+  }
+
+  #dropOne(page: bigint): void {
+    if (!this.#aliases.delete(page)) return;
+    this.uc.unmap(Number(page), PAGE);
+    this.#placeholders.delete(page);
+    this.stats.aliasDrops++;
+  }
+
   #drop(filter: (page: bigint) => boolean): void {
     for (const page of this.#aliases) {
       if (!filter(page)) continue;
@@ -532,10 +636,11 @@ export class X86LinuxMachine implements Disposable {
   /** `invlpg m` is about to run at `pc`: drop the alias of the page it names. */
   #invlpg(pc: bigint): void {
     this.stats.invlpg++;
+    this.#checkTime();
     if (this.#aliases.size === 0) return;
     if (flushAt(this.uc.memRead(pc, 4), 0) !== "invlpg") return;
     const va = this.#memOperand(pc) & PAGE_MASK;
-    if (this.#aliases.has(va)) this.#drop((p) => p === va);
+    this.#dropOne(va);
   }
 
   /** `mov cr3/cr4, r` is about to run: a CR3 write drops the user aliases, a CR4 write (PGE) all. */
@@ -725,7 +830,7 @@ export class X86LinuxMachine implements Disposable {
     if (intno === 14) {
       this.stats.pageFaults++;
       const page = this.uc.regRead("cr2") & PAGE_MASK;
-      if (this.#placeholders.has(page)) this.#drop((p) => p === page);
+      if (this.#placeholders.has(page)) this.#dropOne(page);
       if ((Number(this.uc.regRead("cs")) & 3) === 3) this.stats.userPageFaults++;
     }
     if (intno === 8) {
@@ -779,16 +884,18 @@ export class X86LinuxMachine implements Disposable {
    */
   run(
     begin: bigint,
-    opts: { timeoutMs: number; maxInstructions: number; countInstructions?: boolean; slice?: number; sliceMs?: number },
+    opts: { timeoutMs: number; maxInstructions: number; countInstructions?: boolean; slice?: number },
   ): RealBootResult {
     const counting = opts.countInstructions === true || opts.maxInstructions > 0;
     const slice = opts.slice ?? 2_000_000;
-    const sliceMs = opts.sliceMs ?? 250;
     const t0 = performance.now();
     const deadline = t0 + opts.timeoutMs;
     let pc = begin, instructions = 0;
     let stop: RealStopReason = "deadline", detail = "";
     this.checkStateLayout();
+    // The hooks end the run at the deadline; the guard stops the engine from another thread only when no
+    // hook runs any more (a loop the machine never sees), and then the run ends.
+    using guard = this.uc.hangGuard(Date.now() + opts.timeoutMs + HANG_GRACE_MS);
     for (;;) {
       const now = performance.now();
       if (now > deadline) {
@@ -803,9 +910,10 @@ export class X86LinuxMachine implements Disposable {
       }
       this.#pendingUd = false;
       // Without counting, one run to the deadline: hooks that fire often (serial output, exceptions,
-      // aliases, TLB flushes) stop it synchronously when the time is up. Unicorn's own timeout stops the
-      // CPU asynchronously, and going on after such a stop was seen to corrupt the guest's state (the
-      // LZ4 decompressor failed), so it is only a last resort that ends the run.
+      // aliases, TLB flushes) stop it synchronously when the time is up. No Unicorn timeout: its thread
+      // wakes every 2 us for the whole run (about 6 % of a boot's samples). An asynchronous stop (the hang
+      // guard) was seen to corrupt the guest's state when going on (the LZ4 decompressor failed), so it
+      // ends the run.
       this.sliceEnd = deadline;
       let timedOut = false;
       try {
@@ -814,8 +922,15 @@ export class X86LinuxMachine implements Disposable {
         // engine's old_exception); with 0 it skips that. The kernel never executes at address 0.
         const r = counting
           ? this.uc.start({ begin: pc, until: 0, count: slice })
-          : this.uc.start({ begin: pc, until: 0, timeoutMs: deadline - now + sliceMs });
+          : this.uc.start({ begin: pc, until: 0 });
         timedOut = r.timedOut || this.#sliceStopped;
+        if (guard.fired()) {
+          pc = this.uc.readPc();
+          stop = "deadline";
+          detail =
+            `the hang guard stopped the engine ${HANG_GRACE_MS} ms after the wall-clock limit of ${opts.timeoutMs} ms`;
+          break;
+        }
       } catch (e) {
         pc = this.uc.readPc();
         stop = "error";
@@ -824,9 +939,14 @@ export class X86LinuxMachine implements Disposable {
       }
       this.#sliceStopped = false;
       pc = this.uc.readPc();
+      if (this.#rescanPending && this.console.ended === undefined) {
+        this.#rescanPending = false;
+        if (this.#scanRam() > 0) this.uc.flushTranslations();
+        continue;
+      }
       if (this.console.ended !== undefined) {
         stop = this.console.ended;
-        detail = `the kernel printed: ${this.console.lastLine}`;
+        detail = this.console.endDetail();
         break;
       }
       if (this.#pendingUd) {
@@ -876,7 +996,11 @@ export class X86LinuxMachine implements Disposable {
       stop,
       pc,
       detail: `${detail} (pc ${hx(pc)})`,
-      stats: { ...this.stats, aliasesLive: this.#aliases.size },
+      stats: {
+        ...this.stats,
+        aliasesLive: this.#aliases.size,
+        maxEventsBetweenLines: this.console.maxEventsBetweenLines,
+      },
     };
   }
 
@@ -908,9 +1032,9 @@ export class X86LinuxMachine implements Disposable {
   sliceEnd: number = Infinity;
   #sliceStopped = false;
 
-  /** Called from hooks: ends the slice when its time is up. */
+  /** Called from hooks: counts a guest event for the watchdog and ends the slice when its time is up. */
   #checkTime(): void {
-    if (performance.now() > this.sliceEnd) {
+    if (this.console.tick() || performance.now() > this.sliceEnd) {
       this.#sliceStopped = true;
       this.uc.stop();
     }

@@ -99,7 +99,7 @@ export interface SetupHeader {
  *
  * @example Read the magic of a setup header
  * ```ts
- * import { HDRS_MAGIC, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { HDRS_MAGIC, SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const bytes = SETUP_HEADER.encode({ header: HDRS_MAGIC, version: 0x20f });
  * console.log(SETUP_HEADER.decode(bytes).version.toString(16)); // 20f
  * ```
@@ -161,7 +161,7 @@ export interface BootE820Entry {
  *
  * @example
  * ```ts
- * import { BOOT_E820_ENTRY, E820_RAM } from "@linux-loader/linux-loader";
+ * import { BOOT_E820_ENTRY, E820_RAM } from "@linux-loader/linux-loader/abi";
  * const e = BOOT_E820_ENTRY.encode({ addr: 0n, size: 0x9fc00n, type: E820_RAM });
  * console.log(e.length); // 20
  * ```
@@ -250,7 +250,15 @@ export interface BootParamsStruct {
   _pad9: Uint8Array;
 }
 
-/** Maximum entries of the zero page's e820 table. */
+/**
+ * Maximum entries of the zero page's e820 table.
+ *
+ * @example
+ * ```ts
+ * import { E820_MAX_ENTRIES_ZEROPAGE } from "@linux-loader/linux-loader/abi";
+ * console.log(E820_MAX_ENTRIES_ZEROPAGE); // 128
+ * ```
+ */
 export const E820_MAX_ENTRIES_ZEROPAGE = 128;
 
 /**
@@ -258,7 +266,7 @@ export const E820_MAX_ENTRIES_ZEROPAGE = 128;
  *
  * @example
  * ```ts
- * import { BOOT_PARAMS } from "@linux-loader/linux-loader";
+ * import { BOOT_PARAMS } from "@linux-loader/linux-loader/abi";
  * console.log(BOOT_PARAMS.size, BOOT_PARAMS.offsetOf("hdr").toString(16)); // 4096 1f1
  * ```
  */
@@ -300,35 +308,137 @@ export const BOOT_PARAMS: Struct<BootParamsStruct> = new Struct<BootParamsStruct
   ["_pad9", 0xeec, { bytes: 276 }],
 ]);
 
-/** Offset of `struct setup_header` in a bzImage and in `struct boot_params` (`hdr`). */
+/**
+ * Offset of `struct setup_header` in a bzImage and in `struct boot_params` (`hdr`).
+ *
+ * @example
+ * ```ts
+ * import { SETUP_HEADER_OFFSET } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_HEADER_OFFSET.toString(16)); // 1f1
+ * ```
+ */
 export const SETUP_HEADER_OFFSET = 0x1f1;
-/** Offset of the byte whose value plus 0x202 is the end of the setup header (the jump's displacement). */
+/**
+ * Offset of the byte whose value plus 0x202 is the end of the setup header (the jump's displacement).
+ *
+ * @example
+ * ```ts
+ * import { SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET.toString(16)); // 201
+ * ```
+ */
 export const SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET = 0x201;
-/** The setup header ends at this offset plus the byte at {@linkcode SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET}. */
+/**
+ * The setup header ends at this offset plus the byte at {@linkcode SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET}.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_HEADER_END_BASE } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_HEADER_END_BASE.toString(16)); // 202
+ * ```
+ */
 export const SETUP_HEADER_END_BASE = 0x202;
-/** Size of a real-mode setup sector. */
+/**
+ * Size of a real-mode setup sector.
+ *
+ * @example
+ * ```ts
+ * import { SECTOR_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(SECTOR_SIZE.toString(16)); // 200
+ * ```
+ */
 export const SECTOR_SIZE = 512;
-/** `setup_sects` value that old kernels leave as 0; it means this many sectors. */
+/**
+ * `setup_sects` value that old kernels leave as 0; it means this many sectors.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_SETUP_SECTS } from "@linux-loader/linux-loader/abi";
+ * console.log(DEFAULT_SETUP_SECTS); // 4
+ * ```
+ */
 export const DEFAULT_SETUP_SECTS = 4;
 
-/** `boot_flag` value: the boot sector signature 0xAA55. */
+/**
+ * `boot_flag` value: the boot sector signature 0xAA55.
+ *
+ * @example
+ * ```ts
+ * import { BOOT_FLAG_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(BOOT_FLAG_MAGIC.toString(16)); // aa55
+ * ```
+ */
 export const BOOT_FLAG_MAGIC = 0xaa55;
-/** `header` value: "HdrS" read as a little-endian u32. */
+/**
+ * `header` value: "HdrS" read as a little-endian u32.
+ *
+ * @example
+ * ```ts
+ * import { HDRS_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(HDRS_MAGIC.toString(16)); // 53726448
+ * ```
+ */
 export const HDRS_MAGIC = 0x53726448;
-/** The oldest boot protocol with a setup header this loader accepts (2.00). */
+/**
+ * The oldest boot protocol with a setup header this loader accepts (2.00).
+ *
+ * @example
+ * ```ts
+ * import { MIN_BOOT_PROTOCOL } from "@linux-loader/linux-loader/abi";
+ * console.log(MIN_BOOT_PROTOCOL.toString(16)); // 200
+ * ```
+ */
 export const MIN_BOOT_PROTOCOL = 0x0200;
-/** `type_of_loader` for a boot loader without an assigned id. */
+/**
+ * `type_of_loader` for a boot loader without an assigned id.
+ *
+ * @example
+ * ```ts
+ * import { KERNEL_LOADER_OTHER } from "@linux-loader/linux-loader/abi";
+ * console.log(KERNEL_LOADER_OTHER); // 255
+ * ```
+ */
 export const KERNEL_LOADER_OTHER = 0xff;
-/** Default `code32_start` of a bzImage: protected-mode code is loaded at 1 MiB. */
+/**
+ * Default `code32_start` of a bzImage: protected-mode code is loaded at 1 MiB.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_CODE32_START } from "@linux-loader/linux-loader/abi";
+ * console.log(DEFAULT_CODE32_START.toString(16)); // 100000
+ * ```
+ */
 export const DEFAULT_CODE32_START = 0x100000;
 /**
  * `kernel_version` holds the file offset of the version string "less 0x200" (boot.rst): add this to it.
+ *
+ * @example
+ * ```ts
+ * import { KERNEL_VERSION_BIAS } from "@linux-loader/linux-loader/abi";
+ * console.log(KERNEL_VERSION_BIAS.toString(16)); // 200
+ * ```
  */
 export const KERNEL_VERSION_BIAS = 0x200;
-/** Offset of the 64-bit entry point from the start of the protected-mode code (`startup_64`). */
+/**
+ * Offset of the 64-bit entry point from the start of the protected-mode code (`startup_64`).
+ *
+ * @example
+ * ```ts
+ * import { STARTUP_64_OFFSET } from "@linux-loader/linux-loader/abi";
+ * console.log(STARTUP_64_OFFSET.toString(16)); // 200
+ * ```
+ */
 export const STARTUP_64_OFFSET = 0x200;
 
-/** Protocol versions at which optional setup header fields became valid. */
+/**
+ * Protocol versions at which optional setup header fields became valid.
+ *
+ * @example
+ * ```ts
+ * import { BOOT_PROTOCOL } from "@linux-loader/linux-loader/abi";
+ * console.log(Object.keys(BOOT_PROTOCOL).slice(0, 4)); // [ "INITRD_ADDR_MAX", "RELOCATABLE", "CMDLINE_SIZE", "PREF_ADDRESS" ]
+ * ```
+ */
 export const BOOT_PROTOCOL: {
   readonly INITRD_ADDR_MAX: number;
   readonly RELOCATABLE: number;
@@ -348,43 +458,195 @@ export const BOOT_PROTOCOL: {
   XLOADFLAGS: 0x020c,
 });
 
-/** `loadflags` bit 0: the protected-mode code is loaded at 0x100000 (a bzImage). */
+/**
+ * `loadflags` bit 0: the protected-mode code is loaded at 0x100000 (a bzImage).
+ *
+ * @example
+ * ```ts
+ * import { LOADED_HIGH } from "@linux-loader/linux-loader/abi";
+ * console.log(LOADED_HIGH); // 1
+ * ```
+ */
 export const LOADED_HIGH = 1 << 0;
-/** `loadflags` bit 1: KASLR enabled (set by the kernel). */
+/**
+ * `loadflags` bit 1: KASLR enabled (set by the kernel).
+ *
+ * @example
+ * ```ts
+ * import { KASLR_FLAG } from "@linux-loader/linux-loader/abi";
+ * console.log(KASLR_FLAG); // 2
+ * ```
+ */
 export const KASLR_FLAG = 1 << 1;
-/** `loadflags` bit 5: suppress early messages. */
+/**
+ * `loadflags` bit 5: suppress early messages.
+ *
+ * @example
+ * ```ts
+ * import { QUIET_FLAG } from "@linux-loader/linux-loader/abi";
+ * console.log(QUIET_FLAG); // 32
+ * ```
+ */
 export const QUIET_FLAG = 1 << 5;
-/** `loadflags` bit 6: obsolete. */
+/**
+ * `loadflags` bit 6: obsolete.
+ *
+ * @example
+ * ```ts
+ * import { KEEP_SEGMENTS } from "@linux-loader/linux-loader/abi";
+ * console.log(KEEP_SEGMENTS); // 64
+ * ```
+ */
 export const KEEP_SEGMENTS = 1 << 6;
-/** `loadflags` bit 7: `heap_end_ptr` is valid. */
+/**
+ * `loadflags` bit 7: `heap_end_ptr` is valid.
+ *
+ * @example
+ * ```ts
+ * import { CAN_USE_HEAP } from "@linux-loader/linux-loader/abi";
+ * console.log(CAN_USE_HEAP); // 128
+ * ```
+ */
 export const CAN_USE_HEAP = 1 << 7;
 
-/** `xloadflags` bit 0: the kernel has the legacy 64-bit entry point at 0x200. */
+/**
+ * `xloadflags` bit 0: the kernel has the legacy 64-bit entry point at 0x200.
+ *
+ * @example
+ * ```ts
+ * import { XLF_KERNEL_64 } from "@linux-loader/linux-loader/abi";
+ * console.log(XLF_KERNEL_64); // 1
+ * ```
+ */
 export const XLF_KERNEL_64 = 1 << 0;
-/** `xloadflags` bit 1: kernel, boot_params, cmdline and ramdisk may be above 4 GiB. */
+/**
+ * `xloadflags` bit 1: kernel, boot_params, cmdline and ramdisk may be above 4 GiB.
+ *
+ * @example
+ * ```ts
+ * import { XLF_CAN_BE_LOADED_ABOVE_4G } from "@linux-loader/linux-loader/abi";
+ * console.log(XLF_CAN_BE_LOADED_ABOVE_4G); // 2
+ * ```
+ */
 export const XLF_CAN_BE_LOADED_ABOVE_4G = 1 << 1;
-/** `xloadflags` bit 2: 32-bit EFI handover entry. */
+/**
+ * `xloadflags` bit 2: 32-bit EFI handover entry.
+ *
+ * @example
+ * ```ts
+ * import { XLF_EFI_HANDOVER_32 } from "@linux-loader/linux-loader/abi";
+ * console.log(XLF_EFI_HANDOVER_32); // 4
+ * ```
+ */
 export const XLF_EFI_HANDOVER_32 = 1 << 2;
-/** `xloadflags` bit 3: 64-bit EFI handover entry. */
+/**
+ * `xloadflags` bit 3: 64-bit EFI handover entry.
+ *
+ * @example
+ * ```ts
+ * import { XLF_EFI_HANDOVER_64 } from "@linux-loader/linux-loader/abi";
+ * console.log(XLF_EFI_HANDOVER_64); // 8
+ * ```
+ */
 export const XLF_EFI_HANDOVER_64 = 1 << 3;
-/** `xloadflags` bit 4: EFI kexec support. */
+/**
+ * `xloadflags` bit 4: EFI kexec support.
+ *
+ * @example
+ * ```ts
+ * import { XLF_EFI_KEXEC } from "@linux-loader/linux-loader/abi";
+ * console.log(XLF_EFI_KEXEC); // 16
+ * ```
+ */
 export const XLF_EFI_KEXEC = 1 << 4;
-/** `xloadflags` bit 5: 5-level paging supported. */
+/**
+ * `xloadflags` bit 5: 5-level paging supported.
+ *
+ * @example
+ * ```ts
+ * import { XLF_5LEVEL } from "@linux-loader/linux-loader/abi";
+ * console.log(XLF_5LEVEL); // 32
+ * ```
+ */
 export const XLF_5LEVEL = 1 << 5;
-/** `xloadflags` bit 6: 5-level paging enabled. */
+/**
+ * `xloadflags` bit 6: 5-level paging enabled.
+ *
+ * @example
+ * ```ts
+ * import { XLF_5LEVEL_ENABLED } from "@linux-loader/linux-loader/abi";
+ * console.log(XLF_5LEVEL_ENABLED); // 64
+ * ```
+ */
 export const XLF_5LEVEL_ENABLED = 1 << 6;
-/** `xloadflags` bit 7: memory encryption supported. */
+/**
+ * `xloadflags` bit 7: memory encryption supported.
+ *
+ * @example
+ * ```ts
+ * import { XLF_MEM_ENCRYPTION } from "@linux-loader/linux-loader/abi";
+ * console.log(XLF_MEM_ENCRYPTION); // 128
+ * ```
+ */
 export const XLF_MEM_ENCRYPTION = 1 << 7;
 
-/** e820 type: usable RAM. */
+/**
+ * e820 type: usable RAM.
+ *
+ * @example
+ * ```ts
+ * import { E820_RAM } from "@linux-loader/linux-loader/abi";
+ * console.log(E820_RAM); // 1
+ * ```
+ */
 export const E820_RAM = 1;
-/** e820 type: reserved. */
+/**
+ * e820 type: reserved.
+ *
+ * @example
+ * ```ts
+ * import { E820_RESERVED } from "@linux-loader/linux-loader/abi";
+ * console.log(E820_RESERVED); // 2
+ * ```
+ */
 export const E820_RESERVED = 2;
-/** e820 type: ACPI reclaimable. */
+/**
+ * e820 type: ACPI reclaimable.
+ *
+ * @example
+ * ```ts
+ * import { E820_ACPI } from "@linux-loader/linux-loader/abi";
+ * console.log(E820_ACPI); // 3
+ * ```
+ */
 export const E820_ACPI = 3;
-/** e820 type: ACPI NVS. */
+/**
+ * e820 type: ACPI NVS.
+ *
+ * @example
+ * ```ts
+ * import { E820_NVS } from "@linux-loader/linux-loader/abi";
+ * console.log(E820_NVS); // 4
+ * ```
+ */
 export const E820_NVS = 4;
-/** e820 type: unusable. */
+/**
+ * e820 type: unusable.
+ *
+ * @example
+ * ```ts
+ * import { E820_UNUSABLE } from "@linux-loader/linux-loader/abi";
+ * console.log(E820_UNUSABLE); // 5
+ * ```
+ */
 export const E820_UNUSABLE = 5;
-/** e820 type: persistent memory. */
+/**
+ * e820 type: persistent memory.
+ *
+ * @example
+ * ```ts
+ * import { E820_PMEM } from "@linux-loader/linux-loader/abi";
+ * console.log(E820_PMEM); // 7
+ * ```
+ */
 export const E820_PMEM = 7;

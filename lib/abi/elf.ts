@@ -45,7 +45,7 @@ export interface Elf64Ehdr {
  *
  * @example
  * ```ts
- * import { ELF64_EHDR } from "@linux-loader/linux-loader";
+ * import { ELF64_EHDR } from "@linux-loader/linux-loader/abi";
  * console.log(ELF64_EHDR.size, ELF64_EHDR.offsetOf("e_phoff")); // 64 32
  * ```
  */
@@ -91,7 +91,7 @@ export interface Elf64Phdr {
  *
  * @example
  * ```ts
- * import { ELF64_PHDR } from "@linux-loader/linux-loader";
+ * import { ELF64_PHDR } from "@linux-loader/linux-loader/abi";
  * console.log(ELF64_PHDR.size, ELF64_PHDR.offsetOf("p_paddr")); // 56 24
  * ```
  */
@@ -121,7 +121,7 @@ export interface Elf64Nhdr {
  *
  * @example
  * ```ts
- * import { ELF64_NHDR } from "@linux-loader/linux-loader";
+ * import { ELF64_NHDR } from "@linux-loader/linux-loader/abi";
  * console.log(ELF64_NHDR.size); // 12
  * ```
  */
@@ -131,58 +131,248 @@ export const ELF64_NHDR: Struct<Elf64Nhdr> = new Struct<Elf64Nhdr>("Elf64_Nhdr",
   ["n_type", 8, "u32"],
 ]);
 
-/** The four magic bytes at the start of every ELF file: 0x7f 'E' 'L' 'F'. */
+/**
+ * The four magic bytes at the start of every ELF file: 0x7f 'E' 'L' 'F'.
+ *
+ * @example
+ * ```ts
+ * import { ELFMAG } from "@linux-loader/linux-loader/abi";
+ * console.log(ELFMAG); // Uint8Array(4) [ 127, 69, 76, 70 ]
+ * ```
+ */
 export const ELFMAG: Uint8Array = new Uint8Array([0x7f, 0x45, 0x4c, 0x46]);
-/** Number of magic bytes. */
+/**
+ * Number of magic bytes.
+ *
+ * @example
+ * ```ts
+ * import { SELFMAG } from "@linux-loader/linux-loader/abi";
+ * console.log(SELFMAG); // 4
+ * ```
+ */
 export const SELFMAG = 4;
-/** `e_ident` index of the file class. */
+/**
+ * `e_ident` index of the file class.
+ *
+ * @example
+ * ```ts
+ * import { EI_CLASS } from "@linux-loader/linux-loader/abi";
+ * console.log(EI_CLASS); // 4
+ * ```
+ */
 export const EI_CLASS = 4;
-/** `e_ident` index of the data encoding. */
+/**
+ * `e_ident` index of the data encoding.
+ *
+ * @example
+ * ```ts
+ * import { EI_DATA } from "@linux-loader/linux-loader/abi";
+ * console.log(EI_DATA); // 5
+ * ```
+ */
 export const EI_DATA = 5;
-/** `e_ident` index of the ELF version. */
+/**
+ * `e_ident` index of the ELF version.
+ *
+ * @example
+ * ```ts
+ * import { EI_VERSION } from "@linux-loader/linux-loader/abi";
+ * console.log(EI_VERSION); // 6
+ * ```
+ */
 export const EI_VERSION = 6;
-/** Class: 32-bit objects. */
+/**
+ * Class: 32-bit objects.
+ *
+ * @example
+ * ```ts
+ * import { ELFCLASS32 } from "@linux-loader/linux-loader/abi";
+ * console.log(ELFCLASS32); // 1
+ * ```
+ */
 export const ELFCLASS32 = 1;
-/** Class: 64-bit objects. */
+/**
+ * Class: 64-bit objects.
+ *
+ * @example
+ * ```ts
+ * import { ELFCLASS64 } from "@linux-loader/linux-loader/abi";
+ * console.log(ELFCLASS64); // 2
+ * ```
+ */
 export const ELFCLASS64 = 2;
-/** Data encoding: little endian. */
+/**
+ * Data encoding: little endian.
+ *
+ * @example
+ * ```ts
+ * import { ELFDATA2LSB } from "@linux-loader/linux-loader/abi";
+ * console.log(ELFDATA2LSB); // 1
+ * ```
+ */
 export const ELFDATA2LSB = 1;
-/** Data encoding: big endian. */
+/**
+ * Data encoding: big endian.
+ *
+ * @example
+ * ```ts
+ * import { ELFDATA2MSB } from "@linux-loader/linux-loader/abi";
+ * console.log(ELFDATA2MSB); // 2
+ * ```
+ */
 export const ELFDATA2MSB = 2;
-/** Current ELF version. */
+/**
+ * Current ELF version.
+ *
+ * @example
+ * ```ts
+ * import { EV_CURRENT } from "@linux-loader/linux-loader/abi";
+ * console.log(EV_CURRENT); // 1
+ * ```
+ */
 export const EV_CURRENT = 1;
-/** Object type: executable. */
+/**
+ * Object type: executable.
+ *
+ * @example
+ * ```ts
+ * import { ET_EXEC } from "@linux-loader/linux-loader/abi";
+ * console.log(ET_EXEC); // 2
+ * ```
+ */
 export const ET_EXEC = 2;
-/** Machine: AMD x86-64. */
+/**
+ * Machine: AMD x86-64.
+ *
+ * @example
+ * ```ts
+ * import { EM_X86_64 } from "@linux-loader/linux-loader/abi";
+ * console.log(EM_X86_64); // 62
+ * ```
+ */
 export const EM_X86_64 = 62;
-/** Machine: Intel 80386. */
+/**
+ * Machine: Intel 80386.
+ *
+ * @example
+ * ```ts
+ * import { EM_386 } from "@linux-loader/linux-loader/abi";
+ * console.log(EM_386); // 3
+ * ```
+ */
 export const EM_386 = 3;
 
-/** Segment type: unused entry. */
+/**
+ * Segment type: unused entry.
+ *
+ * @example
+ * ```ts
+ * import { PT_NULL } from "@linux-loader/linux-loader/abi";
+ * console.log(PT_NULL); // 0
+ * ```
+ */
 export const PT_NULL = 0;
-/** Segment type: loadable. */
+/**
+ * Segment type: loadable.
+ *
+ * @example
+ * ```ts
+ * import { PT_LOAD } from "@linux-loader/linux-loader/abi";
+ * console.log(PT_LOAD); // 1
+ * ```
+ */
 export const PT_LOAD = 1;
-/** Segment type: notes. */
+/**
+ * Segment type: notes.
+ *
+ * @example
+ * ```ts
+ * import { PT_NOTE } from "@linux-loader/linux-loader/abi";
+ * console.log(PT_NOTE); // 4
+ * ```
+ */
 export const PT_NOTE = 4;
-/** Segment flag: executable. */
+/**
+ * Segment flag: executable.
+ *
+ * @example
+ * ```ts
+ * import { PF_X } from "@linux-loader/linux-loader/abi";
+ * console.log(PF_X); // 1
+ * ```
+ */
 export const PF_X = 1;
-/** Segment flag: writable. */
+/**
+ * Segment flag: writable.
+ *
+ * @example
+ * ```ts
+ * import { PF_W } from "@linux-loader/linux-loader/abi";
+ * console.log(PF_W); // 2
+ * ```
+ */
 export const PF_W = 2;
-/** Segment flag: readable. */
+/**
+ * Segment flag: readable.
+ *
+ * @example
+ * ```ts
+ * import { PF_R } from "@linux-loader/linux-loader/abi";
+ * console.log(PF_R); // 4
+ * ```
+ */
 export const PF_R = 4;
 
 /**
  * Note alignment of the Linux kernel's notes: names and descriptors are padded to 4 bytes in ELF64 files
  * too (`include/linux/elfnote.h` emits `.balign 4`), whatever the segment's `p_align` says.
+ *
+ * @example
+ * ```ts
+ * import { ELFNOTE_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(ELFNOTE_ALIGN); // 4
+ * ```
  */
 export const ELFNOTE_ALIGN = 4;
-/** Xen note type whose descriptor is the 32-bit physical PVH entry point. */
+/**
+ * Xen note type whose descriptor is the 32-bit physical PVH entry point.
+ *
+ * @example
+ * ```ts
+ * import { XEN_ELFNOTE_PHYS32_ENTRY } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_ELFNOTE_PHYS32_ENTRY); // 18
+ * ```
+ */
 export const XEN_ELFNOTE_PHYS32_ENTRY = 18;
-/** Name of the Xen notes, NUL included. */
+/**
+ * Name of the Xen notes, NUL included.
+ *
+ * @example
+ * ```ts
+ * import { XEN_NOTE_NAME } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_NOTE_NAME); // Uint8Array(4) [ 88, 101, 110, 0 ]
+ * ```
+ */
 export const XEN_NOTE_NAME: Uint8Array = new Uint8Array([0x58, 0x65, 0x6e, 0x00]); // "Xen\0"
-/** Note type NT_GNU_BUILD_ID (name "GNU"). */
+/**
+ * Note type NT_GNU_BUILD_ID (name "GNU").
+ *
+ * @example
+ * ```ts
+ * import { NT_GNU_BUILD_ID } from "@linux-loader/linux-loader/abi";
+ * console.log(NT_GNU_BUILD_ID); // 3
+ * ```
+ */
 export const NT_GNU_BUILD_ID = 3;
-/** Note type NT_VERSION. */
+/**
+ * Note type NT_VERSION.
+ *
+ * @example
+ * ```ts
+ * import { NT_VERSION } from "@linux-loader/linux-loader/abi";
+ * console.log(NT_VERSION); // 1
+ * ```
+ */
 export const NT_VERSION = 1;
 
 // ---------------------------------------------------------------------------------------------------
@@ -227,7 +417,7 @@ export interface Elf32Ehdr {
  *
  * @example
  * ```ts
- * import { ELF32_EHDR } from "@linux-loader/linux-loader";
+ * import { ELF32_EHDR } from "@linux-loader/linux-loader/abi";
  * console.log(ELF32_EHDR.size, ELF32_EHDR.offsetOf("e_phoff")); // 52 28
  * ```
  */
@@ -273,7 +463,7 @@ export interface Elf32Phdr {
  *
  * @example
  * ```ts
- * import { ELF32_PHDR } from "@linux-loader/linux-loader";
+ * import { ELF32_PHDR } from "@linux-loader/linux-loader/abi";
  * console.log(ELF32_PHDR.size, ELF32_PHDR.offsetOf("p_paddr")); // 32 12
  * ```
  */

@@ -42,64 +42,202 @@
 
 import { Struct } from "./struct.ts";
 
-/** Size of either Image header: "The decompressed kernel image contains a 64-byte header". */
+/**
+ * Size of either Image header: "The decompressed kernel image contains a 64-byte header".
+ *
+ * @example
+ * ```ts
+ * import { IMAGE_HEADER_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(IMAGE_HEADER_SIZE); // 64
+ * ```
+ */
 export const IMAGE_HEADER_SIZE = 64;
 
-/** Offset of arm64 `magic` and riscv64 `magic2`: where both formats put the magic a loader checks. */
+/**
+ * Offset of arm64 `magic` and riscv64 `magic2`: where both formats put the magic a loader checks.
+ *
+ * @example
+ * ```ts
+ * import { IMAGE_MAGIC_OFFSET } from "@linux-loader/linux-loader/abi";
+ * console.log(IMAGE_MAGIC_OFFSET); // 56
+ * ```
+ */
 export const IMAGE_MAGIC_OFFSET = 0x38;
 
 /**
  * Alignment of the base address an Image is placed above. arm64: "The Image must be placed text_offset
  * bytes from a 2MB aligned base address". riscv64 (`boot.rst`): "The RISC-V kernel expects to be placed at
  * a PMD boundary (2MB aligned for rv64 and 4MB aligned for rv32)".
+ *
+ * @example
+ * ```ts
+ * import { IMAGE_BASE_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(IMAGE_BASE_ALIGN.toString(16)); // 200000
+ * ```
  */
 export const IMAGE_BASE_ALIGN = 0x20_0000;
 
-/** arm64 `magic`: the bytes "ARM\x64" read as a little-endian u32. */
-export const ARM64_IMAGE_MAGIC = 0x644d_5241;
+/**
+ * arm64 `magic`: the bytes "ARM\x64" read as a little-endian u32.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_IMAGE_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_IMAGE_MAGIC.toString(16)); // 644d5241
+ * ```
+ */
+export const AARCH64_IMAGE_MAGIC = 0x644d_5241;
 
 /**
  * arm64 `text_offset` to assume for old kernels: "Where image_size is zero, text_offset can be assumed to
  * be 0x80000."
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_DEFAULT_TEXT_OFFSET } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_DEFAULT_TEXT_OFFSET.toString(16)); // 80000
+ * ```
  */
-export const ARM64_DEFAULT_TEXT_OFFSET = 0x8_0000;
+export const AARCH64_DEFAULT_TEXT_OFFSET = 0x8_0000;
 
-/** arm64 `flags` bit 0, kernel endianness: "1 if BE, 0 if LE". */
-export const ARM64_IMAGE_FLAG_BE_SHIFT = 0;
-/** Mask of the endianness field after shifting. */
-export const ARM64_IMAGE_FLAG_BE_MASK = 0x1;
-/** arm64 `flags` bits 1-2, kernel page size: 0 unspecified, 1 4K, 2 16K, 3 64K. */
-export const ARM64_IMAGE_FLAG_PAGE_SIZE_SHIFT = 1;
-/** Mask of the page-size field after shifting. */
-export const ARM64_IMAGE_FLAG_PAGE_SIZE_MASK = 0x3;
+/**
+ * arm64 `flags` bit 0, kernel endianness: "1 if BE, 0 if LE".
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_IMAGE_FLAG_BE_SHIFT } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_IMAGE_FLAG_BE_SHIFT); // 0
+ * ```
+ */
+export const AARCH64_IMAGE_FLAG_BE_SHIFT = 0;
+/**
+ * Mask of the endianness field after shifting.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_IMAGE_FLAG_BE_MASK } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_IMAGE_FLAG_BE_MASK); // 1
+ * ```
+ */
+export const AARCH64_IMAGE_FLAG_BE_MASK = 0x1;
+/**
+ * arm64 `flags` bits 1-2, kernel page size: 0 unspecified, 1 4K, 2 16K, 3 64K.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_IMAGE_FLAG_PAGE_SIZE_SHIFT } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_IMAGE_FLAG_PAGE_SIZE_SHIFT); // 1
+ * ```
+ */
+export const AARCH64_IMAGE_FLAG_PAGE_SIZE_SHIFT = 1;
+/**
+ * Mask of the page-size field after shifting.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_IMAGE_FLAG_PAGE_SIZE_MASK } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_IMAGE_FLAG_PAGE_SIZE_MASK); // 3
+ * ```
+ */
+export const AARCH64_IMAGE_FLAG_PAGE_SIZE_MASK = 0x3;
 /**
  * arm64 `flags` bit 3, kernel physical placement: 0 "2MB aligned base should be as close as possible to
  * the base of DRAM", 1 "2MB aligned base such that all image_size bytes counted from the start of the
  * image are within the 48-bit addressable range of physical memory".
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_IMAGE_FLAG_PHYS_BASE_SHIFT } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_IMAGE_FLAG_PHYS_BASE_SHIFT); // 3
+ * ```
  */
-export const ARM64_IMAGE_FLAG_PHYS_BASE_SHIFT = 3;
-/** Mask of the placement field after shifting. */
-export const ARM64_IMAGE_FLAG_PHYS_BASE_MASK = 0x1;
-/** "Bits 4-63 Reserved." */
-export const ARM64_IMAGE_FLAG_RESERVED_MASK = ~0xfn & 0xffff_ffff_ffff_ffffn;
+export const AARCH64_IMAGE_FLAG_PHYS_BASE_SHIFT = 3;
+/**
+ * Mask of the placement field after shifting.
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_IMAGE_FLAG_PHYS_BASE_MASK } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_IMAGE_FLAG_PHYS_BASE_MASK); // 1
+ * ```
+ */
+export const AARCH64_IMAGE_FLAG_PHYS_BASE_MASK = 0x1;
+/**
+ * "Bits 4-63 Reserved."
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_IMAGE_FLAG_RESERVED_MASK } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_IMAGE_FLAG_RESERVED_MASK.toString(16)); // fffffffffffffff0
+ * ```
+ */
+export const AARCH64_IMAGE_FLAG_RESERVED_MASK = ~0xfn & 0xffff_ffff_ffff_ffffn;
 
-/** Page sizes by the value of flags bits 1-2 (0 means unspecified). */
-export const ARM64_PAGE_SIZES: readonly number[] = Object.freeze([0, 0x1000, 0x4000, 0x1_0000]);
+/**
+ * Page sizes by the value of flags bits 1-2 (0 means unspecified).
+ *
+ * @example
+ * ```ts
+ * import { AARCH64_PAGE_SIZES } from "@linux-loader/linux-loader/abi";
+ * console.log(AARCH64_PAGE_SIZES); // [ 0, 4096, 16384, 65536 ]
+ * ```
+ */
+export const AARCH64_PAGE_SIZES: readonly number[] = Object.freeze([0, 0x1000, 0x4000, 0x1_0000]);
 
-/** riscv64 `magic` (deprecated since header version 0.2): "RISCV\0\0\0" read as a little-endian u64. */
+/**
+ * riscv64 `magic` (deprecated since header version 0.2): "RISCV\0\0\0" read as a little-endian u64.
+ *
+ * @example
+ * ```ts
+ * import { RISCV_IMAGE_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(RISCV_IMAGE_MAGIC.toString(16)); // 5643534952
+ * ```
+ */
 export const RISCV_IMAGE_MAGIC = 0x56_4353_4952n;
-/** riscv64 `magic2`: the bytes "RSC\x05" read as a little-endian u32. */
+/**
+ * riscv64 `magic2`: the bytes "RSC\x05" read as a little-endian u32.
+ *
+ * @example
+ * ```ts
+ * import { RISCV_IMAGE_MAGIC2 } from "@linux-loader/linux-loader/abi";
+ * console.log(RISCV_IMAGE_MAGIC2.toString(16)); // 5435352
+ * ```
+ */
 export const RISCV_IMAGE_MAGIC2 = 0x0543_5352;
-/** riscv64 `flags` bit 0, kernel endianness (1 if big endian). */
+/**
+ * riscv64 `flags` bit 0, kernel endianness (1 if big endian).
+ *
+ * @example
+ * ```ts
+ * import { RISCV_IMAGE_FLAG_BE_MASK } from "@linux-loader/linux-loader/abi";
+ * console.log(RISCV_IMAGE_FLAG_BE_MASK); // 1
+ * ```
+ */
 export const RISCV_IMAGE_FLAG_BE_MASK = 0x1;
-/** riscv64 `version`: "Bits 0:15 Minor version, Bits 16:31 Major version"; the current one is 0.2. */
+/**
+ * riscv64 `version`: "Bits 0:15 Minor version, Bits 16:31 Major version"; the current one is 0.2.
+ *
+ * @example
+ * ```ts
+ * import { RISCV_HEADER_VERSION } from "@linux-loader/linux-loader/abi";
+ * console.log(RISCV_HEADER_VERSION); // 2
+ * ```
+ */
 export const RISCV_HEADER_VERSION = (0 << 16) | 2;
 
-/** PE/COFF "MZ" signature that EFI-stub kernels put in the low half of `code0`. */
+/**
+ * PE/COFF "MZ" signature that EFI-stub kernels put in the low half of `code0`.
+ *
+ * @example
+ * ```ts
+ * import { PE_MZ_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(PE_MZ_MAGIC.toString(16)); // 5a4d
+ * ```
+ */
 export const PE_MZ_MAGIC = 0x5a4d;
 
 /** The arm64 Image header, field names as in `booting.rst`. */
-export interface Arm64ImageHeader {
+export interface Aarch64ImageHeader {
   /** Executable code (branches to stext; "MZ" on EFI-stub kernels). */
   code0: number;
   /** Executable code. */
@@ -116,7 +254,7 @@ export interface Arm64ImageHeader {
   res3: bigint;
   /** Reserved, 0. */
   res4: bigint;
-  /** {@linkcode ARM64_IMAGE_MAGIC}. */
+  /** {@linkcode AARCH64_IMAGE_MAGIC}. */
   magic: number;
   /** Reserved; offset of the PE/COFF header on EFI-stub kernels. */
   res5: number;
@@ -127,23 +265,27 @@ export interface Arm64ImageHeader {
  *
  * @example
  * ```ts
- * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader";
- * const hdr = ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, magic: 0x644d5241 });
- * console.log(ARM64_IMAGE_HEADER.decode(hdr).text_offset); // 524288n
+ * import { AARCH64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * const hdr = AARCH64_IMAGE_HEADER.encode({ text_offset: 0x80000n, magic: 0x644d5241 });
+ * console.log(AARCH64_IMAGE_HEADER.decode(hdr).text_offset); // 524288n
  * ```
  */
-export const ARM64_IMAGE_HEADER: Struct<Arm64ImageHeader> = new Struct<Arm64ImageHeader>("arm64_image_header", 64, [
-  ["code0", 0x00, "u32"],
-  ["code1", 0x04, "u32"],
-  ["text_offset", 0x08, "u64"],
-  ["image_size", 0x10, "u64"],
-  ["flags", 0x18, "u64"],
-  ["res2", 0x20, "u64"],
-  ["res3", 0x28, "u64"],
-  ["res4", 0x30, "u64"],
-  ["magic", 0x38, "u32"],
-  ["res5", 0x3c, "u32"],
-]);
+export const AARCH64_IMAGE_HEADER: Struct<Aarch64ImageHeader> = new Struct<Aarch64ImageHeader>(
+  "arm64_image_header",
+  64,
+  [
+    ["code0", 0x00, "u32"],
+    ["code1", 0x04, "u32"],
+    ["text_offset", 0x08, "u64"],
+    ["image_size", 0x10, "u64"],
+    ["flags", 0x18, "u64"],
+    ["res2", 0x20, "u64"],
+    ["res3", 0x28, "u64"],
+    ["res4", 0x30, "u64"],
+    ["magic", 0x38, "u32"],
+    ["res5", 0x3c, "u32"],
+  ],
+);
 
 /** The riscv64 Image header, field names as in `boot-image-header.rst`. */
 export interface Riscv64ImageHeader {
@@ -176,7 +318,7 @@ export interface Riscv64ImageHeader {
  *
  * @example
  * ```ts
- * import { RISCV64_IMAGE_HEADER } from "@linux-loader/linux-loader";
+ * import { RISCV64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * console.log(RISCV64_IMAGE_HEADER.offsetOf("magic2").toString(16)); // 38
  * ```
  */
@@ -199,7 +341,7 @@ export const RISCV64_IMAGE_HEADER: Struct<Riscv64ImageHeader> = new Struct<Riscv
 );
 
 /** The arm64 `flags` field, decoded. */
-export interface Arm64ImageFlags {
+export interface Aarch64ImageFlags {
   /** Bit 0: the kernel is big endian. */
   bigEndian: boolean;
   /** Bits 1-2 as a page size in bytes, 0 when unspecified. */
@@ -215,35 +357,35 @@ export interface Arm64ImageFlags {
  *
  * @example
  * ```ts
- * import { decodeArm64Flags } from "@linux-loader/linux-loader";
- * console.log(decodeArm64Flags(0xan)); // { bigEndian: false, pageSize: 4096, physAnywhere: true, reserved: 0n }
+ * import { decodeAarch64Flags } from "@linux-loader/linux-loader/abi";
+ * console.log(decodeAarch64Flags(0xan)); // { bigEndian: false, pageSize: 4096, physAnywhere: true, reserved: 0n }
  * ```
  */
-export function decodeArm64Flags(flags: bigint): Arm64ImageFlags {
+export function decodeAarch64Flags(flags: bigint): Aarch64ImageFlags {
   const bits = Number(flags & 0xfn);
   return {
-    bigEndian: ((bits >> ARM64_IMAGE_FLAG_BE_SHIFT) & ARM64_IMAGE_FLAG_BE_MASK) === 1,
-    pageSize: ARM64_PAGE_SIZES[(bits >> ARM64_IMAGE_FLAG_PAGE_SIZE_SHIFT) & ARM64_IMAGE_FLAG_PAGE_SIZE_MASK],
-    physAnywhere: ((bits >> ARM64_IMAGE_FLAG_PHYS_BASE_SHIFT) & ARM64_IMAGE_FLAG_PHYS_BASE_MASK) === 1,
-    reserved: flags & ARM64_IMAGE_FLAG_RESERVED_MASK,
+    bigEndian: ((bits >> AARCH64_IMAGE_FLAG_BE_SHIFT) & AARCH64_IMAGE_FLAG_BE_MASK) === 1,
+    pageSize: AARCH64_PAGE_SIZES[(bits >> AARCH64_IMAGE_FLAG_PAGE_SIZE_SHIFT) & AARCH64_IMAGE_FLAG_PAGE_SIZE_MASK],
+    physAnywhere: ((bits >> AARCH64_IMAGE_FLAG_PHYS_BASE_SHIFT) & AARCH64_IMAGE_FLAG_PHYS_BASE_MASK) === 1,
+    reserved: flags & AARCH64_IMAGE_FLAG_RESERVED_MASK,
   };
 }
 
 /**
- * Encodes arm64 `flags` from its parts (the inverse of {@linkcode decodeArm64Flags}); a page size other
+ * Encodes arm64 `flags` from its parts (the inverse of {@linkcode decodeAarch64Flags}); a page size other
  * than 4K, 16K or 64K encodes as "unspecified".
  *
  * @example
  * ```ts
- * import { encodeArm64Flags } from "@linux-loader/linux-loader";
- * console.log(encodeArm64Flags({ pageSize: 4096, physAnywhere: true })); // 10n
+ * import { encodeAarch64Flags } from "@linux-loader/linux-loader/abi";
+ * console.log(encodeAarch64Flags({ pageSize: 4096, physAnywhere: true })); // 10n
  * ```
  */
-export function encodeArm64Flags(parts: Partial<Arm64ImageFlags>): bigint {
-  const page = Math.max(0, ARM64_PAGE_SIZES.indexOf(parts.pageSize ?? 0));
+export function encodeAarch64Flags(parts: Partial<Aarch64ImageFlags>): bigint {
+  const page = Math.max(0, AARCH64_PAGE_SIZES.indexOf(parts.pageSize ?? 0));
   return BigInt(
-    ((parts.bigEndian ? 1 : 0) << ARM64_IMAGE_FLAG_BE_SHIFT) |
-      (page << ARM64_IMAGE_FLAG_PAGE_SIZE_SHIFT) |
-      ((parts.physAnywhere ? 1 : 0) << ARM64_IMAGE_FLAG_PHYS_BASE_SHIFT),
-  ) | ((parts.reserved ?? 0n) & ARM64_IMAGE_FLAG_RESERVED_MASK);
+    ((parts.bigEndian ? 1 : 0) << AARCH64_IMAGE_FLAG_BE_SHIFT) |
+      (page << AARCH64_IMAGE_FLAG_PAGE_SIZE_SHIFT) |
+      ((parts.physAnywhere ? 1 : 0) << AARCH64_IMAGE_FLAG_PHYS_BASE_SHIFT),
+  ) | ((parts.reserved ?? 0n) & AARCH64_IMAGE_FLAG_RESERVED_MASK);
 }

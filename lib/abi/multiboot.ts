@@ -20,36 +20,138 @@ import { Struct } from "./struct.ts";
 // Multiboot 1: the OS image header (spec 3.1.1)
 // ---------------------------------------------------------------------------------------------------
 
-/** The magic number of a Multiboot 1 header ("the magic number identifying the header"). */
+/**
+ * The magic number of a Multiboot 1 header ("the magic number identifying the header").
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_HEADER_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_HEADER_MAGIC.toString(16)); // 1badb002
+ * ```
+ */
 export const MULTIBOOT_HEADER_MAGIC = 0x1badb002;
-/** EAX at entry: "must contain the magic value 0x2BADB002" (spec 3.2). */
+/**
+ * EAX at entry: "must contain the magic value 0x2BADB002" (spec 3.2).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_BOOTLOADER_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_BOOTLOADER_MAGIC.toString(16)); // 2badb002
+ * ```
+ */
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
-/** "The Multiboot header must be contained completely within the first 8192 bytes of the OS image." */
+/**
+ * "The Multiboot header must be contained completely within the first 8192 bytes of the OS image."
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_SEARCH } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_SEARCH.toString(16)); // 2000
+ * ```
+ */
 export const MULTIBOOT_SEARCH = 8192;
-/** "... and must be longword (32-bit) aligned." */
+/**
+ * "... and must be longword (32-bit) aligned."
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_HEADER_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_HEADER_ALIGN); // 4
+ * ```
+ */
 export const MULTIBOOT_HEADER_ALIGN = 4;
-/** Bytes of the header that every image has: magic, flags, checksum. */
+/**
+ * Bytes of the header that every image has: magic, flags, checksum.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_HEADER_MIN_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_HEADER_MIN_SIZE); // 12
+ * ```
+ */
 export const MULTIBOOT_HEADER_MIN_SIZE = 12;
-/** Bytes of the header when the address fields (flag bit 16) are present: up to entry_addr. */
+/**
+ * Bytes of the header when the address fields (flag bit 16) are present: up to entry_addr.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_HEADER_AOUT_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_HEADER_AOUT_SIZE); // 32
+ * ```
+ */
 export const MULTIBOOT_HEADER_AOUT_SIZE = 32;
-/** Bytes of the header when the graphics fields (flag bit 2) are present: up to depth. */
+/**
+ * Bytes of the header when the graphics fields (flag bit 2) are present: up to depth.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_HEADER_VIDEO_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_HEADER_VIDEO_SIZE); // 48
+ * ```
+ */
 export const MULTIBOOT_HEADER_VIDEO_SIZE = 48;
 
-/** Header flag bit 0: boot modules must be aligned on 4 KiB page boundaries. */
+/**
+ * Header flag bit 0: boot modules must be aligned on 4 KiB page boundaries.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_PAGE_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_PAGE_ALIGN); // 1
+ * ```
+ */
 export const MULTIBOOT_PAGE_ALIGN = 0x0000_0001;
-/** Header flag bit 1: mem_* (and, if available, mmap_*) must be passed in multiboot_info. */
+/**
+ * Header flag bit 1: mem_* (and, if available, mmap_*) must be passed in multiboot_info.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MEMORY_INFO } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_MEMORY_INFO); // 2
+ * ```
+ */
 export const MULTIBOOT_MEMORY_INFO = 0x0000_0002;
-/** Header flag bit 2: the video mode table must be passed (and the graphics fields are valid). */
+/**
+ * Header flag bit 2: the video mode table must be passed (and the graphics fields are valid).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_VIDEO_MODE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_VIDEO_MODE); // 4
+ * ```
+ */
 export const MULTIBOOT_VIDEO_MODE = 0x0000_0004;
-/** Header flag bit 16: the address fields at offsets 12-28 are valid (the "a.out kludge"). */
+/**
+ * Header flag bit 16: the address fields at offsets 12-28 are valid (the "a.out kludge").
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_AOUT_KLUDGE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_AOUT_KLUDGE.toString(16)); // 10000
+ * ```
+ */
 export const MULTIBOOT_AOUT_KLUDGE = 0x0001_0000;
 /**
  * The requirement bits. Spec 3.1.2: "Bits 0-15 indicate requirements; if the boot loader sees any of
  * these bits set but doesn't understand the flag or can't fulfill the requirements it indicates for some
  * reason, it must notify the user and fail to load the OS image."
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_REQUIRED_FLAGS_MASK } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_REQUIRED_FLAGS_MASK.toString(16)); // ffff
+ * ```
  */
 export const MULTIBOOT_REQUIRED_FLAGS_MASK = 0x0000_ffff;
-/** Page size used for module alignment (flag bit 0). */
+/**
+ * Page size used for module alignment (flag bit 0).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MODULE_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_MODULE_ALIGN.toString(16)); // 1000
+ * ```
+ */
 export const MULTIBOOT_MODULE_ALIGN = 0x1000;
 
 /** The Multiboot 1 header (`struct multiboot_header`). Fields after `checksum` exist only per flags. */
@@ -85,7 +187,7 @@ export interface MultibootHeader {
  *
  * @example
  * ```ts
- * import { MULTIBOOT_HEADER } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT_HEADER } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT_HEADER.offsetOf("entry_addr")); // 28
  * ```
  */
@@ -108,47 +210,207 @@ export const MULTIBOOT_HEADER: Struct<MultibootHeader> = new Struct<MultibootHea
 // Multiboot 1: the boot information (spec 3.3)
 // ---------------------------------------------------------------------------------------------------
 
-/** multiboot_info.flags bit 0: mem_lower and mem_upper are valid. */
+/**
+ * multiboot_info.flags bit 0: mem_lower and mem_upper are valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_MEMORY } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_MEMORY); // 1
+ * ```
+ */
 export const MULTIBOOT_INFO_MEMORY = 0x0000_0001;
-/** Bit 1: boot_device is valid. */
+/**
+ * Bit 1: boot_device is valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_BOOTDEV } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_BOOTDEV); // 2
+ * ```
+ */
 export const MULTIBOOT_INFO_BOOTDEV = 0x0000_0002;
-/** Bit 2: cmdline is valid. */
+/**
+ * Bit 2: cmdline is valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_CMDLINE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_CMDLINE); // 4
+ * ```
+ */
 export const MULTIBOOT_INFO_CMDLINE = 0x0000_0004;
-/** Bit 3: mods_count and mods_addr are valid. */
+/**
+ * Bit 3: mods_count and mods_addr are valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_MODS } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_MODS); // 8
+ * ```
+ */
 export const MULTIBOOT_INFO_MODS = 0x0000_0008;
-/** Bit 4: the a.out symbol table is valid. */
+/**
+ * Bit 4: the a.out symbol table is valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_AOUT_SYMS } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_AOUT_SYMS); // 16
+ * ```
+ */
 export const MULTIBOOT_INFO_AOUT_SYMS = 0x0000_0010;
-/** Bit 5: the ELF section header table is valid. */
+/**
+ * Bit 5: the ELF section header table is valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_ELF_SHDR } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_ELF_SHDR); // 32
+ * ```
+ */
 export const MULTIBOOT_INFO_ELF_SHDR = 0x0000_0020;
-/** Bit 6: mmap_length and mmap_addr are valid. */
+/**
+ * Bit 6: mmap_length and mmap_addr are valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_MEM_MAP } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_MEM_MAP); // 64
+ * ```
+ */
 export const MULTIBOOT_INFO_MEM_MAP = 0x0000_0040;
-/** Bit 7: drives_length and drives_addr are valid. */
+/**
+ * Bit 7: drives_length and drives_addr are valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_DRIVE_INFO } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_DRIVE_INFO); // 128
+ * ```
+ */
 export const MULTIBOOT_INFO_DRIVE_INFO = 0x0000_0080;
-/** Bit 8: config_table is valid. */
+/**
+ * Bit 8: config_table is valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_CONFIG_TABLE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_CONFIG_TABLE.toString(16)); // 100
+ * ```
+ */
 export const MULTIBOOT_INFO_CONFIG_TABLE = 0x0000_0100;
-/** Bit 9: boot_loader_name is valid. */
+/**
+ * Bit 9: boot_loader_name is valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_BOOT_LOADER_NAME } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_BOOT_LOADER_NAME.toString(16)); // 200
+ * ```
+ */
 export const MULTIBOOT_INFO_BOOT_LOADER_NAME = 0x0000_0200;
-/** Bit 10: apm_table is valid. */
+/**
+ * Bit 10: apm_table is valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_APM_TABLE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_APM_TABLE.toString(16)); // 400
+ * ```
+ */
 export const MULTIBOOT_INFO_APM_TABLE = 0x0000_0400;
-/** Bit 11: the vbe_* fields are valid. */
+/**
+ * Bit 11: the vbe_* fields are valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_VBE_INFO } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_VBE_INFO.toString(16)); // 800
+ * ```
+ */
 export const MULTIBOOT_INFO_VBE_INFO = 0x0000_0800;
-/** Bit 12: the framebuffer_* fields are valid. */
+/**
+ * Bit 12: the framebuffer_* fields are valid.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_INFO_FRAMEBUFFER_INFO } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_INFO_FRAMEBUFFER_INFO.toString(16)); // 1000
+ * ```
+ */
 export const MULTIBOOT_INFO_FRAMEBUFFER_INFO = 0x0000_1000;
 
-/** Memory map type: available RAM. */
+/**
+ * Memory map type: available RAM.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MEMORY_AVAILABLE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_MEMORY_AVAILABLE); // 1
+ * ```
+ */
 export const MULTIBOOT_MEMORY_AVAILABLE = 1;
-/** Memory map type: reserved. */
+/**
+ * Memory map type: reserved.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MEMORY_RESERVED } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_MEMORY_RESERVED); // 2
+ * ```
+ */
 export const MULTIBOOT_MEMORY_RESERVED = 2;
-/** Memory map type: ACPI reclaimable. */
+/**
+ * Memory map type: ACPI reclaimable.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MEMORY_ACPI_RECLAIMABLE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_MEMORY_ACPI_RECLAIMABLE); // 3
+ * ```
+ */
 export const MULTIBOOT_MEMORY_ACPI_RECLAIMABLE = 3;
-/** Memory map type: ACPI NVS, to be preserved on hibernation. */
+/**
+ * Memory map type: ACPI NVS, to be preserved on hibernation.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MEMORY_NVS } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_MEMORY_NVS); // 4
+ * ```
+ */
 export const MULTIBOOT_MEMORY_NVS = 4;
-/** Memory map type: defective RAM. */
+/**
+ * Memory map type: defective RAM.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MEMORY_BADRAM } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_MEMORY_BADRAM); // 5
+ * ```
+ */
 export const MULTIBOOT_MEMORY_BADRAM = 5;
 
-/** Lower memory ends at 640 KiB: "The maximum possible value for lower memory is 640 kilobytes." */
+/**
+ * Lower memory ends at 640 KiB: "The maximum possible value for lower memory is 640 kilobytes."
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_LOWER_MEMORY_END } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_LOWER_MEMORY_END.toString(16)); // a0000
+ * ```
+ */
 export const MULTIBOOT_LOWER_MEMORY_END = 0xa_0000;
-/** Upper memory starts at 1 MiB: "upper memory starts at address 1 megabyte". */
+/**
+ * Upper memory starts at 1 MiB: "upper memory starts at address 1 megabyte".
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_UPPER_MEMORY_START } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_UPPER_MEMORY_START.toString(16)); // 100000
+ * ```
+ */
 export const MULTIBOOT_UPPER_MEMORY_START = 0x10_0000;
 
 /** The Multiboot 1 information structure (`struct multiboot_info`). */
@@ -216,7 +478,7 @@ export interface MultibootInfo {
  *
  * @example
  * ```ts
- * import { MULTIBOOT_INFO } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT_INFO } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT_INFO.size, MULTIBOOT_INFO.offsetOf("mmap_addr")); // 116 48
  * ```
  */
@@ -271,7 +533,7 @@ export interface MultibootMmapEntry {
  *
  * @example
  * ```ts
- * import { MULTIBOOT_MMAP_ENTRY } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT_MMAP_ENTRY } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT_MMAP_ENTRY.size, MULTIBOOT_MMAP_ENTRY.offsetOf("type")); // 24 20
  * ```
  */
@@ -286,7 +548,15 @@ export const MULTIBOOT_MMAP_ENTRY: Struct<MultibootMmapEntry> = new Struct<Multi
   ],
 );
 
-/** The value of {@linkcode MultibootMmapEntry.size} for the entries this library writes. */
+/**
+ * The value of {@linkcode MultibootMmapEntry.size} for the entries this library writes.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_MMAP_ENTRY_SIZE_FIELD } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_MMAP_ENTRY_SIZE_FIELD); // 20
+ * ```
+ */
 export const MULTIBOOT_MMAP_ENTRY_SIZE_FIELD = MULTIBOOT_MMAP_ENTRY.size - 4;
 
 /** One boot module (`struct multiboot_mod_list`). */
@@ -306,7 +576,7 @@ export interface MultibootModule {
  *
  * @example
  * ```ts
- * import { MULTIBOOT_MODULE } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT_MODULE } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT_MODULE.size); // 16
  * ```
  */
@@ -321,44 +591,196 @@ export const MULTIBOOT_MODULE: Struct<MultibootModule> = new Struct<MultibootMod
 // Multiboot2: the OS image header (spec 3.1)
 // ---------------------------------------------------------------------------------------------------
 
-/** The magic number of a Multiboot2 header. */
+/**
+ * The magic number of a Multiboot2 header.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_MAGIC.toString(16)); // e85250d6
+ * ```
+ */
 export const MULTIBOOT2_HEADER_MAGIC = 0xe85250d6;
-/** EAX at entry: "must contain the magic value 0x36d76289" (spec 3.3). */
+/**
+ * EAX at entry: "must contain the magic value 0x36d76289" (spec 3.3).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_BOOTLOADER_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_BOOTLOADER_MAGIC.toString(16)); // 36d76289
+ * ```
+ */
 export const MULTIBOOT2_BOOTLOADER_MAGIC = 0x36d76289;
-/** "The Multiboot2 header must be contained completely within the first 32768 bytes of the OS image." */
+/**
+ * "The Multiboot2 header must be contained completely within the first 32768 bytes of the OS image."
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_SEARCH } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_SEARCH.toString(16)); // 8000
+ * ```
+ */
 export const MULTIBOOT2_SEARCH = 32768;
-/** "... and must be 64-bit aligned." */
+/**
+ * "... and must be 64-bit aligned."
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_ALIGN); // 8
+ * ```
+ */
 export const MULTIBOOT2_HEADER_ALIGN = 8;
-/** Header tags and boot information tags are padded to 8 bytes. */
+/**
+ * Header tags and boot information tags are padded to 8 bytes.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_ALIGN); // 8
+ * ```
+ */
 export const MULTIBOOT2_TAG_ALIGN = 8;
-/** architecture 0: "32-bit (protected) mode of i386". */
+/**
+ * architecture 0: "32-bit (protected) mode of i386".
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_ARCHITECTURE_I386 } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_ARCHITECTURE_I386); // 0
+ * ```
+ */
 export const MULTIBOOT2_ARCHITECTURE_I386 = 0;
-/** architecture 4: "32-bit MIPS". */
+/**
+ * architecture 4: "32-bit MIPS".
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_ARCHITECTURE_MIPS32 } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_ARCHITECTURE_MIPS32); // 4
+ * ```
+ */
 export const MULTIBOOT2_ARCHITECTURE_MIPS32 = 4;
-/** Header tag flags bit 0: "the bootloader may ignore this tag if it lacks relevant support". */
+/**
+ * Header tag flags bit 0: "the bootloader may ignore this tag if it lacks relevant support".
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_OPTIONAL } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_OPTIONAL); // 1
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_OPTIONAL = 1;
 
-/** Header tag type 0: end of the tag list (size 8). */
+/**
+ * Header tag type 0: end of the tag list (size 8).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_END } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_END); // 0
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_END = 0;
-/** Header tag type 1: information request. */
+/**
+ * Header tag type 1: information request.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_INFORMATION_REQUEST } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_INFORMATION_REQUEST); // 1
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_INFORMATION_REQUEST = 1;
-/** Header tag type 2: address (the a.out kludge of Multiboot2). */
+/**
+ * Header tag type 2: address (the a.out kludge of Multiboot2).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_ADDRESS } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_ADDRESS); // 2
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_ADDRESS = 2;
-/** Header tag type 3: entry address. */
+/**
+ * Header tag type 3: entry address.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS); // 3
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS = 3;
-/** Header tag type 4: console flags. */
+/**
+ * Header tag type 4: console flags.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_CONSOLE_FLAGS } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_CONSOLE_FLAGS); // 4
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_CONSOLE_FLAGS = 4;
-/** Header tag type 5: framebuffer. */
+/**
+ * Header tag type 5: framebuffer.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_FRAMEBUFFER } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_FRAMEBUFFER); // 5
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_FRAMEBUFFER = 5;
-/** Header tag type 6: module alignment (modules page aligned). */
+/**
+ * Header tag type 6: module alignment (modules page aligned).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_MODULE_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_MODULE_ALIGN); // 6
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_MODULE_ALIGN = 6;
-/** Header tag type 7: EFI boot services. */
+/**
+ * Header tag type 7: EFI boot services.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_EFI_BS } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_EFI_BS); // 7
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_EFI_BS = 7;
-/** Header tag type 8: EFI i386 entry address. */
+/**
+ * Header tag type 8: EFI i386 entry address.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS_EFI32 } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS_EFI32); // 8
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS_EFI32 = 8;
-/** Header tag type 9: EFI amd64 entry address. */
+/**
+ * Header tag type 9: EFI amd64 entry address.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS_EFI64 } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS_EFI64); // 9
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_ENTRY_ADDRESS_EFI64 = 9;
-/** Header tag type 10: relocatable. */
+/**
+ * Header tag type 10: relocatable.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_HEADER_TAG_RELOCATABLE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_HEADER_TAG_RELOCATABLE); // 10
+ * ```
+ */
 export const MULTIBOOT2_HEADER_TAG_RELOCATABLE = 10;
 
 /** The fixed part of a Multiboot2 header (`struct multiboot_header`). */
@@ -378,7 +800,7 @@ export interface Multiboot2Header {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_HEADER } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_HEADER } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_HEADER.size); // 16
  * ```
  */
@@ -404,7 +826,7 @@ export interface Multiboot2HeaderTag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_HEADER_TAG } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_HEADER_TAG } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_HEADER_TAG.offsetOf("size")); // 4
  * ```
  */
@@ -435,7 +857,7 @@ export interface Multiboot2AddressTag extends Multiboot2HeaderTag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_ADDRESS_TAG } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_ADDRESS_TAG } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_ADDRESS_TAG.size); // 24
  * ```
  */
@@ -453,7 +875,15 @@ export const MULTIBOOT2_ADDRESS_TAG: Struct<Multiboot2AddressTag> = new Struct<M
   ],
 );
 
-/** Address tag load_addr value -1: "the file must be loaded from its beginning". */
+/**
+ * Address tag load_addr value -1: "the file must be loaded from its beginning".
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_LOAD_FROM_FILE_START } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_LOAD_FROM_FILE_START.toString(16)); // ffffffff
+ * ```
+ */
 export const MULTIBOOT2_LOAD_FROM_FILE_START = 0xffff_ffff;
 
 /** Entry address header tag (`struct multiboot_header_tag_entry_address`), type 3. */
@@ -467,7 +897,7 @@ export interface Multiboot2EntryAddressTag extends Multiboot2HeaderTag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_ENTRY_ADDRESS_TAG } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_ENTRY_ADDRESS_TAG } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_ENTRY_ADDRESS_TAG.size); // 12
  * ```
  */
@@ -482,32 +912,120 @@ export const MULTIBOOT2_ENTRY_ADDRESS_TAG: Struct<Multiboot2EntryAddressTag> = n
   ],
 );
 
-/** Size of a module alignment tag (type 6): the common part only. */
+/**
+ * Size of a module alignment tag (type 6): the common part only.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_MODULE_ALIGN_TAG_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_MODULE_ALIGN_TAG_SIZE); // 8
+ * ```
+ */
 export const MULTIBOOT2_MODULE_ALIGN_TAG_SIZE = 8;
-/** Size of an end tag (type 0). */
+/**
+ * Size of an end tag (type 0).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_END_TAG_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_END_TAG_SIZE); // 8
+ * ```
+ */
 export const MULTIBOOT2_END_TAG_SIZE = 8;
-/** Bytes of each entry of an information request tag's mbi_tag_types array. */
+/**
+ * Bytes of each entry of an information request tag's mbi_tag_types array.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_INFO_REQUEST_ENTRY_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_INFO_REQUEST_ENTRY_SIZE); // 4
+ * ```
+ */
 export const MULTIBOOT2_INFO_REQUEST_ENTRY_SIZE = 4;
 
 // ---------------------------------------------------------------------------------------------------
 // Multiboot2: the boot information (spec 3.6)
 // ---------------------------------------------------------------------------------------------------
 
-/** Boot information tag type 0: end (size 8). */
+/**
+ * Boot information tag type 0: end (size 8).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_TYPE_END } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_TYPE_END); // 0
+ * ```
+ */
 export const MULTIBOOT2_TAG_TYPE_END = 0;
-/** Type 1: boot command line. */
+/**
+ * Type 1: boot command line.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_TYPE_CMDLINE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_TYPE_CMDLINE); // 1
+ * ```
+ */
 export const MULTIBOOT2_TAG_TYPE_CMDLINE = 1;
-/** Type 2: boot loader name. */
+/**
+ * Type 2: boot loader name.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_TYPE_BOOT_LOADER_NAME } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_TYPE_BOOT_LOADER_NAME); // 2
+ * ```
+ */
 export const MULTIBOOT2_TAG_TYPE_BOOT_LOADER_NAME = 2;
-/** Type 3: module. */
+/**
+ * Type 3: module.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_TYPE_MODULE } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_TYPE_MODULE); // 3
+ * ```
+ */
 export const MULTIBOOT2_TAG_TYPE_MODULE = 3;
-/** Type 4: basic memory information. */
+/**
+ * Type 4: basic memory information.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_TYPE_BASIC_MEMINFO } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_TYPE_BASIC_MEMINFO); // 4
+ * ```
+ */
 export const MULTIBOOT2_TAG_TYPE_BASIC_MEMINFO = 4;
-/** Type 5: BIOS boot device. */
+/**
+ * Type 5: BIOS boot device.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_TYPE_BOOTDEV } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_TYPE_BOOTDEV); // 5
+ * ```
+ */
 export const MULTIBOOT2_TAG_TYPE_BOOTDEV = 5;
-/** Type 6: memory map. */
+/**
+ * Type 6: memory map.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_TYPE_MMAP } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_TYPE_MMAP); // 6
+ * ```
+ */
 export const MULTIBOOT2_TAG_TYPE_MMAP = 6;
-/** The highest boot information tag type the 2.0 specification defines (21: image load base address). */
+/**
+ * The highest boot information tag type the 2.0 specification defines (21: image load base address).
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT2_TAG_TYPE_MAX_KNOWN } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT2_TAG_TYPE_MAX_KNOWN); // 21
+ * ```
+ */
 export const MULTIBOOT2_TAG_TYPE_MAX_KNOWN = 21;
 
 /** The fixed start of the boot information (`total_size`, `reserved`). */
@@ -523,7 +1041,7 @@ export interface Multiboot2InfoHeader {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_INFO_HEADER } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_INFO_HEADER } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_INFO_HEADER.size); // 8
  * ```
  */
@@ -549,7 +1067,7 @@ export interface Multiboot2Tag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_TAG } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_TAG } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_TAG.size); // 8
  * ```
  */
@@ -571,7 +1089,7 @@ export interface Multiboot2ModuleTag extends Multiboot2Tag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_MODULE_TAG } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_MODULE_TAG } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_MODULE_TAG.size); // 16
  * ```
  */
@@ -599,7 +1117,7 @@ export interface Multiboot2BasicMeminfoTag extends Multiboot2Tag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_BASIC_MEMINFO_TAG } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_BASIC_MEMINFO_TAG } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_BASIC_MEMINFO_TAG.size); // 16
  * ```
  */
@@ -627,7 +1145,7 @@ export interface Multiboot2MmapTag extends Multiboot2Tag {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_MMAP_TAG } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_MMAP_TAG } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_MMAP_TAG.size); // 16
  * ```
  */
@@ -655,7 +1173,7 @@ export interface Multiboot2MmapEntry {
  *
  * @example
  * ```ts
- * import { MULTIBOOT2_MMAP_ENTRY } from "@linux-loader/linux-loader";
+ * import { MULTIBOOT2_MMAP_ENTRY } from "@linux-loader/linux-loader/abi";
  * console.log(MULTIBOOT2_MMAP_ENTRY.size); // 24
  * ```
  */
@@ -670,5 +1188,13 @@ export const MULTIBOOT2_MMAP_ENTRY: Struct<Multiboot2MmapEntry> = new Struct<Mul
   ],
 );
 
-/** The highest 32-bit physical address plus one: every Multiboot address and range must stay below it. */
+/**
+ * The highest 32-bit physical address plus one: every Multiboot address and range must stay below it.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_ADDRESS_LIMIT } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_ADDRESS_LIMIT.toString(16)); // 100000000
+ * ```
+ */
 export const MULTIBOOT_ADDRESS_LIMIT = 0x1_0000_0000;

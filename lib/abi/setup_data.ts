@@ -31,7 +31,7 @@ export interface SetupDataHeader {
  *
  * @example
  * ```ts
- * import { SETUP_DATA, SETUP_RNG_SEED } from "@linux-loader/linux-loader";
+ * import { SETUP_DATA, SETUP_RNG_SEED } from "@linux-loader/linux-loader/abi";
  * const b = SETUP_DATA.encode({ next: 0n, type: SETUP_RNG_SEED, len: 32 });
  * console.log(b.length, SETUP_DATA.offsetOf("len")); // 16 12
  * ```
@@ -59,7 +59,7 @@ export interface SetupIndirect {
  *
  * @example
  * ```ts
- * import { SETUP_INDIRECT_STRUCT } from "@linux-loader/linux-loader";
+ * import { SETUP_INDIRECT_STRUCT } from "@linux-loader/linux-loader/abi";
  * console.log(SETUP_INDIRECT_STRUCT.size); // 24
  * ```
  */
@@ -70,32 +70,144 @@ export const SETUP_INDIRECT_STRUCT: Struct<SetupIndirect> = new Struct<SetupIndi
   ["addr", 16, "u64"],
 ]);
 
-/** setup_data type: end marker / nothing. */
+/**
+ * setup_data type: end marker / nothing.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_NONE } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_NONE); // 0
+ * ```
+ */
 export const SETUP_NONE = 0;
-/** setup_data type: e820 entries beyond the zero page's 128 (`struct boot_e820_entry` array). */
+/**
+ * setup_data type: e820 entries beyond the zero page's 128 (`struct boot_e820_entry` array).
+ *
+ * @example
+ * ```ts
+ * import { SETUP_E820_EXT } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_E820_EXT); // 1
+ * ```
+ */
 export const SETUP_E820_EXT = 1;
-/** setup_data type: a flattened device tree blob. */
+/**
+ * setup_data type: a flattened device tree blob.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_DTB } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_DTB); // 2
+ * ```
+ */
 export const SETUP_DTB = 2;
-/** setup_data type: PCI option ROMs. */
+/**
+ * setup_data type: PCI option ROMs.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_PCI } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_PCI); // 3
+ * ```
+ */
 export const SETUP_PCI = 3;
-/** setup_data type: EFI runtime data. */
+/**
+ * setup_data type: EFI runtime data.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_EFI } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_EFI); // 4
+ * ```
+ */
 export const SETUP_EFI = 4;
-/** setup_data type: Apple device properties. */
+/**
+ * setup_data type: Apple device properties.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_APPLE_PROPERTIES } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_APPLE_PROPERTIES); // 5
+ * ```
+ */
 export const SETUP_APPLE_PROPERTIES = 5;
-/** setup_data type: Jailhouse hypervisor data. */
+/**
+ * setup_data type: Jailhouse hypervisor data.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_JAILHOUSE } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_JAILHOUSE); // 6
+ * ```
+ */
 export const SETUP_JAILHOUSE = 6;
-/** setup_data type: confidential computing blob. */
+/**
+ * setup_data type: confidential computing blob.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_CC_BLOB } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_CC_BLOB); // 7
+ * ```
+ */
 export const SETUP_CC_BLOB = 7;
-/** setup_data type: IMA measurement log. */
+/**
+ * setup_data type: IMA measurement log.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_IMA } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_IMA); // 8
+ * ```
+ */
 export const SETUP_IMA = 8;
-/** setup_data type: bytes of entropy for the kernel's RNG. */
+/**
+ * setup_data type: bytes of entropy for the kernel's RNG.
+ *
+ * @example
+ * ```ts
+ * import { SETUP_RNG_SEED } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_RNG_SEED); // 9
+ * ```
+ */
 export const SETUP_RNG_SEED = 9;
-/** The highest type the installed header knows (`SETUP_ENUM_MAX`). */
+/**
+ * The highest type the installed header knows (`SETUP_ENUM_MAX`).
+ *
+ * @example
+ * ```ts
+ * import { SETUP_ENUM_MAX } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_ENUM_MAX); // 9
+ * ```
+ */
 export const SETUP_ENUM_MAX: number = SETUP_RNG_SEED;
-/** Flag: the node's data is a {@linkcode SetupIndirect} (protocol 2.15+). */
+/**
+ * Flag: the node's data is a {@linkcode SetupIndirect} (protocol 2.15+).
+ *
+ * @example
+ * ```ts
+ * import { SETUP_INDIRECT } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_INDIRECT.toString(16)); // 80000000
+ * ```
+ */
 export const SETUP_INDIRECT = 0x8000_0000;
 
-/** The protocol version that introduced `hdr.setup_data` (boot.rst: "Protocol: 2.09+"). */
+/**
+ * The protocol version that introduced `hdr.setup_data` (boot.rst: "Protocol: 2.09+").
+ *
+ * @example
+ * ```ts
+ * import { SETUP_DATA_MIN_PROTOCOL } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_DATA_MIN_PROTOCOL.toString(16)); // 209
+ * ```
+ */
 export const SETUP_DATA_MIN_PROTOCOL: number = 0x0209;
-/** The protocol version that introduced `struct setup_indirect` ("introduced in protocol 2.15"). */
+/**
+ * The protocol version that introduced `struct setup_indirect` ("introduced in protocol 2.15").
+ *
+ * @example
+ * ```ts
+ * import { SETUP_INDIRECT_MIN_PROTOCOL } from "@linux-loader/linux-loader/abi";
+ * console.log(SETUP_INDIRECT_MIN_PROTOCOL.toString(16)); // 20f
+ * ```
+ */
 export const SETUP_INDIRECT_MIN_PROTOCOL = 0x020f;

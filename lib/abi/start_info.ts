@@ -9,24 +9,96 @@
 
 import { Struct } from "./struct.ts";
 
-/** `hvm_start_info.magic`: "xEn3" with the 0x80 bit of the "E" set. */
+/**
+ * `hvm_start_info.magic`: "xEn3" with the 0x80 bit of the "E" set.
+ *
+ * @example
+ * ```ts
+ * import { XEN_HVM_START_MAGIC_VALUE } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_HVM_START_MAGIC_VALUE.toString(16)); // 336ec578
+ * ```
+ */
 export const XEN_HVM_START_MAGIC_VALUE = 0x336ec578;
-/** The `hvm_start_info` version with the memory map fields. */
+/**
+ * The `hvm_start_info` version with the memory map fields.
+ *
+ * @example
+ * ```ts
+ * import { HVM_START_INFO_VERSION } from "@linux-loader/linux-loader/abi";
+ * console.log(HVM_START_INFO_VERSION); // 1
+ * ```
+ */
 export const HVM_START_INFO_VERSION = 1;
 
-/** Memory map type: RAM. */
+/**
+ * Memory map type: RAM.
+ *
+ * @example
+ * ```ts
+ * import { XEN_HVM_MEMMAP_TYPE_RAM } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_HVM_MEMMAP_TYPE_RAM); // 1
+ * ```
+ */
 export const XEN_HVM_MEMMAP_TYPE_RAM = 1;
-/** Memory map type: reserved. */
+/**
+ * Memory map type: reserved.
+ *
+ * @example
+ * ```ts
+ * import { XEN_HVM_MEMMAP_TYPE_RESERVED } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_HVM_MEMMAP_TYPE_RESERVED); // 2
+ * ```
+ */
 export const XEN_HVM_MEMMAP_TYPE_RESERVED = 2;
-/** Memory map type: ACPI. */
+/**
+ * Memory map type: ACPI.
+ *
+ * @example
+ * ```ts
+ * import { XEN_HVM_MEMMAP_TYPE_ACPI } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_HVM_MEMMAP_TYPE_ACPI); // 3
+ * ```
+ */
 export const XEN_HVM_MEMMAP_TYPE_ACPI = 3;
-/** Memory map type: ACPI NVS. */
+/**
+ * Memory map type: ACPI NVS.
+ *
+ * @example
+ * ```ts
+ * import { XEN_HVM_MEMMAP_TYPE_NVS } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_HVM_MEMMAP_TYPE_NVS); // 4
+ * ```
+ */
 export const XEN_HVM_MEMMAP_TYPE_NVS = 4;
-/** Memory map type: unusable. */
+/**
+ * Memory map type: unusable.
+ *
+ * @example
+ * ```ts
+ * import { XEN_HVM_MEMMAP_TYPE_UNUSABLE } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_HVM_MEMMAP_TYPE_UNUSABLE); // 5
+ * ```
+ */
 export const XEN_HVM_MEMMAP_TYPE_UNUSABLE = 5;
-/** Memory map type: disabled. */
+/**
+ * Memory map type: disabled.
+ *
+ * @example
+ * ```ts
+ * import { XEN_HVM_MEMMAP_TYPE_DISABLED } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_HVM_MEMMAP_TYPE_DISABLED); // 6
+ * ```
+ */
 export const XEN_HVM_MEMMAP_TYPE_DISABLED = 6;
-/** Memory map type: persistent memory. */
+/**
+ * Memory map type: persistent memory.
+ *
+ * @example
+ * ```ts
+ * import { XEN_HVM_MEMMAP_TYPE_PMEM } from "@linux-loader/linux-loader/abi";
+ * console.log(XEN_HVM_MEMMAP_TYPE_PMEM); // 7
+ * ```
+ */
 export const XEN_HVM_MEMMAP_TYPE_PMEM = 7;
 
 /** `struct hvm_start_info` (56 bytes). */
@@ -58,7 +130,7 @@ export interface HvmStartInfo {
  *
  * @example
  * ```ts
- * import { HVM_START_INFO, XEN_HVM_START_MAGIC_VALUE } from "@linux-loader/linux-loader";
+ * import { HVM_START_INFO, XEN_HVM_START_MAGIC_VALUE } from "@linux-loader/linux-loader/abi";
  * const b = HVM_START_INFO.encode({ magic: XEN_HVM_START_MAGIC_VALUE, version: 1 });
  * console.log(b.length, HVM_START_INFO.decode(b).magic.toString(16)); // 56 336ec578
  * ```
@@ -93,7 +165,7 @@ export interface HvmModlistEntry {
  *
  * @example
  * ```ts
- * import { HVM_MODLIST_ENTRY } from "@linux-loader/linux-loader";
+ * import { HVM_MODLIST_ENTRY } from "@linux-loader/linux-loader/abi";
  * console.log(HVM_MODLIST_ENTRY.size); // 32
  * ```
  */
@@ -121,7 +193,7 @@ export interface HvmMemmapTableEntry {
  *
  * @example
  * ```ts
- * import { HVM_MEMMAP_TABLE_ENTRY } from "@linux-loader/linux-loader";
+ * import { HVM_MEMMAP_TABLE_ENTRY } from "@linux-loader/linux-loader/abi";
  * console.log(HVM_MEMMAP_TABLE_ENTRY.size); // 24
  * ```
  */

@@ -48,7 +48,7 @@ function kindSize(k: FieldKind): number {
  *
  * @example
  * ```ts
- * import { Struct } from "@linux-loader/linux-loader";
+ * import { Struct } from "@linux-loader/linux-loader/abi";
  * interface Pair { a: number; b: bigint }
  * const PAIR = new Struct<Pair>("pair", 16, [["a", 0, "u32"], ["b", 8, "u64"]]);
  * const dv = new DataView(new ArrayBuffer(16));

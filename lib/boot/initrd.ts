@@ -58,15 +58,55 @@ export interface PlaceInitrdOptions {
   maxAddr?: number;
 }
 
-/** The highest initrd byte for protocols before 2.03 (boot.rst: "the maximum address is 0x37FFFFFF"). */
+/**
+ * The highest initrd byte for protocols before 2.03 (boot.rst: "the maximum address is 0x37FFFFFF").
+ *
+ * @example
+ * ```ts
+ * import { INITRD_ADDR_MAX_DEFAULT } from "@linux-loader/linux-loader/abi";
+ * console.log(INITRD_ADDR_MAX_DEFAULT.toString(16)); // 37ffffff
+ * ```
+ */
 export const INITRD_ADDR_MAX_DEFAULT = 0x37ff_ffff;
-/** Protocol version that introduced `initrd_addr_max`. */
+/**
+ * Protocol version that introduced `initrd_addr_max`.
+ *
+ * @example
+ * ```ts
+ * import { INITRD_ADDR_MAX_PROTOCOL } from "@linux-loader/linux-loader/abi";
+ * console.log(INITRD_ADDR_MAX_PROTOCOL.toString(16)); // 203
+ * ```
+ */
 export const INITRD_ADDR_MAX_PROTOCOL = 0x0203;
-/** Protocol version that introduced `xloadflags` and the `ext_ramdisk_*` fields for loading above 4 GiB. */
+/**
+ * Protocol version that introduced `xloadflags` and the `ext_ramdisk_*` fields for loading above 4 GiB.
+ *
+ * @example
+ * ```ts
+ * import { ABOVE_4G_PROTOCOL } from "@linux-loader/linux-loader/abi";
+ * console.log(ABOVE_4G_PROTOCOL.toString(16)); // 20c
+ * ```
+ */
 export const ABOVE_4G_PROTOCOL = 0x020c;
-/** The oldest protocol with initrd support (boot.rst: "Protocol 2.00 [...] Added bzImage and initrd support"). */
+/**
+ * The oldest protocol with initrd support (boot.rst: "Protocol 2.00 [...] Added bzImage and initrd support").
+ *
+ * @example
+ * ```ts
+ * import { INITRD_MIN_PROTOCOL } from "@linux-loader/linux-loader/abi";
+ * console.log(INITRD_MIN_PROTOCOL.toString(16)); // 200
+ * ```
+ */
 export const INITRD_MIN_PROTOCOL = 0x0200;
-/** Default initrd alignment: one page. */
+/**
+ * Default initrd alignment: one page.
+ *
+ * @example
+ * ```ts
+ * import { INITRD_DEFAULT_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(INITRD_DEFAULT_ALIGN.toString(16)); // 1000
+ * ```
+ */
 export const INITRD_DEFAULT_ALIGN = 0x1000;
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -207,7 +247,7 @@ export function placeInitrd(mem: GuestMemory, size: number, opts: PlaceInitrdOpt
  * @example
  * ```ts
  * import { fromBytes, planInitrd } from "@linux-loader/linux-loader";
- * const plan = planInitrd({ addr: 0x1000000, size: 4 }, fromBytes(new Uint8Array(4)));
+ * const plan = planInitrd({ addr: 0x1000000, size: 4 }, await fromBytes(new Uint8Array(4)));
  * console.log(plan.steps[0].kind, plan.steps[0].guestAddr.toString(16)); // copy 1000000
  * ```
  */
@@ -287,7 +327,8 @@ export function zeroPageInitrdFields(placement: InitrdPlacement, header?: Initrd
  *
  * @example
  * ```ts
- * import { BOOT_PARAMS, SETUP_HEADER, writeZeroPageInitrd } from "@linux-loader/linux-loader";
+ * import { writeZeroPageInitrd } from "@linux-loader/linux-loader";
+ * import { BOOT_PARAMS, SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const zp = new Uint8Array(BOOT_PARAMS.size);
  * writeZeroPageInitrd(zp, { addr: 0x3000000, size: 0x800 });
  * console.log(SETUP_HEADER.decode(zp, BOOT_PARAMS.offsetOf("hdr")).ramdisk_image.toString(16)); // 3000000
@@ -310,7 +351,8 @@ export function writeZeroPageInitrd(zeroPage: Uint8Array, placement: InitrdPlace
  *
  * @example
  * ```ts
- * import { HVM_MODLIST_ENTRY, pvhInitrdModule } from "@linux-loader/linux-loader";
+ * import { pvhInitrdModule } from "@linux-loader/linux-loader";
+ * import { HVM_MODLIST_ENTRY } from "@linux-loader/linux-loader/abi";
  * const e = HVM_MODLIST_ENTRY.decode(pvhInitrdModule({ addr: 0x3000000, size: 0x800 }));
  * console.log(e.paddr.toString(16), e.size); // 3000000 2048n
  * ```

@@ -42,6 +42,13 @@ export interface ReservedRange {
 /**
  * The legacy hole below 1 MiB as Firecracker and QEMU report it: the EBDA from 0x9fc00 (639 KiB of
  * conventional memory), the VGA window at 0xa0000 and the BIOS ROM area up to 0x100000, all reserved.
+ *
+ * @example
+ * ```ts
+ * import { buildMemmap, GuestMemory, X86_LEGACY_HOLE } from "@linux-loader/linux-loader";
+ * const e820 = buildMemmap(GuestMemory.fromRanges([[0, 64 << 20]]), { reserved: [X86_LEGACY_HOLE] });
+ * console.log(e820.map((e) => e.addr.toString(16))); // [ "0", "9fc00", "100000" ]
+ * ```
  */
 export const X86_LEGACY_HOLE: Readonly<ReservedRange> = Object.freeze({
   addr: 0x9fc00,
@@ -162,7 +169,7 @@ export interface MemmapEncodeOptions {
  *
  * @example
  * ```ts
- * import { E820_RAM, encodeE820Table } from "@linux-loader/linux-loader";
+ * import { E820_RAM, encodeE820Table } from "@linux-loader/linux-loader/abi";
  * const bytes = encodeE820Table([{ addr: 0x100000, size: 0x100000, type: E820_RAM }]);
  * console.log(bytes.length, new DataView(bytes.buffer).getBigUint64(0, true).toString(16)); // 20 100000
  * ```
@@ -185,7 +192,7 @@ export function encodeE820Table(entries: readonly MemmapEntry[], opts: MemmapEnc
  *
  * @example
  * ```ts
- * import { E820_RAM, encodeHvmMemmap } from "@linux-loader/linux-loader";
+ * import { E820_RAM, encodeHvmMemmap } from "@linux-loader/linux-loader/abi";
  * console.log(encodeHvmMemmap([{ addr: 0, size: 0x9fc00, type: E820_RAM }]).length); // 24
  * ```
  */
@@ -211,7 +218,8 @@ export function encodeHvmMemmap(entries: readonly MemmapEntry[], opts: MemmapEnc
  *
  * @example
  * ```ts
- * import { E820_RAM, splitE820 } from "@linux-loader/linux-loader";
+ * import { splitE820 } from "@linux-loader/linux-loader";
+ * import { E820_RAM } from "@linux-loader/linux-loader/abi";
  * const map = Array.from({ length: 130 }, (_, i) => ({ addr: i * 0x2000, size: 0x1000, type: E820_RAM }));
  * const { zeroPage, extended } = splitE820(map);
  * console.log(zeroPage.length, extended.length); // 128 2

@@ -78,7 +78,15 @@ export interface SetupDataLayout {
   plan: Plan;
 }
 
-/** The default size of an RNG seed: 32 bytes, as QEMU passes. */
+/**
+ * The default size of an RNG seed: 32 bytes, as QEMU passes.
+ *
+ * @example
+ * ```ts
+ * import { RNG_SEED_DEFAULT_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(RNG_SEED_DEFAULT_SIZE); // 32
+ * ```
+ */
 export const RNG_SEED_DEFAULT_SIZE = 32;
 
 const U32_MAX = 0xffff_ffff;
@@ -202,7 +210,8 @@ export function writeSetupData(
  *
  * @example
  * ```ts
- * import { rngSeedSetupData, SETUP_RNG_SEED } from "@linux-loader/linux-loader";
+ * import { rngSeedSetupData } from "@linux-loader/linux-loader";
+ * import { SETUP_RNG_SEED } from "@linux-loader/linux-loader/abi";
  * const e = rngSeedSetupData();
  * console.log(e.type === SETUP_RNG_SEED, e.data.length); // true 32
  * ```
@@ -245,7 +254,8 @@ export function dtbSetupData(dtb: Uint8Array): SetupDataEntry {
  *
  * @example
  * ```ts
- * import { E820_RAM, e820ExtSetupData } from "@linux-loader/linux-loader";
+ * import { e820ExtSetupData } from "@linux-loader/linux-loader";
+ * import { E820_RAM } from "@linux-loader/linux-loader/abi";
  * console.log(e820ExtSetupData([{ addr: 0x1_0000_0000, size: 0x1000, type: E820_RAM }]).data.length); // 20
  * ```
  */

@@ -22,23 +22,95 @@
 import { ConfiguratorError, hex } from "../errors.ts";
 import type { Plan } from "../plan.ts";
 
-/** CR0.PE: protected mode. */
+/**
+ * CR0.PE: protected mode.
+ *
+ * @example
+ * ```ts
+ * import { X86_CR0_PE } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_CR0_PE); // 1
+ * ```
+ */
 export const X86_CR0_PE = 1 << 0;
-/** CR0.ET: extension type (always 1 on modern CPUs). */
+/**
+ * CR0.ET: extension type (always 1 on modern CPUs).
+ *
+ * @example
+ * ```ts
+ * import { X86_CR0_ET } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_CR0_ET); // 16
+ * ```
+ */
 export const X86_CR0_ET = 1 << 4;
-/** CR0.NE: native x87 error reporting. */
+/**
+ * CR0.NE: native x87 error reporting.
+ *
+ * @example
+ * ```ts
+ * import { X86_CR0_NE } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_CR0_NE); // 32
+ * ```
+ */
 export const X86_CR0_NE = 1 << 5;
-/** CR0.PG: paging (bit 31). */
+/**
+ * CR0.PG: paging (bit 31).
+ *
+ * @example
+ * ```ts
+ * import { X86_CR0_PG } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_CR0_PG.toString(16)); // 80000000
+ * ```
+ */
 export const X86_CR0_PG = 0x8000_0000;
-/** CR4.PAE: physical address extension, needed for long mode. */
+/**
+ * CR4.PAE: physical address extension, needed for long mode.
+ *
+ * @example
+ * ```ts
+ * import { X86_CR4_PAE } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_CR4_PAE); // 32
+ * ```
+ */
 export const X86_CR4_PAE = 1 << 5;
-/** EFER.LME: long mode enable. */
+/**
+ * EFER.LME: long mode enable.
+ *
+ * @example
+ * ```ts
+ * import { X86_EFER_LME } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_EFER_LME.toString(16)); // 100
+ * ```
+ */
 export const X86_EFER_LME = 1 << 8;
-/** EFER.LMA: long mode active. */
+/**
+ * EFER.LMA: long mode active.
+ *
+ * @example
+ * ```ts
+ * import { X86_EFER_LMA } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_EFER_LMA.toString(16)); // 400
+ * ```
+ */
 export const X86_EFER_LMA = 1 << 10;
-/** The EFER model-specific register number. */
+/**
+ * The EFER model-specific register number.
+ *
+ * @example
+ * ```ts
+ * import { X86_MSR_EFER } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_MSR_EFER.toString(16)); // c0000080
+ * ```
+ */
 export const X86_MSR_EFER = 0xc000_0080;
-/** RFLAGS with only the reserved bit 1 set: interrupts off. */
+/**
+ * RFLAGS with only the reserved bit 1 set: interrupts off.
+ *
+ * @example
+ * ```ts
+ * import { X86_RFLAGS_DEFAULT } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_RFLAGS_DEFAULT); // 2
+ * ```
+ */
 export const X86_RFLAGS_DEFAULT = 0x2;
 
 /** Page-table entry bits: present, writable, and (in a PDE) a 2 MiB page. */
@@ -54,6 +126,12 @@ const MAX_IDENTITY_GIB = 512;
 /**
  * GDT descriptor flags in Firecracker's 16-bit form: bits 0..7 are the access byte (P, DPL, S, type),
  * bits 12..15 the G, D/B, L, AVL nibble.
+ *
+ * @example
+ * ```ts
+ * import { GDT_FLAGS } from "@linux-loader/linux-loader/abi";
+ * console.log(GDT_FLAGS); // { code64: 41115, code32: 49307, data: 49299, tss: 32907 }
+ * ```
  */
 export const GDT_FLAGS: Readonly<{ code64: number; code32: number; data: number; tss: number }> = Object.freeze({
   /** Flat 64-bit code: G=1, L=1, P=1, S=1, type 0xb (execute/read, accessed). */
@@ -237,7 +315,15 @@ export interface X86LongModeOptions {
   identityGiB?: number;
 }
 
-/** GDT selectors of the boot GDT: index 1 code, 2 data, 3 TSS. */
+/**
+ * GDT selectors of the boot GDT: index 1 code, 2 data, 3 TSS.
+ *
+ * @example
+ * ```ts
+ * import { BOOT_GDT_SELECTORS } from "@linux-loader/linux-loader/abi";
+ * console.log(BOOT_GDT_SELECTORS); // { code: 8, data: 16, tss: 24 }
+ * ```
+ */
 export const BOOT_GDT_SELECTORS: Readonly<{ code: number; data: number; tss: number }> = Object.freeze({
   code: 0x08,
   data: 0x10,

@@ -34,7 +34,15 @@ import { encodeBootParams } from "../configurator/linux.ts";
 import { ABOVE_4G_PROTOCOL, canLoadAbove4G, type InitrdPlacement, zeroPageInitrdFields } from "./initrd.ts";
 import type { MemmapEntry } from "./memmap.ts";
 
-/** Protocol versions at which the fields this builder writes appeared (boot.rst's "Protocol:" lines). */
+/**
+ * Protocol versions at which the fields this builder writes appeared (boot.rst's "Protocol:" lines).
+ *
+ * @example
+ * ```ts
+ * import { ZERO_PAGE_PROTOCOL } from "@linux-loader/linux-loader/abi";
+ * console.log(Object.keys(ZERO_PAGE_PROTOCOL).slice(0, 4)); // [ "HEAP_END_PTR", "CMD_LINE_PTR", "EXT_LOADER", "CMDLINE_SIZE" ]
+ * ```
+ */
 export const ZERO_PAGE_PROTOCOL: {
   readonly HEAP_END_PTR: number;
   readonly CMD_LINE_PTR: number;
@@ -63,15 +71,53 @@ export const ZERO_PAGE_PROTOCOL: {
 /**
  * Before protocol 2.06 the command line limit is 255 (boot.rst: "With protocol version 2.05 and earlier, the
  * maximum size was 255").
+ *
+ * @example
+ * ```ts
+ * import { CMDLINE_SIZE_DEFAULT } from "@linux-loader/linux-loader/abi";
+ * console.log(CMDLINE_SIZE_DEFAULT); // 255
+ * ```
  */
 export const CMDLINE_SIZE_DEFAULT = 255;
-/** `vid_mode` "normal" (boot.rst, `vga=normal`: 0xFFFF). */
+/**
+ * `vid_mode` "normal" (boot.rst, `vga=normal`: 0xFFFF).
+ *
+ * @example
+ * ```ts
+ * import { VID_MODE_NORMAL } from "@linux-loader/linux-loader/abi";
+ * console.log(VID_MODE_NORMAL.toString(16)); // ffff
+ * ```
+ */
 export const VID_MODE_NORMAL = 0xffff;
-/** Default `kernel_alignment` for an ELF kernel, as Firecracker and Cloud Hypervisor set it (16 MiB). */
+/**
+ * Default `kernel_alignment` for an ELF kernel, as Firecracker and Cloud Hypervisor set it (16 MiB).
+ *
+ * @example
+ * ```ts
+ * import { ELF_KERNEL_ALIGNMENT } from "@linux-loader/linux-loader/abi";
+ * console.log(ELF_KERNEL_ALIGNMENT.toString(16)); // 1000000
+ * ```
+ */
 export const ELF_KERNEL_ALIGNMENT = 0x100_0000;
-/** `initrd_addr_max` of an x86_64 kernel (`arch/x86/boot/header.S`: 0x7fffffff). */
+/**
+ * `initrd_addr_max` of an x86_64 kernel (`arch/x86/boot/header.S`: 0x7fffffff).
+ *
+ * @example
+ * ```ts
+ * import { X86_64_INITRD_ADDR_MAX } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_64_INITRD_ADDR_MAX.toString(16)); // 7fffffff
+ * ```
+ */
 export const X86_64_INITRD_ADDR_MAX = 0x7fff_ffff;
-/** `cmdline_size` of an x86 kernel (`COMMAND_LINE_SIZE` 2048, without the NUL). */
+/**
+ * `cmdline_size` of an x86 kernel (`COMMAND_LINE_SIZE` 2048, without the NUL).
+ *
+ * @example
+ * ```ts
+ * import { X86_CMDLINE_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(X86_CMDLINE_SIZE.toString(16)); // 7ff
+ * ```
+ */
 export const X86_CMDLINE_SIZE = 2047;
 
 /**
@@ -190,7 +236,8 @@ export function protocolVersion(header: Partial<SetupHeader>): number {
  *
  * @example An ELF kernel's zero page with a command line, memory map and initrd
  * ```ts
- * import { BOOT_PARAMS, buildZeroPage, decodeBootParams, E820_RAM } from "@linux-loader/linux-loader";
+ * import { buildZeroPage } from "@linux-loader/linux-loader";
+ * import { BOOT_PARAMS, decodeBootParams, E820_RAM } from "@linux-loader/linux-loader/abi";
  * const zp = buildZeroPage({
  *   cmdline: { addr: 0x20000, length: 13 },
  *   e820: [{ addr: 0, size: 0x9fc00, type: E820_RAM }, { addr: 0x100000, size: 0x7f00000, type: E820_RAM }],
@@ -302,7 +349,7 @@ export function buildZeroPage(opts: ZeroPageOptions = {}): Uint8Array {
 }
 
 /**
- * The zero page as {@linkcode BootParams} at `addr`, for `LinuxBootConfigurator.writeBootparams(params, mem)`
+ * The zero page as {@linkcode BootParams} at `addr`, for `LinuxBootConfigurator.writeBootparams(mem, params)`
  * (which checks the range against guest memory and writes it through a plan). Errors as
  * {@linkcode buildZeroPage}.
  *
@@ -310,7 +357,7 @@ export function buildZeroPage(opts: ZeroPageOptions = {}): Uint8Array {
  * ```ts
  * import { GuestMemory, LinuxBootConfigurator, zeroPageBootParams } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
- * LinuxBootConfigurator.writeBootparams(zeroPageBootParams(0x7000, { cmdline: { addr: 0x20000, length: 4 } }), mem);
+ * LinuxBootConfigurator.writeBootparams(mem, zeroPageBootParams(0x7000, { cmdline: { addr: 0x20000, length: 4 } }));
  * console.log(mem.readU32(0x7000 + 0x228).toString(16)); // 20000
  * ```
  */

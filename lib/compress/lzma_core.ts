@@ -7,8 +7,10 @@
  * follows (range decoder normalised after every bit, the same probability model and checks).
  *
  * Memory: the window is the dictionary, capped at the output limit: `min(dictionary size, maxOutput)`
- * rounded up to 16 bytes. It starts small and doubles while the output grows, so a 128 MiB dictionary over
- * 1 MiB of output costs about 1 MiB. Output leaves the window in chunks of at most
+ * rounded up to 16 bytes, allocated once when the first byte is produced. A fresh ArrayBuffer is zero
+ * pages until written (calloc/mmap in V8 and the browsers), so only `min(window, output)` of it becomes
+ * resident: a 128 MiB dictionary over 1 MiB of output costs about 1 MiB, and no outgrown copies are left
+ * for the garbage collector. Output leaves the window in chunks of at most
  * {@linkcode LZMA_FLUSH_CHUNK} bytes, handed to the sink as views of the window.
  *
  * Bounded work: every decoded symbol produces at least one byte (or is the end marker), and output is
@@ -34,9 +36,6 @@ export const LZMA_IN_REQUIRED = 64;
 
 /** Largest window allocated (the dictionary is capped here; distances beyond it are reported as corrupt). */
 export const LZMA_MAX_WINDOW = 0x7fff_f000;
-
-/** First window allocation; it doubles as output grows, up to the dictionary size. */
-const INITIAL_WINDOW = 64 << 10;
 
 /** Number of states of the LZMA state machine ("kNumStates"). */
 const STATES = 12;
@@ -158,9 +157,13 @@ export class LzmaDecoder {
   /** Bytes of the current match still to copy (a match cut by the output limit). */
   private len = 0;
 
-  // Range decoder (both unsigned 32-bit).
-  private range = 0;
-  private code = 0;
+  // Range decoder (both unsigned 32-bit). Initialised above 2^31 so the fields hold doubles from the
+  // start: a field that starts as a small integer is deoptimised the first time it stores a larger one.
+  private range = 0xffff_ffff;
+  private code = 0xffff_ffff;
+
+  /** Output bytes the next `decode` call may produce at most: ramps up from 1 KiB to LZMA_FLUSH_CHUNK. */
+  private runSize = 1024;
 
   /** Padded copy of the input's last bytes (see {@linkcode LZMA_IN_REQUIRED}). */
   private readonly tail = new Uint8Array(LZMA_IN_REQUIRED * 2);
@@ -257,7 +260,11 @@ export class LzmaDecoder {
       // marker right at the limit is still read; producing that byte is the error.
       const budget = this.maxOutput - this.totalOut + 1;
       const limit = this.pos +
-        Math.min(this.wrapAt - this.pos, this.flushed + LZMA_FLUSH_CHUNK - this.pos, remaining, budget);
+        Math.min(this.wrapAt - this.pos, this.flushed + LZMA_FLUSH_CHUNK - this.pos, remaining, budget, this.runSize);
+      // Short first calls let every path of the hot loop (its exits too) run before the JIT compiles it
+      // while it is inside its first long loop, which would leave them without type feedback (a deopt
+      // per exit, then a recompile).
+      if (this.runSize < LZMA_FLUSH_CHUNK) this.runSize *= 2;
       const before = this.pos;
       if (ip <= safe) {
         ip = this.decode(input, ip, safe, limit);
@@ -331,7 +338,7 @@ export class LzmaDecoder {
     if (this.pos < this.wrapAt) return;
     this.flush();
     if (this.wrapAt < this.winMax) {
-      const size = Math.min(this.winMax, Math.max(INITIAL_WINDOW, this.win.length * 2));
+      const size = this.winMax;
       let grown: Uint8Array;
       try {
         grown = new Uint8Array(size);
@@ -420,7 +427,7 @@ export class LzmaDecoder {
       // is_match[state][pos_state]
       pi = IS_MATCH + (state << 4) + posState;
       prob = probs[pi];
-      bound = ((range >>> 11) * prob) >>> 0;
+      bound = Math.imul(range >>> 11, prob) >>> 0;
       if (code < bound) {
         range = bound;
         probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -436,7 +443,7 @@ export class LzmaDecoder {
           do {
             pi = base + sym;
             prob = probs[pi];
-            bound = ((range >>> 11) * prob) >>> 0;
+            bound = Math.imul(range >>> 11, prob) >>> 0;
             if (code < bound) {
               range = bound;
               probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -464,7 +471,7 @@ export class LzmaDecoder {
             matchByte <<= 1;
             pi = base + offset + matchBit + sym;
             prob = probs[pi];
-            bound = ((range >>> 11) * prob) >>> 0;
+            bound = Math.imul(range >>> 11, prob) >>> 0;
             if (code < bound) {
               range = bound;
               probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -498,7 +505,7 @@ export class LzmaDecoder {
       // is_rep[state]
       pi = IS_REP + state;
       prob = probs[pi];
-      bound = ((range >>> 11) * prob) >>> 0;
+      bound = Math.imul(range >>> 11, prob) >>> 0;
       let lenBase: number;
       if (code < bound) {
         range = bound;
@@ -527,7 +534,7 @@ export class LzmaDecoder {
         // is_rep0[state]
         pi = IS_REP_G0 + state;
         prob = probs[pi];
-        bound = ((range >>> 11) * prob) >>> 0;
+        bound = Math.imul(range >>> 11, prob) >>> 0;
         if (code < bound) {
           range = bound;
           probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -538,7 +545,7 @@ export class LzmaDecoder {
           // is_rep0_long[state][pos_state]
           pi = IS_REP0_LONG + (state << 4) + posState;
           prob = probs[pi];
-          bound = ((range >>> 11) * prob) >>> 0;
+          bound = Math.imul(range >>> 11, prob) >>> 0;
           if (code < bound) {
             range = bound;
             probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -577,7 +584,7 @@ export class LzmaDecoder {
           // is_rep1[state]
           pi = IS_REP_G1 + state;
           prob = probs[pi];
-          bound = ((range >>> 11) * prob) >>> 0;
+          bound = Math.imul(range >>> 11, prob) >>> 0;
           if (code < bound) {
             range = bound;
             probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -597,7 +604,7 @@ export class LzmaDecoder {
             // is_rep2[state]
             pi = IS_REP_G2 + state;
             prob = probs[pi];
-            bound = ((range >>> 11) * prob) >>> 0;
+            bound = Math.imul(range >>> 11, prob) >>> 0;
             if (code < bound) {
               range = bound;
               probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -631,7 +638,7 @@ export class LzmaDecoder {
       let lenAdd: number;
       pi = lenBase + LEN_CHOICE;
       prob = probs[pi];
-      bound = ((range >>> 11) * prob) >>> 0;
+      bound = Math.imul(range >>> 11, prob) >>> 0;
       if (code < bound) {
         range = bound;
         probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -652,7 +659,7 @@ export class LzmaDecoder {
         }
         pi = lenBase + LEN_CHOICE2;
         prob = probs[pi];
-        bound = ((range >>> 11) * prob) >>> 0;
+        bound = Math.imul(range >>> 11, prob) >>> 0;
         if (code < bound) {
           range = bound;
           probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -683,7 +690,7 @@ export class LzmaDecoder {
         do {
           pi = treeBase + sym;
           prob = probs[pi];
-          bound = ((range >>> 11) * prob) >>> 0;
+          bound = Math.imul(range >>> 11, prob) >>> 0;
           if (code < bound) {
             range = bound;
             probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -709,7 +716,7 @@ export class LzmaDecoder {
         do {
           pi = slotBase + sym;
           prob = probs[pi];
-          bound = ((range >>> 11) * prob) >>> 0;
+          bound = Math.imul(range >>> 11, prob) >>> 0;
           if (code < bound) {
             range = bound;
             probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);
@@ -761,7 +768,7 @@ export class LzmaDecoder {
           for (let i = 0; i < reverseBits; i++) {
             pi = reverseBase + sym;
             prob = probs[pi];
-            bound = ((range >>> 11) * prob) >>> 0;
+            bound = Math.imul(range >>> 11, prob) >>> 0;
             if (code < bound) {
               range = bound;
               probs[pi] = prob + ((BIT_MODEL_TOTAL - prob) >>> MOVE_BITS);

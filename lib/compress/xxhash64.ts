@@ -16,6 +16,10 @@ const P3_HI = 0x165667b1, P3_LO = 0x9e3779f9; // PRIME64_3 = 0x165667B19E3779F9
 const P4_HI = 0x85ebca77, P4_LO = 0xc2b2ae63; // PRIME64_4 = 0x85EBCA77C2B2AE63
 const P5_HI = 0x27d4eb2f, P5_LO = 0x165667c5; // PRIME64_5 = 0x27D4EB2F165667C5
 
+// 16-bit halves of the low words of PRIME64_1 and PRIME64_2 (for the high word of a product).
+const P1_LO_L = P1_LO & 0xffff, P1_LO_H = P1_LO >>> 16;
+const P2_LO_L = P2_LO & 0xffff, P2_LO_H = P2_LO >>> 16;
+
 /** Bytes per stripe: four 8-byte lanes. */
 const STRIPE = 32;
 
@@ -99,61 +103,121 @@ export class Xxh64 {
     return [this.rh, this.rl];
   }
 
-  // Consumes whole stripes data[p, end) ((end - p) % 32 === 0) into the four accumulators.
+  // Consumes whole stripes data[p, end) ((end - p) % 32 === 0) into the four accumulators. Everything is int32
+  // arithmetic (values are bit patterns; `| 0` keeps sums in 32 bits), the 64-bit products written out per lane
+  // so that nothing leaves registers: a * b's high word is built from 16-bit halves whose products fit 32 bits.
   private stripes(d: Uint8Array, p: number, end: number): void {
     const a = this.acc;
-    let v1h = a[0], v1l = a[1], v2h = a[2], v2l = a[3];
-    let v3h = a[4], v3l = a[5], v4h = a[6], v4l = a[7];
+    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    let v1h = a[0] | 0, v1l = a[1] | 0, v2h = a[2] | 0, v2l = a[3] | 0;
+    let v3h = a[4] | 0, v3l = a[5] | 0, v4h = a[6] | 0, v4l = a[7] | 0;
+    let xl: number, xh: number, aL: number, aH: number, t: number, m1: number, m2: number;
+    let mid: number, ml: number, mh: number, sl: number, sh: number, rh: number, rl: number;
     while (p < end) {
-      // Each lane: acc = rotl(acc + input * P2, 31) * P1, written out four times so that the accumulators stay
-      // in locals.
-      let xl = (d[p] | (d[p + 1] << 8) | (d[p + 2] << 16) | (d[p + 3] << 24)) >>> 0;
-      let xh = (d[p + 4] | (d[p + 5] << 8) | (d[p + 6] << 16) | (d[p + 7] << 24)) >>> 0;
-      let ml = Math.imul(xl, P2_LO) >>> 0;
-      let mh = mulHi(xl, P2_LO) + Math.imul(xh, P2_LO) + Math.imul(xl, P2_HI);
-      let sl = v1l + ml;
-      let sh = (v1h + mh + (sl > 0xffffffff ? 1 : 0)) >>> 0;
-      sl >>>= 0;
-      let rh = ((sh << 31) | (sl >>> 1)) >>> 0;
-      let rl = ((sl << 31) | (sh >>> 1)) >>> 0;
-      v1l = Math.imul(rl, P1_LO) >>> 0;
-      v1h = (mulHi(rl, P1_LO) + Math.imul(rh, P1_LO) + Math.imul(rl, P1_HI)) >>> 0;
-
-      xl = (d[p + 8] | (d[p + 9] << 8) | (d[p + 10] << 16) | (d[p + 11] << 24)) >>> 0;
-      xh = (d[p + 12] | (d[p + 13] << 8) | (d[p + 14] << 16) | (d[p + 15] << 24)) >>> 0;
-      ml = Math.imul(xl, P2_LO) >>> 0;
-      mh = mulHi(xl, P2_LO) + Math.imul(xh, P2_LO) + Math.imul(xl, P2_HI);
-      sl = v2l + ml;
-      sh = (v2h + mh + (sl > 0xffffffff ? 1 : 0)) >>> 0;
-      sl >>>= 0;
-      rh = ((sh << 31) | (sl >>> 1)) >>> 0;
-      rl = ((sl << 31) | (sh >>> 1)) >>> 0;
-      v2l = Math.imul(rl, P1_LO) >>> 0;
-      v2h = (mulHi(rl, P1_LO) + Math.imul(rh, P1_LO) + Math.imul(rl, P1_HI)) >>> 0;
-
-      xl = (d[p + 16] | (d[p + 17] << 8) | (d[p + 18] << 16) | (d[p + 19] << 24)) >>> 0;
-      xh = (d[p + 20] | (d[p + 21] << 8) | (d[p + 22] << 16) | (d[p + 23] << 24)) >>> 0;
-      ml = Math.imul(xl, P2_LO) >>> 0;
-      mh = mulHi(xl, P2_LO) + Math.imul(xh, P2_LO) + Math.imul(xl, P2_HI);
-      sl = v3l + ml;
-      sh = (v3h + mh + (sl > 0xffffffff ? 1 : 0)) >>> 0;
-      sl >>>= 0;
-      rh = ((sh << 31) | (sl >>> 1)) >>> 0;
-      rl = ((sl << 31) | (sh >>> 1)) >>> 0;
-      v3l = Math.imul(rl, P1_LO) >>> 0;
-      v3h = (mulHi(rl, P1_LO) + Math.imul(rh, P1_LO) + Math.imul(rl, P1_HI)) >>> 0;
-
-      xl = (d[p + 24] | (d[p + 25] << 8) | (d[p + 26] << 16) | (d[p + 27] << 24)) >>> 0;
-      xh = (d[p + 28] | (d[p + 29] << 8) | (d[p + 30] << 16) | (d[p + 31] << 24)) >>> 0;
-      ml = Math.imul(xl, P2_LO) >>> 0;
-      mh = mulHi(xl, P2_LO) + Math.imul(xh, P2_LO) + Math.imul(xl, P2_HI);
-      sl = v4l + ml;
-      sh = (v4h + mh + (sl > 0xffffffff ? 1 : 0)) >>> 0;
-      sl >>>= 0;
-      rh = ((sh << 31) | (sl >>> 1)) >>> 0;
-      rl = ((sl << 31) | (sh >>> 1)) >>> 0;
-      v4l = Math.imul(rl, P1_LO) >>> 0;
-      v4h = (mulHi(rl, P1_LO) + Math.imul(rh, P1_LO) + Math.imul(rl, P1_HI)) >>> 0;
+      // lane 1: v1 = rotl(v1 + input * P2, 31) * P1
+      xl = dv.getInt32(p, true);
+      xh = dv.getInt32(p + 4, true);
+      aL = xl & 0xffff, aH = xl >>> 16;
+      t = Math.imul(aL, P2_LO_L), m1 = Math.imul(aH, P2_LO_L), m2 = Math.imul(aL, P2_LO_H);
+      ml = Math.imul(xl, P2_LO);
+      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
+      mh = (Math.imul(aH, P2_LO_H) + (m1 >>> 16)) | 0;
+      mh = (mh + (m2 >>> 16)) | 0;
+      mh = (mh + (mid >>> 16)) | 0;
+      mh = (mh + Math.imul(xh, P2_LO)) | 0;
+      mh = (mh + Math.imul(xl, P2_HI)) | 0;
+      sl = (v1l + ml) | 0;
+      sh = (v1h + mh) | 0;
+      sh = (sh + ((sl >>> 0) < (ml >>> 0) ? 1 : 0)) | 0;
+      rh = (sh << 31) | (sl >>> 1);
+      rl = (sl << 31) | (sh >>> 1);
+      aL = rl & 0xffff, aH = rl >>> 16;
+      t = Math.imul(aL, P1_LO_L), m1 = Math.imul(aH, P1_LO_L), m2 = Math.imul(aL, P1_LO_H);
+      v1l = Math.imul(rl, P1_LO);
+      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
+      mh = (Math.imul(aH, P1_LO_H) + (m1 >>> 16)) | 0;
+      mh = (mh + (m2 >>> 16)) | 0;
+      mh = (mh + (mid >>> 16)) | 0;
+      mh = (mh + Math.imul(rh, P1_LO)) | 0;
+      v1h = (mh + Math.imul(rl, P1_HI)) | 0;
+      // lane 2: v2 = rotl(v2 + input * P2, 31) * P1
+      xl = dv.getInt32(p + 8, true);
+      xh = dv.getInt32(p + 12, true);
+      aL = xl & 0xffff, aH = xl >>> 16;
+      t = Math.imul(aL, P2_LO_L), m1 = Math.imul(aH, P2_LO_L), m2 = Math.imul(aL, P2_LO_H);
+      ml = Math.imul(xl, P2_LO);
+      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
+      mh = (Math.imul(aH, P2_LO_H) + (m1 >>> 16)) | 0;
+      mh = (mh + (m2 >>> 16)) | 0;
+      mh = (mh + (mid >>> 16)) | 0;
+      mh = (mh + Math.imul(xh, P2_LO)) | 0;
+      mh = (mh + Math.imul(xl, P2_HI)) | 0;
+      sl = (v2l + ml) | 0;
+      sh = (v2h + mh) | 0;
+      sh = (sh + ((sl >>> 0) < (ml >>> 0) ? 1 : 0)) | 0;
+      rh = (sh << 31) | (sl >>> 1);
+      rl = (sl << 31) | (sh >>> 1);
+      aL = rl & 0xffff, aH = rl >>> 16;
+      t = Math.imul(aL, P1_LO_L), m1 = Math.imul(aH, P1_LO_L), m2 = Math.imul(aL, P1_LO_H);
+      v2l = Math.imul(rl, P1_LO);
+      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
+      mh = (Math.imul(aH, P1_LO_H) + (m1 >>> 16)) | 0;
+      mh = (mh + (m2 >>> 16)) | 0;
+      mh = (mh + (mid >>> 16)) | 0;
+      mh = (mh + Math.imul(rh, P1_LO)) | 0;
+      v2h = (mh + Math.imul(rl, P1_HI)) | 0;
+      // lane 3: v3 = rotl(v3 + input * P2, 31) * P1
+      xl = dv.getInt32(p + 16, true);
+      xh = dv.getInt32(p + 20, true);
+      aL = xl & 0xffff, aH = xl >>> 16;
+      t = Math.imul(aL, P2_LO_L), m1 = Math.imul(aH, P2_LO_L), m2 = Math.imul(aL, P2_LO_H);
+      ml = Math.imul(xl, P2_LO);
+      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
+      mh = (Math.imul(aH, P2_LO_H) + (m1 >>> 16)) | 0;
+      mh = (mh + (m2 >>> 16)) | 0;
+      mh = (mh + (mid >>> 16)) | 0;
+      mh = (mh + Math.imul(xh, P2_LO)) | 0;
+      mh = (mh + Math.imul(xl, P2_HI)) | 0;
+      sl = (v3l + ml) | 0;
+      sh = (v3h + mh) | 0;
+      sh = (sh + ((sl >>> 0) < (ml >>> 0) ? 1 : 0)) | 0;
+      rh = (sh << 31) | (sl >>> 1);
+      rl = (sl << 31) | (sh >>> 1);
+      aL = rl & 0xffff, aH = rl >>> 16;
+      t = Math.imul(aL, P1_LO_L), m1 = Math.imul(aH, P1_LO_L), m2 = Math.imul(aL, P1_LO_H);
+      v3l = Math.imul(rl, P1_LO);
+      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
+      mh = (Math.imul(aH, P1_LO_H) + (m1 >>> 16)) | 0;
+      mh = (mh + (m2 >>> 16)) | 0;
+      mh = (mh + (mid >>> 16)) | 0;
+      mh = (mh + Math.imul(rh, P1_LO)) | 0;
+      v3h = (mh + Math.imul(rl, P1_HI)) | 0;
+      // lane 4: v4 = rotl(v4 + input * P2, 31) * P1
+      xl = dv.getInt32(p + 24, true);
+      xh = dv.getInt32(p + 28, true);
+      aL = xl & 0xffff, aH = xl >>> 16;
+      t = Math.imul(aL, P2_LO_L), m1 = Math.imul(aH, P2_LO_L), m2 = Math.imul(aL, P2_LO_H);
+      ml = Math.imul(xl, P2_LO);
+      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
+      mh = (Math.imul(aH, P2_LO_H) + (m1 >>> 16)) | 0;
+      mh = (mh + (m2 >>> 16)) | 0;
+      mh = (mh + (mid >>> 16)) | 0;
+      mh = (mh + Math.imul(xh, P2_LO)) | 0;
+      mh = (mh + Math.imul(xl, P2_HI)) | 0;
+      sl = (v4l + ml) | 0;
+      sh = (v4h + mh) | 0;
+      sh = (sh + ((sl >>> 0) < (ml >>> 0) ? 1 : 0)) | 0;
+      rh = (sh << 31) | (sl >>> 1);
+      rl = (sl << 31) | (sh >>> 1);
+      aL = rl & 0xffff, aH = rl >>> 16;
+      t = Math.imul(aL, P1_LO_L), m1 = Math.imul(aH, P1_LO_L), m2 = Math.imul(aL, P1_LO_H);
+      v4l = Math.imul(rl, P1_LO);
+      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
+      mh = (Math.imul(aH, P1_LO_H) + (m1 >>> 16)) | 0;
+      mh = (mh + (m2 >>> 16)) | 0;
+      mh = (mh + (mid >>> 16)) | 0;
+      mh = (mh + Math.imul(rh, P1_LO)) | 0;
+      v4h = (mh + Math.imul(rl, P1_HI)) | 0;
       p += STRIPE;
     }
     a[0] = v1h, a[1] = v1l, a[2] = v2h, a[3] = v2l;

@@ -100,7 +100,7 @@ export function decodeXz(input: Uint8Array, sink: ByteSink, options?: DecodeOpti
     );
   }
   const dec = new LzmaDecoder(sink, maxOutput, "xz");
-  const ctx: StreamContext = { input, sink, dec, blocks: 0, check: 0 };
+  const ctx: StreamContext = { input, sink, dec, blocks: 0, check: 0, stagePool: [] };
   let ip = 0;
   let streams = 0;
   for (;;) {
@@ -133,6 +133,7 @@ interface StreamContext {
   dec: LzmaDecoder;
   blocks: number;
   check: number;
+  stagePool: FilterStage[];
 }
 
 /** Decodes one stream starting at `start`; returns the offset after its footer. */
@@ -299,9 +300,13 @@ function decodeBlock(
   // Output pipeline: LZMA2 window -> last simple filter ... first filter -> check -> sink.
   checker?.reset();
   let tail: ByteSink = checker === undefined ? ctx.sink : new CheckSink(checker, ctx.sink);
+  // Stages (and their 64 KiB buffers) are reused from block to block: a stream of many tiny blocks
+  // costs no allocation per block.
   const stages: FilterStage[] = [];
   for (let f = 0; f < ids.length; f++) {
-    const stage = new FilterStage(ids[f], tail, params[f]);
+    let stage = ctx.stagePool[f];
+    if (stage === undefined) stage = ctx.stagePool[f] = new FilterStage(ids[f], tail, params[f]);
+    else stage.reset(ids[f], tail, params[f]);
     stages.unshift(stage);
     tail = stage;
   }

@@ -20,19 +20,22 @@ export interface XzChecker {
 /** CRC32 polynomial (IEEE 802.3, reflected): "the polynomial used is 0xEDB88320". */
 const CRC32_POLY = 0xedb88320;
 
-/** Slicing-by-8 tables for CRC32: table k maps a byte k positions back. */
-const CRC32_TABLES: Uint32Array = (() => {
-  const t = new Uint32Array(256 * 8);
+/**
+ * Slicing-by-8 tables for CRC32: table k maps a byte k positions back. Int32Array, and no `>>> 0` in the
+ * loops: every value stays a signed 32-bit integer, the representation the JIT keeps in registers.
+ */
+const CRC32_TABLES: Int32Array = (() => {
+  const t = new Int32Array(256 * 8);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ CRC32_POLY : c >>> 1;
-    t[n] = c >>> 0;
+    t[n] = c;
   }
   for (let n = 0; n < 256; n++) {
     let c = t[n];
     for (let k = 1; k < 8; k++) {
       c = t[c & 0xff] ^ (c >>> 8);
-      t[k * 256 + n] = c >>> 0;
+      t[k * 256 + n] = c;
     }
   }
   return t;
@@ -43,17 +46,26 @@ const CRC32_TABLES: Uint32Array = (() => {
  * the CRC32 check, the same CRC as gzip's (`crc32("123456789") === 0xCBF43926`).
  */
 export function crc32(data: Uint8Array, crc = 0, start = 0, end: number = data.length): number {
+  // The 8-byte loop and the byte loop are separate functions: the byte loop runs rarely (output chunks are
+  // multiples of 8), and a deoptimisation there then costs only that small function, not the main loop.
+  const whole = start + ((end - start) & ~7);
+  return ~crc32Bytes(data, crc32Slice8(data, ~crc, start, whole), whole, end) >>> 0;
+}
+
+function crc32Slice8(data: Uint8Array, c: number, i: number, end: number): number {
   const t = CRC32_TABLES;
-  let c = ~crc >>> 0;
-  let i = start;
-  for (; i + 8 <= end; i += 8) {
-    const lo = (c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0;
-    c = t[7 * 256 + (lo & 0xff)] ^ t[6 * 256 + ((lo >>> 8) & 0xff)] ^ t[5 * 256 + ((lo >>> 16) & 0xff)] ^
-      t[4 * 256 + (lo >>> 24)] ^ t[3 * 256 + data[i + 4]] ^ t[2 * 256 + data[i + 5]] ^ t[256 + data[i + 6]] ^
-      t[data[i + 7]];
+  for (; i < end; i += 8) {
+    const lo = c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
+    c = t[1792 + (lo & 0xff)] ^ t[1536 + ((lo >>> 8) & 0xff)] ^ t[1280 + ((lo >>> 16) & 0xff)] ^
+      t[1024 + (lo >>> 24)] ^ t[768 + data[i + 4]] ^ t[512 + data[i + 5]] ^ t[256 + data[i + 6]] ^ t[data[i + 7]];
   }
+  return c;
+}
+
+function crc32Bytes(data: Uint8Array, c: number, i: number, end: number): number {
+  const t = CRC32_TABLES;
   for (; i < end; i++) c = t[(c ^ data[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
+  return c;
 }
 
 /** CRC64 polynomial (ECMA-182, reflected) 0xC96C5795D7870F42, as two 32-bit halves. */

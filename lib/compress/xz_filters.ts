@@ -99,14 +99,37 @@ export class FilterStage implements ByteSink {
   private readonly buf = new Uint8Array(STAGE_BUFFER + 16);
   private held = 0;
   /** Stream position of buf[0] (BCJ "now_pos"; the start offset property sets where it begins). */
-  private pos: number;
+  private pos = 0;
   private x86Mask = 0;
   private readonly deltaHistory = new Uint8Array(256);
   private deltaPos = 0;
 
+  /** Filter ID. */
+  id: number;
+  /** The stage after this one. */
+  next: ByteSink;
+  /** BCJ start offset or delta distance. */
+  param: number;
+
   /** A stage for filter `id` (one of {@linkcode XZ_SIMPLE_FILTERS}) with its start offset or delta distance. */
-  constructor(readonly id: number, readonly next: ByteSink, readonly param: number) {
+  constructor(id: number, next: ByteSink, param: number) {
+    this.id = id;
+    this.next = next;
+    this.param = param;
+    this.pos = 0;
+    this.reset(id, next, param);
+  }
+
+  /** Reuses the stage (and its buffer) for another block: each block starts the filter afresh. */
+  reset(id: number, next: ByteSink, param: number): void {
+    this.id = id;
+    this.next = next;
+    this.param = param;
+    this.held = 0;
     this.pos = id === XZ_FILTER_DELTA ? 0 : param >>> 0;
+    this.x86Mask = 0;
+    this.deltaHistory.fill(0);
+    this.deltaPos = 0;
   }
 
   /** Takes LZMA2 output, converts what it can and passes it on. */
@@ -189,7 +212,7 @@ export class FilterStage implements ByteSink {
           const j = X86_BIT_NUM[prevMask] * 8;
           const b = (dest >>> (24 - j)) & 0xff;
           if (!x86MsByte(b)) break;
-          src = (dest ^ (2 ** (32 - j) - 1)) >>> 0;
+          src = (dest ^ ((1 << (32 - j)) - 1)) >>> 0;
         }
         dest &= 0x01ffffff;
         dest |= 0 - (dest & 0x01000000);

@@ -67,6 +67,10 @@ const MODE_PREDEFINED = 0, MODE_RLE = 1, MODE_FSE = 2;
 const LL_MAX = 35, ML_MAX = 52, OF_MAX = 31;
 /** "The maximum allowed accuracy log for literals length and match length tables is 9, ... offsets ... 8." */
 const LL_MAX_LOG = 9, ML_MAX_LOG = 9, OF_MAX_LOG = 8;
+/** Copies up to this many bytes go four at a time through a DataView; longer ones through copyWithin. */
+const SHORT_COPY = 64;
+/** Every sequence produces at least 3 bytes (the smallest match), so a block holds at most this many. */
+const MAX_SEQUENCES = Math.floor(BLOCK_SIZE_MAX / 3);
 /** Offset extra bits that fit in one read after a refill (a refill leaves at most 7 of 32 bits used). */
 const ONE_READ_BITS = 25;
 
@@ -419,6 +423,7 @@ class ZstdDecoder {
   // The window: a ring of `ring` bytes, then a spill area (a block may run past the ring's end; it is moved
   // to the ring's start afterwards), then the literals of the current block.
   private win: Uint8Array = new Uint8Array(0);
+  private winView: DataView = new DataView(this.win.buffer);
   private ring = 0;
   private op = 0;
   private litBase = 0;
@@ -438,8 +443,14 @@ class ZstdDecoder {
   private llCur: SeqTable | undefined;
   private mlCur: SeqTable | undefined;
   private ofCur: SeqTable | undefined;
-  // The current block's literals: win[litBase, litEnd), the next one at litPos.
+  // The current block's literals: win[litBase, litEnd).
   private litEnd = 0;
+  // The current block's sequences, checked: literals length, match length, match source in the window.
+  private readonly seqLl = new Int32Array(MAX_SEQUENCES);
+  private readonly seqMl = new Int32Array(MAX_SEQUENCES);
+  private readonly seqSrc = new Int32Array(MAX_SEQUENCES);
+  // What reading the match sources gave (kept, so the reads are not optimised away).
+  private touched = 0;
 
   constructor(private readonly src: Uint8Array, private readonly sink: ByteSink, private readonly maxOutput: number) {}
 
@@ -642,8 +653,10 @@ class ZstdDecoder {
     const need = ring + spill + this.blockMax;
     if (this.win.length < need) {
       this.win = new Uint8Array(0); // let the old one go first
+      this.winView = new DataView(this.win.buffer);
       try {
         this.win = new Uint8Array(need);
+        this.winView = new DataView(this.win.buffer);
       } catch (e) {
         zstdFail(
           "OutputTooLarge",
@@ -751,6 +764,15 @@ class ZstdDecoder {
     ip = this.seqTable(ip, end, (modes >> 4) & 3, 1);
     ip = this.seqTable(ip, end, (modes >> 2) & 3, 2);
     if (ip >= end) zstdFail("Truncated", ip, "the block ends before the sequences bitstream");
+    // Each sequence produces at least 3 bytes: more than a block's worth of them cannot be valid.
+    if (nbSeq * 3 > this.blockMax) {
+      zstdFail(
+        "CorruptData",
+        start,
+        `${nbSeq} sequences cannot fit in a block of ${this.blockMax} bytes`,
+        "Number_of_Sequences",
+      );
+    }
     this.sequences(ip, end, nbSeq, start);
   }
 
@@ -897,10 +919,9 @@ class ZstdDecoder {
     return ip;
   }
 
-  // Decodes and executes nbSeq sequences from the bitstream src[bsStart, end) (3.1.1.3.2.1 and 3.1.1.4).
+  // Decodes and checks nbSeq sequences from the bitstream src[bsStart, end) (3.1.1.3.2.1 and 3.1.1.4).
   private sequences(bsStart: number, end: number, nbSeq: number, blockStart: number): void {
     const src = this.src;
-    const win = this.win;
     const ring = this.ring;
     const windowSize = this.windowSize;
     const llT = this.llCur!, ofT = this.ofCur!, mlT = this.mlCur!;
@@ -914,6 +935,7 @@ class ZstdDecoder {
     const opLimit = opStart + room;
     // Offsets reach back at most to the frame's first byte (virtually at frameBase) and never past the window.
     const frameBase = opStart - this.produced;
+    const seqLl = this.seqLl, seqMl = this.seqMl, seqSrc = this.seqSrc;
     let lp = this.litBase;
     const litEnd = this.litEnd;
     let rep1 = this.rep1, rep2 = this.rep2, rep3 = this.rep3;
@@ -1040,14 +1062,10 @@ class ZstdDecoder {
         }
       }
 
-      // Execute: ll literals, then ml bytes from off back.
+      // Check the sequence against the literals left, the block's room and the history, then record it; the
+      // copies run in a second pass, after the match sources were touched (see execute()).
       if (ll > litEnd - lp) this.fail(bsStart, i, `literals length ${ll} passes the ${litEnd - lp} literals left`);
       if (ll + ml > opLimit - op) this.roomFail(blockStart, room, contentRoom, outRoom, op - opStart + ll + ml);
-      if (ll < 16) {
-        for (let j = 0; j < ll; j++) win[op + j] = win[lp + j];
-      } else {
-        win.copyWithin(op, lp, lp + ll);
-      }
       op += ll;
       lp += ll;
       if (off > op - frameBase || off > windowSize) {
@@ -1058,33 +1076,12 @@ class ZstdDecoder {
         );
       }
       let m = op - off;
-      if (m < 0) {
-        // The match starts in the ring's previous lap (and may run on into this one).
-        m += ring;
-        for (let j = 0; j < ml; j++) {
-          win[op++] = win[m++];
-          if (m === ring) m = 0;
-        }
-      } else if (off >= ml) {
-        if (ml < 32) {
-          for (let j = 0; j < ml; j++) win[op + j] = win[m + j];
-        } else {
-          win.copyWithin(op, m, m + ml);
-        }
-        op += ml;
-      } else if (ml < 64) {
-        // Overlapping: byte by byte repeats the last `off` bytes.
-        const stop = op + ml;
-        while (op < stop) win[op++] = win[m++];
-      } else {
-        // A long overlapping match: copy the period, then ever longer runs of it.
-        const stop = op + ml;
-        while (op < stop) {
-          const len = Math.min(op - m, stop - op);
-          win.copyWithin(op, m, m + len);
-          op += len;
-        }
-      }
+      // A match before the ring's start is in its previous lap.
+      if (m < 0) m += ring;
+      seqLl[i] = ll;
+      seqMl[i] = ml;
+      seqSrc[i] = m;
+      op += ml;
     }
     // "At the end, the bitstream shall be entirely consumed, otherwise the bitstream is considered corrupted."
     if ((end - 4 - pos) * 8 + used !== (end - bsStart) * 8) {
@@ -1093,9 +1090,73 @@ class ZstdDecoder {
     // "If there are literals left in the literals section, these bytes are added at the end of the block."
     const rest = litEnd - lp;
     if (rest > opLimit - op) this.roomFail(blockStart, room, contentRoom, outRoom, op - opStart + rest);
-    win.copyWithin(op, lp, litEnd);
-    this.op = op + rest;
     this.rep1 = rep1, this.rep2 = rep2, this.rep3 = rep3;
+    this.execute(nbSeq);
+  }
+
+  /**
+   * Runs the block's checked sequences: literals from the literals area, matches from the window. First reads
+   * one byte of every match source, in a loop of independent loads the processor overlaps: a kernel's matches
+   * reach tens of MiB back, and the copies would otherwise wait for each cache miss in turn.
+   */
+  private execute(nbSeq: number): void {
+    const win = this.win;
+    const ring = this.ring;
+    const seqLl = this.seqLl, seqMl = this.seqMl, seqSrc = this.seqSrc;
+    let touch = 0;
+    for (let i = 0; i < nbSeq; i++) touch ^= win[seqSrc[i]];
+    this.touched = touch;
+    // Short copies go four bytes at a time through a DataView (a copyWithin call costs as much as ~60 bytes of
+    // this), long ones through copyWithin.
+    const dv = this.winView;
+    let op = this.op;
+    let lp = this.litBase;
+    for (let i = 0; i < nbSeq; i++) {
+      const ll = seqLl[i];
+      if (ll <= SHORT_COPY) {
+        let j = 0;
+        for (; j + 4 <= ll; j += 4) dv.setInt32(op + j, dv.getInt32(lp + j, true), true);
+        for (; j < ll; j++) win[op + j] = win[lp + j];
+      } else {
+        win.copyWithin(op, lp, lp + ll);
+      }
+      op += ll;
+      lp += ll;
+      const ml = seqMl[i];
+      const m = seqSrc[i];
+      if (m >= op) {
+        // The match starts in the ring's previous lap (and may run on into this one).
+        let s = m;
+        for (let j = 0; j < ml; j++) {
+          win[op++] = win[s++];
+          if (s === ring) s = 0;
+        }
+        continue;
+      }
+      const off = op - m;
+      if (off >= ml && ml > SHORT_COPY) {
+        win.copyWithin(op, m, m + ml);
+      } else if (off >= 4 && ml <= 2 * SHORT_COPY) {
+        // Four bytes at a time also repeats an overlapping match correctly: each read lies before its write.
+        let j = 0;
+        for (; j + 4 <= ml; j += 4) dv.setInt32(op + j, dv.getInt32(m + j, true), true);
+        for (; j < ml; j++) win[op + j] = win[m + j];
+      } else if (ml <= SHORT_COPY) {
+        for (let j = 0; j < ml; j++) win[op + j] = win[m + j];
+      } else {
+        // A long overlapping match: copy the period, then ever longer runs of it.
+        const stop = op + ml;
+        let o = op;
+        while (o < stop) {
+          const len = Math.min(o - m, stop - o);
+          win.copyWithin(o, m, m + len);
+          o += len;
+        }
+      }
+      op += ml;
+    }
+    win.copyWithin(op, lp, this.litEnd);
+    this.op = op + (this.litEnd - lp);
   }
 
   private fail(bsStart: number, seq: number, what: string): never {

@@ -1,7 +1,7 @@
 /**
  * The device tree boot configurator (the crate's `configurator::fdt`): writes a flattened device tree blob,
  * built elsewhere (see `lib/fdt`), into guest memory at the address the VMM passes to the kernel (arm64
- * x0, riscv64 a1). Checks first (those of {@linkcode planFdtBootParams}), then one write; a failed check leaves
+ * x0, riscv64 a1). Checks first (those of {@linkcode planFdtBoot}), then one write; a failed check leaves
  * guest memory untouched.
  *
  * @module
@@ -15,6 +15,12 @@ import type { BootParams } from "./mod.ts";
 /**
  * The largest blob written: arm64 `booting.rst`, "The device tree blob (dtb) must be placed on an 8-byte
  * boundary and must not exceed 2 megabytes in size" (the crate's `load_dtb` uses the same 0x200000).
+ *
+ * @example
+ * ```ts
+ * import { FDT_MAX_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_MAX_SIZE.toString(16)); // 200000
+ * ```
  */
 export const FDT_MAX_SIZE = 0x20_0000;
 
@@ -25,18 +31,18 @@ export const FDT_MAX_SIZE = 0x20_0000;
  *
  * @example
  * ```ts
- * import { BootParams, GuestMemory, planFdtBootParams } from "@linux-loader/linux-loader";
+ * import { BootParams, GuestMemory, planFdtBoot } from "@linux-loader/linux-loader";
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
- * const plan = planFdtBootParams(new BootParams(new Uint8Array(0x20), 0x1000), mem);
+ * const plan = planFdtBoot(mem, new BootParams(new Uint8Array(0x20), 0x1000));
  * console.log(plan.steps[0].guestAddr); // 4096
  * ```
  */
-export function planFdtBootParams(params: BootParams, mem: GuestMemory): Plan {
+export function planFdtBoot(mem: GuestMemory, params: BootParams): Plan {
   checkFdtBootParams(params, mem);
   return { steps: [{ kind: "bytes", guestAddr: params.headerStart, bytes: params.header, label: "FDT" }] };
 }
 
-// The checks of planFdtBootParams, allocation-free when they pass.
+// The checks of planFdtBoot, allocation-free when they pass.
 function checkFdtBootParams(params: BootParams, mem: GuestMemory): void {
   const start = params.headerStart;
   const len = params.header.byteLength;
@@ -78,16 +84,16 @@ function checkFdtBootParams(params: BootParams, mem: GuestMemory): void {
  * const mem = GuestMemory.fromRanges([[0x4000_0000, 16 << 20]]);
  * const dtb = buildVmFdt(mem, { arch: "aarch64", bootargs: "console=ttyAMA0" });
  * const at = mem.lastAddr + 1 - 0x20_0000;
- * FdtBootConfigurator.writeBootparams(new BootParams(dtb, at), mem);
+ * FdtBootConfigurator.writeBootparams(mem, new BootParams(dtb, at));
  * console.log(mem.readU32(at).toString(16)); // edfe0dd0 (the magic, big endian)
  * ```
  */
 export class FdtBootConfigurator {
   /**
    * Writes `params.header` (the blob) at `params.headerStart`; sections and modules are not part of this
-   * protocol and are ignored, as in the crate. Errors as {@linkcode planFdtBootParams}.
+   * protocol and are ignored, as in the crate. Errors as {@linkcode planFdtBoot}.
    */
-  static writeBootparams(params: BootParams, mem: GuestMemory): void {
+  static writeBootparams(mem: GuestMemory, params: BootParams): void {
     checkFdtBootParams(params, mem);
     mem.write(params.headerStart, params.header);
   }

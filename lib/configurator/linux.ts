@@ -23,7 +23,7 @@ import { ConfiguratorError, type ConfiguratorErrorCode, hex } from "../errors.ts
 import { toSafeNumber } from "../source.ts";
 import type { GuestMemory } from "../memory.ts";
 import type { Plan } from "../plan.ts";
-import { BootParams } from "./mod.ts";
+import type { BootParams } from "./mod.ts";
 
 /** One memory range for the zero page's e820 table; addresses and sizes as numbers or bigints. */
 export interface E820EntryInit {
@@ -90,7 +90,7 @@ function checkNumber(field: string, v: number | bigint, bits: 32 | 64): bigint {
  *
  * @example
  * ```ts
- * import { BOOT_PARAMS, E820_RAM, encodeBootParams, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { BOOT_PARAMS, E820_RAM, encodeBootParams, SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const zp = encodeBootParams({ cmdlineAddr: 0x20000, e820: [{ addr: 0, size: 0x9fc00, type: E820_RAM }] });
  * const hdr = SETUP_HEADER.decode(zp, BOOT_PARAMS.offsetOf("hdr"));
  * console.log(zp.length, hdr.cmd_line_ptr.toString(16), zp[BOOT_PARAMS.offsetOf("e820_entries")]); // 4096 20000 1
@@ -148,7 +148,7 @@ export function encodeBootParams(opts: BootParamsOptions = {}): Uint8Array {
  *
  * @example
  * ```ts
- * import { decodeBootParams, encodeBootParams } from "@linux-loader/linux-loader";
+ * import { decodeBootParams, encodeBootParams } from "@linux-loader/linux-loader/abi";
  * console.log(decodeBootParams(encodeBootParams({ cmdlineAddr: 0x1_0000_2000 })).cmdlineAddr.toString(16)); // 100002000
  * ```
  */
@@ -177,7 +177,8 @@ export function decodeBootParams(bytes: Uint8Array): DecodedBootParams {
  *
  * @example
  * ```ts
- * import { checkBootRange, GuestMemory } from "@linux-loader/linux-loader";
+ * import { GuestMemory } from "@linux-loader/linux-loader";
+ * import { checkBootRange } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
  * try {
  *   checkBootRange(mem, 0xf00, 0x200, "boot_params", "ZeroPagePastRamEnd", "ZeroPageSetup");
@@ -224,12 +225,13 @@ export function checkBootRange(
  *
  * @example
  * ```ts
- * import { BootParams, encodeBootParams, GuestMemory, linuxBootPlan } from "@linux-loader/linux-loader";
+ * import { BootParams, GuestMemory, planLinuxBoot } from "@linux-loader/linux-loader";
+ * import { encodeBootParams } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
- * console.log(linuxBootPlan(new BootParams(encodeBootParams(), 0x7000), mem).steps.length); // 1
+ * console.log(planLinuxBoot(mem, new BootParams(encodeBootParams(), 0x7000)).steps.length); // 1
  * ```
  */
-export function linuxBootPlan(params: BootParams, mem: GuestMemory): Plan {
+export function planLinuxBoot(mem: GuestMemory, params: BootParams): Plan {
   checkBootRange(
     mem,
     params.headerStart,
@@ -246,9 +248,10 @@ export function linuxBootPlan(params: BootParams, mem: GuestMemory): Plan {
  *
  * @example
  * ```ts
- * import { BootParams, encodeBootParams, GuestMemory, LinuxBootConfigurator } from "@linux-loader/linux-loader";
+ * import { BootParams, GuestMemory, LinuxBootConfigurator } from "@linux-loader/linux-loader";
+ * import { encodeBootParams } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
- * LinuxBootConfigurator.writeBootparams(new BootParams(encodeBootParams({ cmdlineAddr: 0x20000 }), 0x7000), mem);
+ * LinuxBootConfigurator.writeBootparams(mem, new BootParams(encodeBootParams({ cmdlineAddr: 0x20000 }), 0x7000));
  * console.log(mem.readU32(0x7000 + 0x202).toString(16)); // 53726448
  * ```
  */
@@ -257,9 +260,9 @@ export class LinuxBootConfigurator {
    * Writes the zero page `params.header` at `params.headerStart`. Throws {@linkcode ConfiguratorError}
    * `ZeroPagePastRamEnd` when it runs past the end of guest memory, `ZeroPageSetup` when part of it
    * falls outside guest memory otherwise (below the first region or in a hole). Nothing is written on error:
-   * the checks of {@linkcode linuxBootPlan} run first, then the one copy, with no allocation on the way.
+   * the checks of {@linkcode planLinuxBoot} run first, then the one copy, with no allocation on the way.
    */
-  static writeBootparams(params: BootParams, mem: GuestMemory): void {
+  static writeBootparams(mem: GuestMemory, params: BootParams): void {
     // The common case first: the zero page inside one region, so no check can fail.
     const at = params.headerStart, page = params.header;
     if (Number.isSafeInteger(at) && at >= 0) {
@@ -279,25 +282,4 @@ export class LinuxBootConfigurator {
     );
     mem.write(params.headerStart, params.header);
   }
-}
-
-/** Options of {@linkcode linuxBootParams}: where the zero page goes, and what it says. */
-export interface LinuxBootParamsOptions extends BootParamsOptions {
-  /** Guest address of the zero page. */
-  zeroPageAddr: number;
-}
-
-/**
- * Builds the {@linkcode BootParams} for {@linkcode LinuxBootConfigurator}: an encoded zero page at its address.
- *
- * @example
- * ```ts
- * import { GuestMemory, LinuxBootConfigurator, linuxBootParams } from "@linux-loader/linux-loader";
- * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
- * LinuxBootConfigurator.writeBootparams(linuxBootParams({ zeroPageAddr: 0x7000, cmdlineAddr: 0x20000 }), mem);
- * console.log(mem.readU32(0x7000 + 0x228).toString(16)); // 20000
- * ```
- */
-export function linuxBootParams(opts: LinuxBootParamsOptions): BootParams {
-  return new BootParams(encodeBootParams(opts), opts.zeroPageAddr);
 }

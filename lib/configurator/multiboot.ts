@@ -38,7 +38,15 @@ import { hex, MultibootError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlanSync, checkNoOverlap, type Plan, type PlanStep } from "../plan.ts";
 
-/** The boot loader name written when none is given. */
+/**
+ * The boot loader name written when none is given.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_DEFAULT_BOOT_LOADER_NAME } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_DEFAULT_BOOT_LOADER_NAME); // linux-loader for Deno
+ * ```
+ */
 export const MULTIBOOT_DEFAULT_BOOT_LOADER_NAME = "linux-loader for Deno";
 
 /** One boot module. */

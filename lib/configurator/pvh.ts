@@ -92,7 +92,7 @@ function u32(field: string, v: number | undefined): number {
  *
  * @example
  * ```ts
- * import { encodeStartInfo, HVM_START_INFO } from "@linux-loader/linux-loader";
+ * import { encodeStartInfo, HVM_START_INFO } from "@linux-loader/linux-loader/abi";
  * const si = HVM_START_INFO.decode(encodeStartInfo({ memmapPaddr: 0x7000, memmapEntries: 2, cmdlinePaddr: 0x20000 }));
  * console.log(si.magic.toString(16), si.version, si.memmap_entries); // 336ec578 1 2
  * ```
@@ -118,7 +118,7 @@ export function encodeStartInfo(opts: StartInfoOptions = {}): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeMemmapEntry, XEN_HVM_MEMMAP_TYPE_RAM } from "@linux-loader/linux-loader";
+ * import { encodeMemmapEntry, XEN_HVM_MEMMAP_TYPE_RAM } from "@linux-loader/linux-loader/abi";
  * console.log(encodeMemmapEntry({ addr: 0, size: 0x9fc00, type: XEN_HVM_MEMMAP_TYPE_RAM }).length); // 24
  * ```
  */
@@ -136,7 +136,7 @@ export function encodeMemmapEntry(e: MemmapEntryInit): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeModlistEntry } from "@linux-loader/linux-loader";
+ * import { encodeModlistEntry } from "@linux-loader/linux-loader/abi";
  * console.log(encodeModlistEntry({ paddr: 0x10000, size: 0x100 }).length); // 32
  * ```
  */
@@ -158,14 +158,15 @@ export function encodeModlistEntry(e: ModlistEntryInit): Uint8Array {
  *
  * @example
  * ```ts
- * import { BootParams, encodeMemmapEntry, encodeStartInfo, GuestMemory, pvhBootPlan } from "@linux-loader/linux-loader";
+ * import { BootParams, GuestMemory, planPvhBoot } from "@linux-loader/linux-loader";
+ * import { encodeMemmapEntry, encodeStartInfo } from "@linux-loader/linux-loader/abi";
  * const p = new BootParams(encodeStartInfo({ memmapPaddr: 0x7000, memmapEntries: 1 }), 0x6000);
  * p.setSections([encodeMemmapEntry({ addr: 0, size: 1 << 20, type: 1 })], 0x7000);
- * console.log(pvhBootPlan(p, GuestMemory.fromRanges([[0, 1 << 20]])).steps.map((s) => s.label));
+ * console.log(planPvhBoot(GuestMemory.fromRanges([[0, 1 << 20]]), p).steps.map((s) => s.label));
  * // [ "hvm_memmap_table", "hvm_start_info" ]
  * ```
  */
-export function pvhBootPlan(params: BootParams, mem: GuestMemory): Plan {
+export function planPvhBoot(mem: GuestMemory, params: BootParams): Plan {
   checkPvhBootParams(params, mem);
   const steps: PlanStep[] = [
     { kind: "bytes", guestAddr: params.sectionsStart!, bytes: params.sections!, label: "hvm_memmap_table" },
@@ -190,7 +191,7 @@ function rangesMeet(a: number, al: number, b: number, bl: number): boolean {
 }
 
 /**
- * Every check of {@linkcode pvhBootPlan}, in its order and with its errors, without building the plan: when
+ * Every check of {@linkcode planPvhBoot}, in its order and with its errors, without building the plan: when
  * the checks pass nothing is allocated (so {@linkcode PvhBootConfigurator.writeBootparams} costs little more
  * than the copies).
  */
@@ -261,17 +262,17 @@ function throwSectionOverlap(all: { start: number; end: number; label: string }[
  * const params = pvhBootParams({
  *   startInfoAddr: 0x6000, memmapAddr: 0x7000, memmap: [{ addr: 0, size: 16 << 20, type: 1 }], cmdlineAddr: 0x20000,
  * });
- * PvhBootConfigurator.writeBootparams(params, mem);
+ * PvhBootConfigurator.writeBootparams(mem, params);
  * console.log(mem.readU32(0x6000).toString(16), mem.readU32(0x6000 + 48)); // 336ec578 1
  * ```
  */
 export class PvhBootConfigurator {
   /**
-   * Writes the memory map, `hvm_start_info` and the module list as {@linkcode pvhBootPlan} plans them.
+   * Writes the memory map, `hvm_start_info` and the module list as {@linkcode planPvhBoot} plans them.
    * Nothing is written on error: every check of the plan runs first, then the three copies, with no
    * allocation on the way (about the cost of the copies themselves).
    */
-  static writeBootparams(params: BootParams, mem: GuestMemory): void {
+  static writeBootparams(mem: GuestMemory, params: BootParams): void {
     // The common case first: each part inside one region and no two overlapping, so no check can fail.
     const memmap = params.sections, memmapAddr = params.sectionsStart ?? -1;
     const header = params.header, headerAddr = params.headerStart;

@@ -27,33 +27,137 @@
 
 import { Struct } from "../abi/struct.ts";
 
-/** "magic: This field shall contain the value 0xd00dfeed (big-endian)." */
+/**
+ * "magic: This field shall contain the value 0xd00dfeed (big-endian)."
+ *
+ * @example
+ * ```ts
+ * import { FDT_MAGIC } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_MAGIC.toString(16)); // d00dfeed
+ * ```
+ */
 export const FDT_MAGIC = 0xd00d_feed;
-/** The version this library writes: "version: ... The version of the devicetree data structure is 17". */
+/**
+ * The version this library writes: "version: ... The version of the devicetree data structure is 17".
+ *
+ * @example
+ * ```ts
+ * import { FDT_VERSION } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_VERSION); // 17
+ * ```
+ */
 export const FDT_VERSION = 17;
-/** "last_comp_version: ... shall contain 16" for a version 17 blob. */
+/**
+ * "last_comp_version: ... shall contain 16" for a version 17 blob.
+ *
+ * @example
+ * ```ts
+ * import { FDT_LAST_COMP_VERSION } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_LAST_COMP_VERSION); // 16
+ * ```
+ */
 export const FDT_LAST_COMP_VERSION = 16;
-/** Oldest version the reader accepts (version 16 lacks `size_dt_struct`). */
+/**
+ * Oldest version the reader accepts (version 16 lacks `size_dt_struct`).
+ *
+ * @example
+ * ```ts
+ * import { FDT_MIN_READ_VERSION } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_MIN_READ_VERSION); // 16
+ * ```
+ */
 export const FDT_MIN_READ_VERSION = 16;
 
-/** "FDT_BEGIN_NODE (0x00000001)": followed by the node's name, NUL-terminated, padded to 4 bytes. */
+/**
+ * "FDT_BEGIN_NODE (0x00000001)": followed by the node's name, NUL-terminated, padded to 4 bytes.
+ *
+ * @example
+ * ```ts
+ * import { FDT_BEGIN_NODE } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_BEGIN_NODE); // 1
+ * ```
+ */
 export const FDT_BEGIN_NODE = 0x1;
-/** "FDT_END_NODE (0x00000002)": ends the current node. */
+/**
+ * "FDT_END_NODE (0x00000002)": ends the current node.
+ *
+ * @example
+ * ```ts
+ * import { FDT_END_NODE } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_END_NODE); // 2
+ * ```
+ */
 export const FDT_END_NODE = 0x2;
-/** "FDT_PROP (0x00000003)": followed by `struct { uint32_t len; uint32_t nameoff; }` and the value. */
+/**
+ * "FDT_PROP (0x00000003)": followed by `struct { uint32_t len; uint32_t nameoff; }` and the value.
+ *
+ * @example
+ * ```ts
+ * import { FDT_PROP } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_PROP); // 3
+ * ```
+ */
 export const FDT_PROP = 0x3;
-/** "FDT_NOP (0x00000004)": ignored. */
+/**
+ * "FDT_NOP (0x00000004)": ignored.
+ *
+ * @example
+ * ```ts
+ * import { FDT_NOP } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_NOP); // 4
+ * ```
+ */
 export const FDT_NOP = 0x4;
-/** "FDT_END (0x00000009)": the end of the structure block. */
+/**
+ * "FDT_END (0x00000009)": the end of the structure block.
+ *
+ * @example
+ * ```ts
+ * import { FDT_END } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_END); // 9
+ * ```
+ */
 export const FDT_END = 0x9;
 
-/** Size of the FDT_PROP token's `{ len, nameoff }` record. */
+/**
+ * Size of the FDT_PROP token's `{ len, nameoff }` record.
+ *
+ * @example
+ * ```ts
+ * import { FDT_PROP_HEADER_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_PROP_HEADER_SIZE); // 8
+ * ```
+ */
 export const FDT_PROP_HEADER_SIZE = 8;
-/** "the memory reservation block shall be aligned to an 8-byte boundary". */
+/**
+ * "the memory reservation block shall be aligned to an 8-byte boundary".
+ *
+ * @example
+ * ```ts
+ * import { FDT_RSVMAP_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_RSVMAP_ALIGN); // 8
+ * ```
+ */
 export const FDT_RSVMAP_ALIGN = 8;
-/** "The structure block ... tokens ... shall be aligned on a 32-bit boundary". */
+/**
+ * "The structure block ... tokens ... shall be aligned on a 32-bit boundary".
+ *
+ * @example
+ * ```ts
+ * import { FDT_TOKEN_ALIGN } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_TOKEN_ALIGN); // 4
+ * ```
+ */
 export const FDT_TOKEN_ALIGN = 4;
-/** Node names: "1 to 31 characters in length" (the node-name part, before `@unit-address`). */
+/**
+ * Node names: "1 to 31 characters in length" (the node-name part, before `@unit-address`).
+ *
+ * @example
+ * ```ts
+ * import { FDT_MAX_NAME_LENGTH } from "@linux-loader/linux-loader/abi";
+ * console.log(FDT_MAX_NAME_LENGTH); // 31
+ * ```
+ */
 export const FDT_MAX_NAME_LENGTH = 31;
 
 /** The FDT header, field names as in the specification. */
@@ -85,7 +189,7 @@ export interface FdtHeader {
  *
  * @example
  * ```ts
- * import { FDT_HEADER } from "@linux-loader/linux-loader";
+ * import { FDT_HEADER } from "@linux-loader/linux-loader/abi";
  * console.log(FDT_HEADER.size, FDT_HEADER.offsetOf("totalsize")); // 40 4
  * ```
  */
@@ -115,7 +219,7 @@ export interface FdtReserveEntry {
  *
  * @example
  * ```ts
- * import { FDT_RESERVE_ENTRY } from "@linux-loader/linux-loader";
+ * import { FDT_RESERVE_ENTRY } from "@linux-loader/linux-loader/abi";
  * console.log(FDT_RESERVE_ENTRY.size); // 16
  * ```
  */

@@ -20,22 +20,86 @@ import type { FdtReservation } from "./tree.ts";
 /** Architectures the VM helpers know. */
 export type FdtArch = "aarch64" | "riscv64";
 
-/** QEMU virt's PL011 base. */
+/**
+ * QEMU virt's PL011 base.
+ *
+ * @example
+ * ```ts
+ * import { VIRT_PL011_BASE } from "@linux-loader/linux-loader/abi";
+ * console.log(VIRT_PL011_BASE.toString(16)); // 9000000
+ * ```
+ */
 export const VIRT_PL011_BASE = 0x900_0000;
-/** QEMU virt's GICv2 distributor base. */
+/**
+ * QEMU virt's GICv2 distributor base.
+ *
+ * @example
+ * ```ts
+ * import { VIRT_GIC_DIST_BASE } from "@linux-loader/linux-loader/abi";
+ * console.log(VIRT_GIC_DIST_BASE.toString(16)); // 8000000
+ * ```
+ */
 export const VIRT_GIC_DIST_BASE = 0x800_0000;
-/** QEMU virt's GICv2 CPU interface base. */
+/**
+ * QEMU virt's GICv2 CPU interface base.
+ *
+ * @example
+ * ```ts
+ * import { VIRT_GIC_CPU_BASE } from "@linux-loader/linux-loader/abi";
+ * console.log(VIRT_GIC_CPU_BASE.toString(16)); // 8010000
+ * ```
+ */
 export const VIRT_GIC_CPU_BASE = 0x801_0000;
-/** QEMU riscv virt's 16550 base. */
+/**
+ * QEMU riscv virt's 16550 base.
+ *
+ * @example
+ * ```ts
+ * import { VIRT_NS16550_BASE } from "@linux-loader/linux-loader/abi";
+ * console.log(VIRT_NS16550_BASE.toString(16)); // 10000000
+ * ```
+ */
 export const VIRT_NS16550_BASE = 0x1000_0000;
 
-/** GIC interrupt specifier: type SPI (`arm,gic.yaml`: "0 = SPI interrupts"). */
+/**
+ * GIC interrupt specifier: type SPI (`arm,gic.yaml`: "0 = SPI interrupts").
+ *
+ * @example
+ * ```ts
+ * import { GIC_SPI } from "@linux-loader/linux-loader/abi";
+ * console.log(GIC_SPI); // 0
+ * ```
+ */
 export const GIC_SPI = 0;
-/** GIC interrupt specifier: type PPI ("1 = PPI interrupts"). */
+/**
+ * GIC interrupt specifier: type PPI ("1 = PPI interrupts").
+ *
+ * @example
+ * ```ts
+ * import { GIC_PPI } from "@linux-loader/linux-loader/abi";
+ * console.log(GIC_PPI); // 1
+ * ```
+ */
 export const GIC_PPI = 1;
-/** Interrupt flags: level-sensitive, active high. */
+/**
+ * Interrupt flags: level-sensitive, active high.
+ *
+ * @example
+ * ```ts
+ * import { IRQ_TYPE_LEVEL_HIGH } from "@linux-loader/linux-loader/abi";
+ * console.log(IRQ_TYPE_LEVEL_HIGH); // 4
+ * ```
+ */
 export const IRQ_TYPE_LEVEL_HIGH = 4;
-/** Interrupt flags: level-sensitive, active low. */
+/**
+ * Interrupt flags: level-sensitive, active low.
+ *
+ * @example
+ * ```ts
+ * import { IRQ_TYPE_LEVEL_LOW } from "@linux-loader/linux-loader/abi";
+ * console.log(IRQ_TYPE_LEVEL_LOW); // 8
+ * ```
+ */
 export const IRQ_TYPE_LEVEL_LOW = 8;
 
 function hexName(base: string, addr: number): string {

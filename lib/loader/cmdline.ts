@@ -11,7 +11,15 @@ import { hex, KernelLoaderError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import type { BytesStep, Plan } from "../plan.ts";
 
-/** Label of the plan step that writes the command line. */
+/**
+ * Label of the plan step that writes the command line.
+ *
+ * @example
+ * ```ts
+ * import { CMDLINE_LABEL } from "@linux-loader/linux-loader/abi";
+ * console.log(CMDLINE_LABEL); // command line
+ * ```
+ */
 export const CMDLINE_LABEL = "command line";
 
 /**

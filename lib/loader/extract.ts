@@ -1,7 +1,7 @@
 /**
  * The ELF `vmlinux` inside a bzImage: the setup header's `payload_offset` and `payload_length` locate the
- * compressed kernel, its magic number tells the method, and the payload is decompressed here (LZ4 legacy
- * frames as Debian's amd64 kernels use, gzip, or an uncompressed ELF). The result can be loaded with the
+ * compressed kernel, its magic number tells the method, and the payload is decompressed here (any of the
+ * seven methods Linux builds, through lib/loader/payload.ts, or an uncompressed ELF). The result can be loaded with the
  * ELF loader, e.g. through its PVH entry (the `XEN_ELFNOTE_PHYS32_ENTRY` note).
  *
  * Spec: `Documentation/arch/x86/boot.rst`, fields `payload_offset` and `payload_length` (protocol 2.08+):
@@ -24,8 +24,7 @@ import {
   SETUP_HEADER_OFFSET,
   type SetupHeader,
 } from "../abi/bootparam.ts";
-import { decodeLz4Legacy } from "../compress/lz4.ts";
-import { gunzip } from "../compress/gzip.ts";
+import { decompressPayload } from "./payload.ts";
 
 /** Boot protocol version that added `payload_offset` and `payload_length` (2.08). */
 export const PAYLOAD_PROTOCOL = 0x0208;
@@ -76,6 +75,9 @@ export interface ExtractOptions {
   maxOutput?: number;
 }
 
+/** Default {@linkcode ExtractOptions.maxOutput}: 1 GiB. */
+const DEFAULT_MAX_VMLINUX = 1 << 30;
+
 /**
  * The compression method whose magic `bytes` start with, or `undefined`.
  *
@@ -98,7 +100,8 @@ export function detectCompression(bytes: Uint8Array): PayloadCompression | undef
  *
  * @example Locate the payload of a minimal bzImage built in code
  * ```ts
- * import { findBzImagePayload, HDRS_MAGIC, SETUP_HEADER } from "@linux-loader/linux-loader";
+ * import { findBzImagePayload } from "@linux-loader/linux-loader";
+ * import { HDRS_MAGIC, SETUP_HEADER } from "@linux-loader/linux-loader/abi";
  * const img = new Uint8Array(0x1000);
  * img.set(SETUP_HEADER.encode({ setup_sects: 1, header: HDRS_MAGIC, version: 0x20f, payload_offset: 0x10, payload_length: 4 }), 0x1f1);
  * img.set([0x1f, 0x8b, 8, 0], 0x410);
@@ -154,10 +157,15 @@ export async function findBzImagePayload(source: KernelSource | Uint8Array): Pro
 }
 
 /**
- * Decompresses a bzImage's payload to the ELF `vmlinux` inside it. LZ4 (legacy frames) and gzip are
- * decoded, an uncompressed ELF payload is returned as is; any other method is a {@linkcode BzImageError}
- * `"UnsupportedCompression"` naming it. Corrupt data, a wrong size trailer or a result that is not ELF
- * are `"CorruptPayload"` (the decoder's {@linkcode DecompressError} is the `cause`).
+ * Decompresses a bzImage's payload to the ELF `vmlinux` inside it, whatever the method the kernel was
+ * built with (LZ4, gzip, XZ, ZSTD, BZIP2, LZMA, LZO), or returns an uncompressed ELF payload as is. The
+ * output buffer is sized once from the build's size trailer (gzip: ISIZE) when it is at most `maxOutput`,
+ * so memory is the vmlinux, the decoder's window and the payload; never a second copy.
+ *
+ * Errors ({@linkcode BzImageError}): as {@linkcode findBzImagePayload}; `"UnsupportedCompression"` for a
+ * payload of no known magic; `"CorruptPayload"` for corrupt data, a wrong size trailer, output above
+ * `maxOutput` (default 1 GiB) or a result that is not ELF (the decoder's {@linkcode DecompressError} is
+ * the `cause`).
  *
  * @example Extract the vmlinux of a bzImage file
  * ```ts ignore
@@ -173,36 +181,29 @@ export async function extractVmlinux(
 ): Promise<Uint8Array> {
   const src = toSource(source);
   const p = await findBzImagePayload(src);
+  const raw = options.maxOutput ?? DEFAULT_MAX_VMLINUX;
+  // Any non-negative limit is taken as its whole-byte floor (Infinity: the largest exact integer).
+  const maxOutput = typeof raw === "number" && raw >= 0 ? Math.min(Math.floor(raw), Number.MAX_SAFE_INTEGER) : NaN;
+  if (Number.isNaN(maxOutput)) {
+    throw new BzImageError("CorruptPayload", `maxOutput ${String(raw)} is not a byte count`, {
+      field: "maxOutput",
+      value: String(raw),
+    });
+  }
+  if (p.compression === undefined) {
+    const head = await readBytes(src, p.offset, Math.min(4, p.length));
+    const magic = Array.from(head, (b) => b.toString(16).padStart(2, "0")).join(" ");
+    throw new BzImageError("UnsupportedCompression", `the payload's magic (${magic}) is of no known method`, {
+      field: "payload",
+      value: magic,
+    });
+  }
   const payload = src.bytes !== undefined
     ? src.bytes.subarray(p.offset, p.offset + p.length)
     : await readBytes(src, p.offset, p.length);
-  const maxOutput = options.maxOutput ?? 1 << 30;
   let out: Uint8Array;
   try {
-    switch (p.compression) {
-      case "lz4":
-        out = decodeLz4(payload, p.header.init_size, maxOutput);
-        break;
-      case "gzip":
-        out = await gunzip(payload, { maxOutput });
-        break;
-      case "none":
-        out = payload.slice();
-        break;
-      case undefined: {
-        const magic = Array.from(payload.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
-        throw new BzImageError("UnsupportedCompression", `the payload's magic (${magic}) is of no known method`, {
-          field: "payload",
-          value: magic,
-        });
-      }
-      default:
-        throw new BzImageError(
-          "UnsupportedCompression",
-          `the payload is ${p.compression}-compressed; only lz4, gzip and uncompressed payloads are decoded`,
-          { field: "payload", value: p.compression },
-        );
-    }
+    out = p.compression === "none" ? payload.slice() : decompressPayload(p.compression, payload, maxOutput);
   } catch (e) {
     if (!(e instanceof DecompressError)) throw e;
     throw new BzImageError("CorruptPayload", `the ${p.compression} payload is corrupt: ${e.message}`, {
@@ -216,28 +217,4 @@ export async function extractVmlinux(
     });
   }
   return out;
-}
-
-/** LZ4 legacy frames, then nothing or the build's four-byte size trailer, which must match. */
-function decodeLz4(payload: Uint8Array, initSize: number, maxOutput: number): Uint8Array {
-  const n = payload.byteLength;
-  const trailer = n >= 8 ? new DataView(payload.buffer, payload.byteOffset + n - 4, 4).getUint32(0, true) : 0;
-  const sizeHint = trailer > 0 && trailer <= maxOutput ? trailer : Math.min(initSize, maxOutput);
-  const r = decodeLz4Legacy(payload, { sizeHint, maxOutput });
-  if (r.consumed === n) return r.bytes;
-  if (r.consumed === n - 4) {
-    if (trailer !== r.bytes.byteLength) {
-      throw new DecompressError(
-        "CorruptData",
-        `the size trailer says ${trailer} bytes but the LZ4 frames hold ${r.bytes.byteLength}`,
-        { field: "size_append", value: trailer, limit: r.bytes.byteLength },
-      );
-    }
-    return r.bytes;
-  }
-  throw new DecompressError(
-    "CorruptData",
-    `${n - r.consumed} bytes follow the LZ4 frames at payload offset ${hex(r.consumed)}`,
-    { field: "payload_length", value: r.consumed, limit: n },
-  );
 }

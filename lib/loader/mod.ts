@@ -48,7 +48,15 @@ export interface DetectedKernel {
   multiboot: { version: 1 | 2; offset: number }[];
 }
 
-/** How many leading bytes detection reads: the Multiboot2 header may sit anywhere in the first 32 KiB. */
+/**
+ * How many leading bytes detection reads: the Multiboot2 header may sit anywhere in the first 32 KiB.
+ *
+ * @example
+ * ```ts
+ * import { DETECT_BYTES } from "@linux-loader/linux-loader/abi";
+ * console.log(DETECT_BYTES.toString(16)); // 8000
+ * ```
+ */
 export const DETECT_BYTES = 32768;
 
 // Elf64_Ehdr.e_machine, at the same offset in Elf32_Ehdr (both follow the 16-byte e_ident and e_type).
@@ -285,10 +293,10 @@ export async function planKernel(
  * @example
  * ```ts
  * import { GuestMemory, loadKernel } from "@linux-loader/linux-loader";
- * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * import { AARCH64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const image = new Uint8Array(0x1000);
- * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
+ * image.set(AARCH64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
  * const k = await loadKernel(mem, image, { imageBase: 0x200000 });
  * console.log(k.format, k.arch, k.entry.image?.toString(16)); // pe aarch64 280000
  * ```

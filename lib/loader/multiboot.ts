@@ -62,7 +62,15 @@ import { applyPlan, checkNoOverlap, type PlanStep } from "../plan.ts";
 import { checkArch, checkHighmem, checkLoadOptions, type LoadOptions, type LoadResultCommon } from "./contract.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 
-/** The requirement bits (low 16) of the Multiboot 1 flags this loader fulfils: page-aligned modules and memory info. */
+/**
+ * The requirement bits (low 16) of the Multiboot 1 flags this loader fulfils: page-aligned modules and memory info.
+ *
+ * @example
+ * ```ts
+ * import { MULTIBOOT_SUPPORTED_REQUIRED_FLAGS } from "@linux-loader/linux-loader/abi";
+ * console.log(MULTIBOOT_SUPPORTED_REQUIRED_FLAGS); // 3
+ * ```
+ */
 export const MULTIBOOT_SUPPORTED_REQUIRED_FLAGS: number = MULTIBOOT_PAGE_ALIGN | MULTIBOOT_MEMORY_INFO;
 
 /** A Multiboot 1 header found in an image. */

@@ -23,10 +23,10 @@
  */
 
 import {
-  ARM64_DEFAULT_TEXT_OFFSET,
-  ARM64_IMAGE_HEADER,
-  ARM64_IMAGE_MAGIC,
-  type Arm64ImageHeader,
+  AARCH64_DEFAULT_TEXT_OFFSET,
+  AARCH64_IMAGE_HEADER,
+  AARCH64_IMAGE_MAGIC,
+  type Aarch64ImageHeader,
   IMAGE_BASE_ALIGN,
   IMAGE_HEADER_SIZE,
   IMAGE_MAGIC_OFFSET,
@@ -47,6 +47,12 @@ export type PeArch = "aarch64" | "riscv64";
 /**
  * The largest device tree `loadDtb` accepts (the crate's `load_dtb` limit). arm64 `booting.rst`: "The
  * device tree blob (dtb) must be placed on an 8-byte boundary and must not exceed 2 megabytes in size."
+ *
+ * @example
+ * ```ts
+ * import { DTB_MAX_SIZE } from "@linux-loader/linux-loader/abi";
+ * console.log(DTB_MAX_SIZE.toString(16)); // 200000
+ * ```
  */
 export const DTB_MAX_SIZE = 0x20_0000;
 
@@ -61,7 +67,7 @@ export interface PeHeaderInfo {
   /** `flags`, raw. */
   flags: bigint;
   /** The raw header. */
-  header: Arm64ImageHeader | Riscv64ImageHeader;
+  header: Aarch64ImageHeader | Riscv64ImageHeader;
 }
 
 /** The Image facts of a load: {@linkcode PeLoadResult.details}. */
@@ -100,7 +106,7 @@ function peError(code: PeErrorCode, message: string, details: ConstructorParamet
 export function detectPeArch(bytes: Uint8Array): PeArch | undefined {
   if (bytes.byteLength < IMAGE_HEADER_SIZE) return undefined;
   const magic = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(IMAGE_MAGIC_OFFSET, true);
-  if (magic === ARM64_IMAGE_MAGIC) return "aarch64";
+  if (magic === AARCH64_IMAGE_MAGIC) return "aarch64";
   if (magic === RISCV_IMAGE_MAGIC2) return "riscv64";
   return undefined;
 }
@@ -137,8 +143,8 @@ function magicName(bytes: Uint8Array): string {
  * @example
  * ```ts
  * import { decodePeHeader } from "@linux-loader/linux-loader";
- * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
- * const hdr = ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x10000n, magic: 0x644d5241 });
+ * import { AARCH64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * const hdr = AARCH64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x10000n, magic: 0x644d5241 });
  * console.log(decodePeHeader(hdr).textOffset.toString(16)); // 80000
  * ```
  */
@@ -159,7 +165,7 @@ export function decodePeHeader(bytes: Uint8Array): PeHeaderInfo {
       { field: "magic", value: magicName(bytes), limit: want },
     );
   }
-  const header = found === "aarch64" ? ARM64_IMAGE_HEADER.decode(bytes) : RISCV64_IMAGE_HEADER.decode(bytes);
+  const header = found === "aarch64" ? AARCH64_IMAGE_HEADER.decode(bytes) : RISCV64_IMAGE_HEADER.decode(bytes);
   const safe = (v: bigint, field: string): number => {
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw peError("InvalidImage", `${field} = ${hex(v)} is above ${hex(Number.MAX_SAFE_INTEGER)}`, {
@@ -174,7 +180,7 @@ export function decodePeHeader(bytes: Uint8Array): PeHeaderInfo {
   // booting.rst: "Where image_size is zero, text_offset can be assumed to be 0x80000." (The riscv64
   // document has no such rule, and neither has the crate for riscv64.)
   const textOffset = found === "aarch64" && imageSize === 0
-    ? ARM64_DEFAULT_TEXT_OFFSET
+    ? AARCH64_DEFAULT_TEXT_OFFSET
     : safe(header.text_offset, "text_offset");
   return { arch: found, textOffset, imageSize, flags: header.flags, header };
 }
@@ -264,10 +270,10 @@ function planImage(
  * @example
  * ```ts
  * import { GuestMemory, planPe } from "@linux-loader/linux-loader";
- * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * import { AARCH64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0x4000_0000, 16 << 20]]);
  * const image = new Uint8Array(0x1000);
- * image.set(ARM64_IMAGE_HEADER.encode({ image_size: 0x2000n, magic: 0x644d5241 }));
+ * image.set(AARCH64_IMAGE_HEADER.encode({ image_size: 0x2000n, magic: 0x644d5241 }));
  * const p = await planPe(mem, image);
  * console.log(p.entry.image?.toString(16), p.loadEnd.toString(16), p.kernelEnd.toString(16)); // 40000000 40001000 40002000
  * ```
@@ -320,10 +326,10 @@ function checkSourceSize(size: number, code: PeErrorCode, what: string): void {
  * @example
  * ```ts
  * import { GuestMemory, loadPe } from "@linux-loader/linux-loader";
- * import { ARM64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
+ * import { AARCH64_IMAGE_HEADER } from "@linux-loader/linux-loader/abi";
  * const mem = GuestMemory.fromRanges([[0, 16 << 20]]);
  * const image = new Uint8Array(0x1000);
- * image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
+ * image.set(AARCH64_IMAGE_HEADER.encode({ text_offset: 0x80000n, image_size: 0x1000n, magic: 0x644d5241 }));
  * const r = await loadPe(mem, image, { imageBase: 0x200000 });
  * console.log(r.entry.image?.toString(16), r.loadEnd.toString(16)); // 280000 281000
  * ```

@@ -3,13 +3,13 @@
 // are computed from the field sizes in order, the way a C compiler lays out these naturally aligned fields.
 import assert from "node:assert/strict";
 import {
-  ARM64_IMAGE_FLAG_BE_SHIFT,
-  ARM64_IMAGE_FLAG_PAGE_SIZE_SHIFT,
-  ARM64_IMAGE_FLAG_PHYS_BASE_SHIFT,
-  ARM64_IMAGE_HEADER,
-  ARM64_IMAGE_MAGIC,
-  decodeArm64Flags,
-  encodeArm64Flags,
+  AARCH64_IMAGE_FLAG_BE_SHIFT,
+  AARCH64_IMAGE_FLAG_PAGE_SIZE_SHIFT,
+  AARCH64_IMAGE_FLAG_PHYS_BASE_SHIFT,
+  AARCH64_IMAGE_HEADER,
+  AARCH64_IMAGE_MAGIC,
+  decodeAarch64Flags,
+  encodeAarch64Flags,
   IMAGE_HEADER_SIZE,
   IMAGE_MAGIC_OFFSET,
   RISCV64_IMAGE_HEADER,
@@ -84,7 +84,7 @@ function assertLayout<T extends object>(table: Struct<T>, doc: [string, number][
 }
 
 Deno.test("arm64 Image header offsets match booting.rst field by field", () => {
-  assertLayout(ARM64_IMAGE_HEADER, ARM64_DOC);
+  assertLayout(AARCH64_IMAGE_HEADER, ARM64_DOC);
 });
 
 Deno.test("riscv64 Image header offsets match boot-image-header.rst field by field", () => {
@@ -92,35 +92,35 @@ Deno.test("riscv64 Image header offsets match boot-image-header.rst field by fie
 });
 
 Deno.test("arm64 magic and riscv64 magic2 share offset 0x38", () => {
-  assert.equal(ARM64_IMAGE_HEADER.offsetOf("magic"), 0x38);
+  assert.equal(AARCH64_IMAGE_HEADER.offsetOf("magic"), 0x38);
   assert.equal(RISCV64_IMAGE_HEADER.offsetOf("magic2"), 0x38);
   assert.equal(IMAGE_MAGIC_OFFSET, 0x38);
-  assert.equal(ARM64_IMAGE_HEADER.offsetOf("res5"), 0x3c);
+  assert.equal(AARCH64_IMAGE_HEADER.offsetOf("res5"), 0x3c);
   assert.equal(RISCV64_IMAGE_HEADER.offsetOf("magic"), 0x30);
 });
 
 Deno.test("the magic constants are the documented byte strings read little endian", () => {
   const le32 = (s: string) => new DataView(new TextEncoder().encode(s).buffer).getUint32(0, true);
-  assert.equal(ARM64_IMAGE_MAGIC, le32("ARM\x64"));
+  assert.equal(AARCH64_IMAGE_MAGIC, le32("ARM\x64"));
   assert.equal(RISCV_IMAGE_MAGIC2, le32("RSC\x05"));
   assert.equal(RISCV_IMAGE_MAGIC, new DataView(new TextEncoder().encode("RISCV\0\0\0").buffer).getBigUint64(0, true));
   assert.equal(RISCV_HEADER_VERSION, 2); // "The current version is defined as 0.2."
 });
 
 Deno.test("arm64 flag bits sit where booting.rst puts them (bit 0 endianness, 1-2 page size, 3 placement)", () => {
-  assert.equal(ARM64_IMAGE_FLAG_BE_SHIFT, 0);
-  assert.equal(ARM64_IMAGE_FLAG_PAGE_SIZE_SHIFT, 1);
-  assert.equal(ARM64_IMAGE_FLAG_PHYS_BASE_SHIFT, 3);
-  assert.deepEqual(decodeArm64Flags(0b1n), { bigEndian: true, pageSize: 0, physAnywhere: false, reserved: 0n });
-  assert.deepEqual(decodeArm64Flags(0b110n), {
+  assert.equal(AARCH64_IMAGE_FLAG_BE_SHIFT, 0);
+  assert.equal(AARCH64_IMAGE_FLAG_PAGE_SIZE_SHIFT, 1);
+  assert.equal(AARCH64_IMAGE_FLAG_PHYS_BASE_SHIFT, 3);
+  assert.deepEqual(decodeAarch64Flags(0b1n), { bigEndian: true, pageSize: 0, physAnywhere: false, reserved: 0n });
+  assert.deepEqual(decodeAarch64Flags(0b110n), {
     bigEndian: false,
     pageSize: 0x10000,
     physAnywhere: false,
     reserved: 0n,
   });
-  assert.deepEqual(decodeArm64Flags(0x18n), { bigEndian: false, pageSize: 0, physAnywhere: true, reserved: 0x10n });
+  assert.deepEqual(decodeAarch64Flags(0x18n), { bigEndian: false, pageSize: 0, physAnywhere: true, reserved: 0x10n });
 });
 
-Deno.test("encodeArm64Flags inverts decodeArm64Flags for every defined bit pattern", () => {
-  for (let f = 0n; f < 16n; f++) assert.equal(encodeArm64Flags(decodeArm64Flags(f)), f);
+Deno.test("encodeAarch64Flags inverts decodeAarch64Flags for every defined bit pattern", () => {
+  for (let f = 0n; f < 16n; f++) assert.equal(encodeAarch64Flags(decodeAarch64Flags(f)), f);
 });

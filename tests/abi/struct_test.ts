@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { AbiError, Struct } from "../../mod.ts";
+import { AbiError } from "../../mod.ts";
+import { Struct } from "../../abi.ts";
 
 interface Demo {
   a: number;

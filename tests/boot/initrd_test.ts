@@ -152,7 +152,7 @@ Deno.test("placeInitrd rejects a negative kernel end", () => {
 Deno.test("loadInitrd copies the initrd bytes to the placement", async () => {
   const m = mem([0, 32 * MiB]);
   const bytes = new TextEncoder().encode("070701 cpio newc");
-  const p = await loadInitrd(m, fromBytes(bytes), { kernelEnd: 0x100_0000 });
+  const p = await loadInitrd(m, await fromBytes(bytes), { kernelEnd: 0x100_0000 });
   assert.deepEqual(m.read(p.addr, bytes.length), bytes);
   assert.equal(p.addr, 32 * MiB - 0x1000);
 });

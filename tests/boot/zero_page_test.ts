@@ -237,7 +237,7 @@ Deno.test("buildZeroPage writes acpi_rsdp_addr at 0x070", () => {
 
 Deno.test("zeroPageBootParams goes to guest memory through LinuxBootConfigurator", () => {
   const mem = GuestMemory.fromRanges([[0, 1 * MiB]]);
-  LinuxBootConfigurator.writeBootparams(zeroPageBootParams(0x7000, { cmdline: { addr: 0x2_0000, length: 3 } }), mem);
+  LinuxBootConfigurator.writeBootparams(mem, zeroPageBootParams(0x7000, { cmdline: { addr: 0x2_0000, length: 3 } }));
   assert.equal(mem.readU32(0x7000 + 0x228), 0x2_0000);
   assert.equal(mem.readU16(0x7000 + 0x1fe), 0xaa55);
 });

@@ -192,7 +192,7 @@ Deno.test({
     for (const r of s.results) {
       const bytes = s.bytes.get(r.name)!;
       assert.equal(r.size, bytes.length, `${r.name}: size the page saw`);
-      const deno = await planBoot(fromBlob(new Blob([bytes as Uint8Array<ArrayBuffer>])));
+      const deno = await planBoot(await fromBlob(new Blob([bytes as Uint8Array<ArrayBuffer>])));
       assert.equal(r.format, deno.report.format, r.name);
       assert.equal(r.arch, deno.report.arch, r.name);
       assert.deepEqual(r.plan, planToJson(deno.plan), `${r.name}: plan`);
@@ -230,7 +230,7 @@ Deno.test({
     assert.deepEqual([png.width, png.height], [VIEWPORT.width, VIEWPORT.height]);
     assert.ok(s.svg.y + s.svg.height <= png.height, `the map (to y ${s.svg.y + s.svg.height}) fits on screen`);
     // One row per planned write of the x86_64 demo (as Deno plans it), and free RAM between them.
-    const deno = await planBoot(fromBlob(new Blob([demoKernel("x86_64") as Uint8Array<ArrayBuffer>])));
+    const deno = await planBoot(await fromBlob(new Blob([demoKernel("x86_64") as Uint8Array<ArrayBuffer>])));
     const planned = deno.plan.steps.map((st) => `${st.kind} 0x${st.guestAddr.toString(16)}`).sort();
     const drawn = s.boxes.filter((b) => b.kind !== "free").map((b) => `${b.kind} ${b.start}`).sort();
     assert.deepEqual(drawn, planned);
@@ -268,7 +268,7 @@ Deno.test({
     const { pick } = await runPage();
     const image = pickedBzImage();
     const report = await inspectKernel(image);
-    const deno = await planBoot(fromBlob(new Blob([image as Uint8Array<ArrayBuffer>])));
+    const deno = await planBoot(await fromBlob(new Blob([image as Uint8Array<ArrayBuffer>])));
     assert.equal(
       pick.status,
       `${PICKED_NAME}: ${report.protocol}, ${deno.plan.steps.length} writes planned and applied`,

@@ -72,6 +72,8 @@ const OPTION_SETS: string[][] = [
   ["--lzma2=lc=4,lp=0,pb=4,mode=fast"],
   ["--lzma2=lc=0,lp=4,pb=0"],
   ["--block-size=7000", "--check=crc64"],
+  ["--lzma2=dict=4KiB", "--check=crc32"], // the window wraps many times
+  ["--x86", "--lzma2=dict=12KiB,lc=0,pb=0", "--check=crc32"], // 2^13 + 2^12: not a power of two
 ];
 
 Deno.test({
@@ -91,6 +93,8 @@ Deno.test({
         const got = decode(compressed[i]);
         assertSame(got.bytes, data);
         assert.equal(got.consumed, compressed[i].length, `option set ${OPTION_SETS[set].join(" ")}`);
+        // With maxOutput = the output size the window is capped at it (below the dictionary size).
+        assertSame(decode(compressed[i], data.length).bytes, data);
       });
     }
   },

@@ -14,7 +14,7 @@ import { Xxh64 } from "../../lib/compress/xxhash64.ts";
 import { BufferSink, type ByteSink, CountingSink } from "../../lib/compress/sink.ts";
 import { DecompressError, LinuxLoaderError } from "../../lib/errors.ts";
 import { findBzImagePayload } from "../../lib/loader/extract.ts";
-import { CACHE_DIR } from "../../fixtures/real/fetch.ts";
+import { ensureMatrixKernel } from "../../fixtures/real/matrix.ts";
 import { checkAsyncProperty, checkProperty, isFuzz } from "../prop/_config.ts";
 import { ignoreUnless } from "../_require.ts";
 
@@ -699,26 +699,8 @@ Deno.test("Xxh64 gives the published XXH64 values and the same hash however the 
 // ---------------------------------------------------------------------------------------------------------------
 // A real kernel
 
-/** The newest Debian 6.12 amd64 kernel (a ZSTD bzImage) in the real-kernel cache, if one was fetched. */
-function cachedZstdKernel(): string | undefined {
-  const re = /^linux-image-6\.12\.(\d+)\+deb12-amd64-unsigned_/;
-  let best: [number, string] | undefined;
-  try {
-    for (const e of Deno.readDirSync(CACHE_DIR)) {
-      const m = re.exec(e.name);
-      if (m === null || !e.isDirectory) continue;
-      const k = [...Deno.readDirSync(CACHE_DIR + e.name)].find((f) => f.name.startsWith("vmlinuz-"));
-      if (k !== undefined && (best === undefined || Number(m[1]) > best[0])) {
-        best = [Number(m[1]), `${CACHE_DIR}${e.name}/${k.name}`];
-      }
-    }
-  } catch {
-    return undefined;
-  }
-  return best?.[1];
-}
-
-const kernel = cachedZstdKernel();
+// Debian's newest 6.12 amd64 kernel (a ZSTD bzImage), fetched into the real-kernel cache by the matrix fixture.
+const kernel = (await ensureMatrixKernel("6.12-amd64"))?.kernel;
 
 async function sha256(b: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", b as Uint8Array<ArrayBuffer>);
@@ -727,7 +709,10 @@ async function sha256(b: Uint8Array): Promise<string> {
 
 Deno.test({
   name: "decodeZstd extracts Debian's 6.12 amd64 kernel payload to the bytes zstd -d gives for the dd-cut payload",
-  ignore: ignoreUnless(hasZstd && kernel !== undefined, "zstd and a cached linux-image-6.12.*+deb12-amd64-unsigned"),
+  ignore: ignoreUnless(
+    hasZstd && kernel !== undefined,
+    "zstd and the Debian 6.12 amd64 kernel (fixtures/real/matrix.ts 6.12-amd64)",
+  ),
   async fn() {
     const image = await Deno.readFile(kernel!);
     const p = await findBzImagePayload(image);

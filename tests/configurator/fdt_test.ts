@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FDT_MAX_SIZE, FdtBootConfigurator, planFdtBootParams } from "../../lib/configurator/fdt.ts";
+import { FDT_MAX_SIZE, FdtBootConfigurator, planFdtBoot } from "../../lib/configurator/fdt.ts";
 import { BootParams } from "../../lib/configurator/mod.ts";
 import { ConfiguratorError } from "../../lib/errors.ts";
 import { buildVmFdt, readFdt } from "../../lib/fdt/mod.ts";
@@ -38,7 +38,7 @@ Deno.test("FdtBootConfigurator writes a blob that ends one byte before the last 
   const mem = GuestMemory.fromRanges([[0, MEM_SIZE]]);
   const fdt = new Uint8Array(PLACEHOLDER).fill(0xaa);
   const at = mem.lastAddr - PLACEHOLDER;
-  FdtBootConfigurator.writeBootparams(new BootParams(fdt, at), mem);
+  FdtBootConfigurator.writeBootparams(mem, new BootParams(fdt, at));
   assert.deepEqual(mem.read(at, PLACEHOLDER), fdt);
 });
 
@@ -46,7 +46,7 @@ Deno.test("FdtBootConfigurator writes a blob that ends exactly at the last byte 
   // The crate rejects this placement (its check asks for one byte past the blob); we accept it.
   const mem = GuestMemory.fromRanges([[0, MEM_SIZE]]);
   const at = mem.lastAddr - PLACEHOLDER + 1;
-  FdtBootConfigurator.writeBootparams(new BootParams(new Uint8Array(PLACEHOLDER).fill(1), at), mem);
+  FdtBootConfigurator.writeBootparams(mem, new BootParams(new Uint8Array(PLACEHOLDER).fill(1), at));
   assert.equal(mem.readU8(mem.lastAddr), 1);
 });
 
@@ -54,7 +54,7 @@ Deno.test("FdtBootConfigurator rejects a blob one byte past the end of RAM as FD
   const { mem, unchanged } = patterned();
   const at = mem.lastAddr - PLACEHOLDER + 2;
   const e = throwsConfig(
-    () => FdtBootConfigurator.writeBootparams(new BootParams(new Uint8Array(PLACEHOLDER), at), mem),
+    () => FdtBootConfigurator.writeBootparams(mem, new BootParams(new Uint8Array(PLACEHOLDER), at)),
     "FDTPastRamEnd",
     /0xffffff/,
   );
@@ -65,7 +65,7 @@ Deno.test("FdtBootConfigurator rejects a blob one byte past the end of RAM as FD
 Deno.test("FdtBootConfigurator rejects a blob that starts outside guest memory as FDTPastRamEnd", () => {
   const { mem, unchanged } = patterned([[0x4000_0000, MEM_SIZE]]);
   throwsConfig(
-    () => FdtBootConfigurator.writeBootparams(new BootParams(new Uint8Array(8), 0x1000), mem),
+    () => FdtBootConfigurator.writeBootparams(mem, new BootParams(new Uint8Array(8), 0x1000)),
     "FDTPastRamEnd",
   );
   unchanged();
@@ -74,7 +74,7 @@ Deno.test("FdtBootConfigurator rejects a blob that starts outside guest memory a
 Deno.test("FdtBootConfigurator rejects a blob across a hole between regions as WriteFDTToMemory, memory untouched", () => {
   const { mem, unchanged } = patterned([[0, 0x10_0000], [0x20_0000, 0x10_0000]]);
   throwsConfig(
-    () => FdtBootConfigurator.writeBootparams(new BootParams(new Uint8Array(0x100), 0x10_0000 - 0x80), mem),
+    () => FdtBootConfigurator.writeBootparams(mem, new BootParams(new Uint8Array(0x100), 0x10_0000 - 0x80)),
     "WriteFDTToMemory",
     /hole.*0x100000/,
   );
@@ -84,14 +84,14 @@ Deno.test("FdtBootConfigurator rejects a blob across a hole between regions as W
 Deno.test("FdtBootConfigurator writes a blob across two adjacent regions", () => {
   const mem = GuestMemory.fromRanges([[0, 0x10_0000], [0x10_0000, 0x10_0000]]);
   const fdt = new Uint8Array(0x100).fill(7);
-  FdtBootConfigurator.writeBootparams(new BootParams(fdt, 0x10_0000 - 0x80), mem);
+  FdtBootConfigurator.writeBootparams(mem, new BootParams(fdt, 0x10_0000 - 0x80));
   assert.deepEqual(mem.read(0x10_0000 - 0x80, 0x100), fdt);
 });
 
 Deno.test("FdtBootConfigurator rejects a blob over FDT_MAX_SIZE (2 MiB) as FDTTooLarge, memory untouched", () => {
   const { mem, unchanged } = patterned();
   throwsConfig(
-    () => FdtBootConfigurator.writeBootparams(new BootParams(new Uint8Array(FDT_MAX_SIZE + 1), 0), mem),
+    () => FdtBootConfigurator.writeBootparams(mem, new BootParams(new Uint8Array(FDT_MAX_SIZE + 1), 0)),
     "FDTTooLarge",
     /0x200001.*0x200000/,
   );
@@ -100,14 +100,14 @@ Deno.test("FdtBootConfigurator rejects a blob over FDT_MAX_SIZE (2 MiB) as FDTTo
 
 Deno.test("FdtBootConfigurator accepts a blob of exactly FDT_MAX_SIZE", () => {
   const mem = GuestMemory.fromRanges([[0, MEM_SIZE]]);
-  FdtBootConfigurator.writeBootparams(new BootParams(new Uint8Array(FDT_MAX_SIZE).fill(3), 0x20_0000), mem);
+  FdtBootConfigurator.writeBootparams(mem, new BootParams(new Uint8Array(FDT_MAX_SIZE).fill(3), 0x20_0000));
   assert.equal(mem.readU8(0x40_0000 - 1), 3);
 });
 
-Deno.test("planFdtBootParams returns one bytes step and writes nothing", () => {
+Deno.test("planFdtBoot returns one bytes step and writes nothing", () => {
   const { mem, unchanged } = patterned();
   const fdt = new Uint8Array(16);
-  const plan = planFdtBootParams(new BootParams(fdt, 0x8000), mem);
+  const plan = planFdtBoot(mem, new BootParams(fdt, 0x8000));
   assert.deepEqual(plan.steps, [{ kind: "bytes", guestAddr: 0x8000, bytes: fdt, label: "FDT" }]);
   unchanged();
 });
@@ -116,6 +116,6 @@ Deno.test("a lib/fdt blob written by the configurator reads back from guest memo
   const mem = GuestMemory.fromRanges([[0x4000_0000, 64 << 20]]);
   const dtb = buildVmFdt(mem, { arch: "aarch64", bootargs: "console=ttyAMA0" });
   const at = 0x4000_0000 + (48 << 20);
-  FdtBootConfigurator.writeBootparams(new BootParams(dtb, at), mem);
+  FdtBootConfigurator.writeBootparams(mem, new BootParams(dtb, at));
   assert.deepEqual(readFdt(mem.read(at, dtb.length)).root, readFdt(dtb).root);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LinuxBootConfigurator, linuxBootParams, linuxBootPlan } from "../../lib/configurator/linux.ts";
+import { LinuxBootConfigurator, planLinuxBoot } from "../../lib/configurator/linux.ts";
 import { BootParams } from "../../lib/configurator/mod.ts";
 import { ConfiguratorError } from "../../lib/errors.ts";
 import { GuestMemory } from "../../lib/memory.ts";
@@ -37,27 +37,27 @@ function throwsCode(f: () => void, code: string): void {
 Deno.test("LinuxBootConfigurator rejects a zero page that runs past the end of memory with ZeroPagePastRamEnd (crate test_configure_linux_boot)", () => {
   const mem = guestMem();
   const bad = new BootParams(crateZeroPage(), mem.lastAddr - BOOT_PARAMS.size + 2);
-  throwsCode(() => LinuxBootConfigurator.writeBootparams(bad, mem), "ZeroPagePastRamEnd");
+  throwsCode(() => LinuxBootConfigurator.writeBootparams(mem, bad), "ZeroPagePastRamEnd");
 });
 
 Deno.test("LinuxBootConfigurator writes the zero page at its address (crate test_configure_linux_boot)", () => {
   const mem = guestMem();
   const zp = crateZeroPage();
-  LinuxBootConfigurator.writeBootparams(new BootParams(zp, 0x30000), mem);
+  LinuxBootConfigurator.writeBootparams(mem, new BootParams(zp, 0x30000));
   assert.deepEqual(mem.read(0x30000, BOOT_PARAMS.size), zp);
   assert.equal(mem.readU8(0x30000 + BOOT_PARAMS.size), 0xaa);
 });
 
 Deno.test("LinuxBootConfigurator accepts a zero page that ends exactly at the end of memory", () => {
   const mem = guestMem();
-  LinuxBootConfigurator.writeBootparams(new BootParams(crateZeroPage(), MEM_SIZE - BOOT_PARAMS.size), mem);
+  LinuxBootConfigurator.writeBootparams(mem, new BootParams(crateZeroPage(), MEM_SIZE - BOOT_PARAMS.size));
   assert.equal(mem.readU16(MEM_SIZE - BOOT_PARAMS.size + 0x1fe), BOOT_FLAG_MAGIC);
 });
 
 Deno.test("LinuxBootConfigurator rejects a zero page over a memory hole with ZeroPageSetup", () => {
   const mem = GuestMemory.fromRanges([[0, 0x10000], [0x20000, 0x10000]]);
   throwsCode(
-    () => LinuxBootConfigurator.writeBootparams(new BootParams(crateZeroPage(), 0xf800), mem),
+    () => LinuxBootConfigurator.writeBootparams(mem, new BootParams(crateZeroPage(), 0xf800)),
     "ZeroPageSetup",
   );
 });
@@ -65,7 +65,7 @@ Deno.test("LinuxBootConfigurator rejects a zero page over a memory hole with Zer
 Deno.test("LinuxBootConfigurator rejects a zero page below the first region with ZeroPageSetup", () => {
   const mem = GuestMemory.fromRanges([[0x100000, 0x100000]]);
   throwsCode(
-    () => LinuxBootConfigurator.writeBootparams(new BootParams(crateZeroPage(), 0x7000), mem),
+    () => LinuxBootConfigurator.writeBootparams(mem, new BootParams(crateZeroPage(), 0x7000)),
     "ZeroPageSetup",
   );
 });
@@ -74,7 +74,7 @@ Deno.test("LinuxBootConfigurator leaves memory byte-identical when the zero page
   const mem = guestMem();
   const before = snapshot(mem);
   throwsCode(
-    () => LinuxBootConfigurator.writeBootparams(new BootParams(crateZeroPage(), MEM_SIZE - 0x800), mem),
+    () => LinuxBootConfigurator.writeBootparams(mem, new BootParams(crateZeroPage(), MEM_SIZE - 0x800)),
     "ZeroPagePastRamEnd",
   );
   assert.deepEqual(snapshot(mem), before);
@@ -84,19 +84,19 @@ Deno.test("LinuxBootConfigurator ignores sections and modules, as the crate does
   const mem = guestMem();
   const p = new BootParams(crateZeroPage(), 0x7000);
   p.setSections([new Uint8Array(16).fill(1)], 0x9000);
-  LinuxBootConfigurator.writeBootparams(p, mem);
+  LinuxBootConfigurator.writeBootparams(mem, p);
   assert.equal(mem.readU8(0x9000), 0xaa);
 });
 
-Deno.test("linuxBootPlan describes the write without performing it", () => {
+Deno.test("planLinuxBoot describes the write without performing it", () => {
   const mem = guestMem();
-  const plan = linuxBootPlan(new BootParams(crateZeroPage(), 0x7000), mem);
+  const plan = planLinuxBoot(mem, new BootParams(crateZeroPage(), 0x7000));
   assert.deepEqual(plan.steps.map((s) => [s.kind, s.guestAddr, s.label]), [["bytes", 0x7000, "boot_params"]]);
   assert.equal(mem.readU8(0x7000), 0xaa);
 });
 
-Deno.test("linuxBootParams puts the encoded zero page at zeroPageAddr", () => {
-  const p = linuxBootParams({ zeroPageAddr: 0x7000, cmdlineAddr: 0x20000 });
+Deno.test("BootParams puts the encoded zero page at its address", () => {
+  const p = new BootParams(encodeBootParams({ cmdlineAddr: 0x20000 }), 0x7000);
   assert.equal(p.headerStart, 0x7000);
   assert.equal(new DataView(p.header.buffer).getUint32(0x228, true), 0x20000);
 });

@@ -49,13 +49,13 @@ function crateParams(): BootParams {
 }
 
 Deno.test("PvhBootConfigurator rejects boot params without a memory map with MemmapTableMissing", () => {
-  throwsCode(() => PvhBootConfigurator.writeBootparams(crateParams(), guestMem()), "MemmapTableMissing");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(guestMem(), crateParams()), "MemmapTableMissing");
 });
 
 Deno.test("PvhBootConfigurator rejects a memory map without an address with MemmapTableAddressMissing", () => {
   const p = crateParams();
   p.sections = memmap[0];
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, guestMem()), "MemmapTableAddressMissing");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(guestMem(), p), "MemmapTableAddressMissing");
 });
 
 Deno.test("PvhBootConfigurator rejects a start info past the end of memory with StartInfoPastRamEnd", () => {
@@ -63,7 +63,7 @@ Deno.test("PvhBootConfigurator rejects a start info past the end of memory with 
   const p = crateParams();
   p.setSections(memmap, MEMMAP_ADDR);
   p.headerStart = mem.lastAddr - HVM_START_INFO.size + 2;
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, mem), "StartInfoPastRamEnd");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(mem, p), "StartInfoPastRamEnd");
 });
 
 Deno.test("PvhBootConfigurator rejects a memory map past the end of memory with MemmapTablePastRamEnd", () => {
@@ -71,7 +71,7 @@ Deno.test("PvhBootConfigurator rejects a memory map past the end of memory with 
   const p = crateParams();
   p.headerStart = 0x100000;
   p.setSections(memmap, mem.lastAddr - HVM_MEMMAP_TABLE_ENTRY.size + 2);
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, mem), "MemmapTablePastRamEnd");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(mem, p), "MemmapTablePastRamEnd");
 });
 
 Deno.test("PvhBootConfigurator writes memory map, start info and module list (crate test_configure_pvh_boot)", () => {
@@ -79,7 +79,7 @@ Deno.test("PvhBootConfigurator writes memory map, start info and module list (cr
   const p = crateParams();
   p.setSections(memmap, MEMMAP_ADDR);
   p.setModules(modlist, MODLIST_ADDR);
-  PvhBootConfigurator.writeBootparams(p, mem);
+  PvhBootConfigurator.writeBootparams(mem, p);
   assert.equal(mem.readU32(START_INFO_ADDR), XEN_HVM_START_MAGIC_VALUE);
   assert.deepEqual(mem.read(MEMMAP_ADDR, HVM_MEMMAP_TABLE_ENTRY.size), memmap[0]);
   assert.deepEqual(HVM_MODLIST_ENTRY.decode(mem.read(MODLIST_ADDR, HVM_MODLIST_ENTRY.size)).paddr, 0x10000n);
@@ -89,7 +89,7 @@ Deno.test("PvhBootConfigurator rejects a memory map over a hole with MemmapTable
   const mem = GuestMemory.fromRanges([[0, 0x10000], [0x20000, 0x10000]]);
   const p = crateParams();
   p.setSections(memmap, 0xfff0);
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, mem), "MemmapTableSetup");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(mem, p), "MemmapTableSetup");
 });
 
 Deno.test("PvhBootConfigurator rejects a start info over a hole with StartInfoSetup", () => {
@@ -97,28 +97,28 @@ Deno.test("PvhBootConfigurator rejects a start info over a hole with StartInfoSe
   const p = crateParams();
   p.setSections(memmap, MEMMAP_ADDR);
   p.headerStart = 0xfff0;
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, mem), "StartInfoSetup");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(mem, p), "StartInfoSetup");
 });
 
 Deno.test("PvhBootConfigurator rejects modules without an address with ModulesAddressMissing", () => {
   const p = crateParams();
   p.setSections(memmap, MEMMAP_ADDR);
   p.modules = modlist[0];
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, guestMem()), "ModulesAddressMissing");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(guestMem(), p), "ModulesAddressMissing");
 });
 
 Deno.test("PvhBootConfigurator rejects a module list outside memory with ModulesSetup", () => {
   const p = crateParams();
   p.setSections(memmap, MEMMAP_ADDR);
   p.setModules(modlist, MEM_SIZE - 8);
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, guestMem()), "ModulesSetup");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(guestMem(), p), "ModulesSetup");
 });
 
 Deno.test("PvhBootConfigurator rejects a module list overlapping the start info with SectionOverlap", () => {
   const p = crateParams();
   p.setSections(memmap, MEMMAP_ADDR);
   p.setModules(modlist, START_INFO_ADDR + 0x20);
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, guestMem()), "SectionOverlap");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(guestMem(), p), "SectionOverlap");
 });
 
 Deno.test("PvhBootConfigurator leaves memory byte-identical when the start info does not fit", () => {
@@ -127,7 +127,7 @@ Deno.test("PvhBootConfigurator leaves memory byte-identical when the start info 
   p.setSections(memmap, MEMMAP_ADDR);
   p.headerStart = MEM_SIZE - 8;
   const before = snapshot(mem);
-  throwsCode(() => PvhBootConfigurator.writeBootparams(p, mem), "StartInfoPastRamEnd");
+  throwsCode(() => PvhBootConfigurator.writeBootparams(mem, p), "StartInfoPastRamEnd");
   assert.deepEqual(snapshot(mem), before, "the memory map, checked first, was not written either");
 });
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { GuestMemory } from "../../lib/memory.ts";
-import { arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
+import { aarch64LinuxBoot } from "../../lib/boot/aarch64.ts";
 import { applyAarch64State, runAarch64 } from "../../emu/aarch64.ts";
 import { GuestFault, Unicorn } from "../../emu/unicorn.ts";
 import { EmulatorError } from "../../lib/errors.ts";
@@ -18,7 +18,7 @@ function armMemory(entry = ENTRY, bootargs = BOOTARGS) {
   const fdt = buildFdt(sampleTree(bootargs));
   mem.write(DTB, fdt);
   mem.write(entry, stub("aarch64"));
-  return { mem, fdt, cpu: arm64LinuxBoot({ entry, dtb: DTB }) };
+  return { mem, fdt, cpu: aarch64LinuxBoot({ entry, dtb: DTB }) };
 }
 
 emuTest("the aarch64 stub prints /chosen/bootargs from the DTB in x0 on the PL011", () => {
@@ -100,7 +100,7 @@ emuTest("an aarch64 guest reading unmapped memory ends with an UnmappedAccess er
 });
 
 emuTest("the aarch64 harness writes SCR_EL3, HCR_EL2 and SCTLR_EL1 into the engine", () => {
-  const cpu = arm64LinuxBoot({ entry: ENTRY, dtb: DTB });
+  const cpu = aarch64LinuxBoot({ entry: ENTRY, dtb: DTB });
   using uc = Unicorn.open("aarch64");
   applyAarch64State(uc, cpu);
   for (const s of cpu.sysregs) assert.equal(uc.readSysReg(s.encoding), s.value, s.name);

@@ -94,7 +94,7 @@ async function boot(opts: BootOptions = {}): Promise<Booted> {
     setupData: sd.nodes.length > 0 ? sd.head : undefined,
     cmdline: { addr: CMDLINE, length: "console=ttyS0".length },
   });
-  LinuxBootConfigurator.writeBootparams(params, mem);
+  LinuxBootConfigurator.writeBootparams(mem, params);
   mem.write(ENTRY, extStub("x86_64_linux_ext"));
   return { mem, cpu, initrd, e820, nodes: sd.nodes.map((n) => n.addr) };
 }
@@ -236,7 +236,7 @@ emuTest("the PVH stub reads a memory map from buildMemmap and the initrd module 
     modules: [pvhInitrdEntry(initrd)],
     modlistAddr: MODLIST,
   });
-  PvhBootConfigurator.writeBootparams(params, mem);
+  PvhBootConfigurator.writeBootparams(mem, params);
   mem.write(PVH_ENTRY, stub("x86_pvh"));
   const r = runX86(mem, cpu);
   assert.equal(

@@ -3,7 +3,7 @@ import { GuestMemory } from "../../lib/memory.ts";
 import { applyPlanSync } from "../../lib/plan.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { x86LongModeBoot } from "../../lib/boot/x86_64.ts";
-import { arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
+import { aarch64LinuxBoot } from "../../lib/boot/aarch64.ts";
 import { riscv64LinuxBoot } from "../../lib/boot/riscv64.ts";
 import { runX86 } from "../../emu/x86_64.ts";
 import { runAarch64 } from "../../emu/aarch64.ts";
@@ -34,7 +34,7 @@ emuTest("an x86_64 guest dividing by zero ends with an UnhandledException error 
 emuTest("an aarch64 guest executing brk ends with an UnhandledException error", () => {
   const mem = GuestMemory.fromRanges([[0x4000_0000, 1 << 20]]);
   mem.write(0x4000_0000, new Uint8Array([0x00, 0x00, 0x20, 0xd4])); // brk #0
-  assert.throws(() => runAarch64(mem, arm64LinuxBoot({ entry: 0x4000_0000, dtb: 0 })), isCode("UnhandledException"));
+  assert.throws(() => runAarch64(mem, aarch64LinuxBoot({ entry: 0x4000_0000, dtb: 0 })), isCode("UnhandledException"));
 });
 
 function rv(words: number[]): () => unknown {

@@ -7,7 +7,7 @@ import { runAarch64 } from "../../emu/aarch64.ts";
 import { runRiscv64 } from "../../emu/riscv64.ts";
 import { buildArm64Image, buildRiscv64Image } from "../../fixtures/build/pe.ts";
 import { stub } from "../../fixtures/stubs.ts";
-import { arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
+import { aarch64LinuxBoot } from "../../lib/boot/aarch64.ts";
 import { chosenInitrd, type InitrdPlacement, planInitrd } from "../../lib/boot/initrd.ts";
 import { riscv64LinuxBoot } from "../../lib/boot/riscv64.ts";
 import { FdtBootConfigurator } from "../../lib/configurator/fdt.ts";
@@ -58,7 +58,7 @@ const ARCHES: readonly Arch[] = [
     image: () => buildArm64Image({ header: { text_offset: 0x8_0000n }, code: stub("aarch64"), size: 0x1000 }),
     okPrefix: (dtb) => `FDT OK size=0x${dtb.byteLength.toString(16)} bootargs=console=ttyAMA0 rdinit=/init`,
     run(mem, entry, dtbAddr) {
-      const r = runAarch64(mem, arm64LinuxBoot({ entry, dtb: dtbAddr }));
+      const r = runAarch64(mem, aarch64LinuxBoot({ entry, dtb: dtbAddr }));
       const g = r.registers;
       return { serial: r.serial, status: g.x23, start: g.x26, end: g.x27, first: g.x28, found: g.x29 };
     },
@@ -105,7 +105,7 @@ async function boot(
   const dtb = opts.makeDtb?.(mem, placement) ??
     buildVmFdt(mem, { arch: arch.name, bootargs: arch.bootargs, initrd: { start: c.initrdStart, end: c.initrdEnd } });
   opts.corrupt?.(dtb, placement);
-  FdtBootConfigurator.writeBootparams(new BootParams(dtb, dtbAddr), mem);
+  FdtBootConfigurator.writeBootparams(mem, new BootParams(dtb, dtbAddr));
   return { seen: arch.run(mem, r.loadStart, dtbAddr), dtb, placement };
 }
 

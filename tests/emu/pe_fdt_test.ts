@@ -6,7 +6,7 @@ import { runAarch64 } from "../../emu/aarch64.ts";
 import { runRiscv64 } from "../../emu/riscv64.ts";
 import { buildArm64Image, buildRiscv64Image, gzip } from "../../fixtures/build/pe.ts";
 import { stub } from "../../fixtures/stubs.ts";
-import { arm64LinuxBoot } from "../../lib/boot/aarch64.ts";
+import { aarch64LinuxBoot } from "../../lib/boot/aarch64.ts";
 import { riscv64LinuxBoot } from "../../lib/boot/riscv64.ts";
 import { FdtBootConfigurator } from "../../lib/configurator/fdt.ts";
 import { BootParams } from "../../lib/configurator/mod.ts";
@@ -33,7 +33,7 @@ async function prepare(
   const dtb = buildVmFdt(mem, { arch, bootargs: arch === "aarch64" ? ARM_BOOTARGS : RV_BOOTARGS });
   corrupt?.(dtb);
   const dtbAddr = ram + (32 << 20);
-  FdtBootConfigurator.writeBootparams(new BootParams(dtb, dtbAddr), mem);
+  FdtBootConfigurator.writeBootparams(mem, new BootParams(dtb, dtbAddr));
   return { mem, entry: r.entry.image!, dtbAddr, dtb };
 }
 
@@ -51,7 +51,7 @@ function bootargsOf(dtb: Uint8Array): string {
 
 async function bootArm(image: Uint8Array, corrupt?: (dtb: Uint8Array) => void) {
   const p = await prepare("aarch64", image, corrupt);
-  return { ...p, run: runAarch64(p.mem, arm64LinuxBoot({ entry: p.entry, dtb: p.dtbAddr })) };
+  return { ...p, run: runAarch64(p.mem, aarch64LinuxBoot({ entry: p.entry, dtb: p.dtbAddr })) };
 }
 
 async function bootRv(image: Uint8Array, hartId = 0, corrupt?: (dtb: Uint8Array) => void) {

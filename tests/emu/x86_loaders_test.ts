@@ -16,9 +16,10 @@ import {
   type BootParamsOptions,
   decodeBootParams,
   type E820EntryInit,
+  encodeBootParams,
   LinuxBootConfigurator,
-  linuxBootParams,
 } from "../../lib/configurator/linux.ts";
+import { BootParams } from "../../lib/configurator/mod.ts";
 import {
   encodeStartInfo,
   PvhBootConfigurator,
@@ -107,8 +108,8 @@ async function bootLinuxElf(zeroPage: BootParamsOptions = {}): Promise<{ run: Ru
   const r = await loadElf(mem, image, { highmemStart: 0x100000 });
   loadCmdline(mem, CMDLINE, cmdline());
   LinuxBootConfigurator.writeBootparams(
-    linuxBootParams({ zeroPageAddr: ZERO_PAGE, cmdlineAddr: CMDLINE, e820: E820, ...zeroPage }),
     mem,
+    new BootParams(encodeBootParams({ cmdlineAddr: CMDLINE, e820: E820, ...zeroPage }), ZERO_PAGE),
   );
   const { plan, cpu } = x86LongModeBoot({ entry: r.entry.linux64!, zeroPage: ZERO_PAGE });
   applyPlanSync(mem, plan);
@@ -197,7 +198,7 @@ async function bootPvhElf(broken?: (p: ReturnType<typeof pvhBootParams>) => void
   loadCmdline(mem, CMDLINE, cmdline());
   const params = pvhBootParams(PVH_PARAMS);
   broken?.(params);
-  PvhBootConfigurator.writeBootparams(params, mem);
+  PvhBootConfigurator.writeBootparams(mem, params);
   const { plan, cpu } = x86PvhBoot({ entry: r.entry.pvh!, startInfo: START_INFO });
   applyPlanSync(mem, plan);
   return runX86(mem, cpu);
@@ -235,14 +236,11 @@ async function bootBzImage(
   const r = await loadBzImage(mem, image, { loadAddress: placement.loadAddress, highmemStart: 0x100000 });
   loadCmdline(mem, CMDLINE, cmdline());
   LinuxBootConfigurator.writeBootparams(
-    linuxBootParams({
-      zeroPageAddr: ZERO_PAGE,
-      setupHeader: r.details.setupHeader,
-      cmdlineAddr: CMDLINE,
-      e820: E820,
-      ...zeroPage,
-    }),
     mem,
+    new BootParams(
+      encodeBootParams({ setupHeader: r.details.setupHeader, cmdlineAddr: CMDLINE, e820: E820, ...zeroPage }),
+      ZERO_PAGE,
+    ),
   );
   const entry = r.entry.linux64!;
   assert.equal(entry, r.loadStart + STARTUP_64_OFFSET);

@@ -1,7 +1,6 @@
 // Crafted inputs shared by the hostile suite and the regression tests.
 
-import { ELF64_EHDR, ELF64_PHDR, PT_NOTE } from "../../mod.ts";
-
+import { ELF64_EHDR, ELF64_PHDR, PT_NOTE } from "../../abi.ts";
 /**
  * An ELF whose `count` PT_NOTE headers each cover a zero-filled area (12-byte empty notes), each starting 4
  * bytes after the previous: the walk of issue 18 took ~5 s for 100 headers and did not finish for 65,535.

@@ -121,7 +121,7 @@ Deno.test("loadBzImage refuses an Image's imageBase or an ELF's addend with Inva
 Deno.test("loadBzImage loads the same bytes from a Blob source as from bytes", async () => {
   const a = guestMem(), b = guestMem();
   await loadBzImage(a, image());
-  await loadBzImage(b, fromBlob(new Blob([image() as Uint8Array<ArrayBuffer>])));
+  await loadBzImage(b, await fromBlob(new Blob([image() as Uint8Array<ArrayBuffer>])));
   assert.deepEqual(snapshot(a), snapshot(b));
 });
 

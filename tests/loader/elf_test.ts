@@ -173,7 +173,7 @@ Deno.test("loadElf loads the same bytes from a Blob source as from bytes", async
   const image = crateTestElfnote8ByteAlign();
   const a = patternedMem(), b = patternedMem();
   const ra = await loadElf(a, image);
-  const rb = await loadElf(b, fromBlob(new Blob([image as Uint8Array<ArrayBuffer>])));
+  const rb = await loadElf(b, await fromBlob(new Blob([image as Uint8Array<ArrayBuffer>])));
   assert.deepEqual(ra, rb);
   assert.deepEqual(snapshot(a), snapshot(b));
 });

@@ -149,7 +149,7 @@ Deno.test("loadMultiboot copies the a.out-kludge image and zero-fills its bss", 
 Deno.test("loadMultiboot reads a file-like source as well as bytes", async () => {
   const mem = memory();
   const img = aout();
-  await loadMultiboot(mem, fromBlob(new Blob([img.slice().buffer])));
+  await loadMultiboot(mem, await fromBlob(new Blob([img.slice().buffer])));
   assert.deepEqual(mem.read(LOAD, img.length), img);
 });
 

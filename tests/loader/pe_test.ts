@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ARM64_IMAGE_HEADER, decodeArm64Flags, RISCV64_IMAGE_HEADER } from "../../lib/abi/image.ts";
+import { AARCH64_IMAGE_HEADER, decodeAarch64Flags, RISCV64_IMAGE_HEADER } from "../../lib/abi/image.ts";
 import { KernelLoaderError, PeError, SourceError } from "../../lib/errors.ts";
 import { detectPeArch, isGzip, isPeImage, loadDtb, loadPe, planPe } from "../../lib/loader/pe.ts";
 import { GuestMemory } from "../../lib/memory.ts";
@@ -240,7 +240,7 @@ Deno.test("loadPe loads an image across two adjacent regions", async () => {
 Deno.test("loadPe reads a Blob source as it reads bytes", async () => {
   const mem = crateMem();
   const image = crateArm64Image();
-  const r = await loadPe(mem, fromBlob(new Blob([image])), { imageBase: 0x20_0000 });
+  const r = await loadPe(mem, await fromBlob(new Blob([image])), { imageBase: 0x20_0000 });
   assert.equal(r.loadEnd, 0x28_1000);
   assert.deepEqual(mem.read(0x28_0000, image.length), image);
 });
@@ -299,7 +299,7 @@ Deno.test("isGzip recognises a gzip stream and not an Image", async () => {
 Deno.test("planPe returns one copy step at the load address and writes nothing", async () => {
   const { mem, unchanged } = patterned();
   const image = new Uint8Array(0x1000);
-  image.set(ARM64_IMAGE_HEADER.encode({ text_offset: 0x8_0000n, image_size: 0x1000n, magic: 0x644d5241 }));
+  image.set(AARCH64_IMAGE_HEADER.encode({ text_offset: 0x8_0000n, image_size: 0x1000n, magic: 0x644d5241 }));
   const p = await planPe(mem, image, { imageBase: 0x20_0000 });
   assert.deepEqual(p.plan.steps, [{
     kind: "copy",
@@ -346,7 +346,7 @@ Deno.test("loadPe decompresses a gzip arm64 Image into the same bytes and addres
 Deno.test("loadPe decompresses a gzip riscv64 Image read from a Blob", async () => {
   const image = buildRiscv64Image({ code: kernelLikeBytes(0x5000) });
   const mem = crateMem();
-  const r = await loadPe(mem, fromBlob(new Blob([await gzip(image)])), { imageBase: 0x40_0000 });
+  const r = await loadPe(mem, await fromBlob(new Blob([await gzip(image)])), { imageBase: 0x40_0000 });
   assert.equal(r.loadStart, 0x60_0000);
   assert.deepEqual(mem.read(r.loadStart, image.length), image);
 });
@@ -483,7 +483,7 @@ Deno.test({
     assert.equal(r.arch, "aarch64");
     assert.equal(r.details.textOffset, 0); // since Linux 5.8
     assert.ok(r.details.imageSize >= (r.loadEnd - r.loadStart));
-    assert.equal(decodeArm64Flags(r.details.flags).pageSize, 4096);
+    assert.equal(decodeAarch64Flags(r.details.flags).pageSize, 4096);
     assert.equal(mem.readU16(r.loadStart), 0x5a4d); // "MZ": an EFI-stub kernel
   },
 });

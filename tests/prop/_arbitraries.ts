@@ -10,7 +10,7 @@ import fc from "fast-check";
 import type { Struct } from "../../lib/abi/struct.ts";
 import { ELF64_EHDR, ELF64_PHDR, PT_LOAD, PT_NOTE, XEN_ELFNOTE_PHYS32_ENTRY } from "../../lib/abi/elf.ts";
 import { LOADED_HIGH, SETUP_HEADER, SETUP_HEADER_OFFSET } from "../../lib/abi/bootparam.ts";
-import { ARM64_IMAGE_HEADER, RISCV64_IMAGE_HEADER } from "../../lib/abi/image.ts";
+import { AARCH64_IMAGE_HEADER, RISCV64_IMAGE_HEADER } from "../../lib/abi/image.ts";
 import { ELF32_EHDR, ELF32_PHDR } from "../../lib/abi/elf.ts";
 import {
   MULTIBOOT2_HEADER,
@@ -615,7 +615,7 @@ export function peTargets(b: Uint8Array): Targets {
   const riscv = b.byteLength >= 0x3c && dv(b).getUint32(0x38, true) === 0x0543_5352;
   const fields = riscv
     ? structFields(RISCV64_IMAGE_HEADER, 0, "image.")
-    : structFields(ARM64_IMAGE_HEADER, 0, "image.");
+    : structFields(AARCH64_IMAGE_HEADER, 0, "image.");
   return { fields, records: [] };
 }
 

@@ -9,12 +9,12 @@ import fc from "fast-check";
 import { BootParams } from "../../lib/configurator/mod.ts";
 import {
   decodeBootParams,
+  encodeBootParams,
   LinuxBootConfigurator,
-  linuxBootParams,
-  linuxBootPlan,
+  planLinuxBoot,
 } from "../../lib/configurator/linux.ts";
-import { PvhBootConfigurator, pvhBootParams, pvhBootPlan } from "../../lib/configurator/pvh.ts";
-import { FdtBootConfigurator, planFdtBootParams } from "../../lib/configurator/fdt.ts";
+import { planPvhBoot, PvhBootConfigurator, pvhBootParams } from "../../lib/configurator/pvh.ts";
+import { FdtBootConfigurator, planFdtBoot } from "../../lib/configurator/fdt.ts";
 import { configureMultiboot, planMultibootInfo } from "../../lib/configurator/multiboot.ts";
 import { configureMultiboot2, planMultiboot2Info } from "../../lib/configurator/multiboot2.ts";
 import { checkProperty } from "./_config.ts";
@@ -60,17 +60,17 @@ Deno.test("Linux, PVH and FDT writeBootparams on any BootParams write exactly th
       const tm = makeMemory(l);
       const p = timed("BootParams", () => buildParams(r));
       if (which === "linux") {
-        checkWrite(tm, () => linuxBootPlan(p, tm.mem), () => LinuxBootConfigurator.writeBootparams(p, tm.mem));
+        checkWrite(tm, () => planLinuxBoot(tm.mem, p), () => LinuxBootConfigurator.writeBootparams(tm.mem, p));
       } else if (which === "pvh") {
-        checkWrite(tm, () => pvhBootPlan(p, tm.mem), () => PvhBootConfigurator.writeBootparams(p, tm.mem));
-      } else checkWrite(tm, () => planFdtBootParams(p, tm.mem), () => FdtBootConfigurator.writeBootparams(p, tm.mem));
+        checkWrite(tm, () => planPvhBoot(tm.mem, p), () => PvhBootConfigurator.writeBootparams(tm.mem, p));
+      } else checkWrite(tm, () => planFdtBoot(tm.mem, p), () => FdtBootConfigurator.writeBootparams(tm.mem, p));
     }),
   );
 });
 
 // ---- Linux zero page ------------------------------------------------------------------------------------------
 
-Deno.test("linuxBootParams on any request gives typed errors only, and a valid one reads back at the zero page's C offsets", () => {
+Deno.test("encodeBootParams on any request gives typed errors only, and a valid one reads back at the zero page's C offsets", () => {
   checkProperty(
     "linux zero page request",
     fc.property(
@@ -87,12 +87,12 @@ Deno.test("linuxBootParams on any request gives typed errors only, and a valid o
       (l, where, req) => {
         const tm = makeMemory(l);
         const zeroPageAddr = place(l, where.pick, where.frac, 4096);
-        const p = timed("linuxBootParams", () => tryTyped(() => linuxBootParams({ ...req, zeroPageAddr })));
+        const p = timed("encodeBootParams", () => tryTyped(() => new BootParams(encodeBootParams(req), zeroPageAddr)));
         if (!p.ok) return;
         const w = checkWrite(
           tm,
-          () => linuxBootPlan(p.value, tm.mem),
-          () => LinuxBootConfigurator.writeBootparams(p.value, tm.mem),
+          () => planLinuxBoot(tm.mem, p.value),
+          () => LinuxBootConfigurator.writeBootparams(tm.mem, p.value),
         );
         // The reference reading, at the offsets of asm/bootparam.h.
         const zp = p.value.header;
@@ -150,7 +150,7 @@ Deno.test("pvhBootParams on any request gives typed errors only, and a valid one
         const tm = makeMemory(l);
         const p = timed("pvhBootParams", () => tryTyped(() => pvhBootParams(req)));
         if (!p.ok) return;
-        checkWrite(tm, () => pvhBootPlan(p.value, tm.mem), () => PvhBootConfigurator.writeBootparams(p.value, tm.mem));
+        checkWrite(tm, () => planPvhBoot(tm.mem, p.value), () => PvhBootConfigurator.writeBootparams(tm.mem, p.value));
         const si = p.value.header;
         const d = new DataView(si.buffer, si.byteOffset, si.byteLength);
         assert.equal(si.byteLength, 56);

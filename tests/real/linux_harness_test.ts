@@ -9,6 +9,11 @@ import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { E820_RAM, E820_RESERVED } from "../../lib/abi/bootparam.ts";
 import { calibrateX86State, findFlushSites, USER_HOLE, x86Cpuid } from "../../emu/linux/x86_machine.ts";
 import { x86E820 } from "../../emu/linux/x86_64.ts";
+import { arm64Translate } from "../../emu/linux/aarch64.ts";
+import { SerialConsole } from "../../emu/linux/common.ts";
+import { bootAny, chooseMachine } from "../../emu/linux/boot_any.ts";
+import { demoKernel } from "../../emu/demo_kernels.ts";
+import { Unicorn } from "../../emu/unicorn.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { emuTest } from "../emu/_unicorn.ts";
 
@@ -57,5 +62,75 @@ Deno.test({
     assert.ok(sites.movCr.length > 10);
     // Every site is in the kernel text mapping.
     for (const a of [...sites.invlpg, ...sites.movCr]) assert.ok(a >= 0xffff_ffff_8100_0000n, a.toString(16));
+  },
+});
+
+Deno.test("arm64Translate walks 4 KiB-granule 48-bit tables through TTBR1 to a 2 MiB block and a 4 KiB page", () => {
+  // TCR_EL1: T0SZ = T1SZ = 16 (48-bit), TG0 = 0 (4 KiB), TG1 = 2 (4 KiB).
+  const tcr = 16n | (16n << 16n) | (2n << 30n);
+  const mem = new Map<bigint, bigint>();
+  const ttbr1 = 0x4100_0000n;
+  const va = 0xffff_8000_8000_0000n; // 6.12's KIMAGE_VADDR
+  const idx = (l: number) => (va >> BigInt(12 + 9 * l)) & 511n;
+  mem.set(ttbr1 + idx(3) * 8n, 0x4100_1000n | 3n); // L0 table
+  mem.set(0x4100_1000n + idx(2) * 8n, 0x4100_2000n | 3n); // L1 table
+  mem.set(0x4100_2000n + idx(1) * 8n, 0x4020_0000n | 1n); // L2 2 MiB block at the Image
+  const read = (pa: bigint) => mem.get(pa) ?? 0n;
+  assert.equal(arm64Translate(va + 0x1234n, true, tcr, 0n, ttbr1, read), 0x4020_1234n);
+  // A 4 KiB page one 2 MiB step further.
+  const va2 = va + 0x20_0000n;
+  mem.set(0x4100_2000n + ((va2 >> 21n) & 511n) * 8n, 0x4100_3000n | 3n);
+  mem.set(0x4100_3000n + ((va2 >> 12n) & 511n) * 8n, 0x4123_4000n | 3n);
+  assert.equal(arm64Translate(va2 + 8n, true, tcr, 0n, ttbr1, read), 0x4123_4008n);
+  // Not mapped, a non-canonical address, and the MMU off.
+  assert.equal(arm64Translate(va + 0x40_0000n, true, tcr, 0n, ttbr1, read), undefined);
+  assert.equal(arm64Translate(0x0001_0000_0000_0000n, true, tcr, 0n, ttbr1, read), undefined);
+  assert.equal(arm64Translate(0x4020_0000n, false, tcr, 0n, ttbr1, read), 0x4020_0000n);
+});
+
+emuTest("a hang guard stops an engine spinning in a loop no hook sees, from its own thread", () => {
+  using uc = Unicorn.open("x86_64");
+  uc.mapScratch(0x1000, 0x1000);
+  uc.memWrite(0x1000, new Uint8Array([0xeb, 0xfe])); // jmp $
+  const t0 = performance.now();
+  using guard = uc.hangGuard(Date.now() + 300);
+  uc.start({ begin: 0x1000 });
+  assert.ok(guard.fired());
+  assert.equal(uc.readPc(), 0x1000n);
+  assert.ok(performance.now() - t0 >= 250);
+});
+
+Deno.test("the console watchdog ends a run after its event budget without a new line, and a line resets it", () => {
+  const con = new SerialConsole(undefined, undefined, 3);
+  assert.equal(con.tick(), false);
+  assert.equal(con.tick(), false);
+  for (const b of new TextEncoder().encode("line\n")) con.push(b);
+  assert.equal(con.tick() || con.tick() || con.tick(), false);
+  assert.equal(con.tick(), true);
+  assert.equal(con.ended, "stalled");
+  assert.match(con.endDetail(), /3 guest events without a new line \(last line: line\)/);
+});
+
+emuTest("bootAny runs an image without a Linux version string on the stub runner and reports its halt", async () => {
+  const r = await bootAny(demoKernel("x86_64"));
+  assert.equal(r.machine, "stub");
+  assert.match(r.why, /no Linux version/);
+  assert.equal(r.ending, "halt", r.detail);
+  assert.ok(r.stub !== undefined);
+});
+
+emuTest("bootAny reports a stub run's instruction limit as an ending, not an exception", async () => {
+  const r = await bootAny(demoKernel("x86_64"), { maxInstructions: 3 });
+  assert.equal(r.ending, "limit", r.detail);
+});
+
+Deno.test({
+  name: "chooseMachine sends Debian's bzImage (it names itself Linux) to the real-kernel machine",
+  ignore: amd64 === undefined,
+  async fn() {
+    const c = await chooseMachine(await Deno.readFile(amd64!.kernel));
+    assert.equal(c.machine, "real");
+    assert.match(c.why, /^Linux 6\.\S+: the bzimage machine$/);
+    assert.match((await chooseMachine(await Deno.readFile(amd64!.kernel), "pvh")).why, /the pvh machine$/);
   },
 });

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { BootParams } from "../../lib/configurator/mod.ts";
-import { linuxBootParams } from "../../lib/configurator/linux.ts";
+import { encodeBootParams } from "../../lib/configurator/linux.ts";
 import { pvhBootParams } from "../../lib/configurator/pvh.ts";
 import { configureMultiboot } from "../../lib/configurator/multiboot.ts";
 import { configureMultiboot2 } from "../../lib/configurator/multiboot2.ts";
@@ -27,13 +27,13 @@ Deno.test("hex formats fractions, NaN and infinities instead of throwing a Range
 });
 
 // Found by "linux zero page request": checkNumber called BigInt(0.5) before checking the number.
-Deno.test("linuxBootParams rejects a fractional ramdisk address with InvalidAddress, not a RangeError", () => {
+Deno.test("encodeBootParams rejects a fractional ramdisk address with InvalidAddress, not a RangeError", () => {
   assert.throws(
-    () => linuxBootParams({ zeroPageAddr: 0, ramdisk: { addr: 0.5, size: 0 } }),
+    () => encodeBootParams({ ramdisk: { addr: 0.5, size: 0 } }),
     isCode(ConfiguratorError, "InvalidAddress"),
   );
   assert.throws(
-    () => linuxBootParams({ zeroPageAddr: 0, cmdlineAddr: NaN }),
+    () => encodeBootParams({ cmdlineAddr: NaN }),
     isCode(ConfiguratorError, "InvalidAddress"),
   );
 });
@@ -93,7 +93,8 @@ Deno.test("BootParams refuses a section or module so far from the list start tha
 // Review finding: decodeBootParams built cmdlineAddr as ext_cmd_line_ptr * 2^32 + cmd_line_ptr in floating
 // point, silently rounding an address above 2^53.
 Deno.test("decodeBootParams refuses a command line address above 2^53 instead of rounding it", async () => {
-  const { BOOT_PARAMS, decodeBootParams, SETUP_HEADER, SourceError } = await import("../../mod.ts");
+  const { SourceError } = await import("../../mod.ts");
+  const { BOOT_PARAMS, decodeBootParams, SETUP_HEADER } = await import("../../abi.ts");
   const zp = new Uint8Array(BOOT_PARAMS.size);
   const dv = new DataView(zp.buffer);
   BOOT_PARAMS.set(dv, 0, "ext_cmd_line_ptr", 0x0020_0001); // bits 53 and 32

@@ -12,8 +12,8 @@ import {
   escapeImageText,
   inspectKernel,
   KernelLoaderError,
-  MULTIBOOT_HEADER_MAGIC,
 } from "../../mod.ts";
+import { MULTIBOOT_HEADER_MAGIC } from "../../abi.ts";
 import { rejectsWith } from "../_assert.ts";
 
 const enc = new TextEncoder();

@@ -2,16 +2,8 @@
 
 import assert from "node:assert/strict";
 import { buildElf, patchEhdr, patchPhdr } from "../../fixtures/build/elf.ts";
-import {
-  ElfError,
-  GuestMemory,
-  type KernelSource,
-  loadElf,
-  planElf,
-  PT_LOAD,
-  PT_NOTE,
-  XEN_ELFNOTE_PHYS32_ENTRY,
-} from "../../mod.ts";
+import { ElfError, GuestMemory, type KernelSource, loadElf, planElf } from "../../mod.ts";
+import { PT_LOAD, PT_NOTE, XEN_ELFNOTE_PHYS32_ENTRY } from "../../abi.ts";
 import { rejectsWith } from "../_assert.ts";
 import { manyNotesElf } from "../hostile/_inputs.ts";
 

@@ -1,0 +1,276 @@
+/**
+ * Compressed kernel payloads, whatever wraps them (a bzImage's `payload_offset`, an EFI zboot image, an
+ * `Image.gz`): one table of the seven methods Linux can build (`CONFIG_KERNEL_*`) and their streaming
+ * decoders, the build's size trailer, and two ways to decode with bounded memory:
+ *
+ * - {@linkcode decompressPayload} into one buffer of exactly the output's size (sized from the trailer
+ *   when it is sane, else measured by a counting pass first), so there is never a second copy;
+ * - {@linkcode decompressIntoGuest} straight into guest memory, with "memory untouched on failure": when
+ *   the destination range is all zero (fresh guest memory) and the size is known up front, one pass
+ *   writes it and a failure re-zeroes what was written (the range is byte for byte as before); otherwise
+ *   a verifying pass into a {@linkcode CountingSink} proves the stream intact (every check of the format)
+ *   before a second pass writes anything.
+ *
+ * The size trailer: "size_append" in `scripts/Makefile.lib` appends the uncompressed size as four
+ * little-endian bytes to every method but gzip, whose own trailer ends with ISIZE, the same four bytes.
+ *
+ * @module
+ */
+
+import { DecompressError, hex } from "../errors.ts";
+import type { GuestMemory } from "../memory.ts";
+import { decodeBzip2 } from "../compress/bzip2.ts";
+import { decodeGzip } from "../compress/inflate.ts";
+import { decodeLz4 } from "../compress/lz4.ts";
+import { decodeLzma } from "../compress/lzma.ts";
+import { decodeLzo } from "../compress/lzo.ts";
+import { type ByteSink, CountingSink, type DecodeOptions, type DecodeResult } from "../compress/sink.ts";
+import { decodeXz } from "../compress/xz.ts";
+import { decodeZstd } from "../compress/zstd.ts";
+
+/** The compression methods of a kernel payload that need decoding (`"none"` aside). */
+export type PayloadMethod = "lz4" | "gzip" | "xz" | "zstd" | "bzip2" | "lzma" | "lzo";
+
+/** The streaming decoder of each method. */
+export const PAYLOAD_DECODERS: Readonly<
+  Record<PayloadMethod, (input: Uint8Array, sink: ByteSink, options?: DecodeOptions) => DecodeResult>
+> = Object.freeze({
+  lz4: decodeLz4,
+  gzip: decodeGzip,
+  xz: decodeXz,
+  zstd: decodeZstd,
+  bzip2: decodeBzip2,
+  lzma: decodeLzma,
+  lzo: decodeLzo,
+});
+
+/** Length of the size trailer ("size_append": four little-endian bytes). */
+export const SIZE_TRAILER_LENGTH = 4;
+
+/** The last four bytes of `payload` as a little-endian number (0 when shorter). */
+export function sizeTrailer(payload: Uint8Array): number {
+  const n = payload.byteLength;
+  if (n < SIZE_TRAILER_LENGTH) return 0;
+  return (payload[n - 4] | (payload[n - 3] << 8) | (payload[n - 2] << 16) | (payload[n - 1] << 24)) >>> 0;
+}
+
+/** Thrown by a sink that has what it wants; stops the decoder. */
+class StopDecoding extends Error {}
+
+/**
+ * The first `length` bytes `payload` decompresses to (fewer when it ends first), decoding only as far as
+ * needed (a decoder's first chunk or block). Corrupt data is a {@linkcode DecompressError} when it shows
+ * before `length` bytes.
+ *
+ * @example
+ * ```ts
+ * import { payloadPrefix } from "@linux-loader/linux-loader";
+ * const packed = new Uint8Array(await new Response(new Blob(["hello, kernel"]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+ * console.log(new TextDecoder().decode(payloadPrefix("gzip", packed, 5))); // hello
+ * ```
+ */
+export function payloadPrefix(method: PayloadMethod, payload: Uint8Array, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let got = 0;
+  try {
+    PAYLOAD_DECODERS[method](payload, {
+      write(chunk: Uint8Array): void {
+        const n = Math.min(chunk.byteLength, length - got);
+        out.set(chunk.subarray(0, n), got);
+        got += n;
+        if (got === length) throw new StopDecoding();
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof StopDecoding)) throw e;
+  }
+  return out.subarray(0, got);
+}
+
+/**
+ * Checks what follows the decoded stream in `payload`: nothing, or (for every method but gzip... and gzip
+ * too, harmlessly) the four-byte size trailer, which must then equal the output size.
+ */
+function checkTail(method: PayloadMethod, payload: Uint8Array, r: DecodeResult): void {
+  const rest = payload.byteLength - r.consumed;
+  if (rest === 0) return;
+  if (rest === SIZE_TRAILER_LENGTH) {
+    const trailer = sizeTrailer(payload);
+    if (trailer === r.written % 0x1_0000_0000) return;
+    throw new DecompressError(
+      "CorruptData",
+      `the size trailer says ${trailer} bytes but the ${method} data holds ${r.written}`,
+      { field: "size_append", value: trailer, limit: r.written },
+    );
+  }
+  throw new DecompressError(
+    "CorruptData",
+    `${rest} bytes follow the ${method} data at payload offset ${hex(r.consumed)}`,
+    { field: "payload_length", value: r.consumed, limit: payload.byteLength },
+  );
+}
+
+/** The output size the trailer promises, when it is usable (above 0, at most `maxOutput`), else undefined. */
+function promisedSize(payload: Uint8Array, maxOutput: number): number | undefined {
+  const t = sizeTrailer(payload);
+  return t > 0 && t <= maxOutput ? t : undefined;
+}
+
+/**
+ * Decodes a whole payload once into a {@linkcode CountingSink}, proving it intact and measuring it:
+ * what it holds after its stream and its trailer are checked too.
+ */
+export function measurePayload(method: PayloadMethod, payload: Uint8Array, maxOutput: number): number {
+  const r = PAYLOAD_DECODERS[method](payload, new CountingSink(), { maxOutput });
+  checkTail(method, payload, r);
+  return r.written;
+}
+
+/**
+ * Decompresses a kernel payload into one buffer of exactly its output size: the size trailer (or gzip's
+ * ISIZE) sizes it when it is at most `maxOutput`; otherwise (or when the trailer turns out wrong) a
+ * counting pass measures the output first. Memory: the output, the decoder's window, the input. Errors:
+ * the decoder's {@linkcode DecompressError}, and `CorruptData` for bytes after the stream other than a
+ * matching size trailer.
+ *
+ * @example
+ * ```ts
+ * import { decompressPayload } from "@linux-loader/linux-loader";
+ * const packed = new Uint8Array(await new Response(new Blob(["hello, kernel"]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+ * console.log(new TextDecoder().decode(decompressPayload("gzip", packed, 1 << 20))); // hello, kernel
+ * ```
+ */
+export function decompressPayload(method: PayloadMethod, payload: Uint8Array, maxOutput: number): Uint8Array {
+  const decode = PAYLOAD_DECODERS[method];
+  const promised = promisedSize(payload, maxOutput);
+  if (promised !== undefined) {
+    const out = new Uint8Array(promised);
+    const sink = new ExactSink(out);
+    try {
+      const r = decode(payload, sink, { maxOutput: promised });
+      if (r.written === promised) {
+        checkTail(method, payload, r);
+        return out;
+      }
+    } catch (e) {
+      // More output than promised: the last four bytes were no size trailer (an LZ4 payload without
+      // one) or a wrong one; measure, and let checkTail say which.
+      if (!(e instanceof DecompressError && e.code === "OutputTooLarge")) throw e;
+    }
+  }
+  const size = measurePayload(method, payload, maxOutput);
+  const out = new Uint8Array(size);
+  decode(payload, new ExactSink(out), { maxOutput: size });
+  return out;
+}
+
+/** A sink into a buffer of exactly the expected size (the decoder's maxOutput keeps it inside). */
+class ExactSink implements ByteSink {
+  written = 0;
+  constructor(private readonly dest: Uint8Array) {}
+  write(chunk: Uint8Array): void {
+    this.dest.set(chunk, this.written);
+    this.written += chunk.byteLength;
+  }
+}
+
+/** Bytes scanned per early-exit test of {@linkcode isZeroRange}. */
+const ZERO_SCAN_BLOCK = 1 << 16;
+
+/**
+ * Whether guest memory `[addr, addr + len)` (which must be guest memory) holds only zero bytes: 32-bit
+ * words OR-ed together per 64 KiB, leaving at the first block that is not zero.
+ *
+ * @example
+ * ```ts
+ * import { GuestMemory, isZeroRange } from "@linux-loader/linux-loader";
+ * const mem = GuestMemory.fromRanges([[0, 4096]]);
+ * mem.write(100, new Uint8Array([1]));
+ * console.log(isZeroRange(mem, 0, 100), isZeroRange(mem, 0, 101)); // true false
+ * ```
+ */
+export function isZeroRange(mem: GuestMemory, addr: number, len: number): boolean {
+  for (const s of mem.slices(addr, len)) {
+    const head = Math.min(s.byteLength, (4 - (s.byteOffset & 3)) & 3);
+    for (let i = 0; i < head; i++) if (s[i] !== 0) return false;
+    const words = (s.byteLength - head) >>> 2;
+    const w = new Int32Array(s.buffer, s.byteOffset + head, words);
+    for (let i = 0; i < words; i += ZERO_SCAN_BLOCK >>> 2) {
+      const stop = Math.min(words, i + (ZERO_SCAN_BLOCK >>> 2));
+      let acc = 0;
+      for (let k = i; k < stop; k++) acc |= w[k];
+      if (acc !== 0) return false;
+    }
+    for (let i = head + words * 4; i < s.byteLength; i++) if (s[i] !== 0) return false;
+  }
+  return true;
+}
+
+/** How {@linkcode decompressIntoGuest} kept guest memory untouched on failure. */
+export type GuestDecodeStrategy = "zero-restore" | "verify-then-write";
+
+/**
+ * Decompresses `payload` into guest memory at `addr`, `size` bytes exactly (the caller planned and
+ * validated `[addr, addr + size)`: the size came from the trailer or from {@linkcode measurePayload}).
+ * Guest memory is byte for byte as before when this throws:
+ *
+ * - `"zero-restore"` when `trusted` is false and the range is all zero: one pass writes the output, a
+ *   failure (corrupt data, a checksum, a size other than `size`) zeroes what was written;
+ * - `"verify-then-write"` otherwise: a counting pass first (skipped when `verified`, i.e. the caller
+ *   already measured it with {@linkcode measurePayload}), then the writing pass.
+ *
+ * Returns the strategy used.
+ *
+ * @example
+ * ```ts
+ * import { decompressIntoGuest, GuestMemory } from "@linux-loader/linux-loader";
+ * const mem = GuestMemory.fromRanges([[0, 4096]]);
+ * const packed = new Uint8Array(await new Response(new Blob(["hello"]).stream().pipeThrough(new CompressionStream("gzip"))).arrayBuffer());
+ * console.log(decompressIntoGuest(mem, 0x100, "gzip", packed, 5), new TextDecoder().decode(mem.read(0x100, 5))); // zero-restore hello
+ * ```
+ */
+export function decompressIntoGuest(
+  mem: GuestMemory,
+  addr: number,
+  method: PayloadMethod,
+  payload: Uint8Array,
+  size: number,
+  verified = false,
+): GuestDecodeStrategy {
+  const decode = PAYLOAD_DECODERS[method];
+  const sink = new GuestSink(mem, addr);
+  const mismatch = (written: number) =>
+    new DecompressError("CorruptData", `the ${method} data holds ${written} bytes, ${size} were expected`, {
+      field: "size",
+      value: written,
+      limit: size,
+    });
+  if (!verified && isZeroRange(mem, addr, size)) {
+    try {
+      const r = decode(payload, sink, { maxOutput: size });
+      if (r.written !== size) throw mismatch(r.written);
+      checkTail(method, payload, r);
+    } catch (e) {
+      mem.fill(addr, sink.written, 0);
+      throw e;
+    }
+    return "zero-restore";
+  }
+  if (!verified) {
+    const written = measurePayload(method, payload, size);
+    if (written !== size) throw mismatch(written);
+  }
+  const r = decode(payload, sink, { maxOutput: size });
+  if (r.written !== size) throw mismatch(r.written); // unreachable for a payload that did not change
+  return "verify-then-write";
+}
+
+/** A sink writing consecutive guest addresses from `addr` (through GuestMemory's checked write). */
+class GuestSink implements ByteSink {
+  written = 0;
+  constructor(private readonly mem: GuestMemory, private readonly addr: number) {}
+  write(chunk: Uint8Array): void {
+    this.mem.write(this.addr + this.written, chunk);
+    this.written += chunk.byteLength;
+  }
+}

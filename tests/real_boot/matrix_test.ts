@@ -1,0 +1,79 @@
+/**
+ * The real-kernel matrix beyond the two cloud kernels (fixtures/real/matrix.ts): Debian 6.1 standard
+ * amd64 (XZ bzImage) and arm64, Debian 6.12 amd64 (ZSTD bzImage) and arm64, each booted by
+ * `bootRealKernel` — the machine chosen by what the image is, the command line the user would type plus
+ * what the machine needs — with our initramfs, to our /init's line and the end /init asks for (arm64: PSCI
+ * SYSTEM_OFF, "reboot: Power down"; x86 has no ACPI, so the kernel halts). A bzImage also boots through PVH
+ * when this build decodes its payload (its vmlinux is then extracted); otherwise that test is ignored and
+ * says why.
+ *
+ * The matrix costs minutes per kernel on a loaded 2-core machine (an x86 boot 60-300 s, an arm64 boot
+ * 20-90 s), so it runs in `deno task test:real` (REAL_MATRIX=1) and is ignored, with a printed reason, in
+ * `deno task test`, which boots the two cloud kernels only. Bounded by the console watchdog (guest events
+ * without a line), with a generous wall-clock hang guard.
+ */
+import assert from "node:assert/strict";
+import { ensureMatrixKernel, KERNEL_MATRIX } from "../../fixtures/real/matrix.ts";
+import { INIT_MESSAGE, initramfs } from "../../fixtures/build/init.ts";
+import { MILESTONES } from "../../emu/linux/common.ts";
+import { bootRealKernel, type RealProtocol } from "../../emu/linux/machine.ts";
+import { extractVmlinux } from "../../lib/loader/extract.ts";
+import { BzImageError } from "../../lib/errors.ts";
+import { emuTest } from "../emu/_unicorn.ts";
+import { assertInOrder, verboseLine } from "./_boot.ts";
+
+const HANG_GUARD_MS = 900_000;
+
+function wanted(): boolean {
+  try {
+    return Deno.env.get("REAL_MATRIX") === "1";
+  } catch {
+    return false;
+  }
+}
+
+const on = wanted();
+if (!on) console.error("real-kernel matrix ignored: it runs in `deno task test:real` (REAL_MATRIX=1)");
+
+/** Whether this build decodes the bzImage's payload (then its vmlinux can boot through PVH). */
+async function decodes(path: string): Promise<string | undefined> {
+  try {
+    await extractVmlinux(await Deno.readFile(path));
+    return undefined;
+  } catch (e) {
+    if (e instanceof BzImageError && e.code === "UnsupportedCompression") return e.message;
+    throw e;
+  }
+}
+
+for (const entry of KERNEL_MATRIX.filter((e) => e.pattern !== undefined)) {
+  const rec = on ? await ensureMatrixKernel(entry.id) : undefined;
+  const protocols: RealProtocol[] = entry.arch === "arm64" ? ["arm64"] : ["bzimage", "pvh"];
+  for (const protocol of protocols) {
+    const name = `${entry.description} boots ${
+      protocol === "arm64" ? "on the arm64 machine" : protocol === "pvh" ? "through PVH" : "through the 64-bit protocol"
+    } and runs our /init`;
+    const why = rec === undefined ? undefined : protocol === "pvh" ? await decodes(rec.kernel) : undefined;
+    if (rec === undefined || why !== undefined) {
+      if (why !== undefined) console.error(`${name}: ignored until the payload is decoded (${why})`);
+      Deno.test({ name, ignore: true, fn() {} });
+      continue;
+    }
+    emuTest(name, async () => {
+      const image = await Deno.readFile(rec.kernel);
+      const arch = entry.arch === "arm64" ? "aarch64" : "x86_64";
+      const r = await bootRealKernel(image, {
+        protocol,
+        cmdline: arch === "aarch64" ? "console=ttyAMA0" : "console=ttyS0",
+        initrd: await initramfs(arch),
+        timeoutMs: HANG_GUARD_MS,
+        onLine: verboseLine(),
+      });
+      assertInOrder(r, [MILESTONES.version, MILESTONES.unpack, MILESTONES.runInit, INIT_MESSAGE]);
+      assert.ok(!r.serial.includes("Kernel panic"), r.serial.slice(-1500));
+      assert.equal(r.stop, arch === "aarch64" ? "poweroff" : "halt", r.detail);
+      if (arch === "aarch64") assertInOrder(r, [INIT_MESSAGE, "reboot: Power down"]);
+      else assert.match(r.lastLine, /System halted/);
+    });
+  }
+}
