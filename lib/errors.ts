@@ -72,13 +72,8 @@ export function hex(n: number | bigint): string {
 
 /**
  * A one-line description of anything thrown or rejected, for messages: an `Error`'s message, else the value
- * as text. Never throws (a value whose `toString` throws is described by its type).
- *
- * @example
- * ```ts
- * import { describeThrown } from "@linux-loader/linux-loader";
- * console.log(describeThrown(new Error("disk gone")), describeThrown(undefined), describeThrown("eof")); // disk gone undefined eof
- * ```
+ * as text. Never throws (a value whose `toString` throws is described by its type). Internal: `mod.ts` does
+ * not re-export it.
  */
 export function describeThrown(e: unknown): string {
   try {

@@ -8,7 +8,7 @@
  */
 
 import { describeThrown, hex, KernelLoaderError, MemoryError, SourceError } from "./errors.ts";
-import type { GuestMemory } from "./memory.ts";
+import { GuestMemory } from "./memory.ts";
 import { type KernelSource, toSource } from "./source.ts";
 
 /** Copy `length` bytes of the image at `sourceOffset` to `guestAddr`. */
@@ -108,6 +108,11 @@ function endOf(addr: number, len: number): number | bigint {
 
 // validatePlan, and for applyPlan (`needSource`) also: a copy step needs a source.
 function checkPlan(mem: GuestMemory, plan: Plan, sourceSize: number | undefined, needSource: boolean): void {
+  if (!(mem instanceof GuestMemory)) {
+    throw new MemoryError("InvalidBuffer", `guest memory is not a GuestMemory (got ${describeThrown(mem)})`, {
+      field: "mem",
+    });
+  }
   if (typeof plan !== "object" || plan === null || !Array.isArray(plan.steps)) {
     throw badPlan("plan", "expected an object with a steps array", plan);
   }
@@ -257,16 +262,8 @@ export function applyPlanSync(mem: GuestMemory, plan: Plan): void {
 
 /**
  * Zeroes every byte a plan claims (each step's range), and nothing else: what {@linkcode applyPlan} does
- * when the source fails during the copy. The plan must have passed {@linkcode validatePlan}.
- *
- * @example
- * ```ts
- * import { GuestMemory, scrubPlan } from "@linux-loader/linux-loader";
- * const mem = GuestMemory.fromRanges([[0, 0x1000]]);
- * mem.fill(0, 0x1000, 0xff);
- * scrubPlan(mem, { steps: [{ kind: "copy", guestAddr: 0x10, length: 2, sourceOffset: 0, label: "k" }] });
- * console.log(mem.readU8(0xf), mem.readU8(0x10), mem.readU8(0x12)); // 255 0 255
- * ```
+ * when the source fails during the copy. The plan must have passed {@linkcode validatePlan}. Internal:
+ * `mod.ts` does not re-export it (loaders with a copy phase of their own use it).
  */
 export function scrubPlan(mem: GuestMemory, plan: Plan): void {
   for (const s of plan.steps) mem.fill(s.guestAddr, stepLength(s), 0);

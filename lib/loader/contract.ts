@@ -124,6 +124,12 @@ const PLACEMENT: Readonly<Record<"addend" | "loadAddress" | "imageBase", readonl
  * integers, placement options belong to this format. Internal: `mod.ts` does not re-export it.
  */
 export function checkLoadOptions(format: KernelFormat, opts: LoadOptions): void {
+  if (typeof opts !== "object" || opts === null) {
+    throw new KernelLoaderError("InvalidOption", `the options of a ${format} load are not an object`, {
+      field: "options",
+      value: opts === null ? "null" : typeof opts,
+    });
+  }
   for (const name of ["highmemStart", "addend", "loadAddress", "imageBase"] as const) {
     checkAddressOption(name, opts[name]);
   }

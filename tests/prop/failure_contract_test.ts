@@ -18,6 +18,15 @@ import { snapshot, timedAsync } from "./_harness.ts";
 const KINDS: SourceKind[] = ["bytes", "file", "blob", "custom"];
 const HOWS: Failure[] = ["error", "undefined", "string", "sync-throw", "short"];
 
+/** The process's peak resident set (VmHWM), for the fuzz report; "n/a" off Linux. */
+function peakRss(): string {
+  try {
+    return /VmHWM:\s+(\d+ kB)/.exec(Deno.readTextFileSync("/proc/self/status"))?.[1] ?? "n/a";
+  } catch {
+    return "n/a";
+  }
+}
+
 /** The reference memory (a load that does not fail) and the read count, per format and source kind. */
 async function references(cases: FormatCase[]): Promise<Map<string, { memory: Uint8Array[]; reads: number }>> {
   const out = new Map<string, { memory: Uint8Array[]; reads: number }>();
@@ -61,7 +70,8 @@ Deno.test("any format from any source failing at a random read keeps the failure
   if (isFuzz()) {
     console.log(
       `fuzz failure-contract: inputs=${tally.inputs} loaded=${tally.loaded} typed-before-copy=${tally.failedBeforeCopy} ` +
-        `load-interrupted(scrubbed)=${tally.interrupted} untyped=0 hangs=0 memory-changed-on-failure=0 writes-outside-plan=0`,
+        `load-interrupted(scrubbed)=${tally.interrupted} untyped=0 hangs=0 memory-changed-on-failure=0 writes-outside-plan=0 ` +
+        `peak-rss=${peakRss()}`,
     );
   }
 });
