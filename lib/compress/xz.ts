@@ -64,7 +64,7 @@ export interface XzResult extends DecodeResult {
  * ```
  */
 export function isXz(bytes: Uint8Array): boolean {
-  return hasMagic(bytes, 0);
+  return bytes instanceof Uint8Array && hasMagic(bytes, 0);
 }
 
 /**
@@ -89,6 +89,9 @@ export function isXz(bytes: Uint8Array): boolean {
  */
 export function decodeXz(input: Uint8Array, sink: ByteSink, options?: DecodeOptions): XzResult {
   const maxOutput = checkMaxOutput(options);
+  if (!(input instanceof Uint8Array)) {
+    throw new DecompressError("BadMagic", "xz: the input is not a Uint8Array", { field: "input", value: typeof input });
+  }
   if (!isXz(input)) {
     throw new DecompressError(
       "BadMagic",

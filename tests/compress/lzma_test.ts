@@ -168,6 +168,13 @@ Deno.test({
   },
 });
 
+Deno.test("decodeLzma rejects a non-Uint8Array input as a typed BadMagic error, not a TypeError", () => {
+  for (const bad of [null, undefined, "lzma", 42n, new Array(20).fill(0)]) {
+    assert.equal(decompressError(() => decodeLzma(bad as unknown as Uint8Array, new CountingSink())).code, "BadMagic");
+    assert.equal(isLzma(bad as unknown as Uint8Array), false);
+  }
+});
+
 Deno.test("decodeLzma rejects input shorter than its header and a properties byte above 224", () => {
   assert.equal(decompressError(() => decodeLzma(new Uint8Array(12), new CountingSink())).code, "Truncated");
   const bad = new Uint8Array(20);

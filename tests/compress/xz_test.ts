@@ -106,6 +106,13 @@ Deno.test("isXz recognises the stream header magic and nothing shorter", () => {
   assert.equal(isXz(new Uint8Array([0x5d, 0, 0, 0x80, 0, 0])), false);
 });
 
+Deno.test("decodeXz rejects a non-Uint8Array input as a typed BadMagic error, not a TypeError", () => {
+  for (const bad of [null, undefined, "xz", 42n, [0xfd, 0x37]]) {
+    assert.equal(decompressError(() => decodeXz(bad as unknown as Uint8Array, new CountingSink())).code, "BadMagic");
+    assert.equal(isXz(bad as unknown as Uint8Array), false);
+  }
+});
+
 Deno.test("decodeXz rejects empty input and input without the magic as BadMagic", () => {
   assert.equal(decompressError(() => decodeXz(new Uint8Array(0), new CountingSink())).code, "BadMagic");
   assert.equal(decompressError(() => decodeXz(textBytes(100), new CountingSink())).code, "BadMagic");
