@@ -273,6 +273,22 @@ Deno.test({
 });
 
 Deno.test({
+  name: "decodeXz decodes a stream whose header declares a 4 GiB dictionary without needing that memory",
+  ignore,
+  async fn() {
+    const data = textBytes(50_000, 15);
+    const file = await xz(data, "--check=crc32", "--lzma2=dict=64KiB");
+    // Block header: size byte, flags, then filter 0x21 with 1 property byte, the dictionary size byte at 16.
+    assert.deepEqual([...file.subarray(12, 16)], [0x02, 0x00, 0x21, 0x01]);
+    file[16] = 40; // 0xFFFFFFFF bytes
+    new DataView(file.buffer).setUint32(20, crc32(file, 0, 12, 20), true);
+    // The window is min(dictionary, maxOutput): 1 GiB by default, 50 KB here; pages are touched as written.
+    assertSame(decode(file).bytes, data);
+    assertSame(decode(file, data.length).bytes, data);
+  },
+});
+
+Deno.test({
   name: "decodeXz hands the sink chunks of at most 256 KiB",
   ignore,
   async fn() {
