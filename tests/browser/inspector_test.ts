@@ -19,6 +19,7 @@ import { bundleWeb, inspectorHandler } from "../../web/serve.ts";
 import { hashGuestMemory, planBoot } from "../../web/boot_plan.ts";
 import { MAP_COLOURS } from "../../web/memory_map.ts";
 import * as mod from "../../mod.ts";
+import * as abi from "../../abi.ts";
 import { fromBlob, inspectKernel, planToJson } from "../../mod.ts";
 import { demoKernel } from "../../emu/demo_kernels.ts";
 import { buildArm64Image, gzip, kernelLikeBytes } from "../../fixtures/build/pe.ts";
@@ -61,8 +62,8 @@ interface Session {
   items: Item[];
   bytes: Map<string, Uint8Array>;
   results: PageResult[];
-  /** The export names of /linux_loader.js (the whole of mod.ts bundled) as the page imported it. */
-  libraryExports: string[];
+  /** The export names of /linux_loader.js (mod.ts bundled) and /linux_loader_abi.js (abi.ts), as the page imported them. */
+  libraryExports: Record<string, string[]>;
   screenshot: Uint8Array;
   svg: { x: number; y: number; width: number; height: number };
   boxes: Box[];
@@ -108,7 +109,7 @@ async function openPage(): Promise<Session> {
   ]);
   const dir = await Deno.makeTempDir({ prefix: "linux-loader-browser-test-" });
   const results: PageResult[] = [];
-  let libraryExports: string[] = [];
+  let libraryExports: Record<string, string[]> = {};
   let finish!: () => void, fail!: (e: Error) => void;
   const done = new Promise<void>((resolve, reject) => [finish, fail] = [resolve, reject]);
   const page = inspectorHandler(dir);
@@ -120,7 +121,7 @@ async function openPage(): Promise<Session> {
     }
     if (req.method === "POST" && path === "/selftest/result") results.push(await req.json());
     else if (req.method === "POST" && path === "/selftest/done") {
-      libraryExports = (await req.json() as { libraryExports: string[] }).libraryExports;
+      libraryExports = (await req.json() as Pick<Session, "libraryExports">).libraryExports;
       finish();
     } else if (req.method === "POST" && path === "/selftest/error") {
       const e = await req.json() as { message: string; stack?: string };
@@ -213,11 +214,14 @@ Deno.test({
 
 Deno.test({
   name:
-    "the whole library, bundled from mod.ts with deno bundle --platform browser, imports in Chromium with every export",
+    "the whole library, mod.ts and abi.ts bundled with deno bundle --platform browser, imports in Chromium with every export",
   ignore,
   async fn() {
     const { libraryExports } = await runPage();
-    assert.deepEqual(libraryExports, Object.keys(mod).sort());
+    assert.deepEqual(libraryExports, {
+      "linux_loader.js": Object.keys(mod).sort(),
+      "linux_loader_abi.js": Object.keys(abi).sort(),
+    });
   },
 });
 
