@@ -282,6 +282,8 @@ export type PeErrorCode =
   | "InvalidImageMagicNumber"
   /** The gzip stream is corrupt or truncated. */
   | "CorruptGzip"
+  /** An EFI zboot image's lz4, lzma, lzo, xz or zstd payload is corrupt, truncated or of the wrong size. */
+  | "CorruptPayload"
   /** The decompressed image is larger than the limit or guest memory. */
   | "DecompressedTooLarge";
 

@@ -16,6 +16,8 @@ import { decodePeHeader, type PeArch } from "./loader/pe.ts";
 import { findBzImagePayload, PAYLOAD_PROTOCOL } from "./loader/extract.ts";
 import { decodeMultibootLoad, findMultiboot2Header, findMultibootHeader } from "./loader/multiboot.ts";
 import { gunzipPrefix } from "./compress/gzip.ts";
+import { payloadPrefix, sizeTrailer } from "./loader/payload.ts";
+import { decodeZbootHeader, type ZbootHeader } from "./loader/zboot.ts";
 import { decodeAarch64Flags, IMAGE_HEADER_SIZE } from "./abi/image.ts";
 import { KERNEL_VERSION_BIAS, LOADED_HIGH } from "./abi/bootparam.ts";
 import { EM_386, EM_X86_64, PT_LOAD } from "./abi/elf.ts";
@@ -269,19 +271,36 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
       break;
     }
     case "pe": {
-      const gz = detected.compression === "gzip";
-      const head = gz
-        ? await gunzipPrefix(await readBytes(src, 0, Math.min(src.size, 1 << 16)), IMAGE_HEADER_SIZE)
-        : await readBytes(src, 0, Math.min(src.size, IMAGE_HEADER_SIZE));
+      const gz = detected.compression !== undefined;
+      let head: Uint8Array;
+      let length: number;
+      let zboot: ZbootHeader | undefined;
+      if (detected.zboot !== undefined) {
+        // An EFI zboot image: the Image is its payload, decoded only as far as its header; the size is the
+        // payload's trailer (gzip ISIZE or the build's size_append): the padded Image, bss included.
+        zboot = decodeZbootHeader(await readBytes(src, 0, Math.min(src.size, 4096)), src.size);
+        const payload = await readBytes(src, zboot.payloadOffset, zboot.payloadEnd - zboot.payloadOffset);
+        head = payloadPrefix(zboot.method, payload, IMAGE_HEADER_SIZE);
+        length = sizeTrailer(payload);
+      } else {
+        head = gz
+          ? await gunzipPrefix(await readBytes(src, 0, Math.min(src.size, 1 << 16)), IMAGE_HEADER_SIZE)
+          : await readBytes(src, 0, Math.min(src.size, IMAGE_HEADER_SIZE));
+        length = gz ? await gzipIsize(src) : src.size;
+      }
       const h = decodePeHeader(head);
-      const length = gz ? await gzipIsize(src) : src.size;
       const base = VIRT_RAM_BASE[h.arch];
       const load = base + h.textOffset;
       report.placement = `the ${h.arch} virt machine's RAM base ${hex(base)} + text_offset`;
       report.protocol =
         (h.arch === "aarch64"
           ? "arm64 Image (Linux arm64 booting protocol)"
-          : "riscv64 Image (Linux RISC-V boot image header)") + (gz ? ", gzip-compressed" : "");
+          : "riscv64 Image (Linux RISC-V boot image header)") +
+        (zboot !== undefined
+          ? `, EFI zboot image, ${zboot.method}-compressed ("${zboot.compressionType}")`
+          : gz
+          ? ", gzip-compressed"
+          : "");
       report.entry = { image: load };
       report.loadRanges = [{
         label: `${h.arch} Image`,
@@ -293,6 +312,10 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
       report.kernelEnd = Math.max(load + length, load + h.imageSize);
       report.fields = { text_offset: hex(h.textOffset), image_size: hex(h.imageSize), flags: hex(h.flags) };
       if (gz) report.fields.decompressed_size = hex(length);
+      if (zboot !== undefined) {
+        report.fields.compression_type = zboot.compressionType;
+        report.payload = { compression: zboot.method, offset: zboot.payloadOffset, length: zboot.payloadSize };
+      }
       if (h.arch === "aarch64") {
         const f = decodeAarch64Flags(h.flags);
         for (const [k, v] of Object.entries(f)) {

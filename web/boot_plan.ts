@@ -26,6 +26,8 @@ import {
   planCmdline,
   planFdtBoot,
   planLinuxBoot,
+  planMultiboot2Info,
+  planMultibootInfo,
   X86_LEGACY_HOLE,
   x86LongModeBoot,
   zeroPageBootParams,
@@ -48,6 +50,8 @@ export const RAM_BASE: Readonly<Record<string, number>> = Object.freeze({
 export const X86_ZERO_PAGE = 0x7000;
 /** Guest address of the x86 command line. */
 export const X86_CMDLINE = 0x2_0000;
+/** Where the Multiboot information block goes (below 1 MiB, clear of the usual 1 MiB kernel load address). */
+export const MULTIBOOT_INFO = 0x9000;
 /** The lowest address an x86 kernel may load at (1 MiB, above the legacy hole). */
 export const X86_HIGHMEM_START = 0x10_0000;
 /** The device tree sits this far below the top of RAM on arm64 and riscv64. */
@@ -79,8 +83,8 @@ export interface PlannedBoot {
 /**
  * Inspects `source`, loads it into a fresh `WebAssembly.Memory`-backed guest memory at the architecture's
  * RAM base, and adds the boot data a VMM writes next (x86: command line, zero page with an e820 map, page
- * tables and GDT for the 64-bit boot protocol; arm64 and riscv64: a device tree 4 MiB below the top of
- * RAM). All boot data is checked against the kernel and each other before anything but the kernel is
+ * tables and GDT for the 64-bit boot protocol; Multiboot: the information block; arm64 and riscv64: a device
+ * tree 4 MiB below the top of RAM). All boot data is checked against the kernel and each other before anything but the kernel is
  * written.
  */
 export async function planBoot(source: KernelSource, opts: PlanBootOptions = {}): Promise<PlannedBoot> {
@@ -107,7 +111,10 @@ export async function planBoot(source: KernelSource, opts: PlanBootOptions = {})
   if (loaded.format === "multiboot" || loaded.format === "multiboot2") {
     entry = loaded.entry.multiboot!;
     protocol = loaded.format;
-    registers = {};
+    const plan = loaded.format === "multiboot" ? planMultibootInfo : planMultiboot2Info;
+    const info = plan(memory, { infoAddr: MULTIBOOT_INFO, cmdline: cmdline.asString() });
+    boot.push(info.plan);
+    registers = { ...info.registers };
   } else if (arch === "x86_64") {
     const setupHeader = loaded.format === "bzimage" ? loaded.details.setupHeader : undefined;
     if (loaded.entry.linux64 === undefined) {

@@ -125,8 +125,11 @@ async function selftest(): Promise<void> {
       });
     }
     // The whole library as one module: every export must evaluate in the browser, not only the inspector's.
-    const lib = await import(new URL("/linux_loader.js", location.href).href);
-    await post("/selftest/done", { count: items.length, libraryExports: Object.keys(lib).sort() });
+    const libraryExports: Record<string, string[]> = {};
+    for (const name of ["linux_loader.js", "linux_loader_abi.js"]) {
+      libraryExports[name] = Object.keys(await import(new URL(`/${name}`, location.href).href)).sort();
+    }
+    await post("/selftest/done", { count: items.length, libraryExports });
   } catch (e) {
     const err = e as Error;
     setStatus(`self-test failed: ${err.message}`, true);

@@ -8,7 +8,7 @@
  *
  * The page's bundle is made by `deno bundle --platform browser` from web/inspector.ts (the library, the demo
  * kernels and the page code in one ES module), and the whole library is served as /linux_loader.js (from
- * mod.ts); tests/browser uses the same two functions.
+ * mod.ts) and /linux_loader_abi.js (from abi.ts); tests/browser uses the same two functions.
  *
  * @module
  */
@@ -24,6 +24,8 @@ export const BUNDLES: Readonly<Record<string, string>> = Object.freeze({
   "inspector.js": "web/inspector.ts",
   // The whole library as one browser module (every export), for pages that import it directly.
   "linux_loader.js": "mod.ts",
+  // The C struct tables and protocol constants (the package's ./abi export).
+  "linux_loader_abi.js": "abi.ts",
 });
 
 /**

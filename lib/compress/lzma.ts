@@ -35,7 +35,7 @@ const LZMA_PROBE_SIZE_MAX = 2 ** 38;
  * ```
  */
 export function isLzma(bytes: Uint8Array): boolean {
-  if (bytes.length < LZMA_HEADER_SIZE || bytes[0] > LZMA_PROPS_MAX) return false;
+  if (!(bytes instanceof Uint8Array) || bytes.length < LZMA_HEADER_SIZE || bytes[0] > LZMA_PROPS_MAX) return false;
   const dict = readU32(bytes, 1);
   if (dict !== 0xffff_ffff) {
     // 2^n or 2^n + 2^(n-1): clear the top bit and at most one bit below it.
@@ -78,6 +78,12 @@ export interface LzmaResult extends DecodeResult {
  */
 export function decodeLzma(input: Uint8Array, sink: ByteSink, options?: DecodeOptions): LzmaResult {
   const maxOutput = checkMaxOutput(options);
+  if (!(input instanceof Uint8Array)) {
+    throw new DecompressError("BadMagic", "lzma: the input is not a Uint8Array", {
+      field: "input",
+      value: typeof input,
+    });
+  }
   if (input.length < LZMA_HEADER_SIZE) {
     throw new DecompressError("Truncated", `lzma: ${input.length} bytes is shorter than the 13-byte header`, {
       field: "header",

@@ -39,10 +39,29 @@ export const XZ_CHECK_SHA256 = 0x0a;
 /** Size of the check field per check ID ("0x00: 0 bytes, 0x01-0x03: 4, 0x04-0x06: 8, 0x07-0x09: 16, 0x0A-0x0C: 32, 0x0D-0x0F: 64"). */
 const CHECK_SIZES = [0, 4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32, 64, 64, 64];
 
+/** Block flags (section 3.1.2): "bits 0-1: number of filters - 1; bits 2-5: reserved for future use; bit 6:
+ * the compressed size field is present; bit 7: the uncompressed size field is present". */
+const BLOCK_FLAGS_FILTER_COUNT = 0x03;
+const BLOCK_FLAGS_RESERVED = 0x3c;
+const BLOCK_FLAGS_COMPRESSED_SIZE = 0x40;
+const BLOCK_FLAGS_UNCOMPRESSED_SIZE = 0x80;
 /** LZMA2 dictionary size byte: "bits 6-7 are reserved", and 40 is the largest value (0xFFFFFFFF). */
 const LZMA2_DICT_BYTE_MAX = 40;
-/** LZMA2 requires "lc + lp <= 4". */
+/** LZMA2 requires "lc + lp <= 4" and pb <= 4. */
 const LZMA2_LCLP_MAX = 4;
+const LZMA2_PB_MAX = 4;
+/**
+ * LZMA2 chunk control byte (XZ Embedded `xz_dec_lzma2.c`): 0x00 ends the data; 0x01 is an uncompressed
+ * chunk after a dictionary reset, 0x02 one without; 0x80-0xFF an LZMA chunk whose bits 5-6 say what it
+ * resets: 0x80 nothing, 0xA0 the state, 0xC0 the state with new properties, 0xE0 also the dictionary.
+ */
+const LZMA2_END = 0x00;
+const LZMA2_COPY_DICT_RESET = 0x01;
+const LZMA2_COPY = 0x02;
+const LZMA2_LZMA = 0x80;
+const LZMA2_LZMA_STATE_RESET = 0xa0;
+const LZMA2_LZMA_PROPS = 0xc0;
+const LZMA2_LZMA_DICT_RESET = 0xe0;
 
 /** What {@linkcode decodeXz} returns. */
 export interface XzResult extends DecodeResult {
@@ -64,7 +83,7 @@ export interface XzResult extends DecodeResult {
  * ```
  */
 export function isXz(bytes: Uint8Array): boolean {
-  return hasMagic(bytes, 0);
+  return bytes instanceof Uint8Array && hasMagic(bytes, 0);
 }
 
 /**
@@ -89,6 +108,9 @@ export function isXz(bytes: Uint8Array): boolean {
  */
 export function decodeXz(input: Uint8Array, sink: ByteSink, options?: DecodeOptions): XzResult {
   const maxOutput = checkMaxOutput(options);
+  if (!(input instanceof Uint8Array)) {
+    throw new DecompressError("BadMagic", "xz: the input is not a Uint8Array", { field: "input", value: typeof input });
+  }
   if (!isXz(input)) {
     throw new DecompressError(
       "BadMagic",
@@ -252,11 +274,17 @@ function decodeBlock(
     fail("CorruptData", headerEnd, "block header CRC32 does not match");
   }
   const flags = input[start + 1];
-  if ((flags & 0x3c) !== 0) fail("CorruptData", start + 1, `reserved block flag bits are set (${hex(flags)})`);
-  const filterCount = (flags & 3) + 1;
+  if ((flags & BLOCK_FLAGS_RESERVED) !== 0) {
+    fail("CorruptData", start + 1, `reserved block flag bits are set (${hex(flags)})`);
+  }
+  const filterCount = (flags & BLOCK_FLAGS_FILTER_COUNT) + 1;
   const cur = { pos: start + 2 };
-  const declaredCompressed = flags & 0x40 ? readVli(input, cur, headerEnd, "block compressed size") : undefined;
-  const declaredUncompressed = flags & 0x80 ? readVli(input, cur, headerEnd, "block uncompressed size") : undefined;
+  const declaredCompressed = flags & BLOCK_FLAGS_COMPRESSED_SIZE
+    ? readVli(input, cur, headerEnd, "block compressed size")
+    : undefined;
+  const declaredUncompressed = flags & BLOCK_FLAGS_UNCOMPRESSED_SIZE
+    ? readVli(input, cur, headerEnd, "block uncompressed size")
+    : undefined;
   if (declaredCompressed === 0) fail("CorruptData", start + 2, "block compressed size is 0");
 
   const ids: number[] = [];
@@ -361,30 +389,30 @@ function decodeLzma2(dec: LzmaDecoder, input: Uint8Array, ip: number, end: numbe
   for (;;) {
     if (ip >= end) fail("Truncated", ip, "input ends where an LZMA2 chunk should start");
     const control = input[ip];
-    if (control === 0x00) return ip + 1;
+    if (control === LZMA2_END) return ip + 1;
     // 0x01 and 0xE0-0xFF reset the dictionary; "the first chunk must reset it".
-    if (control >= 0xe0 || control === 0x01) {
+    if (control >= LZMA2_LZMA_DICT_RESET || control === LZMA2_COPY_DICT_RESET) {
       needProps = true;
       needDictReset = false;
       dec.resetDict();
     } else if (needDictReset) {
       fail("CorruptData", ip, `first LZMA2 chunk (control ${hex(control)}) does not reset the dictionary`);
     }
-    if (control >= 0x80) {
-      const headerLen = control >= 0xc0 ? 6 : 5;
+    if (control >= LZMA2_LZMA) {
+      const headerLen = control >= LZMA2_LZMA_PROPS ? 6 : 5;
       if (end - ip < headerLen) fail("Truncated", ip, "input ends inside an LZMA2 chunk header");
       const unpacked = (control & 0x1f) * 65536 + ((input[ip + 1] << 8) | input[ip + 2]) + 1;
       const packed = ((input[ip + 3] << 8) | input[ip + 4]) + 1;
-      if (control >= 0xc0) {
+      if (control >= LZMA2_LZMA_PROPS) {
         const props = parseLzmaProps(input[ip + 5]);
-        if (props === undefined || props.lc + props.lp > LZMA2_LCLP_MAX || props.pb > 4) {
+        if (props === undefined || props.lc + props.lp > LZMA2_LCLP_MAX || props.pb > LZMA2_PB_MAX) {
           fail("CorruptData", ip + 5, `invalid LZMA2 properties byte ${hex(input[ip + 5])}`);
         }
         dec.setProps(props);
         needProps = false;
       } else if (needProps) {
         fail("CorruptData", ip, `LZMA2 chunk (control ${hex(control)}) before any properties`);
-      } else if (control >= 0xa0) {
+      } else if (control >= LZMA2_LZMA_STATE_RESET) {
         dec.resetState();
       }
       const chunkStart = ip + headerLen;
@@ -398,7 +426,7 @@ function decodeLzma2(dec: LzmaDecoder, input: Uint8Array, ip: number, end: numbe
       }
       ip = chunkEnd;
     } else {
-      if (control > 0x02) fail("CorruptData", ip, `invalid LZMA2 control byte ${hex(control)}`);
+      if (control > LZMA2_COPY) fail("CorruptData", ip, `invalid LZMA2 control byte ${hex(control)}`);
       if (end - ip < 3) fail("Truncated", ip, "input ends inside an LZMA2 chunk header");
       const size = ((input[ip + 1] << 8) | input[ip + 2]) + 1;
       if (end - ip - 3 < size) fail("Truncated", ip + 3, `input ends inside a ${size}-byte uncompressed chunk`);

@@ -26,7 +26,7 @@ import { hex } from "../errors.ts";
 import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
 import { Xxh64 } from "./xxhash64.ts";
 import {
-  buildSeqTable,
+  buildSeqSection,
   decodeHufStream,
   FseScratch,
   HufTable,
@@ -34,8 +34,8 @@ import {
   loadBelow,
   readFseDistribution,
   readHuffmanTable,
-  rleSeqTable,
-  SeqTable,
+  rleSeqSection,
+  SEQ_SECTION,
   zstdError,
   zstdFail,
 } from "./zstd_entropy.ts";
@@ -67,6 +67,8 @@ const MODE_PREDEFINED = 0, MODE_RLE = 1, MODE_FSE = 2;
 const LL_MAX = 35, ML_MAX = 52, OF_MAX = 31;
 /** "The maximum allowed accuracy log for literals length and match length tables is 9, ... offsets ... 8." */
 const LL_MAX_LOG = 9, ML_MAX_LOG = 9, OF_MAX_LOG = 8;
+/** Match sources are read ahead in batches of this many sequences (see execute()). */
+const TOUCH_BATCH = 32;
 /** Copies up to this many bytes go four at a time through a DataView; longer ones through copyWithin. */
 const SHORT_COPY = 64;
 /** Every sequence produces at least 3 bytes (the smallest match), so a block holds at most this many. */
@@ -75,7 +77,7 @@ const MAX_SEQUENCES = Math.floor(BLOCK_SIZE_MAX / 3);
 const ONE_READ_BITS = 25;
 
 /** Literals length baselines and extra bits per code (3.1.1.3.2.1.1). */
-const LL_BASE = Uint32Array.from([
+const LL_BASE = Int32Array.from([
   0,
   1,
   2,
@@ -152,7 +154,7 @@ const LL_BITS = Uint8Array.from([
   16,
 ]);
 /** Match length baselines and extra bits per code (3.1.1.3.2.1.2). */
-const ML_BASE = Uint32Array.from([
+const ML_BASE = Int32Array.from([
   3,
   4,
   5,
@@ -263,7 +265,7 @@ const ML_BITS = Uint8Array.from([
   16,
 ]);
 /** Offset codes: "Offset_Value = (1 << offsetCode) + readNBits(offsetCode)". */
-const OF_BASE = Uint32Array.from({ length: OF_MAX + 1 }, (_, c) => 2 ** c);
+const OF_BASE = Int32Array.from({ length: OF_MAX + 1 }, (_, c) => 2 ** c | 0); // code 31 wraps; see sequences()
 const OF_BITS = Uint8Array.from({ length: OF_MAX + 1 }, (_, c) => c);
 
 /** Default distributions (3.1.1.3.2.2) and their accuracy logs. */
@@ -363,16 +365,20 @@ const ML_DEFAULT = [
 const OF_DEFAULT = [1, 1, 1, 1, 1, 1, 2, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, -1, -1, -1, -1];
 const LL_DEFAULT_LOG = 6, ML_DEFAULT_LOG = 6, OF_DEFAULT_LOG = 5;
 
-function predefined(dist: number[], log: number, base: Uint32Array, bits: Uint8Array): SeqTable {
+/** Sections of the sequence table: literals lengths, offsets, match lengths. */
+const LL_SEC = 0, OF_SEC = SEQ_SECTION, ML_SEC = 2 * SEQ_SECTION;
+
+// A predefined table built at section `sec` of a table of its own, to be copied into a decoder's.
+function predefined(dist: number[], log: number, sec: number, base: Int32Array, bits: Uint8Array): Int32Array {
   const sc = new FseScratch();
   sc.norm.set(dist);
-  const t = new SeqTable(log);
-  buildSeqTable(t, sc, dist.length - 1, log, base, bits);
-  return t;
+  const tab = new Int32Array(sec + SEQ_SECTION);
+  buildSeqSection(tab, sec, sc, dist.length - 1, log, base, bits);
+  return tab.subarray(sec, sec + (2 << log));
 }
-const LL_PREDEFINED = predefined(LL_DEFAULT, LL_DEFAULT_LOG, LL_BASE, LL_BITS);
-const ML_PREDEFINED = predefined(ML_DEFAULT, ML_DEFAULT_LOG, ML_BASE, ML_BITS);
-const OF_PREDEFINED = predefined(OF_DEFAULT, OF_DEFAULT_LOG, OF_BASE, OF_BITS);
+const LL_PREDEFINED = predefined(LL_DEFAULT, LL_DEFAULT_LOG, LL_SEC, LL_BASE, LL_BITS);
+const OF_PREDEFINED = predefined(OF_DEFAULT, OF_DEFAULT_LOG, OF_SEC, OF_BASE, OF_BITS);
+const ML_PREDEFINED = predefined(ML_DEFAULT, ML_DEFAULT_LOG, ML_SEC, ML_BASE, ML_BITS);
 
 /**
  * True when `bytes` starts with a Zstandard frame's magic number (0xFD2FB528, little endian).
@@ -437,18 +443,13 @@ class ZstdDecoder {
   private rep3 = 8;
   private readonly sc = new FseScratch();
   private readonly huf = new HufTable();
-  private readonly llOwn = new SeqTable(LL_MAX_LOG);
-  private readonly mlOwn = new SeqTable(ML_MAX_LOG);
-  private readonly ofOwn = new SeqTable(OF_MAX_LOG);
-  private llCur: SeqTable | undefined;
-  private mlCur: SeqTable | undefined;
-  private ofCur: SeqTable | undefined;
+  // The sequence tables (see SEQ_SECTION), each section's accuracy log (-1: none yet in this frame).
+  private readonly seqTab = new Int32Array(3 * SEQ_SECTION);
+  private readonly seqLog = new Int32Array(3);
   // The current block's literals: win[litBase, litEnd).
   private litEnd = 0;
   // The current block's sequences, checked: literals length, match length, match source in the window.
-  private readonly seqLl = new Int32Array(MAX_SEQUENCES);
-  private readonly seqMl = new Int32Array(MAX_SEQUENCES);
-  private readonly seqSrc = new Int32Array(MAX_SEQUENCES);
+  private readonly seqs = new Int32Array(3 * MAX_SEQUENCES);
   // What reading the match sources gave (kept, so the reads are not optimised away).
   private touched = 0;
 
@@ -564,7 +565,7 @@ class ZstdDecoder {
     this.contentSize = contentSize;
     this.produced = 0;
     this.rep1 = 1, this.rep2 = 4, this.rep3 = 8;
-    this.llCur = this.mlCur = this.ofCur = undefined;
+    this.seqLog.fill(-1);
     this.huf.maxBits = 0;
     this.hash.reset();
     // The ring never needs more than the window, nor more than the output can still grow.
@@ -888,54 +889,51 @@ class ZstdDecoder {
   // One of the three table descriptions (kind 0: literals lengths, 1: offsets, 2: match lengths).
   private seqTable(ip: number, end: number, mode: number, kind: number): number {
     const name = kind === 0 ? "literals length" : kind === 1 ? "offset" : "match length";
-    const own = kind === 0 ? this.llOwn : kind === 1 ? this.ofOwn : this.mlOwn;
+    const sec = kind * SEQ_SECTION;
     const maxSym = kind === 0 ? LL_MAX : kind === 1 ? OF_MAX : ML_MAX;
     const base = kind === 0 ? LL_BASE : kind === 1 ? OF_BASE : ML_BASE;
     const bits = kind === 0 ? LL_BITS : kind === 1 ? OF_BITS : ML_BITS;
-    let t: SeqTable | undefined;
     if (mode === MODE_PREDEFINED) {
-      t = kind === 0 ? LL_PREDEFINED : kind === 1 ? OF_PREDEFINED : ML_PREDEFINED;
+      this.seqTab.set(kind === 0 ? LL_PREDEFINED : kind === 1 ? OF_PREDEFINED : ML_PREDEFINED, sec);
+      this.seqLog[kind] = kind === 0 ? LL_DEFAULT_LOG : kind === 1 ? OF_DEFAULT_LOG : ML_DEFAULT_LOG;
     } else if (mode === MODE_RLE) {
       if (ip >= end) zstdFail("Truncated", ip, `the block ends before the ${name} RLE symbol`);
       const code = this.src[ip++];
       if (code > maxSym) zstdFail("CorruptData", ip - 1, `${name} code ${code} is above ${maxSym}`);
-      rleSeqTable(own, code, base, bits);
-      t = own;
+      rleSeqSection(this.seqTab, sec, code, base, bits);
+      this.seqLog[kind] = 0;
     } else if (mode === MODE_FSE) {
       const maxLog = kind === 0 ? LL_MAX_LOG : kind === 1 ? OF_MAX_LOG : ML_MAX_LOG;
       const dist = readFseDistribution(this.src, ip, end, maxSym, maxLog, this.sc.norm, `${name} table`);
-      buildSeqTable(own, this.sc, maxSym, dist.log, base, bits);
+      buildSeqSection(this.seqTab, sec, this.sc, maxSym, dist.log, base, bits);
+      this.seqLog[kind] = dist.log;
       ip += dist.size;
-      t = own;
-    } else {
+    } else if (this.seqLog[kind] < 0) {
       // Repeat_Mode: "If this mode is used without any previous sequence table in the frame ... this should be
       // treated as corruption."
-      t = kind === 0 ? this.llCur : kind === 1 ? this.ofCur : this.mlCur;
-      if (t === undefined) zstdFail("CorruptData", ip, `repeated ${name} table but no earlier one in the frame`);
+      zstdFail("CorruptData", ip, `repeated ${name} table but no earlier one in the frame`);
     }
-    if (kind === 0) this.llCur = t;
-    else if (kind === 1) this.ofCur = t;
-    else this.mlCur = t;
     return ip;
   }
 
-  // Decodes and checks nbSeq sequences from the bitstream src[bsStart, end) (3.1.1.3.2.1 and 3.1.1.4).
+  // Decodes and checks nbSeq sequences from the bitstream src[bsStart, end) (3.1.1.3.2.1 and 3.1.1.4) into
+  // seqs: literals length, match length, match source in the window.
   private sequences(bsStart: number, end: number, nbSeq: number, blockStart: number): void {
     const src = this.src;
+    const T = this.seqTab;
+    const seqs = this.seqs;
     const ring = this.ring;
-    const windowSize = this.windowSize;
-    const llT = this.llCur!, ofT = this.ofCur!, mlT = this.mlCur!;
-    const llBase = llT.base, llMeta = llT.meta, ofBase = ofT.base, ofMeta = ofT.meta;
-    const mlBase = mlT.base, mlMeta = mlT.meta;
+    // Every offset is at most the window; the ring is never smaller than what an offset can reach (see
+    // setupWindow). An int32 bound keeps the loop's comparisons integer (offsets past 2 GiB - 1 are refused).
+    const maxOff = Math.min(this.windowSize, ring, 0x7fffffff) | 0;
     const opStart = this.op;
     // The block may produce up to blockMax bytes, within the frame's content size and the output limit.
     const contentRoom = this.contentSize >= 0 ? this.contentSize - this.produced : Infinity;
     const outRoom = this.maxOutput - this.written;
     const room = Math.min(this.blockMax, contentRoom, outRoom);
-    const opLimit = opStart + room;
-    // Offsets reach back at most to the frame's first byte (virtually at frameBase) and never past the window.
-    const frameBase = opStart - this.produced;
-    const seqLl = this.seqLl, seqMl = this.seqMl, seqSrc = this.seqSrc;
+    const opLimit = (opStart + room) | 0;
+    // Offsets reach back at most to the frame's first byte (virtually at frameBase, possibly negative).
+    const frameBase = opStart - Math.min(this.produced, 0x7fffffff) | 0;
     let lp = this.litBase;
     const litEnd = this.litEnd;
     let rep1 = this.rep1, rep2 = this.rep2, rep3 = this.rep3;
@@ -948,67 +946,70 @@ class ZstdDecoder {
     let bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
     let nb: number;
 
-    // Initial states: literals length, then offset, then match length, each Accuracy_Log bits.
-    nb = llT.log;
+    // Initial states: literals length, then offset, then match length, each Accuracy_Log bits; a state is the
+    // index of its pair in T.
+    nb = this.seqLog[0];
     if (used + nb > 32) {
       pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
     }
-    let llS = ((bits << used) >>> 1) >>> (31 - nb);
+    let llS = LL_SEC + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
     used += nb;
-    nb = ofT.log;
+    nb = this.seqLog[1];
     if (used + nb > 32) {
       pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
     }
-    let ofS = ((bits << used) >>> 1) >>> (31 - nb);
+    let ofS = OF_SEC + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
     used += nb;
-    nb = mlT.log;
+    nb = this.seqLog[2];
     if (used + nb > 32) {
       pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
     }
-    let mlS = ((bits << used) >>> 1) >>> (31 - nb);
+    let mlS = ML_SEC + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
     used += nb;
 
     for (let i = 0; i < nbSeq; i++) {
       // Offset, then match length, then literals length extra bits.
-      const ofM = ofMeta[ofS];
-      let offVal = ofBase[ofS];
+      const ofM = T[ofS + 1];
+      let offVal = T[ofS];
       nb = (ofM >>> 8) & 0xff;
       if (nb !== 0) {
         if (used + nb > 32) {
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
         }
         if (nb <= ONE_READ_BITS) {
-          offVal += ((bits << used) >>> 1) >>> (31 - nb);
+          offVal = (offVal + (((bits << used) >>> 1) >>> (31 - nb))) | 0;
           used += nb;
         } else {
-          // Long offsets: the high bits first, then a refill, then the low 16.
+          // Long offsets (2^26 and up): the high bits first, then a refill, then the low 16.
           const hiBits = nb - 16;
           const hi = ((bits << used) >>> 1) >>> (31 - hiBits);
           used += hiBits;
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
           const lo = ((bits << used) >>> 1) >>> 15;
           used += 16;
-          offVal += hi * 65536 + lo;
+          const value = 2 ** nb + hi * 65536 + lo;
+          if (value - 3 > maxOff) this.fail(bsStart, i, `offset ${value - 3} is past the ${maxOff}-byte window`);
+          offVal = value | 0;
         }
       }
-      const mlM = mlMeta[mlS];
-      let ml = mlBase[mlS];
+      const mlM = T[mlS + 1];
+      let ml = T[mlS];
       nb = (mlM >>> 8) & 0xff;
       if (nb !== 0) {
         if (used + nb > 32) {
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
         }
-        ml += ((bits << used) >>> 1) >>> (31 - nb);
+        ml = (ml + (((bits << used) >>> 1) >>> (31 - nb))) | 0;
         used += nb;
       }
-      const llM = llMeta[llS];
-      let ll = llBase[llS];
+      const llM = T[llS + 1];
+      let ll = T[llS];
       nb = (llM >>> 8) & 0xff;
       if (nb !== 0) {
         if (used + nb > 32) {
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
         }
-        ll += ((bits << used) >>> 1) >>> (31 - nb);
+        ll = (ll + (((bits << used) >>> 1) >>> (31 - nb))) | 0;
         used += nb;
       }
       // "If it is not the last sequence in the block, the next operation is to update states ...
@@ -1018,26 +1019,27 @@ class ZstdDecoder {
         if (used + nb > 32) {
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
         }
-        llS = (llM >>> 16) + (((bits << used) >>> 1) >>> (31 - nb));
+        llS = (llM >>> 16) + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
         used += nb;
         nb = mlM & 0xff;
         if (used + nb > 32) {
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
         }
-        mlS = (mlM >>> 16) + (((bits << used) >>> 1) >>> (31 - nb));
+        mlS = (mlM >>> 16) + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
         used += nb;
         nb = ofM & 0xff;
         if (used + nb > 32) {
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
         }
-        ofS = (ofM >>> 16) + (((bits << used) >>> 1) >>> (31 - nb));
+        ofS = (ofM >>> 16) + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
         used += nb;
       }
 
-      // Repeat offsets (3.1.1.5).
+      // Repeat offsets (3.1.1.5). offVal is at least 1; as an int32 it is negative only for offsets the check
+      // below refuses anyway.
       let off: number;
-      if (offVal > 3) {
-        off = offVal - 3;
+      if (offVal > 3 || offVal < 0) {
+        off = (offVal - 3) | 0;
         rep3 = rep2;
         rep2 = rep1;
         rep1 = off;
@@ -1053,7 +1055,7 @@ class ZstdDecoder {
             rep3 = rep2;
           } else {
             // "Repeated_Offset1 - 1 ... if [it] evaluates to 0, then the data is considered corrupted."
-            off = rep1 - 1;
+            off = (rep1 - 1) | 0;
             if (off === 0) this.fail(bsStart, i, "repeat offset 1 minus 1 is 0");
             rep3 = rep2;
           }
@@ -1068,19 +1070,20 @@ class ZstdDecoder {
       if (ll + ml > opLimit - op) this.roomFail(blockStart, room, contentRoom, outRoom, op - opStart + ll + ml);
       op += ll;
       lp += ll;
-      if (off > op - frameBase || off > windowSize) {
+      if (off > op - frameBase || off > maxOff || off <= 0) {
         this.fail(
           bsStart,
           i,
-          `offset ${off} reaches before the frame's first byte or past its ${windowSize}-byte window`,
+          `offset ${off} reaches before the frame's first byte or past its ${this.windowSize}-byte window`,
         );
       }
       let m = op - off;
       // A match before the ring's start is in its previous lap.
       if (m < 0) m += ring;
-      seqLl[i] = ll;
-      seqMl[i] = ml;
-      seqSrc[i] = m;
+      const k = 3 * i;
+      seqs[k] = ll;
+      seqs[k + 1] = ml;
+      seqs[k + 2] = m;
       op += ml;
     }
     // "At the end, the bitstream shall be entirely consumed, otherwise the bitstream is considered corrupted."
@@ -1095,24 +1098,29 @@ class ZstdDecoder {
   }
 
   /**
-   * Runs the block's checked sequences: literals from the literals area, matches from the window. First reads
-   * one byte of every match source, in a loop of independent loads the processor overlaps: a kernel's matches
-   * reach tens of MiB back, and the copies would otherwise wait for each cache miss in turn.
+   * Runs the block's checked sequences: literals from the literals area, matches from the window. Before each
+   * batch of sequences it reads one byte of every match source of the next batch, in a loop of independent
+   * loads the processor overlaps: a kernel's matches reach tens of MiB back, and the copies would otherwise
+   * wait for each cache miss in turn.
    */
   private execute(nbSeq: number): void {
     const win = this.win;
     const ring = this.ring;
-    const seqLl = this.seqLl, seqMl = this.seqMl, seqSrc = this.seqSrc;
+    const seqs = this.seqs;
     let touch = 0;
-    for (let i = 0; i < nbSeq; i++) touch ^= win[seqSrc[i]];
-    this.touched = touch;
+    for (let k = 0; k < nbSeq && k < TOUCH_BATCH; k++) touch ^= win[seqs[3 * k + 2]];
     // Short copies go four bytes at a time through a DataView (a copyWithin call costs as much as ~60 bytes of
     // this), long ones through copyWithin.
     const dv = this.winView;
     let op = this.op;
     let lp = this.litBase;
     for (let i = 0; i < nbSeq; i++) {
-      const ll = seqLl[i];
+      if (i % TOUCH_BATCH === 0) {
+        // Touch the batch after this one: its loads miss together, and its copies find the lines in cache.
+        const stop = Math.min(nbSeq, i + 2 * TOUCH_BATCH);
+        for (let k = i + TOUCH_BATCH; k < stop; k++) touch ^= win[seqs[3 * k + 2]];
+      }
+      const ll = seqs[3 * i];
       if (ll <= SHORT_COPY) {
         let j = 0;
         for (; j + 4 <= ll; j += 4) dv.setInt32(op + j, dv.getInt32(lp + j, true), true);
@@ -1122,8 +1130,8 @@ class ZstdDecoder {
       }
       op += ll;
       lp += ll;
-      const ml = seqMl[i];
-      const m = seqSrc[i];
+      const ml = seqs[3 * i + 1];
+      const m = seqs[3 * i + 2];
       if (m >= op) {
         // The match starts in the ring's previous lap (and may run on into this one).
         let s = m;
@@ -1155,6 +1163,7 @@ class ZstdDecoder {
       }
       op += ml;
     }
+    this.touched = touch;
     win.copyWithin(op, lp, this.litEnd);
     this.op = op + (this.litEnd - lp);
   }

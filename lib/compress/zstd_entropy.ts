@@ -208,20 +208,13 @@ export function buildFseTable(
   }
 }
 
-/** An FSE table for sequence codes with each state's code already turned into a baseline and extra bits. */
-export class SeqTable {
-  /** Accuracy log (0 for an RLE table). */
-  log = 0;
-  /** Per state: the code's `Baseline` (the length, or `1 << code` for offsets). */
-  readonly base: Uint32Array;
-  /** Per state: `Number_of_Bits` for the next state | extra bits of the code << 8 | next state baseline << 16. */
-  readonly meta: Uint32Array;
-  /** One table of `1 << maxLog` states. */
-  constructor(maxLog: number) {
-    this.base = new Uint32Array(1 << maxLog);
-    this.meta = new Uint32Array(1 << maxLog);
-  }
-}
+/**
+ * The three sequence decoding tables live in one Int32Array, a section of {@linkcode SEQ_SECTION} ints each
+ * (literals lengths, offsets, match lengths). State `u` of a section at `sec` is the pair at `sec + 2u`: the
+ * code's baseline (the length, or `1 << code` for offsets), then `Number_of_Bits` for the next state | the
+ * code's extra bits << 8 | the index of the next state's pair for bits 0 (`sec + 2 * Baseline`) << 16.
+ */
+export const SEQ_SECTION = 1024;
 
 /** Scratch for table building: one set per decoder. */
 export class FseScratch {
@@ -240,11 +233,12 @@ export class FseScratch {
 }
 
 /**
- * Fills a sequence table from `norm[0..maxSymbol]` at accuracy `log`, mapping each code to `codeBase[code]`
- * and `codeBits[code]`.
+ * Fills the sequence table section at `sec` of `tab` from `norm[0..maxSymbol]` at accuracy `log`, mapping each
+ * code to `codeBase[code]` and `codeBits[code]`.
  */
-export function buildSeqTable(
-  t: SeqTable,
+export function buildSeqSection(
+  tab: Int32Array,
+  sec: number,
   sc: FseScratch,
   maxSymbol: number,
   log: number,
@@ -255,17 +249,21 @@ export function buildSeqTable(
   const size = 1 << log;
   for (let u = 0; u < size; u++) {
     const s = sc.symbols[u];
-    t.base[u] = codeBase[s];
-    t.meta[u] = sc.nbBits[u] | (codeBits[s] << 8) | (sc.baselines[u] << 16);
+    tab[sec + 2 * u] = codeBase[s];
+    tab[sec + 2 * u + 1] = sc.nbBits[u] | (codeBits[s] << 8) | ((sec + 2 * sc.baselines[u]) << 16);
   }
-  t.log = log;
 }
 
-/** Makes `t` the one-state table of `RLE_Mode`: every sequence uses `code`, and no bits update the state. */
-export function rleSeqTable(t: SeqTable, code: number, codeBase: ArrayLike<number>, codeBits: ArrayLike<number>): void {
-  t.base[0] = codeBase[code];
-  t.meta[0] = codeBits[code] << 8;
-  t.log = 0;
+/** Makes the section at `sec` the one-state table of `RLE_Mode`: every sequence uses `code`, no bits move it. */
+export function rleSeqSection(
+  tab: Int32Array,
+  sec: number,
+  code: number,
+  codeBase: ArrayLike<number>,
+  codeBits: ArrayLike<number>,
+): void {
+  tab[sec] = codeBase[code];
+  tab[sec + 1] = (codeBits[code] << 8) | (sec << 16);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import { type ElfLoadResult, isElf, loadElf, planElf } from "./elf.ts";
 import { bzImageArch, type BzImageLoadResult, isBzImage, loadBzImage, planBzImage } from "./bzimage.ts";
 import { detectPeArch, loadPe, type PeLoadResult, planPe } from "./pe.ts";
 import { gunzipPrefix, isGzip } from "../compress/gzip.ts";
+import type { PayloadMethod } from "./payload.ts";
+import { decodeZbootHeader, isZboot } from "./zboot.ts";
 import {
   findMultiboot2Header,
   findMultibootHeader,
@@ -42,8 +44,13 @@ export interface DetectedKernel {
   format: KernelFormat;
   /** The architecture the image is for. */
   arch: KernelArch;
-  /** `"gzip"` when the Image is gzip-compressed (Debian's arm64 vmlinuz). */
-  compression?: "gzip";
+  /**
+   * The method when the Image is compressed: `"gzip"` for an `Image.gz` (Debian's arm64 vmlinuz); for an
+   * EFI zboot image, the method its header names.
+   */
+  compression?: PayloadMethod;
+  /** For an EFI zboot image ("zimg" at 4), the compression type string of its header ("zstd22", ...). */
+  zboot?: string;
   /** Multiboot headers the image also carries (an ELF or bzImage may carry one too): the caller may choose. */
   multiboot: { version: 1 | 2; offset: number }[];
 }
@@ -122,6 +129,11 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
     const arch = detectPeArch(await gunzipPrefix(packed, IMAGE_HEADER_SIZE));
     if (arch !== undefined) return { format: "pe", arch, compression: "gzip", multiboot };
   }
+  if (isZboot(head)) {
+    // An EFI zboot image: its header names the architecture and the method; a bad header is its error.
+    const z = decodeZbootHeader(head, src.size);
+    return { format: "pe", arch: z.arch, compression: z.method, zboot: z.compressionType, multiboot };
+  }
   // A PE/COFF program that is no Linux Image (an EFI application such as xen.efi) may carry a Multiboot
   // header in its first 32 KiB, but it is started by UEFI firmware, not loaded as a Multiboot kernel.
   const pe = describePeCoff(head);
@@ -134,8 +146,8 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
   throw new KernelLoaderError(
     "UnknownFormat",
     `not a kernel image this library knows (${what ?? `first bytes ${magic || "none"}`}, ${src.size} bytes): ` +
-      "expected an x86_64 ELF, bzImage, arm64/riscv64 Image, gzip Image or Multiboot",
-    { field: "magic", value: what ?? magic, limit: "ELF | bzImage | Image | gzip | Multiboot" },
+      "expected an x86_64 ELF, bzImage, arm64/riscv64 Image, gzip Image, EFI zboot or Multiboot",
+    { field: "magic", value: what ?? magic, limit: "ELF | bzImage | Image | gzip | zboot | Multiboot" },
   );
 }
 

@@ -10,14 +10,16 @@
  * plan the copy and validate it against guest memory ({@linkcode planPe}), then apply it
  * ({@linkcode loadPe}); any error before the apply leaves guest memory untouched.
  *
- * Compressed input is inflated with the platform's `DecompressionStream("gzip")` in two passes. The first
- * pass inflates and discards: it captures the header, measures the image and proves the stream intact (a
- * gzip stream's CRC-32 and length sit in its last 8 bytes, so corruption can only be known at the very
- * end). The second pass inflates again straight into the planned guest range. The cost is inflating twice
- * (about twice the CPU time of one pass); the gain is that a corrupt or truncated stream is rejected with
- * guest memory byte-identical, and no second full copy of the image is ever held (each decompressed chunk
- * goes straight to its place in guest memory). Only a source whose bytes change between the two passes can
- * still fail during the second pass.
+ * Compressed input, an `Image.gz` or an EFI zboot image (`"MZ"`, `"zimg"` at 4: lib/loader/zboot.ts, any
+ * of the six methods the kernel builds there), is decoded with the library's own streaming decoders
+ * (lib/loader/payload.ts) straight into the planned guest range, never into a second buffer of the image:
+ * the compressed bytes are read once (a file source: into one buffer of the compressed size), the Image
+ * header comes from decoding only the first chunk, and the size from the payload's trailer (gzip ISIZE,
+ * the zboot size trailer) when it is sane, else from a counting pass. Guest memory is byte for byte as
+ * before when the load fails: when the planned range is all zero (fresh guest memory) one pass writes it
+ * and a failure (corrupt data, a checksum, a wrong size) zeroes it again; otherwise a verifying pass
+ * proves the payload intact (every check of its format) before the writing pass. {@linkcode planPe}
+ * always verifies (a dry run says whether the load would succeed).
  *
  * @module
  */
@@ -35,11 +37,13 @@ import {
   RISCV_IMAGE_MAGIC2,
 } from "../abi/image.ts";
 import { isGzip } from "../compress/gzip.ts";
-import { hex, KernelLoaderError, LinuxLoaderError, PeError, type PeErrorCode, SourceError } from "../errors.ts";
+import { DecompressError, hex, KernelLoaderError, PeError, type PeErrorCode, SourceError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { applyPlan, type Plan, scrubPlan, validatePlan } from "../plan.ts";
+import { applyPlan, type Plan, validatePlan } from "../plan.ts";
 import { checkArch, checkHighmem, checkLoadOptions, type LoadOptions, type LoadResultCommon } from "./contract.ts";
-import { type KernelSource, toSource } from "../source.ts";
+import { type KernelSource, readBytes, toSource } from "../source.ts";
+import { decompressIntoGuest, measurePayload, type PayloadMethod, payloadPrefix, sizeTrailer } from "./payload.ts";
+import { decodeZbootHeader, isZboot, type ZbootHeader } from "./zboot.ts";
 
 /** The architectures whose Image format this loader knows. */
 export type PeArch = "aarch64" | "riscv64";
@@ -72,8 +76,15 @@ export interface PeHeaderInfo {
 
 /** The Image facts of a load: {@linkcode PeLoadResult.details}. */
 export interface PeDetails extends PeHeaderInfo {
-  /** `"gzip"` when the input was gzip-compressed (`plan` copies then come from the decompressed image). */
-  compression?: "gzip";
+  /**
+   * The method when the input was compressed: `"gzip"` for an `Image.gz`, any of gzip, lz4, lzma, lzo, xz
+   * and zstd for an EFI zboot image (`plan` copies then come from the decompressed image).
+   */
+  compression?: PayloadMethod;
+  /** For an EFI zboot image: its header (payload place, compression type string). */
+  zboot?: ZbootHeader;
+  /** How a compressed load kept memory untouched on failure (set by {@linkcode loadPe}). */
+  strategy?: "zero-restore" | "verify-then-write";
 }
 
 /**
@@ -225,7 +236,7 @@ function planImage(
   header: Uint8Array,
   imageLength: number,
   options: LoadOptions,
-  compression: "gzip" | undefined,
+  compressed?: { method: PayloadMethod; zboot?: ZbootHeader },
 ): PeLoadResult {
   const info = decodePeHeader(header);
   checkArch(info.arch, options);
@@ -256,7 +267,9 @@ function planImage(
     loadEnd,
     kernelEnd,
     plan,
-    details: compression === undefined ? info : { ...info, compression },
+    details: compressed === undefined
+      ? info
+      : { ...info, compression: compressed.method, ...(compressed.zboot ? { zboot: compressed.zboot } : {}) },
   };
 }
 
@@ -287,9 +300,8 @@ export async function planPe(
   checkLoadOptions("pe", options);
   checkSourceSize(src.size, "SeekImageEnd", "kernel image");
   const head = await readHead(src, Math.min(src.size, IMAGE_HEADER_SIZE), "SeekImageHeader", "ReadImageHeader");
-  if (!isGzip(head)) return planImage(mem, head, src.size, options, undefined);
-  const { header, size } = await scanGzip(mem, src, options);
-  return planImage(mem, header, size, options, "gzip");
+  if (!isGzip(head) && !isZboot(head)) return planImage(mem, head, src.size, options);
+  return (await planCompressed(mem, src, head, options, true)).plan;
 }
 
 // Maps a source failure to the PE code for that stage: a positioning failure to the Seek* code, anything
@@ -340,25 +352,35 @@ export async function loadPe(
   options: LoadOptions = {},
 ): Promise<PeLoadResult> {
   const src = toSource(source);
-  const p = await planPe(mem, src, options);
-  if (p.details.compression === "gzip") {
-    const inflated = sequentialGunzip(src, p.loadEnd - p.loadStart);
-    await applyPlan(mem, p.plan, inflated);
+  checkLoadOptions("pe", options);
+  checkSourceSize(src.size, "SeekImageEnd", "kernel image");
+  const head = await readHead(src, Math.min(src.size, IMAGE_HEADER_SIZE), "SeekImageHeader", "ReadImageHeader");
+  if (isGzip(head) || isZboot(head)) {
+    let c = await planCompressed(mem, src, head, options, false);
+    let strategy: "zero-restore" | "verify-then-write";
     try {
-      await inflated.finish();
+      strategy = decompressIntoGuest(mem, c.plan.loadStart, c.method, c.payload, c.plan.loadEnd - c.plan.loadStart);
     } catch (e) {
-      // The stream changed after the copy (more bytes than measured): applyPlan's failure contract.
-      scrubPlan(mem, p.plan);
-      throw new SourceError(
-        "LoadInterrupted",
-        "the gzip stream changed during the load; the Image's range was zeroed",
-        {
-          cause: e,
-        },
-      );
+      if (!(e instanceof DecompressError)) throw e;
+      // Memory is as it was. The trailer's size may have been the wrong guess (a multi-member gzip, an
+      // ISIZE past the room): measure it, which also names the fault right, then write.
+      c = await planCompressed(mem, src, head, options, true);
+      try {
+        strategy = decompressIntoGuest(
+          mem,
+          c.plan.loadStart,
+          c.method,
+          c.payload,
+          c.plan.loadEnd - c.plan.loadStart,
+          true,
+        );
+      } catch (e2) {
+        throw payloadFailure(e2, c.method, c.zboot !== undefined);
+      }
     }
-    return p;
+    return { ...c.plan, details: { ...c.plan.details, strategy } };
   }
+  const p = planImage(mem, head, src.size, options);
   try {
     await applyPlan(mem, p.plan, src);
   } catch (e) {
@@ -378,55 +400,109 @@ async function readHead(src: KernelSource, len: number, seek: PeErrorCode, read:
   return out;
 }
 
-// ---- gzip ----------------------------------------------------------------------------------------------
+// ---- compressed Images: Image.gz and EFI zboot ----------------------------------------------------------
 
-const GZIP_INPUT_CHUNK = 1 << 20;
+/** How far into a zboot file its PE header may be looked for (zboot-header.S puts it right after 0x40). */
+const ZBOOT_HEAD_READ = 4096;
 
-// The decompressed bytes of a gzip source, as a stream; source failures surface as PeErrors, everything
-// the decompressor reports as CorruptGzip.
-function inflate(src: KernelSource): ReadableStreamDefaultReader<Uint8Array> {
-  let offset = 0;
-  const input = new ReadableStream<BufferSource>({
-    async pull(controller): Promise<void> {
-      if (offset >= src.size) {
-        controller.close();
-        return;
-      }
-      const n = Math.min(GZIP_INPUT_CHUNK, src.size - offset);
-      let chunk: Uint8Array;
-      if (src.bytes !== undefined) {
-        chunk = src.bytes.subarray(offset, offset + n);
-        // Streams take only ArrayBuffer-backed views: copy a chunk of shared memory.
-        if (!(chunk.buffer instanceof ArrayBuffer)) chunk = chunk.slice();
-      } else {
-        chunk = new Uint8Array(n);
-        try {
-          await src.readInto(offset, chunk);
-        } catch (e) {
-          throw sourceFailure(e, "ReadKernelImage", "ReadKernelImage", "compressed kernel image");
-        }
-      }
-      offset += n;
-      controller.enqueue(chunk as Uint8Array<ArrayBuffer>);
-    },
-  }, { highWaterMark: 0 });
-  return input.pipeThrough(new DecompressionStream("gzip")).getReader() as ReadableStreamDefaultReader<Uint8Array>;
+/** A planned compressed load: the plan, the payload bytes and whether its size was proven by a full decode. */
+interface CompressedPlan {
+  plan: PeLoadResult;
+  method: PayloadMethod;
+  payload: Uint8Array;
+  verified: boolean;
+  zboot?: ZbootHeader;
 }
 
-function gzipFailure(e: unknown): unknown {
-  if (e instanceof LinuxLoaderError) return e;
-  return peError("CorruptGzip", `the gzip stream is corrupt or truncated: ${(e as Error)?.message ?? String(e)}`, {
-    field: "gzip",
+// A decoder's error as the PE code for it: past the limit is DecompressedTooLarge, anything else corrupt.
+function payloadFailure(e: unknown, method: PayloadMethod, zboot: boolean, limit?: number): unknown {
+  if (!(e instanceof DecompressError)) return e;
+  if (e.code === "OutputTooLarge" && limit !== undefined) {
+    return peError(
+      "DecompressedTooLarge",
+      `the decompressed image passes ${
+        hex(limit)
+      } bytes (the room in guest memory at the load address or maxDecompressedSize)`,
+      { field: "decompressed size", value: e.value, limit, cause: e },
+    );
+  }
+  const what = zboot ? `the zboot ${method} payload` : "the gzip stream";
+  return peError(method === "gzip" ? "CorruptGzip" : "CorruptPayload", `${what} is corrupt: ${e.message}`, {
+    field: method,
     cause: e,
   });
 }
 
-async function cancelQuietly(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+async function readRange(src: KernelSource, start: number, end: number): Promise<Uint8Array> {
   try {
-    await reader.cancel();
-  } catch {
-    // The stream was already errored; nothing to release.
+    return src.bytes !== undefined ? src.bytes.subarray(start, end) : await readBytes(src, start, end - start);
+  } catch (e) {
+    throw sourceFailure(e, "ReadKernelImage", "ReadKernelImage", "compressed kernel image");
   }
+}
+
+// Plans a compressed Image: the header from the first decoded bytes, the size from the trailer (gzip ISIZE,
+// the zboot size trailer) when it fits, else from a counting pass that also proves the payload intact
+// (always done when `verify`).
+async function planCompressed(
+  mem: GuestMemory,
+  src: KernelSource,
+  head: Uint8Array,
+  options: LoadOptions,
+  verify: boolean,
+): Promise<CompressedPlan> {
+  let zboot: ZbootHeader | undefined;
+  let payload: Uint8Array;
+  if (isZboot(head)) {
+    const zhead = await readHead(src, Math.min(src.size, ZBOOT_HEAD_READ), "SeekImageHeader", "ReadImageHeader");
+    zboot = decodeZbootHeader(zhead, src.size);
+    payload = await readRange(src, zboot.payloadOffset, zboot.payloadEnd);
+  } else {
+    payload = await readRange(src, 0, src.size);
+  }
+  const method: PayloadMethod = zboot?.method ?? "gzip";
+  let header: Uint8Array;
+  try {
+    header = payloadPrefix(method, payload, IMAGE_HEADER_SIZE);
+  } catch (e) {
+    throw payloadFailure(e, method, zboot !== undefined);
+  }
+  if (header.byteLength < IMAGE_HEADER_SIZE) {
+    throw peError(
+      "ReadImageHeader",
+      `the decompressed image has ${header.byteLength} bytes, fewer than the ${IMAGE_HEADER_SIZE}-byte Image header`,
+      { field: "header", value: header.byteLength, limit: IMAGE_HEADER_SIZE },
+    );
+  }
+  const info = decodePeHeader(header);
+  if (zboot !== undefined && zboot.arch !== info.arch) {
+    throw peError("InvalidImage", `the zboot PE header says ${zboot.arch} but its payload is a ${info.arch} Image`, {
+      field: "machine",
+      value: zboot.arch,
+      limit: info.arch,
+    });
+  }
+  checkArch(info.arch, options);
+  const load = placeImage(mem, info, options);
+  const limit = Math.min(
+    options.maxDecompressedSize ?? Number.MAX_SAFE_INTEGER,
+    Math.max(contiguousFrom(mem, load), IMAGE_HEADER_SIZE),
+  );
+  const trailer = sizeTrailer(payload);
+  let size: number;
+  let verified = false;
+  if (!verify && trailer >= IMAGE_HEADER_SIZE && trailer <= limit) {
+    size = trailer;
+  } else {
+    try {
+      size = measurePayload(method, payload, limit);
+    } catch (e) {
+      throw payloadFailure(e, method, zboot !== undefined, limit);
+    }
+    verified = true;
+  }
+  const plan = planImage(mem, header, size, options, { method, zboot });
+  return { plan, method, payload, verified, zboot };
 }
 
 // Bytes of guest memory from `addr` up to the first byte in no region (adjacent regions count as one run).
@@ -436,109 +512,6 @@ function contiguousFrom(mem: GuestMemory, addr: number): number {
     if (r.guestAddr <= end && r.end > end) end = r.end;
   }
   return end - addr;
-}
-
-// Pass 1: inflate and discard; capture the header, measure, stop early past the limit.
-async function scanGzip(
-  mem: GuestMemory,
-  src: KernelSource,
-  options: LoadOptions,
-): Promise<{ header: Uint8Array; size: number }> {
-  const reader = inflate(src);
-  const header = new Uint8Array(IMAGE_HEADER_SIZE);
-  let size = 0;
-  let limit = Number.MAX_SAFE_INTEGER;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (size < IMAGE_HEADER_SIZE) {
-        const take = value.subarray(0, IMAGE_HEADER_SIZE - size);
-        header.set(take, size);
-        if (size + value.byteLength >= IMAGE_HEADER_SIZE) {
-          // The header is complete: from here the size is bounded by the memory at the load address.
-          const info = decodePeHeader(header);
-          checkArch(info.arch, options);
-          const load = placeImage(mem, info, options);
-          const room = contiguousFrom(mem, load);
-          limit = Math.min(options.maxDecompressedSize ?? Number.MAX_SAFE_INTEGER, Math.max(room, IMAGE_HEADER_SIZE));
-        }
-      }
-      size += value.byteLength;
-      if (size > limit) {
-        await cancelQuietly(reader);
-        throw peError(
-          "DecompressedTooLarge",
-          `the decompressed image passes ${hex(limit)} bytes (the room in guest memory at the load address${
-            options.maxDecompressedSize === undefined ? "" : " or maxDecompressedSize"
-          }) after ${hex(size)} bytes`,
-          { field: "decompressed size", value: size, limit },
-        );
-      }
-    }
-  } catch (e) {
-    await cancelQuietly(reader);
-    throw gzipFailure(e);
-  }
-  if (size < IMAGE_HEADER_SIZE) {
-    throw peError(
-      "ReadImageHeader",
-      `the decompressed image has ${size} bytes, fewer than the ${IMAGE_HEADER_SIZE}-byte Image header`,
-      { field: "header", value: size, limit: IMAGE_HEADER_SIZE },
-    );
-  }
-  return { header, size };
-}
-
-// Pass 2: the decompressed bytes as a forward-only KernelSource, so applyPlan (the one writer) puts each
-// inflated chunk straight into guest memory.
-function sequentialGunzip(src: KernelSource, size: number): KernelSource & { finish(): Promise<void> } {
-  const reader = inflate(src);
-  let position = 0;
-  let pending: Uint8Array = new Uint8Array(0);
-  const changed = (what: string): PeError =>
-    peError("CorruptGzip", `the gzip stream changed between the verification and the load: ${what}`, {
-      field: "gzip",
-      value: position,
-      limit: size,
-    });
-  return {
-    size,
-    async readInto(offset: number, dest: Uint8Array): Promise<void> {
-      if (offset !== position) throw changed(`read at ${hex(offset)}, expected ${hex(position)}`);
-      let filled = 0;
-      try {
-        while (filled < dest.byteLength) {
-          if (pending.byteLength === 0) {
-            const { done, value } = await reader.read();
-            if (done) throw changed(`it ended after ${hex(position + filled)} bytes`);
-            pending = value;
-          }
-          const n = Math.min(pending.byteLength, dest.byteLength - filled);
-          dest.set(pending.subarray(0, n), filled);
-          pending = pending.subarray(n);
-          filled += n;
-        }
-      } catch (e) {
-        await cancelQuietly(reader);
-        throw gzipFailure(e);
-      }
-      position += filled;
-    },
-    async finish(): Promise<void> {
-      try {
-        for (;;) {
-          if (pending.byteLength > 0) throw changed(`it has more than ${hex(size)} bytes`);
-          const { done, value } = await reader.read();
-          if (done) return;
-          pending = value;
-        }
-      } catch (e) {
-        await cancelQuietly(reader);
-        throw gzipFailure(e);
-      }
-    },
-  };
 }
 
 // ---- device tree blob -----------------------------------------------------------------------------------

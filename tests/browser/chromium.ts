@@ -91,7 +91,7 @@ export class Chromium {
     }
     let ws: WebSocket;
     try {
-      const endpoint = await devtoolsEndpoint(profile, child, 15_000);
+      const endpoint = await devtoolsEndpoint(profile, child, 30_000);
       ws = new WebSocket(endpoint);
       await within(
         new Promise((resolve, reject) => {
@@ -144,7 +144,7 @@ export class Chromium {
     const id = this.#next++;
     const p = new Promise<Record<string, unknown>>((resolve, reject) => this.#pending.set(id, { resolve, reject }));
     this.#ws.send(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }));
-    return within(p, 15_000, `CDP ${method}`);
+    return within(p, 30_000, `CDP ${method}`);
   }
 
   /** Sends a command to the page. */

@@ -6,7 +6,8 @@
  * (`planToJson`) and a SHA-256 of guest memory. The same load runs here in Deno and must agree byte for
  * byte. A screenshot is then decoded and checked to show the memory map the page drew.
  *
- * Set BROWSER_SCREENSHOT=file.png to keep the screenshot.
+ * Set BROWSER_SCREENSHOT=file.png to keep the screenshot. The waits (30 s for the page's self-test) guard
+ * against a hang; on an idle machine the whole file takes about 5 s.
  *
  * @module
  */
@@ -19,10 +20,12 @@ import { bundleWeb, inspectorHandler } from "../../web/serve.ts";
 import { hashGuestMemory, planBoot } from "../../web/boot_plan.ts";
 import { MAP_COLOURS } from "../../web/memory_map.ts";
 import * as mod from "../../mod.ts";
+import * as abi from "../../abi.ts";
 import { fromBlob, inspectKernel, planToJson } from "../../mod.ts";
 import { demoKernel } from "../../emu/demo_kernels.ts";
 import { buildArm64Image, gzip, kernelLikeBytes } from "../../fixtures/build/pe.ts";
 import { buildBzImage } from "../../fixtures/build/bzimage.ts";
+import { buildMultibootAout } from "../../fixtures/build/multiboot.ts";
 
 const VIEWPORT = { width: 1280, height: 900 };
 // Size of the gzip Image before compression: big enough for several inflate chunks.
@@ -61,8 +64,8 @@ interface Session {
   items: Item[];
   bytes: Map<string, Uint8Array>;
   results: PageResult[];
-  /** The export names of /linux_loader.js (the whole of mod.ts bundled) as the page imported it. */
-  libraryExports: string[];
+  /** The export names of /linux_loader.js (mod.ts bundled) and /linux_loader_abi.js (abi.ts), as the page imported them. */
+  libraryExports: Record<string, string[]>;
   screenshot: Uint8Array;
   svg: { x: number; y: number; width: number; height: number };
   boxes: Box[];
@@ -95,6 +98,7 @@ function runPage(): Promise<Session> {
 async function openPage(): Promise<Session> {
   const items: Item[] = [
     { name: "arm64 Image.gz", url: "/selftest/kernel/arm64.gz" },
+    { name: "multiboot a.out", url: "/selftest/kernel/multiboot" },
     { name: "demo aarch64", demo: "aarch64" },
     { name: "demo riscv64", demo: "riscv64" },
     // Last, so it is the one on screen for the screenshot: it has every kind of write.
@@ -102,25 +106,25 @@ async function openPage(): Promise<Session> {
   ];
   const bytes = new Map<string, Uint8Array>([
     ["arm64 Image.gz", await gzipArm64Image()],
+    ["multiboot a.out", buildMultibootAout({ code: kernelLikeBytes(0x2000, 5) })],
     ["demo aarch64", demoKernel("aarch64")],
     ["demo riscv64", demoKernel("riscv64")],
     ["demo x86_64", demoKernel("x86_64")],
   ]);
   const dir = await Deno.makeTempDir({ prefix: "linux-loader-browser-test-" });
   const results: PageResult[] = [];
-  let libraryExports: string[] = [];
+  let libraryExports: Record<string, string[]> = {};
   let finish!: () => void, fail!: (e: Error) => void;
   const done = new Promise<void>((resolve, reject) => [finish, fail] = [resolve, reject]);
   const page = inspectorHandler(dir);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/selftest/kernels") return Response.json(items);
-    if (path === "/selftest/kernel/arm64.gz") {
-      return new Response(bytes.get("arm64 Image.gz")! as Uint8Array<ArrayBuffer>);
-    }
+    const served = items.find((i) => i.url === path);
+    if (served) return new Response(bytes.get(served.name)! as Uint8Array<ArrayBuffer>);
     if (req.method === "POST" && path === "/selftest/result") results.push(await req.json());
     else if (req.method === "POST" && path === "/selftest/done") {
-      libraryExports = (await req.json() as { libraryExports: string[] }).libraryExports;
+      libraryExports = (await req.json() as Pick<Session, "libraryExports">).libraryExports;
       finish();
     } else if (req.method === "POST" && path === "/selftest/error") {
       const e = await req.json() as { message: string; stack?: string };
@@ -133,7 +137,7 @@ async function openPage(): Promise<Session> {
     await bundleWeb(dir);
     browser = await Chromium.launch(VIEWPORT.width, VIEWPORT.height);
     await browser.goto(`http://127.0.0.1:${server.addr.port}/?selftest`);
-    await within(done, 15_000, "the page's self-test").catch((e: Error) => {
+    await within(done, 30_000, "the page's self-test").catch((e: Error) => {
       throw new Error(`${e.message}\npage log:\n${browser!.log.join("\n")}`);
     });
     const layout = JSON.parse(
@@ -154,7 +158,7 @@ async function openPage(): Promise<Session> {
     await browser.pickFile("#file", picked);
     await browser.waitFor(
       `document.getElementById("status").textContent.startsWith(${JSON.stringify(PICKED_NAME)})`,
-      10_000,
+      20_000,
     )
       .catch((e: Error) => {
         throw new Error(`${e.message}\npage log:\n${browser!.log.join("\n")}`);
@@ -170,7 +174,7 @@ async function openPage(): Promise<Session> {
     const junk = `${dir}/${JUNK_NAME}`;
     await Deno.writeTextFile(junk, "not a kernel\n".repeat(100));
     await browser.pickFile("#file", junk);
-    await browser.waitFor(`document.getElementById("status").className === "error"`, 10_000);
+    await browser.waitFor(`document.getElementById("status").className === "error"`, 20_000);
     const junkStatus = await browser.evaluate<string>(`document.getElementById("status").textContent`);
     return { items, bytes, results, libraryExports, screenshot, ...layout, pick, junkStatus, log: browser.log };
   } finally {
@@ -183,8 +187,8 @@ async function openPage(): Promise<Session> {
 const ignore = ignoreUnless(chromiumPresent(), "chromium (Debian package chromium)");
 
 Deno.test({
-  name: "the inspector bundled for the browser loads demo kernels and a gzip arm64 Image from Blobs in Chromium " +
-    "to the same plans and guest memory as Deno",
+  name: "the inspector bundled for the browser loads demo kernels, a gzip arm64 Image and a Multiboot kernel from " +
+    "Blobs in Chromium to the same plans and guest memory as Deno",
   ignore,
   async fn() {
     const s = await runPage();
@@ -206,18 +210,22 @@ Deno.test({
       json.steps.filter((st) => st.kind === "copy").map((st) => [st.guestAddr, st.length]),
       [[0x4000_0000 + Number(GZIP_TEXT_OFFSET), GZIP_IMAGE_SIZE]],
     );
-    // Four different images leave four different memories.
+    assert.equal(s.results[1].format, "multiboot");
+    // Different images leave different memories.
     assert.equal(new Set(s.results.map((r) => r.sha256)).size, s.results.length);
   },
 });
 
 Deno.test({
   name:
-    "the whole library, bundled from mod.ts with deno bundle --platform browser, imports in Chromium with every export",
+    "the whole library, mod.ts and abi.ts bundled with deno bundle --platform browser, imports in Chromium with every export",
   ignore,
   async fn() {
     const { libraryExports } = await runPage();
-    assert.deepEqual(libraryExports, Object.keys(mod).sort());
+    assert.deepEqual(libraryExports, {
+      "linux_loader.js": Object.keys(mod).sort(),
+      "linux_loader_abi.js": Object.keys(abi).sort(),
+    });
   },
 });
 

@@ -16,8 +16,11 @@ export function hasTool(path: string): boolean {
 
 /** xz-utils' `xz` is installed. */
 export const HAS_XZ: boolean = hasTool("/usr/bin/xz");
-/** Debian's `lzma` (lzmp, LZMA SDK based: writes the known size) is installed. */
-export const HAS_LZMA: boolean = hasTool("/usr/bin/lzma");
+/**
+ * Debian's `lzma` package is installed: its `lzmp` (LZMA SDK based) writes the known size into the header.
+ * `/usr/bin/lzma` alone would not do: xz-utils provides it too (an alternative), writing no size.
+ */
+export const HAS_LZMA: boolean = hasTool("/usr/bin/lzmp");
 
 /** Runs `cmd args` with `data` on stdin; returns stdout (throws with stderr on failure). */
 export async function pipe(cmd: string, args: string[], data: Uint8Array): Promise<Uint8Array> {

@@ -18,7 +18,7 @@ import {
 } from "./_xz_tools.ts";
 
 const ignore = ignoreUnless(HAS_XZ, "xz (xz-utils)");
-const ignoreLzma = ignoreUnless(HAS_LZMA, "lzma (Debian package lzma)");
+const ignoreLzma = ignoreUnless(HAS_LZMA, "lzmp (Debian package lzma)");
 
 function decode(input: Uint8Array, maxOutput?: number): { bytes: Uint8Array; consumed: number; declared?: number } {
   const sink = new GrowSink();
@@ -83,13 +83,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "decodeLzma reproduces what the lzma tool compressed with the size in the header, for generated inputs",
+  name:
+    "decodeLzma reproduces what lzmp (Debian package lzma) compressed with the size in the header, for generated inputs",
   ignore: ignoreLzma,
   async fn() {
     const name = "lzma known size round trip";
     const runs = isFuzz() ? propParams(name).numRuns! : 40;
     const inputs = fc.sample(inputArbitrary, { numRuns: runs, seed: propParams(name).seed });
-    const files = await compressMany("lzma", ["-k", "-f", "-q"], inputs, ".lzma");
+    const files = await compressMany("lzmp", ["-k", "-f", "-q"], inputs, ".lzma");
     inputs.forEach((data, i) => {
       const got = decode(files[i]);
       assertSame(got.bytes, data);
@@ -124,7 +125,7 @@ Deno.test({
     for (const data of [new Uint8Array(0), new Uint8Array([7])]) {
       assertSame(decode(await pipe("xz", ["-c", "--format=lzma"], data)).bytes, data);
       if (HAS_LZMA) {
-        const [file] = await compressMany("lzma", ["-k", "-f", "-q"], [data], ".lzma");
+        const [file] = await compressMany("lzmp", ["-k", "-f", "-q"], [data], ".lzma");
         assertSame(decode(file).bytes, data);
       }
     }
@@ -167,6 +168,13 @@ Deno.test({
   },
 });
 
+Deno.test("decodeLzma rejects a non-Uint8Array input as a typed BadMagic error, not a TypeError", () => {
+  for (const bad of [null, undefined, "lzma", 42n, new Array(20).fill(0)]) {
+    assert.equal(decompressError(() => decodeLzma(bad as unknown as Uint8Array, new CountingSink())).code, "BadMagic");
+    assert.equal(isLzma(bad as unknown as Uint8Array), false);
+  }
+});
+
 Deno.test("decodeLzma rejects input shorter than its header and a properties byte above 224", () => {
   assert.equal(decompressError(() => decodeLzma(new Uint8Array(12), new CountingSink())).code, "Truncated");
   const bad = new Uint8Array(20);
@@ -179,7 +187,7 @@ Deno.test({
   ignore: ignoreLzma,
   async fn() {
     const data = textBytes(10_000, 7);
-    const [file] = await compressMany("lzma", ["-k", "-f", "-q"], [data], ".lzma");
+    const [file] = await compressMany("lzmp", ["-k", "-f", "-q"], [data], ".lzma");
     const sink = new CountingSink();
     const e = decompressError(() => decodeLzma(file, sink, { maxOutput: 9_999 }));
     assert.equal(e.code, "OutputTooLarge");

@@ -106,6 +106,13 @@ Deno.test("isXz recognises the stream header magic and nothing shorter", () => {
   assert.equal(isXz(new Uint8Array([0x5d, 0, 0, 0x80, 0, 0])), false);
 });
 
+Deno.test("decodeXz rejects a non-Uint8Array input as a typed BadMagic error, not a TypeError", () => {
+  for (const bad of [null, undefined, "xz", 42n, [0xfd, 0x37]]) {
+    assert.equal(decompressError(() => decodeXz(bad as unknown as Uint8Array, new CountingSink())).code, "BadMagic");
+    assert.equal(isXz(bad as unknown as Uint8Array), false);
+  }
+});
+
 Deno.test("decodeXz rejects empty input and input without the magic as BadMagic", () => {
   assert.equal(decompressError(() => decodeXz(new Uint8Array(0), new CountingSink())).code, "BadMagic");
   assert.equal(decompressError(() => decodeXz(textBytes(100), new CountingSink())).code, "BadMagic");
@@ -262,6 +269,22 @@ Deno.test({
     // Filter flags: 0x04 (x86) 0x00, then 0x21 (LZMA2) 0x01 <dict byte>; 128 MiB = 2 << (30 / 2 + 11): byte 30.
     assert.deepEqual([...file.subarray(14, 19)], [0x04, 0x00, 0x21, 0x01, 30]);
     assertSame(decode(file).bytes, data);
+  },
+});
+
+Deno.test({
+  name: "decodeXz decodes a stream whose header declares a 4 GiB dictionary without needing that memory",
+  ignore,
+  async fn() {
+    const data = textBytes(50_000, 15);
+    const file = await xz(data, "--check=crc32", "--lzma2=dict=64KiB");
+    // Block header: size byte, flags, then filter 0x21 with 1 property byte, the dictionary size byte at 16.
+    assert.deepEqual([...file.subarray(12, 16)], [0x02, 0x00, 0x21, 0x01]);
+    file[16] = 40; // 0xFFFFFFFF bytes
+    new DataView(file.buffer).setUint32(20, crc32(file, 0, 12, 20), true);
+    // The window is min(dictionary, maxOutput): 1 GiB by default, 50 KB here; pages are touched as written.
+    assertSame(decode(file).bytes, data);
+    assertSame(decode(file, data.length).bytes, data);
   },
 });
 

@@ -626,7 +626,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "decodeZstd on frames with flipped bits throws a typed error or gives the original bytes (property)",
+  name:
+    "decodeZstd on frames with flipped bits throws a typed error, or gives the original bytes when the frame has a checksum (property)",
   ignore,
   async fn() {
     const corpus = await smallCorpus();
@@ -643,8 +644,10 @@ Deno.test({
           const bad = packed.slice();
           for (const [where, bit] of flips) bad[Math.floor(where * bad.length)] ^= 1 << bit;
           const r = tryDecode(bad, data.length * 2 + 1000);
-          // A flip in a frame's magic ends the input early, which `consumed` shows.
-          if (r.ok && r.consumed === bad.length) {
+          // A flip in a frame's magic ends the input early, which `consumed` shows. Without a content checksum
+          // a flip in a raw literal cannot be detected: only typed errors are required there.
+          const checked = (packed[4] & 4) !== 0;
+          if (r.ok && r.consumed === bad.length && checked) {
             assert.ok(equalBytes(r.bytes, data), "corrupt input decoded to other bytes");
           }
         },
@@ -660,7 +663,7 @@ Deno.test("decodeZstd on random bytes after a frame magic throws only Decompress
       const input = new Uint8Array([...u32(ZSTD_MAGIC), fhd & ~0x0b, ...body]); // no dictionary, reserved bit clear
       tryDecode(input, 1 << 20);
     }),
-    { numRuns: isFuzz() ? undefined : 2000 },
+    isFuzz() ? {} : { numRuns: 2000 },
   );
 });
 

@@ -123,6 +123,8 @@ export interface FormatCase {
   plan(tm: TestMemory): Promise<Plan>;
   /** The bytes the plan copies from (the decompressed image for gzip). */
   content?: Uint8Array;
+  /** Reads its whole (compressed) input before the first write, so no read fails during the copy. */
+  readsBeforeWriting?: boolean;
 }
 
 const LAYOUT = { regions: [{ addr: 0, size: 0x28_0000 }] };
@@ -163,6 +165,7 @@ export async function formatCases(): Promise<FormatCase[]> {
       name: "gzip Image",
       image: packed,
       content: packedBody,
+      readsBeforeWriting: true,
       load: (tm, s) => loadPe(tm.mem, s, peOpts),
       plan: async (tm) => (await planPe(tm.mem, packed, peOpts)).plan,
     },
