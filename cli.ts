@@ -11,14 +11,16 @@
  * `inspect` tells what an image is; `boot` loads it, writes its boot parameters, runs it in the Unicorn
  * emulator and prints the serial output, the registers and the boot data the guest read (without IMAGE it
  * boots the bundled demo kernel of `--arch`); `demo` boots every demo kernel. Bad arguments and bad images
- * end with one line on stderr and exit status 2.
+ * end with one line on stderr (control characters escaped) and exit status 2; with `--json` the error is
+ * also printed on stdout as `{"error": {"name", "code", "message", "field"?, "value"?, "limit"?}}`. IMAGE and
+ * `--initrd` must be regular files (a FIFO or a device such as /dev/zero is refused before it is opened).
  *
  * @module
  */
 
 import { hex, LinuxLoaderError } from "./lib/errors.ts";
 import { fromFile, type KernelSource } from "./lib/source.ts";
-import { inspectKernel, type KernelReport } from "./lib/inspect.ts";
+import { escapeImageText, inspectKernel, type KernelReport } from "./lib/inspect.ts";
 import { decodeElf } from "./lib/loader/elf.ts";
 import { decodeBzImageLoad } from "./lib/loader/bzimage.ts";
 import { planPe } from "./lib/loader/pe.ts";
@@ -145,12 +147,32 @@ function statusDone(): void {
   if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
 }
 
+// Refuses anything but a regular file before opening it: opening a FIFO blocks until a writer comes, and a
+// device such as /dev/zero never ends.
+async function checkRegular(path: string, what: string): Promise<void> {
+  let st: Deno.FileInfo;
+  try {
+    st = await Deno.stat(path);
+  } catch (e) {
+    throw new UsageError(`cannot open ${what} ${path}: ${(e as Error).message}`);
+  }
+  if (!st.isFile) {
+    throw new UsageError(`${what} ${path} is not a regular file (a directory, FIFO, socket or device)`);
+  }
+}
+
 async function openImage(path: string): Promise<{ source: KernelSource; close: () => void }> {
+  await checkRegular(path, "IMAGE");
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path);
   } catch (e) {
     throw new UsageError(`cannot open ${path}: ${(e as Error).message}`);
+  }
+  // Checked again on the open file: the path may have been replaced in between.
+  if (!(await file.stat()).isFile) {
+    file.close();
+    throw new UsageError(`IMAGE ${path} is not a regular file`);
   }
   return { source: await fromFile(file), close: () => file.close() };
 }
@@ -161,7 +183,7 @@ function json(value: unknown): string {
 
 function formatReport(path: string, r: KernelReport): string {
   const lines = [
-    `${path}`,
+    escapeImageText(path),
     `  format      ${r.format}${r.compression ? ` (${r.compression}-compressed)` : ""}, ${r.arch}, ${r.size} bytes`,
     `  protocol    ${r.protocol}`,
   ];
@@ -285,6 +307,7 @@ async function boot(a: Args): Promise<void> {
   }
   const initrd = flag(a, "--initrd");
   if (initrd !== undefined) {
+    await checkRegular(initrd, "--initrd");
     try {
       opts.initrd = await Deno.readFile(initrd);
     } catch (e) {
@@ -367,17 +390,32 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   } catch (e) {
     statusDone();
-    if (e instanceof UsageError) {
-      console.error(`linux-loader: ${e.message} (see --help)`);
-      return 2;
-    }
-    if (e instanceof LinuxLoaderError) {
-      console.error(`linux-loader: ${e.name} ${e.code}: ${e.message}`);
-      return 2;
-    }
-    console.error(`linux-loader: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    reportError(e, argv.includes("--json"));
     return 2;
   }
+}
+
+// One line on stderr, control characters escaped (a path or message may hold a newline or an escape
+// sequence); under --json also a JSON object on stdout, so a caller parsing stdout always gets JSON.
+function reportError(e: unknown, asJson: boolean): void {
+  const err = e instanceof Error ? e : new Error(String(e));
+  const typed = e instanceof LinuxLoaderError ? e : undefined;
+  const line = e instanceof UsageError
+    ? `${e.message} (see --help)`
+    : typed !== undefined
+    ? `${typed.name} ${typed.code}: ${typed.message}`
+    : `${err.name}: ${err.message}`;
+  console.error(`linux-loader: ${escapeImageText(line)}`);
+  if (!asJson) return;
+  const error: Record<string, unknown> = {
+    name: e instanceof UsageError ? "UsageError" : err.name,
+    message: err.message,
+  };
+  if (typed !== undefined) {
+    error.code = typed.code;
+    for (const k of ["field", "value", "limit"] as const) if (typed[k] !== undefined) error[k] = typed[k];
+  }
+  console.log(json({ error }));
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));
