@@ -45,6 +45,7 @@ export class LinuxLoaderError<C extends string = string> extends Error {
 
   /** Builds an error with a code, a sentence and optional details. */
   constructor(code: C, message: string, details: ErrorDetails = {}) {
+    details ??= {};
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
     this.code = code;
@@ -67,6 +68,7 @@ export class LinuxLoaderError<C extends string = string> extends Error {
 export function hex(n: number | bigint): string {
   // Messages name hostile values too: a fraction, NaN or an infinity prints as is (BigInt() would throw).
   if (typeof n === "number" && !Number.isInteger(n)) return String(n);
+  if (typeof n !== "number" && typeof n !== "bigint") return describeThrown(n);
   return n < 0 ? `-0x${(-BigInt(n)).toString(16)}` : `0x${n.toString(16)}`;
 }
 

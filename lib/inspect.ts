@@ -103,7 +103,7 @@ const BANNER = new TextEncoder().encode("Linux version ");
  * ```
  */
 export function escapeImageText(s: string): string {
-  return s.replace(
+  return (typeof s === "string" ? s : String(s as unknown as number)).replace(
     // deno-lint-ignore no-control-regex
     /[\x00-\x1f\x7f-\x9f\\]/g,
     (c) => (c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`),

@@ -70,7 +70,12 @@ export interface Plan {
  * ```
  */
 export function stepLength(s: PlanStep): number {
-  return s.kind === "bytes" ? s.bytes.byteLength : s.length;
+  if (typeof s !== "object" || s === null) throw badPlan("step", "expected a step object", s);
+  if (s.kind === "bytes") {
+    if (!(s.bytes instanceof Uint8Array)) throw badPlan(String(s.label), "bytes is not a Uint8Array", s.bytes);
+    return s.bytes.byteLength;
+  }
+  return s.length;
 }
 
 /**
@@ -204,7 +209,7 @@ export interface PlannedRange {
  * ```
  */
 export function plannedRanges(plan: Plan): PlannedRange[] {
-  return plan.steps
+  return snapshotSteps(plan)
     .map((s) => ({ start: s.guestAddr, end: s.guestAddr + stepLength(s), label: s.label }))
     .filter((r) => r.end > r.start)
     .sort((a, b) => a.start - b.start || a.end - b.end);
@@ -227,7 +232,7 @@ export function plannedRanges(plan: Plan): PlannedRange[] {
  * ```
  */
 export function checkNoOverlap(...plans: Plan[]): void {
-  const ranges = plannedRanges({ steps: plans.flatMap((p) => p.steps) });
+  const ranges = plannedRanges({ steps: plans.flatMap((p) => snapshotSteps(p)) });
   for (let i = 1; i < ranges.length; i++) {
     const a = ranges[i - 1], b = ranges[i];
     if (b.start < a.end) {

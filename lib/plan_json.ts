@@ -364,6 +364,11 @@ function show(v: unknown): string {
  * ```
  */
 export function comparePlans(a: DescribedPlan, b: DescribedPlan): PlanDifference[] {
+  for (const [name, p] of [["a", a], ["b", b]] as const) {
+    if (typeof p !== "object" || p === null || !Array.isArray(p.steps)) {
+      throw invalid(name, "expected a plan with a steps array", p);
+    }
+  }
   const out: PlanDifference[] = [];
   const diff = (path: string, x: unknown, y: unknown): void => {
     if (x !== y) out.push({ path, a: show(x), b: show(y) });

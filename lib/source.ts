@@ -38,10 +38,12 @@ export interface KernelSource {
  * ```
  */
 export function checkSourceRange(size: number, offset: number, len: number, what = "read"): void {
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset > size) {
+  if (!Number.isSafeInteger(size) || !Number.isSafeInteger(offset) || offset < 0 || offset > size) {
     throw new SourceError(
       "OffsetPastEnd",
-      `${what} at offset ${String(offset)} is past the end of the ${size}-byte image`,
+      `${describeThrown(what)} at offset ${describeThrown(offset)} is past the end of the ${
+        describeThrown(size)
+      }-byte image`,
       {
         field: what,
         value: offset,
@@ -52,7 +54,9 @@ export function checkSourceRange(size: number, offset: number, len: number, what
   if (!Number.isSafeInteger(len) || len < 0 || len > size - offset) {
     throw new SourceError(
       "ShortRead",
-      `${what} of ${String(len)} bytes at offset ${hex(offset)} passes the end of the ${size}-byte image`,
+      `${describeThrown(what)} of ${describeThrown(len)} bytes at offset ${hex(offset)} passes the end of the ${
+        describeThrown(size)
+      }-byte image`,
       { field: what, value: offset + len, limit: size },
     );
   }
@@ -330,7 +334,7 @@ function guarded(src: KernelSource): KernelSource {
  * ```
  */
 export function toSafeNumber(v: bigint, field: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) {
+  if (typeof v !== "bigint" || v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) {
     throw new SourceError(
       "UnsafeInteger",
       `${field} = ${hex(v)} is above the largest exact integer ${hex(Number.MAX_SAFE_INTEGER)}`,

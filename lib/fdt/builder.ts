@@ -216,7 +216,7 @@ export class FdtBuilder {
 
   /** A builder with an empty tree. */
   constructor(options: FdtBuilderOptions = {}) {
-    this.#bootCpuidPhys = toU32(options.bootCpuidPhys ?? 0, "bootCpuidPhys");
+    this.#bootCpuidPhys = toU32(options?.bootCpuidPhys ?? 0, "bootCpuidPhys");
   }
 
   /** Adds a memory reservation block entry (a range the OS must leave alone). */

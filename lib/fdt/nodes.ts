@@ -466,6 +466,9 @@ export interface VmFdtOptions {
  * ```
  */
 export function buildVmFdt(mem: GuestMemory, options: VmFdtOptions): Uint8Array {
+  if (typeof options !== "object" || options === null) {
+    throw new FdtError("BadValue", "buildVmFdt options are not an object", { field: "options" });
+  }
   const arm = options.arch === "aarch64";
   const b = new FdtBuilder();
   for (const r of options.reservations ?? []) b.addReservation(r.address, r.size);

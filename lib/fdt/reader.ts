@@ -53,6 +53,9 @@ const decoder = new TextDecoder("utf-8", { fatal: false });
  * ```
  */
 export function readFdtHeader(blob: Uint8Array): FdtHeader {
+  if (!(blob instanceof Uint8Array)) {
+    throw new FdtError("Truncated", "the device tree blob is not a Uint8Array", { field: "blob" });
+  }
   if (blob.byteLength < FDT_HEADER.size) {
     throw fail(
       "Truncated",

@@ -56,6 +56,8 @@ export interface FdtTree {
  * ```
  */
 export function findNode(root: FdtNode, path: string): FdtNode | undefined {
+  checkNode(root, "root");
+  if (typeof path !== "string") throw new FdtError("BadName", "the path is not a string", { field: "path" });
   let node: FdtNode | undefined = root;
   for (const part of path.split("/").filter((p) => p !== "")) {
     if (node === undefined) return undefined;
@@ -81,6 +83,7 @@ export function findNode(root: FdtNode, path: string): FdtNode | undefined {
  * ```
  */
 export function getProperty(node: FdtNode, name: string): Uint8Array | undefined {
+  checkNode(node, "node");
   return node.properties.find((p) => p.name === name)?.value;
 }
 
@@ -90,6 +93,22 @@ function badValue(what: string, value: Uint8Array, expected: string): FdtError {
     value: value.byteLength,
     limit: expected,
   });
+}
+
+/** Throws `BadValue` when a property value handed in is not bytes at all. */
+function checkBytes(what: string, value: unknown): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new FdtError("BadValue", `${what} value is not a Uint8Array`, {
+      field: what,
+      value: value === null ? "null" : typeof value,
+    });
+  }
+}
+
+function checkNode(node: unknown, what: string): asserts node is FdtNode {
+  if (typeof node !== "object" || node === null || !Array.isArray((node as FdtNode).properties)) {
+    throw new FdtError("BadStructure", `${what} is not a node`, { field: what });
+  }
 }
 
 function view(v: Uint8Array): DataView {
@@ -106,6 +125,7 @@ function view(v: Uint8Array): DataView {
  * ```
  */
 export function fdtU32(value: Uint8Array): number {
+  checkBytes("u32", value);
   if (value.byteLength !== 4) throw badValue("u32", value, "4");
   return view(value).getUint32(0, false);
 }
@@ -120,6 +140,7 @@ export function fdtU32(value: Uint8Array): number {
  * ```
  */
 export function fdtU64(value: Uint8Array): bigint {
+  checkBytes("u64", value);
   if (value.byteLength !== 8) throw badValue("u64", value, "8");
   return view(value).getBigUint64(0, false);
 }
@@ -134,6 +155,7 @@ export function fdtU64(value: Uint8Array): bigint {
  * ```
  */
 export function fdtCells(value: Uint8Array): number[] {
+  checkBytes("cells", value);
   if (value.byteLength % 4 !== 0) throw badValue("cells", value, "a multiple of 4");
   const dv = view(value);
   return Array.from({ length: value.byteLength / 4 }, (_, i) => dv.getUint32(i * 4, false));
@@ -149,6 +171,7 @@ export function fdtCells(value: Uint8Array): number[] {
  * ```
  */
 export function fdtStringList(value: Uint8Array): string[] {
+  checkBytes("string", value);
   if (value.byteLength === 0 || value[value.byteLength - 1] !== 0) {
     throw badValue("string", value, "a NUL-terminated string");
   }

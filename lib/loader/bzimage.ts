@@ -145,7 +145,7 @@ const MAX = Number.MAX_SAFE_INTEGER;
  */
 export function isBzImage(bytes: Uint8Array): boolean {
   const hdrAt = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("header");
-  if (bytes.byteLength < hdrAt + 4) return false;
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < hdrAt + 4) return false;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, "boot_flag") === BOOT_FLAG_MAGIC &&
     SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, "header") === HDRS_MAGIC;
@@ -453,6 +453,11 @@ export function bzImagePlacement(
   info: BzImageInfo,
   opts: { highmemStart?: number } = {},
 ): BzImagePlacement {
+  if (typeof info !== "object" || info === null || typeof info.kernelSize !== "number") {
+    throw new BzImageError("InvalidBzImage", "bzImagePlacement needs the BzImageInfo decodeBzImage returns", {
+      field: "info",
+    });
+  }
   checkAddressOption("highmemStart", opts.highmemStart);
   const floor = opts.highmemStart ?? 0;
   const reserved = Math.max(info.initSize ?? 0, info.kernelSize);

@@ -92,7 +92,7 @@ const U32_MAX = 0xffff_ffff;
  * ```
  */
 export function isElf(bytes: Uint8Array): boolean {
-  if (bytes.byteLength < SELFMAG) return false;
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < SELFMAG) return false;
   for (let i = 0; i < SELFMAG; i++) if (bytes[i] !== ELFMAG[i]) return false;
   return true;
 }

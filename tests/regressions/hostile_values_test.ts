@@ -93,3 +93,34 @@ Deno.test("FdtBuilder and buildFdt given wrong JS types throw FdtError, never a 
     "BadValue",
   );
 });
+
+Deno.test("plan, source, FDT-tree and format-check functions given null, a Symbol or a BigInt never throw a TypeError", async () => {
+  const m = await import("../../mod.ts");
+  const mem = m.GuestMemory.fromRanges([[0, 0x1000]]);
+  const weird: unknown[] = [null, undefined, Symbol("s"), 5n, "x", {}];
+  const calls: [string, (w: never) => unknown][] = [
+    ["stepLength", (w) => m.stepLength(w)],
+    ["plannedRanges", (w) => m.plannedRanges(w)],
+    ["checkNoOverlap", (w) => m.checkNoOverlap(w)],
+    ["validatePlan", (w) => m.validatePlan(mem, w)],
+    ["applyPlanSync", (w) => m.applyPlanSync(w, { steps: [] })],
+    ["comparePlans", (w) => m.comparePlans(w, { steps: [] })],
+    ["readFdt", (w) => m.readFdt(w)],
+    ["readFdtHeader", (w) => m.readFdtHeader(w)],
+    ["fdtU32", (w) => m.fdtU32(w)],
+    ["findNode", (w) => m.findNode(w, "/")],
+    ["checkSourceRange", (w) => m.checkSourceRange(w, 0, 1)],
+    ["toSafeNumber", (w) => m.toSafeNumber(w, "f")],
+    ["isElf", (w) => m.isElf(w)],
+    ["hex", (w) => m.hex(w)],
+  ];
+  for (const [name, call] of calls) {
+    for (const w of weird) {
+      try {
+        await call(w as never);
+      } catch (e) {
+        assert.ok(e instanceof m.LinuxLoaderError, `${name}(${typeof w}): ${e}`);
+      }
+    }
+  }
+});
