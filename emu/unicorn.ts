@@ -806,9 +806,15 @@ export class Unicorn implements Disposable {
       check("uc_context_alloc", this.#lib.uc_context_alloc(this.#h, out));
       const ptr = Deno.UnsafePointer.create(out[0]);
       if (ptr === null) throw new EmulatorError("UnicornError", "uc_context_alloc returned NULL");
-      // struct uc_context { size_t context_size; uc_mode mode; uc_arch arch; char data[]; }
+      // struct uc_context (uc_priv.h) starts with `size_t context_size` (the CPU state's size) and ends with
+      // the state, `char data[]`; the fields between differ by version: 2.0 { uc_mode mode; uc_arch arch; },
+      // 2.1 adds `int snapshot_level` (data at 20: a char array is not padded). The harnesses check the
+      // offsets they use against the register API, so a build that differs is refused, not misread.
       const size = Number(new Deno.UnsafePointerView(ptr).getBigUint64(0));
-      const data = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, size, 16));
+      const maj = new Uint32Array(1), min = new Uint32Array(1);
+      this.#lib.uc_version(maj, min);
+      const offset = maj[0] === 2 && min[0] === 0 ? 16 : 20;
+      const data = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, size, offset));
       this.#context = { ptr, data };
     }
     const ctx = this.#context;

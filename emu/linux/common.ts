@@ -51,6 +51,8 @@ export interface RealBootOptions {
    * 0 turns it off.
    */
   stallEvents?: number;
+  /** x86: live 4 KiB aliases kept at most (default 256; each map costs time linear in the live count). */
+  x86MaxAliases?: number;
 }
 
 /**

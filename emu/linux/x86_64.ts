@@ -106,6 +106,7 @@ function runMachine(
     onLine: opts.onLine,
     stopAt: opts.stopAt,
     stallEvents: opts.stallEvents,
+    maxAliases: opts.x86MaxAliases,
   });
   if (cpu.mode === "protected") m.leaveLongMode();
   applyX86State(m.uc, cpu);
