@@ -8,7 +8,8 @@
  *   (default: amd64 pvh arm64, the cached cloud kernels; MATRIX-ID: an id of fixtures/real/matrix.ts,
  *   e.g. std-amd64, 6.12-arm64; an x86 matrix kernel boots through the 64-bit protocol)
  *
- * A script, not a `deno bench` file: one boot takes tens of seconds.
+ * The engine is the one `UNICORN_LIB` names (default: the system's libunicorn.so.2); Unicorn 2.1 comes from
+ * `deno run -A fixtures/real/unicorn.ts`. A script, not a `deno bench` file: one boot takes tens of seconds.
  *
  * @module
  */
@@ -18,6 +19,7 @@ import { processCpuMs, qemuAvailable, qemuBoot } from "../fixtures/real/qemu.ts"
 import { INIT_MESSAGE, initramfs } from "../fixtures/build/init.ts";
 import { bootRealKernel, defaultCmdline, type RealProtocol } from "../emu/linux/machine.ts";
 import { extractVmlinux } from "../lib/loader/extract.ts";
+import { unicornAvailable } from "../emu/unicorn.ts";
 
 interface Case {
   name: string;
@@ -127,6 +129,8 @@ if (import.meta.main) {
   const rounds = ri >= 0 ? Number(args[ri + 1]) : 1;
   const names = args.filter((a, i) => !a.startsWith("--") && !(ri >= 0 && i === ri + 1));
   const list = await cases(names.length > 0 ? names : ["amd64", "pvh", "arm64"]);
+  const engine = unicornAvailable();
+  if (!json) console.log(`Unicorn ${engine.ok ? `${engine.version} (${engine.path})` : "missing"}`);
   const rows: BenchRow[] = [];
   for (const c of list) {
     if (!qemuAvailable(c.protocol === "arm64" ? "aarch64" : "x86_64")) {
