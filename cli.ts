@@ -3,6 +3,7 @@
  *
  * ```sh
  * linux-loader inspect IMAGE [--json | --plan] [--arch ARCH]
+ * linux-loader extract IMAGE -o OUT [--json]
  * linux-loader boot [IMAGE] [--arch ARCH] [--cmdline TEXT] [--initrd FILE] [--mem SIZE] [--protocol linux|pvh]
  *                   [--timeout MS] [--json]
  * linux-loader demo

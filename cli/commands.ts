@@ -9,6 +9,7 @@ import type { Command } from "./common.ts";
 import { inspectCommand } from "./inspect.ts";
 import { bootCommand } from "./boot.ts";
 import { demoCommand } from "./demo.ts";
+import { extractCommand } from "./extract.ts";
 
 /** Every command, by name. */
-export const COMMANDS: readonly Command[] = [inspectCommand, bootCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [inspectCommand, extractCommand, bootCommand, demoCommand];
