@@ -69,6 +69,11 @@ const LL_MAX = 35, ML_MAX = 52, OF_MAX = 31;
 const LL_MAX_LOG = 9, ML_MAX_LOG = 9, OF_MAX_LOG = 8;
 /** Match sources are read ahead in batches of this many sequences (see execute()). */
 const TOUCH_BATCH = 32;
+/**
+ * Copies of at most this many bytes move 8 or 16 bytes whatever their length (a fixed number of word copies
+ * instead of a loop); the window and the literals area have this much slack after them.
+ */
+const WILD_COPY = 16;
 /** Copies up to this many bytes go four at a time through a DataView; longer ones through copyWithin. */
 const SHORT_COPY = 64;
 /** Every sequence produces at least 3 bytes (the smallest match), so a block holds at most this many. */
@@ -568,8 +573,10 @@ class ZstdDecoder {
     this.seqLog.fill(-1);
     this.huf.maxBits = 0;
     this.hash.reset();
-    // The ring never needs more than the window, nor more than the output can still grow.
-    let ring = Math.min(windowSize, this.maxOutput - this.written);
+    // The ring holds the window plus WILD_COPY bytes (short copies may write that far past their end, over the
+    // ring's oldest bytes, which no offset reaches), but never more than the output can still grow (then it
+    // never wraps).
+    let ring = Math.min(windowSize + WILD_COPY, this.maxOutput - this.written);
     if (contentSize >= 0) ring = Math.min(ring, contentSize);
     this.setupWindow(ring, frameStart);
 
@@ -650,8 +657,9 @@ class ZstdDecoder {
 
   // Allocates (or reuses) the window for a ring of `ring` bytes.
   private setupWindow(ring: number, at: number): void {
-    const spill = Math.min(ring, this.blockMax);
-    const need = ring + spill + this.blockMax;
+    // The spill area and the literals area each have WILD_COPY bytes of slack for short copies' overrun.
+    const spill = Math.min(ring, this.blockMax) + WILD_COPY;
+    const need = ring + spill + this.blockMax + WILD_COPY;
     if (this.win.length < need) {
       this.win = new Uint8Array(0); // let the old one go first
       this.winView = new DataView(this.win.buffer);
@@ -994,45 +1002,42 @@ class ZstdDecoder {
       }
       const mlM = T[mlS + 1];
       let ml = T[mlS];
-      nb = (mlM >>> 8) & 0xff;
-      if (nb !== 0) {
-        if (used + nb > 32) {
-          pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
-        }
-        ml = (ml + (((bits << used) >>> 1) >>> (31 - nb))) | 0;
-        used += nb;
-      }
       const llM = T[llS + 1];
       let ll = T[llS];
-      nb = (llM >>> 8) & 0xff;
-      if (nb !== 0) {
-        if (used + nb > 32) {
-          pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
-        }
-        ll = (ll + (((bits << used) >>> 1) >>> (31 - nb))) | 0;
-        used += nb;
+      const mlBits = (mlM >>> 8) & 0xff, llBits = (llM >>> 8) & 0xff;
+      // Both lengths' extra bits (at most 16 each) and then the three state updates (at most 9 + 9 + 8 bits),
+      // with one refill check per group when it fits in what a refill leaves (25 bits), one per field when not.
+      if (used + mlBits + llBits > 32) {
+        pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
+      }
+      if (used + mlBits + llBits <= 32) {
+        ml = (ml + (((bits << used) >>> 1) >>> (31 - mlBits))) | 0;
+        used += mlBits;
+        ll = (ll + (((bits << used) >>> 1) >>> (31 - llBits))) | 0;
+        used += llBits;
+      } else {
+        ml = (ml + (((bits << used) >>> 1) >>> (31 - mlBits))) | 0;
+        used += mlBits;
+        pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
+        ll = (ll + (((bits << used) >>> 1) >>> (31 - llBits))) | 0;
+        used += llBits;
       }
       // "If it is not the last sequence in the block, the next operation is to update states ...
       // Literals_Length_State is updated, followed by Match_Length_State, and then Offset_State."
       if (i + 1 < nbSeq) {
-        nb = llM & 0xff;
-        if (used + nb > 32) {
+        const llNb = llM & 0xff, mlNb = mlM & 0xff, ofNb = ofM & 0xff;
+        if (used + llNb + mlNb + ofNb > 32) {
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
         }
-        llS = (llM >>> 16) + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
-        used += nb;
-        nb = mlM & 0xff;
-        if (used + nb > 32) {
+        llS = (llM >>> 16) + ((((bits << used) >>> 1) >>> (31 - llNb)) << 1);
+        used += llNb;
+        if (used + mlNb + ofNb > 32) {
           pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
         }
-        mlS = (mlM >>> 16) + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
-        used += nb;
-        nb = ofM & 0xff;
-        if (used + nb > 32) {
-          pos -= used >> 3, used &= 7, bits = pos >= bsStart ? load32(src, pos) : loadBelow(src, bsStart, pos);
-        }
-        ofS = (ofM >>> 16) + ((((bits << used) >>> 1) >>> (31 - nb)) << 1);
-        used += nb;
+        mlS = (mlM >>> 16) + ((((bits << used) >>> 1) >>> (31 - mlNb)) << 1);
+        used += mlNb;
+        ofS = (ofM >>> 16) + ((((bits << used) >>> 1) >>> (31 - ofNb)) << 1);
+        used += ofNb;
       }
 
       // Repeat offsets (3.1.1.5). offVal is at least 1; as an int32 it is negative only for offsets the check
@@ -1121,7 +1126,14 @@ class ZstdDecoder {
         for (let k = i + TOUCH_BATCH; k < stop; k++) touch ^= win[seqs[3 * k + 2]];
       }
       const ll = seqs[3 * i];
-      if (ll <= SHORT_COPY) {
+      if (ll <= WILD_COPY) {
+        dv.setInt32(op, dv.getInt32(lp, true), true);
+        dv.setInt32(op + 4, dv.getInt32(lp + 4, true), true);
+        if (ll > 8) {
+          dv.setInt32(op + 8, dv.getInt32(lp + 8, true), true);
+          dv.setInt32(op + 12, dv.getInt32(lp + 12, true), true);
+        }
+      } else if (ll <= SHORT_COPY) {
         let j = 0;
         for (; j + 4 <= ll; j += 4) dv.setInt32(op + j, dv.getInt32(lp + j, true), true);
         for (; j < ll; j++) win[op + j] = win[lp + j];
@@ -1142,7 +1154,15 @@ class ZstdDecoder {
         continue;
       }
       const off = op - m;
-      if (off >= ml && ml > SHORT_COPY) {
+      if (off >= 8 && ml <= WILD_COPY) {
+        // Eight bytes at a time repeat even an overlapping match: each read lies before its write.
+        dv.setInt32(op, dv.getInt32(m, true), true);
+        dv.setInt32(op + 4, dv.getInt32(m + 4, true), true);
+        if (ml > 8) {
+          dv.setInt32(op + 8, dv.getInt32(m + 8, true), true);
+          dv.setInt32(op + 12, dv.getInt32(m + 12, true), true);
+        }
+      } else if (off >= ml && ml > SHORT_COPY) {
         win.copyWithin(op, m, m + ml);
       } else if (off >= 4 && ml <= 2 * SHORT_COPY) {
         // Four bytes at a time also repeats an overlapping match correctly: each read lies before its write.

@@ -213,10 +213,21 @@ function handFrame(o: {
 // ---------------------------------------------------------------------------------------------------------------
 // Round trips against the tool
 
-const LEVELS: string[][] = [["-1"], ["-3"], ["-19"], ["--ultra", "-22"], ["-3", "--long=27"], ["-1", "--no-check"]];
+const LEVELS: string[][] = [
+  ["-1"],
+  ["-3"],
+  ["-19"],
+  ["--ultra", "-22"],
+  ["-3", "--long=27"],
+  ["-1", "--no-check"],
+  // The smallest windows: the ring wraps many times within each input.
+  ["-19", "--zstd=wlog=10"],
+  ["-3", "--zstd=wlog=12"],
+];
 
 Deno.test({
-  name: "decodeZstd restores what zstd compressed, at levels 1, 3, 19, 22 --ultra, --long and without checksum",
+  name:
+    "decodeZstd restores what zstd compressed, at levels 1, 3, 19, 22 --ultra, --long, without checksum and with 1 and 4 KiB windows",
   ignore,
   async fn() {
     const cases: [Uint8Array, string[][]][] = [
@@ -259,6 +270,7 @@ Deno.test({
       ["-3", "--no-check"],
       ["-1", "--long=24"],
       ["-5", "--content-size"],
+      ["-9", "--zstd=wlog=10"],
     );
     await checkAsyncProperty(
       "zstd round trip",
