@@ -213,3 +213,16 @@ Deno.test({
     assert.ok(errors > 100, `${errors} errors`);
   },
 });
+
+Deno.test("decodeBzip2 on a BZh header followed by random bytes throws only typed errors and never hangs", () => {
+  checkProperty(
+    "bzip2 random bytes",
+    fc.property(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ maxLength: 3000 }), (level, body) => {
+      const input = new Uint8Array([0x42, 0x5a, 0x68, 0x30 + level, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59, ...body]);
+      const t0 = performance.now();
+      typedOrOk(() => decodeBzip2(input, new CountingSink(), { maxOutput: 1 << 20 }));
+      assert.ok(performance.now() - t0 < HANG_MS, "took too long");
+    }),
+    isFuzz() ? {} : { numRuns: 300 },
+  );
+});

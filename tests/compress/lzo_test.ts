@@ -199,3 +199,15 @@ Deno.test({
     }
   },
 });
+
+Deno.test("decodeLzo on the lzop magic followed by random bytes throws only typed errors and never hangs", () => {
+  checkProperty(
+    "lzop random bytes",
+    fc.property(fc.uint8Array({ maxLength: 3000 }), (body) => {
+      const input = new Uint8Array([0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a, ...body]);
+      const t0 = performance.now();
+      typedOrOk(() => decodeLzo(input, new CountingSink(), { maxOutput: 1 << 20 }));
+      assert.ok(performance.now() - t0 < HANG_MS, "took too long");
+    }),
+  );
+});
