@@ -542,11 +542,14 @@ Deno.test("decodeZstd decodes RLE blocks through a ring smaller than the output 
   assert.ok(r.bytes.every((b, i) => b === 0x41 + Math.floor(i / 1000)));
 });
 
-Deno.test("decodeZstd refuses input that is no zstd frame, naming the magic", () => {
+Deno.test("decodeZstd refuses input that is no zstd frame (naming the magic) and a detached buffer", () => {
   assert.equal(throwsCode(() => decodeAll(new Uint8Array([])), "BadMagic").field, "Magic_Number");
   assert.equal(throwsCode(() => decodeAll(new Uint8Array([0x28, 0xb5, 0x2f])), "BadMagic").field, "Magic_Number");
   const e = throwsCode(() => decodeAll(new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0])), "BadMagic");
   assert.match(e.message, /0x88b1f/);
+  const detached = new Uint8Array(handFrame({ content: new Uint8Array(3), singleSegment: true }));
+  detached.buffer.transfer();
+  throwsCode(() => decodeAll(detached), "BadMagic");
   assert.ok(isZstd(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd])));
   assert.ok(!isZstd(new Uint8Array([0x28, 0xb5, 0x2f])));
 });
