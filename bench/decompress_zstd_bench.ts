@@ -199,7 +199,14 @@ if (Deno.args[0] === "rss") {
   const input = await loadInput();
   const dest = new Uint8Array(input.outSize);
   const group = `zstd decode ${(input.outSize / MiB).toFixed(1)} MiB (${input.origin})`;
-  Deno.bench({ name: "zstd -d (C tool, a process per call)", group, baseline: true, fn: () => toolDecode(input.path) });
+  Deno.bench({
+    name: "zstd -d (C tool, a process per call)",
+    group,
+    baseline: true,
+    n: 10,
+    warmup: 2,
+    fn: () => toolDecode(input.path),
+  });
   Deno.bench({
     name: "decodeZstd into a BufferSink",
     group,

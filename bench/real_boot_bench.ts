@@ -8,16 +8,18 @@
  *   (default: amd64 pvh arm64, the cached cloud kernels; MATRIX-ID: an id of fixtures/real/matrix.ts,
  *   e.g. std-amd64, 6.12-arm64; an x86 matrix kernel boots through the 64-bit protocol)
  *
- * A script, not a `deno bench` file: one boot takes tens of seconds.
+ * The engine is the one `UNICORN_LIB` names (default: the system's libunicorn.so.2); Unicorn 2.1 comes from
+ * `deno run -A fixtures/real/unicorn.ts`. A script, not a `deno bench` file: one boot takes tens of seconds.
  *
  * @module
  */
 
 import { ensureMatrixKernel, KERNEL_MATRIX } from "../fixtures/real/matrix.ts";
-import { qemuAvailable, qemuBoot } from "../fixtures/real/qemu.ts";
+import { processCpuMs, qemuAvailable, qemuBoot } from "../fixtures/real/qemu.ts";
 import { INIT_MESSAGE, initramfs } from "../fixtures/build/init.ts";
 import { bootRealKernel, defaultCmdline, type RealProtocol } from "../emu/linux/machine.ts";
 import { extractVmlinux } from "../lib/loader/extract.ts";
+import { unicornAvailable } from "../emu/unicorn.ts";
 
 interface Case {
   name: string;
@@ -35,6 +37,12 @@ export interface BenchRow {
   qemuMs: number;
   /** harnessMs / qemuMs. */
   ratio: number;
+  /** CPU time (user + system) of the harness process during its boot, ms (median). */
+  harnessCpuMs: number;
+  /** CPU time of QEMU to the line, ms (median). */
+  qemuCpuMs: number;
+  /** harnessCpuMs / qemuCpuMs: the ratio that holds on a loaded machine, where wall times swing. */
+  cpuRatio: number;
   /** How the harness run ended (`stop-line` when it reached the line). */
   harnessStop: string;
   /** The harness's counters of the last round. */
@@ -67,11 +75,12 @@ async function bench(c: Case, rounds: number): Promise<BenchRow> {
     temp = qemuKernel = await Deno.makeTempFile({ prefix: "vmlinux-" });
     await Deno.writeFile(qemuKernel, await extractVmlinux(image));
   }
-  const h: number[] = [], q: number[] = [];
+  const h: number[] = [], q: number[] = [], hc: number[] = [], qc: number[] = [];
   let stop = "", stats: Record<string, number> = {};
   try {
     for (let i = 0; i < rounds; i++) {
       const t0 = performance.now();
+      const c0 = processCpuMs("self") ?? 0;
       const r = await bootRealKernel(image, {
         protocol: c.protocol,
         cmdline,
@@ -80,6 +89,7 @@ async function bench(c: Case, rounds: number): Promise<BenchRow> {
         timeoutMs: 900_000,
       });
       h.push(performance.now() - t0);
+      hc.push((processCpuMs("self") ?? 0) - c0);
       stop = r.stop;
       stats = r.stats;
       const qr = await qemuBoot({
@@ -92,12 +102,24 @@ async function bench(c: Case, rounds: number): Promise<BenchRow> {
       });
       if (qr.stopMs === undefined) throw new Error(`QEMU did not reach /init's line for ${c.name}`);
       q.push(qr.stopMs);
+      qc.push(qr.stopCpuMs ?? NaN);
     }
   } finally {
     if (temp !== undefined) await Deno.remove(temp);
   }
   const harnessMs = median(h), qemuMs = median(q);
-  return { name: c.name, harnessMs, qemuMs, ratio: harnessMs / qemuMs, harnessStop: stop, stats };
+  const harnessCpuMs = median(hc), qemuCpuMs = median(qc);
+  return {
+    name: c.name,
+    harnessMs,
+    qemuMs,
+    ratio: harnessMs / qemuMs,
+    harnessCpuMs,
+    qemuCpuMs,
+    cpuRatio: harnessCpuMs / qemuCpuMs,
+    harnessStop: stop,
+    stats,
+  };
 }
 
 if (import.meta.main) {
@@ -107,6 +129,8 @@ if (import.meta.main) {
   const rounds = ri >= 0 ? Number(args[ri + 1]) : 1;
   const names = args.filter((a, i) => !a.startsWith("--") && !(ri >= 0 && i === ri + 1));
   const list = await cases(names.length > 0 ? names : ["amd64", "pvh", "arm64"]);
+  const engine = unicornAvailable();
+  if (!json) console.log(`Unicorn ${engine.ok ? `${engine.version} (${engine.path})` : "missing"}`);
   const rows: BenchRow[] = [];
   for (const c of list) {
     if (!qemuAvailable(c.protocol === "arm64" ? "aarch64" : "x86_64")) {
@@ -119,7 +143,9 @@ if (import.meta.main) {
       console.log(
         `${row.name.padEnd(12)} harness ${(row.harnessMs / 1000).toFixed(1).padStart(6)} s   QEMU TCG ${
           (row.qemuMs / 1000).toFixed(1).padStart(5)
-        } s   ratio ${row.ratio.toFixed(1).padStart(5)}x (goal <= 3x)   harness stop: ${row.harnessStop}`,
+        } s   wall ratio ${row.ratio.toFixed(1).padStart(5)}x   CPU ${(row.harnessCpuMs / 1000).toFixed(1)} s vs ${
+          (row.qemuCpuMs / 1000).toFixed(1)
+        } s: ratio ${row.cpuRatio.toFixed(1)}x (goal <= 3x)   harness stop: ${row.harnessStop}`,
       );
     }
   }

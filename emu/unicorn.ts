@@ -10,7 +10,8 @@
  * exception is stored, the run is stopped with `uc_emu_stop`, and the exception is rethrown once
  * `uc_emu_start` returns.
  *
- * Needs `--allow-ffi` (and `--allow-env` for the `UNICORN_LIB` override).
+ * Needs `--allow-ffi`. The `UNICORN_LIB` override is read only when `--allow-env` grants it (the module never
+ * asks for the permission).
  *
  * @module
  */
@@ -133,11 +134,30 @@ type UcLib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 let lib: UcLib | undefined;
 let libPath = "";
 
+// UNICORN_LIB, only when the environment variable may be read: querying never prompts, getting would.
 function envLib(): string | undefined {
   try {
+    if (Deno.permissions.querySync({ name: "env", variable: "UNICORN_LIB" }).state !== "granted") return undefined;
     return Deno.env.get("UNICORN_LIB") || undefined;
   } catch {
     return undefined;
+  }
+}
+
+// Deno.dlopen without --allow-ffi fails (or prompts); say so instead of blaming a missing library.
+function checkFfiPermission(): void {
+  let state: string;
+  try {
+    state = Deno.permissions.querySync({ name: "ffi" }).state;
+  } catch {
+    return; // no permission API: let dlopen report
+  }
+  if (state !== "granted") {
+    throw new EmulatorError(
+      "FfiNotPermitted",
+      "the emulator opens the Unicorn library through Deno.dlopen, which needs --allow-ffi",
+      { field: "--allow-ffi", value: state },
+    );
   }
 }
 
@@ -148,6 +168,7 @@ function envLib(): string | undefined {
  */
 function load(): UcLib {
   if (lib !== undefined) return lib;
+  checkFfiPermission();
   const env = envLib();
   const candidates = env !== undefined ? [env] : ["libunicorn.so.2", "libunicorn.so", "libunicorn.2.dylib"];
   const failures: string[] = [];
@@ -785,9 +806,15 @@ export class Unicorn implements Disposable {
       check("uc_context_alloc", this.#lib.uc_context_alloc(this.#h, out));
       const ptr = Deno.UnsafePointer.create(out[0]);
       if (ptr === null) throw new EmulatorError("UnicornError", "uc_context_alloc returned NULL");
-      // struct uc_context { size_t context_size; uc_mode mode; uc_arch arch; char data[]; }
+      // struct uc_context (uc_priv.h) starts with `size_t context_size` (the CPU state's size) and ends with
+      // the state, `char data[]`; the fields between differ by version: 2.0 { uc_mode mode; uc_arch arch; },
+      // 2.1 adds `int snapshot_level` (data at 20: a char array is not padded). The harnesses check the
+      // offsets they use against the register API, so a build that differs is refused, not misread.
       const size = Number(new Deno.UnsafePointerView(ptr).getBigUint64(0));
-      const data = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, size, 16));
+      const maj = new Uint32Array(1), min = new Uint32Array(1);
+      this.#lib.uc_version(maj, min);
+      const offset = maj[0] === 2 && min[0] === 0 ? 16 : 20;
+      const data = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, size, offset));
       this.#context = { ptr, data };
     }
     const ctx = this.#context;

@@ -410,6 +410,8 @@ export class FdtError extends LinuxLoaderError<FdtErrorCode> {}
 export type EmulatorErrorCode =
   /** The Unicorn library could not be found or opened. */
   | "LibraryNotFound"
+  /** The runtime does not allow foreign function calls (Deno needs `--allow-ffi`). */
+  | "FfiNotPermitted"
   /** A Unicorn API call failed; the message carries uc_strerror's text. */
   | "UnicornError"
   /** The guest touched memory that is not mapped. */

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { parseArgs, parseSize, UsageError } from "../cli.ts";
+import { parseSize, UsageError } from "../cli/common.ts";
+import { VERSION } from "../cli.ts";
+import { buildArm64Image, gzip } from "../fixtures/build/pe.ts";
+import { buildMultibootAout } from "../fixtures/build/multiboot.ts";
+import { buildElf } from "../fixtures/build/elf.ts";
 import { buildBzImage } from "../fixtures/build/bzimage.ts";
 import { unicornAvailable } from "../emu/unicorn.ts";
 
@@ -8,27 +12,60 @@ const hasUnicorn = unicornAvailable().ok;
 const CI = Deno.env.get("CI") === "true";
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  return await cliWith({}, ...args);
+}
+
+/** Runs the CLI with `stdin` bytes piped in and/or in another working directory. */
+async function cliWith(
+  io: { stdin?: Uint8Array; cwd?: string },
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", CLI, ...args],
     env: { NO_COLOR: "1" },
-  }).output();
+    cwd: io.cwd,
+    stdin: io.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (io.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(io.stdin);
+    await w.close();
+  }
+  const out = await child.output();
   const d = new TextDecoder();
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
 
-Deno.test("parseArgs splits commands, positionals, values and switches", () => {
-  const a = parseArgs(["boot", "vmlinux", "--cmdline", "a b", "--mem=64M", "--json"]);
-  assert.equal(a.command, "boot");
-  assert.deepEqual(a.positional, ["vmlinux"]);
-  assert.equal(a.flags.get("--cmdline"), "a b");
-  assert.equal(a.flags.get("--mem"), "64M");
-  assert.equal(a.flags.get("--json"), true);
+async function withImage<T>(bytes: Uint8Array, fn: (path: string) => Promise<T>): Promise<T> {
+  const path = await Deno.makeTempFile({ suffix: ".img" });
+  try {
+    await Deno.writeFile(path, bytes);
+    return await fn(path);
+  } finally {
+    await Deno.remove(path);
+  }
+}
+
+Deno.test("--help and -h print help and exit 0 wherever they stand, also after a command", async () => {
+  for (
+    const args of [["--help"], ["-h"], ["inspect", "--help"], ["boot", "x", "-h"], ["help", "boot"], ["frob", "-h"]]
+  ) {
+    const r = await cli(...args);
+    assert.equal(r.code, 0, args.join(" "));
+    assert.match(r.stdout, /^usage: linux-loader /, args.join(" "));
+    assert.equal(r.stderr, "");
+  }
+  assert.match((await cli("boot", "--help")).stdout, /--initrd FILE/);
 });
 
-Deno.test("parseArgs rejects unknown options and missing values", () => {
-  assert.throws(() => parseArgs(["boot", "--bogus"]), UsageError);
-  assert.throws(() => parseArgs(["boot", "--cmdline"]), UsageError);
-  assert.throws(() => parseArgs(["boot", "--json=1"]), UsageError);
+Deno.test("--version prints the version of deno.json and exits 0", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const r = await cli("--version");
+  assert.equal(r.code, 0);
+  assert.equal(r.stdout.trim(), `linux-loader ${config.version}`);
+  assert.equal(VERSION, config.version);
 });
 
 Deno.test("parseSize reads suffixes and hex and refuses odd sizes", () => {
@@ -40,21 +77,93 @@ Deno.test("parseSize reads suffixes and hex and refuses odd sizes", () => {
   assert.throws(() => parseSize("1000001"), UsageError);
 });
 
-Deno.test("the CLI ends a bad argument with one line and status 2", async () => {
-  for (const args of [["boot", "--arch", "sparc"], ["frobnicate"], [], ["inspect"], ["boot", "--mem", "1K"]]) {
+Deno.test("the CLI ends a bad argument with one line ending in (see --help) and status 2", async () => {
+  const cases = [
+    ["boot", "--arch", "sparc"],
+    ["frobnicate"],
+    [],
+    ["inspect"],
+    ["boot", "--mem", "1K"],
+    ["inspect", "--bogus", "x"],
+    ["inspect", "--json=1", "x"],
+    ["inspect", "/nonexistent/image"],
+  ];
+  for (const args of cases) {
     const r = await cli(...args);
     assert.equal(r.code, 2, args.join(" "));
     assert.equal(r.stdout, "");
     assert.equal(r.stderr.trim().split("\n").length, 1, `one line for ${args.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, /^linux-loader: /);
+    assert.match(r.stderr, /^linux-loader: .*\(see --help\)\n$/);
   }
 });
 
-Deno.test("the CLI ends a bad image with one line naming the error and status 2", async () => {
+Deno.test("the CLI ends a bad image with one line naming the error, no usage hint, and status 1", async () => {
   const r = await cli("inspect", CLI);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 1);
   assert.match(r.stderr, /^linux-loader: KernelLoaderError UnknownFormat: not a kernel image/);
+  assert.doesNotMatch(r.stderr, /see --help/);
   assert.equal(r.stderr.trim().split("\n").length, 1);
+});
+
+Deno.test("inspect - reads the image from standard input", async () => {
+  const r = await cliWith({ stdin: buildArm64Image({ size: 0x2000 }) }, "inspect", "-", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).arch, "aarch64");
+});
+
+Deno.test("-- ends the options: an operand after it may start with a dash", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeFile(`${dir}/--json`, buildArm64Image({ size: 0x2000 }));
+    const r = await cliWith({ cwd: dir }, "inspect", "--", "--json");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^--json\n {2}format {6}pe, aarch64/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("inspect --arch with an image for another architecture is a usage error", async () => {
+  await withImage(buildArm64Image({ size: 0x2000 }), async (path) => {
+    const r = await cli("inspect", "--arch", "x86_64", path);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--arch x86_64, but .* is an image for aarch64/);
+    assert.equal((await cli("inspect", "--arch", "aarch64", path)).code, 0);
+  });
+});
+
+Deno.test("inspect prints addresses, sizes and ELF header fields in hex", async () => {
+  const elf = buildElf({ entry: 0x100_0000, segments: [{ paddr: 0x100_0000, data: new Uint8Array(0x100) }] });
+  await withImage(elf, async (path) => {
+    const r = await cli("inspect", path);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /entry {7}linux64 {4}0x1000000/);
+    assert.match(r.stdout, /e_entry {14}0x1000000/);
+    assert.match(r.stdout, /e_machine {12}0x3e \(EM_X86_64\)/);
+    assert.match(r.stdout, /format {6}elf, x86_64, 0x[0-9a-f]+ bytes/);
+  });
+});
+
+Deno.test("inspect reports a gzip Image's decompressed size and its entry as a guest address", async () => {
+  await withImage(await gzip(buildArm64Image({ size: 0x4000 })), async (path) => {
+    const r = JSON.parse((await cli("inspect", path, "--json")).stdout);
+    assert.equal(r.compression, "gzip");
+    assert.equal(r.entry.image, 0x4000_0000);
+    assert.equal(r.fields.decompressed_size, "0x4000");
+    assert.deepEqual(r.loadRanges.map((l: { start: number; end: number }) => [l.start, l.end]), [[
+      0x4000_0000,
+      0x4000_4000,
+    ]]);
+  });
+});
+
+Deno.test("inspect reports where a Multiboot kernel loads", async () => {
+  await withImage(buildMultibootAout({ code: new Uint8Array([0xf4]) }), async (path) => {
+    const r = await cli("inspect", path);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /entry {7}multiboot {2}0x[0-9a-f]+/);
+    assert.match(r.stdout, /loads {7}\[0x[0-9a-f]+, 0x[0-9a-f]+\) {2}multiboot text\+data/);
+  });
 });
 
 Deno.test("inspect --json reports a bzImage's protocol and header fields", async () => {
@@ -105,7 +214,22 @@ Deno.test({
     assert.match(r.stdout, /\| LINUX OK cmdline=console=ttyS0 hi=1 e820=0x3/);
     assert.match(r.stdout, /zero page\.hdr\.boot_flag +0xaa55/);
     const j = JSON.parse((await cli("boot", "--arch", "aarch64", "--json")).stdout);
-    assert.match(j.run.serial, /^FDT OK/);
+    assert.match(j.run.serial, /^FDT OK .*bootargs=console=ttyAMA0/);
+  },
+});
+
+Deno.test({
+  name: "boot of an aarch64 image uses console=ttyAMA0 and refuses a mismatched --arch",
+  ignore: !hasUnicorn && !CI,
+  async fn() {
+    const { demoKernel } = await import("../emu/demo_kernels.ts");
+    await withImage(demoKernel("aarch64"), async (path) => {
+      const r = JSON.parse((await cli("boot", path, "--json")).stdout);
+      assert.match(r.run.serial, /bootargs=console=ttyAMA0/);
+      const bad = await cli("boot", "--arch", "riscv64", path);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /is an image for aarch64/);
+    });
   },
 });
 

@@ -14,6 +14,21 @@ Deno.test("README.md has the end-to-end example and more", () => {
   assert.ok(blocks.length >= 4, `found ${blocks.length} ts blocks`);
 });
 
+/**
+ * The flags a block states on its first line (`// deno run --allow-ffi (...)`): the README promises these
+ * are all an example needs, so the block runs with exactly them.
+ */
+function permissionsOf(code: string): string[] {
+  const first = code.split("\n")[0];
+  const m = /^\/\/ deno run((?: --[a-z-]+(?:=\S+)?)*)/.exec(first);
+  if (m === null) throw new Error(`the block does not start with the flags it needs: ${first}`);
+  return m[1].trim() === "" ? [] : m[1].trim().split(" ");
+}
+
+Deno.test("every README.md ts block starts with the Deno flags it needs", () => {
+  for (const code of blocks) permissionsOf(code);
+});
+
 blocks.forEach((code, i) => {
   const expected = [...code.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
   const needsEmu = code.includes("/emu");
@@ -26,7 +41,7 @@ blocks.forEach((code, i) => {
       await Deno.writeTextFile(path, code);
       try {
         const out = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", path],
+          args: ["run", "--no-prompt", ...permissionsOf(code), path],
           cwd: root.pathname,
           env: { NO_COLOR: "1" },
         }).output();

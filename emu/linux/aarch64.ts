@@ -29,7 +29,7 @@ import { loadPe } from "../../lib/loader/pe.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { applyAarch64State } from "../aarch64.ts";
-import { GuestFault, Unicorn } from "../unicorn.ts";
+import { GuestFault, Unicorn, unicornAvailable } from "../unicorn.ts";
 import {
   DEBUG,
   HANG_GRACE_MS,
@@ -210,17 +210,30 @@ export class Arm64LinuxMachine implements Disposable {
     }
     this.#userSpace = on;
   }
-  #el1Flags: number | undefined;
+  #el1Flags: Uint8Array | undefined;
+  /**
+   * The bytes of QEMU's cached TB flags (`hflags`): a u32 in Unicorn 2.0.1 (QEMU 5.0); a
+   * `CPUARMTBFlags { u32 flags; u64 flags2 }` in 2.1 (QEMU 7.2). Neither rebuilds them on a PSTATE
+   * register write, so the value seen at EL1 is put back by hand after an EL0 exception is delivered.
+   */
+  #flagsSize = (() => {
+    const v = unicornAvailable();
+    return !v.ok || v.version === "2.0" ? 4 : 16;
+  })();
 
-  /** Remembers QEMU's cached TB flags while the kernel runs at EL1 (the PL011 is written from EL1). */
+  /**
+   * Remembers QEMU's cached TB flags while the kernel runs at EL1 (the PL011 is written from EL1), after
+   * checking the layout against the register API: `pc` where the state keeps it, `aarch64` set after it.
+   */
   #captureEl1Flags(): void {
     if ((this.uc.regRead("pstate") & 0xcn) !== 4n) return;
+    const pc = this.uc.readPc();
     this.#el1Flags = this.uc.editCpuState((st) => {
       const dv = new DataView(st.buffer, st.byteOffset, st.byteLength);
-      if (dv.getUint32(ENV_AARCH64, true) !== 1) {
-        throw new EmulatorError("UnicornError", "Unicorn's arm64 CPU state layout is not the one of 2.0.1");
+      if (dv.getBigUint64(ENV_PC, true) !== pc || dv.getUint8(ENV_AARCH64) !== 1) {
+        throw new EmulatorError("UnicornError", "Unicorn's arm64 CPU state layout is not the one of 2.0.1 or 2.1");
       }
-      return dv.getUint32(ENV_HFLAGS, true);
+      return st.slice(ENV_HFLAGS, ENV_HFLAGS + this.#flagsSize);
     }, false);
   }
 
@@ -242,7 +255,7 @@ export class Arm64LinuxMachine implements Disposable {
     if (DEBUG) {
       console.error(
         `el0 exception ${intno} pc ${hx(pc)} pstate ${hx(pstate)} vbar ${hx(uc.regRead("vbar_el1"))} flags ${
-          hx(this.#el1Flags)
+          [...this.#el1Flags].map((b) => b.toString(16)).join(" ")
         }`,
       );
     }
@@ -262,7 +275,7 @@ export class Arm64LinuxMachine implements Disposable {
     uc.regWrite("sp", uc.regRead("sp_el1"));
     uc.regWrite("pstate", 0x3c5);
     const flags = this.#el1Flags;
-    uc.editCpuState((st) => new DataView(st.buffer, st.byteOffset, st.byteLength).setUint32(ENV_HFLAGS, flags, true));
+    uc.editCpuState((st) => st.set(flags, ENV_HFLAGS));
     uc.regWrite("pc", uc.regRead("vbar_el1") + 0x400n);
     return true;
   }

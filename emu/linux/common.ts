@@ -51,6 +51,14 @@ export interface RealBootOptions {
    * 0 turns it off.
    */
   stallEvents?: number;
+  /**
+   * x86: where the TLB-flush sites come from: the vmlinux when the payload decodes (`"auto"`, the default),
+   * or always a scan of guest RAM once the kernel is laid out (`"ram"`, what a payload of an unknown method
+   * gets).
+   */
+  x86FlushSites?: "auto" | "ram";
+  /** x86: live 4 KiB aliases kept at most (default 256; each map costs time linear in the live count). */
+  x86MaxAliases?: number;
 }
 
 /**

@@ -106,6 +106,7 @@ function runMachine(
     onLine: opts.onLine,
     stopAt: opts.stopAt,
     stallEvents: opts.stallEvents,
+    maxAliases: opts.x86MaxAliases,
   });
   if (cpu.mode === "protected") m.leaveLongMode();
   applyX86State(m.uc, cpu);
@@ -147,7 +148,7 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
   applyPlanSync(mem, boot.plan);
   // The TLB-flush sites come from the vmlinux when this build decodes the payload; otherwise the machine
   // finds them in guest RAM once the kernel's own decompressor has laid the kernel out.
-  const kernel = await vmlinuxOrUndefined(bzImage);
+  const kernel = opts.x86FlushSites === "ram" ? undefined : await vmlinuxOrUndefined(bzImage);
   const source = kernel !== undefined
     ? { vmlinux: kernel }
     : { range: { addr: place.runtimeStart, size: place.reserved } };

@@ -333,6 +333,8 @@ export interface X86MachineOptions {
   stopAt?: string;
   /** The console watchdog ({@linkcode RealBootOptions.stallEvents}). */
   stallEvents?: number;
+  /** Live 4 KiB aliases kept at most (default {@linkcode MAX_LIVE_ALIASES}). */
+  maxAliases?: number;
 }
 
 /** A page-table walk's result. */
@@ -399,12 +401,14 @@ export class X86LinuxMachine implements Disposable {
       return true;
     });
     this.#kernelRange = opts.kernelRange;
+    this.#maxAliases = opts.maxAliases ?? MAX_LIVE_ALIASES;
     if (opts.flushSites !== undefined) this.#hookFlushSites(opts.flushSites);
     else this.#scan = "text-map";
     this.#mapRam(opts.flushSites !== undefined);
   }
 
   #hooked = new Set<bigint>();
+  #maxAliases = MAX_LIVE_ALIASES;
   #kernelRange: { addr: number; size: number } | undefined;
   /** What the next guest-RAM scan waits for (only without an ELF's flush sites). */
   #scan: "text-map" | "user" | "done" = "done";
@@ -609,7 +613,7 @@ export class X86LinuxMachine implements Disposable {
    * it again from the page tables).
    */
   #evictOldest(): void {
-    while (this.#aliases.size >= MAX_LIVE_ALIASES) {
+    while (this.#aliases.size >= this.#maxAliases) {
       const oldest = this.#aliases.values().next().value as bigint;
       this.#dropOne(oldest);
       this.stats.aliasEvictions++;

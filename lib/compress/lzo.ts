@@ -249,9 +249,19 @@ function decodeFile(
   return { pos, written };
 }
 
+/** The error of an LZO1X stream: `ip` past `end` means the input was cut short. */
+function lzo1xError(what: string, index: number, ip: number, end: number, op: number): DecompressError {
+  return new DecompressError(
+    ip > end ? "Truncated" : "CorruptData",
+    `lzop block ${index}: ${what} (input offset ${hex(Math.min(ip, end))}, block output offset ${hex(op)})`,
+    { field: "lzo1x", value: Math.min(ip, end) },
+  );
+}
+
 /**
  * Decodes the LZO1X stream `src[start, end)` into `out[0, limit)`; returns the bytes produced. The stream
- * must end with its end marker exactly at `end`. Errors name block `index`.
+ * must end with its end marker exactly at `end`. Errors name block `index`. (No closure captures `ip` or
+ * `op`: they stay in registers.)
  */
 function decodeLzo1x(
   src: Uint8Array,
@@ -263,114 +273,148 @@ function decodeLzo1x(
 ): number {
   let ip = start;
   let op = 0;
-  const fail = (what: string): never => {
-    throw new DecompressError(
-      ip > end ? "Truncated" : "CorruptData",
-      `lzop block ${index}: ${what} (input offset ${hex(Math.min(ip, end))}, block output offset ${hex(op)})`,
-      { field: "lzo1x", value: Math.min(ip, end) },
-    );
-  };
-  // Bytes read past `end` are 0 here and caught by the checks after each step.
-  const zeroRun = (): number => {
-    let t = 0;
-    while (ip < end && src[ip] === 0) {
-      t += 255;
-      ip++;
-    }
-    if (ip >= end) fail("the input ends inside a length");
-    return t + src[ip++];
-  };
-  if (end - start < 3) fail("a block shorter than the 3-byte end marker");
+  if (end - start < 3) throw lzo1xError("a block shorter than the 3-byte end marker", index, ip, end, op);
 
-  let t: number;
+  let t = 0;
   let state = 0; // 0: after a match with no literals; 1-3: literals after a match; 4: after a literal run
   let next = 0;
   let mPos = 0;
-  let first = true;
+  let fault = "";
+  // "If the first byte is above 17, it is a literal run of (byte - 17) bytes" (short runs are a match tail).
+  let pendingLiterals = -1;
+  let skipMatch = false;
+  if (src[ip] > 17) {
+    t = src[ip++] - 17;
+    if (t < 4) {
+      next = t;
+      skipMatch = true;
+    } else pendingLiterals = t;
+  }
   for (;;) {
-    let literals = -1; // a literal run to copy, or -1 for a match
-    if (ip >= end) fail("the input ends before the end marker");
-    if (first && src[ip] > 17) {
-      // "If the first byte is above 17, it is a literal run of (byte - 17) bytes" (short runs are a match tail).
-      t = src[ip++] - 17;
-      if (t < 4) {
-        next = t;
-        t = -1; // no match: only the trailing literals
-      } else {
-        literals = t;
+    let literals = pendingLiterals;
+    pendingLiterals = -1;
+    if (literals < 0 && !skipMatch) {
+      if (ip >= end) {
+        fault = "the input ends before the end marker";
+        break;
       }
-    } else {
       t = src[ip++];
       if (t < 16) {
         if (state === 0) {
-          if (t === 0) t = 15 + zeroRun();
+          if (t === 0) {
+            // A run of zero bytes adds 255 each, then a final byte.
+            while (ip < end && src[ip] === 0) {
+              t += 255;
+              ip++;
+            }
+            if (ip >= end) {
+              fault = "the input ends inside a length";
+              break;
+            }
+            t += 15 + src[ip++];
+          }
           literals = t + 3;
-        } else if (state !== 4) {
-          // M1: a two-byte match within 1 KiB, after literals that followed a match.
-          next = t & 3;
-          if (ip >= end) fail("the input ends inside a match");
-          mPos = op - 1 - (t >> 2) - (src[ip++] << 2);
-          t = 2;
         } else {
-          // A three-byte match at 2 KiB + up to 1 KiB, after a literal run.
+          if (ip >= end) {
+            fault = "the input ends inside a match";
+            break;
+          }
           next = t & 3;
-          if (ip >= end) fail("the input ends inside a match");
-          mPos = op - (1 + M2_MAX_OFFSET) - (t >> 2) - (src[ip++] << 2);
-          t = 3;
+          if (state !== 4) {
+            // M1: a two-byte match within 1 KiB, after literals that followed a match.
+            mPos = op - 1 - (t >> 2) - (src[ip++] << 2);
+            t = 2;
+          } else {
+            // A three-byte match at 2 KiB + up to 1 KiB, after a literal run.
+            mPos = op - (1 + M2_MAX_OFFSET) - (t >> 2) - (src[ip++] << 2);
+            t = 3;
+          }
         }
       } else if (t >= 64) {
         // M2: length 3-8, distance up to 2 KiB.
+        if (ip >= end) {
+          fault = "the input ends inside a match";
+          break;
+        }
         next = t & 3;
-        if (ip >= end) fail("the input ends inside a match");
         mPos = op - 1 - ((t >> 2) & 7) - (src[ip++] << 3);
         t = (t >> 5) - 1 + 2;
-      } else if (t >= 32) {
-        // M3: distance up to 16 KiB.
-        t = (t & 31) + 2;
-        if (t === 2) t += 31 + zeroRun();
-        if (end - ip < 2) fail("the input ends inside a match");
-        const d = src[ip] | (src[ip + 1] << 8);
-        ip += 2;
-        mPos = op - 1 - (d >> 2);
-        next = d & 3;
       } else {
-        // M4: distance 16 KiB to 48 KiB; distance 16 KiB exactly with bit 3 clear is the end marker.
-        mPos = op - ((t & 8) << 11);
-        t = (t & 7) + 2;
-        if (t === 2) t += 7 + zeroRun();
-        if (end - ip < 2) fail("the input ends inside a match");
+        const m4 = t < 32;
+        if (m4) {
+          // M4: distance 16 KiB to 48 KiB; distance 16 KiB exactly with bit 3 clear is the end marker.
+          mPos = op - ((t & 8) << 11);
+          t = (t & 7) + 2;
+        } else {
+          // M3: distance up to 16 KiB.
+          mPos = op - 1;
+          t = (t & 31) + 2;
+        }
+        if (t === 2) {
+          while (ip < end && src[ip] === 0) {
+            t += 255;
+            ip++;
+          }
+          if (ip >= end) {
+            fault = "the input ends inside a length";
+            break;
+          }
+          t += (m4 ? 7 : 31) + src[ip++];
+        }
+        if (end - ip < 2) {
+          fault = "the input ends inside a match";
+          break;
+        }
         const d = src[ip] | (src[ip + 1] << 8);
         ip += 2;
         mPos -= d >> 2;
         next = d & 3;
-        if (mPos === op) {
-          // The end marker: "11 00 00", with nothing after it.
-          if (t !== 3) fail("a malformed end marker");
-          if (ip !== end) fail(`${end - ip} bytes follow the end marker`);
-          return op;
+        if (m4) {
+          if (mPos === op) {
+            // The end marker: "11 00 00", with nothing after it.
+            if (t !== 3) {
+              fault = "a malformed end marker";
+              break;
+            }
+            if (ip !== end) {
+              fault = `${end - ip} bytes follow the end marker`;
+              break;
+            }
+            return op;
+          }
+          mPos -= M4_BASE;
         }
-        mPos -= M4_BASE;
       }
     }
-    first = false;
 
     if (literals >= 0) {
       // A literal run; the stream must still hold at least the 3-byte end marker after it.
-      if (literals > end - ip - 3 || end - ip < 3) {
+      if (literals > end - ip - 3) {
         ip = end + 1;
-        fail("a literal run passes the end of the input");
+        fault = "a literal run passes the end of the input";
+        break;
       }
-      if (literals > limit - op) fail(`a literal run passes the block's ${limit} bytes`);
-      if (literals < 16) { for (let i = 0; i < literals; i++) out[op + i] = src[ip + i]; }
-      else out.set(src.subarray(ip, ip + literals), op);
+      if (literals > limit - op) {
+        fault = `a literal run passes the block's ${limit} bytes`;
+        break;
+      }
+      if (literals < 16) {
+        for (let i = 0; i < literals; i++) out[op + i] = src[ip + i];
+      } else out.set(src.subarray(ip, ip + literals), op);
       ip += literals;
       op += literals;
       state = 4;
       continue;
     }
-    if (t > 0) {
-      if (mPos < 0) fail(`a match reaches ${-mPos} bytes before the block`);
-      if (t > limit - op) fail(`a match passes the block's ${limit} bytes`);
+    if (!skipMatch) {
+      if (mPos < 0) {
+        fault = `a match reaches ${-mPos} bytes before the block`;
+        break;
+      }
+      if (t > limit - op) {
+        fault = `a match passes the block's ${limit} bytes`;
+        break;
+      }
       if (op - mPos >= t && t > 32) {
         out.copyWithin(op, mPos, mPos + t);
         op += t;
@@ -379,15 +423,23 @@ function decodeLzo1x(
         while (op < stop) out[op++] = out[mPos++];
       }
     }
+    skipMatch = false;
     // Up to three literals follow a match (the low bits of its last byte).
     state = next;
     if (next > 0) {
       if (next > end - ip - 3) {
         ip = end + 1;
-        fail("literals after a match pass the end of the input");
+        fault = "literals after a match pass the end of the input";
+        break;
       }
-      if (next > limit - op) fail(`literals pass the block's ${limit} bytes`);
-      for (let i = 0; i < next; i++) out[op++] = src[ip++];
+      if (next > limit - op) {
+        fault = `literals pass the block's ${limit} bytes`;
+        break;
+      }
+      out[op++] = src[ip++];
+      if (next > 1) out[op++] = src[ip++];
+      if (next > 2) out[op++] = src[ip++];
     }
   }
+  throw lzo1xError(fault, index, ip, end, op);
 }

@@ -403,10 +403,11 @@ function buildHuffmanTable(table: HufTable, w: Uint8Array, n: number, at: number
 
 /**
  * Decodes one Huffman-coded stream `src[start, end)` (4.2.2) into `out[op, oend)`: exactly `oend - op`
- * symbols, and the stream must be consumed exactly.
+ * symbols, and the stream must be consumed exactly. `view` is a DataView of exactly `src`'s bytes.
  */
 export function decodeHufStream(
   src: Uint8Array,
+  view: DataView,
   start: number,
   end: number,
   table: HufTable,
@@ -422,14 +423,14 @@ export function decodeHufStream(
   // The end mark and the zeros above it are consumed before the first symbol.
   let used = Math.clz32(last) - 23;
   let pos = end - 4;
-  let bits = pos >= start ? load32(src, pos) : loadBelow(src, start, pos);
+  let bits = pos >= start ? view.getInt32(pos, true) : loadBelow(src, start, pos);
   while (op < oend) {
     // After a refill at most 7 bits are used: two symbols of up to 12 bits fit in the rest of the word.
     const nb = used >> 3;
     if (nb !== 0) {
       pos -= nb;
       used &= 7;
-      bits = pos >= start ? load32(src, pos) : loadBelow(src, start, pos);
+      bits = pos >= start ? view.getInt32(pos, true) : loadBelow(src, start, pos);
     }
     let e = dt[(bits << used) >>> shift];
     out[op++] = e;

@@ -10,7 +10,7 @@ import { adler32 } from "../../lib/compress/checksum.ts";
 import { BufferSink, CountingSink } from "../../lib/compress/sink.ts";
 import { DecompressError } from "../../lib/errors.ts";
 import { ignoreUnless } from "../_require.ts";
-import { checkProperty } from "../prop/_config.ts";
+import { checkProperty, isFuzz } from "../prop/_config.ts";
 import { HANG_MS } from "../prop/_harness.ts";
 import {
   assertBytes,
@@ -193,9 +193,21 @@ Deno.test({
           if (r.ok && !args.includes("-F")) assertBytes(r.value.bytes, plain, "a corrupt file that decodes");
           if (!r.ok) errors++;
         }),
-        { numRuns: 300 },
+        isFuzz() ? {} : { numRuns: 300 },
       );
       assert.ok(errors > 50, `${errors} errors`);
     }
   },
+});
+
+Deno.test("decodeLzo on the lzop magic followed by random bytes throws only typed errors and never hangs", () => {
+  checkProperty(
+    "lzop random bytes",
+    fc.property(fc.uint8Array({ maxLength: 3000 }), (body) => {
+      const input = new Uint8Array([0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a, ...body]);
+      const t0 = performance.now();
+      typedOrOk(() => decodeLzo(input, new CountingSink(), { maxOutput: 1 << 20 }));
+      assert.ok(performance.now() - t0 < HANG_MS, "took too long");
+    }),
+  );
 });

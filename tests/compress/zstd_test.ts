@@ -213,10 +213,21 @@ function handFrame(o: {
 // ---------------------------------------------------------------------------------------------------------------
 // Round trips against the tool
 
-const LEVELS: string[][] = [["-1"], ["-3"], ["-19"], ["--ultra", "-22"], ["-3", "--long=27"], ["-1", "--no-check"]];
+const LEVELS: string[][] = [
+  ["-1"],
+  ["-3"],
+  ["-19"],
+  ["--ultra", "-22"],
+  ["-3", "--long=27"],
+  ["-1", "--no-check"],
+  // The smallest windows: the ring wraps many times within each input.
+  ["-19", "--zstd=wlog=10"],
+  ["-3", "--zstd=wlog=12"],
+];
 
 Deno.test({
-  name: "decodeZstd restores what zstd compressed, at levels 1, 3, 19, 22 --ultra, --long and without checksum",
+  name:
+    "decodeZstd restores what zstd compressed, at levels 1, 3, 19, 22 --ultra, --long, without checksum and with 1 and 4 KiB windows",
   ignore,
   async fn() {
     const cases: [Uint8Array, string[][]][] = [
@@ -259,6 +270,7 @@ Deno.test({
       ["-3", "--no-check"],
       ["-1", "--long=24"],
       ["-5", "--content-size"],
+      ["-9", "--zstd=wlog=10"],
     );
     await checkAsyncProperty(
       "zstd round trip",
@@ -530,11 +542,14 @@ Deno.test("decodeZstd decodes RLE blocks through a ring smaller than the output 
   assert.ok(r.bytes.every((b, i) => b === 0x41 + Math.floor(i / 1000)));
 });
 
-Deno.test("decodeZstd refuses input that is no zstd frame, naming the magic", () => {
+Deno.test("decodeZstd refuses input that is no zstd frame (naming the magic) and a detached buffer", () => {
   assert.equal(throwsCode(() => decodeAll(new Uint8Array([])), "BadMagic").field, "Magic_Number");
   assert.equal(throwsCode(() => decodeAll(new Uint8Array([0x28, 0xb5, 0x2f])), "BadMagic").field, "Magic_Number");
   const e = throwsCode(() => decodeAll(new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0])), "BadMagic");
   assert.match(e.message, /0x88b1f/);
+  const detached = new Uint8Array(handFrame({ content: new Uint8Array(3), singleSegment: true }));
+  detached.buffer.transfer();
+  throwsCode(() => decodeAll(detached), "BadMagic");
   assert.ok(isZstd(new Uint8Array([0x28, 0xb5, 0x2f, 0xfd])));
   assert.ok(!isZstd(new Uint8Array([0x28, 0xb5, 0x2f])));
 });

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { BzImageError, DecompressError } from "../../lib/errors.ts";
-import { fromBlob } from "../../lib/source.ts";
+import { fromBlob, fromFile, toSource } from "../../lib/source.ts";
+import { decodeElf } from "../../lib/loader/elf.ts";
+import { ensureMatrixKernel } from "../../fixtures/real/matrix.ts";
 import { HDRS_MAGIC, SETUP_HEADER, SETUP_HEADER_OFFSET } from "../../lib/abi/bootparam.ts";
 import { LZ4_LEGACY_MAGIC } from "../../lib/compress/lz4.ts";
 import { detectCompression, extractVmlinux, findBzImagePayload } from "../../lib/loader/extract.ts";
@@ -215,3 +217,57 @@ Deno.test("detectCompression knows the gzip, lz4 and ELF magics and nothing else
   assert.equal(detectCompression(new Uint8Array([0x02, 0x21])), undefined);
   assert.equal(detectCompression(new Uint8Array([0, 0, 0, 0])), undefined);
 });
+
+// ---- Debian's real kernels of every method it ships: LZ4 (cloud), XZ (6.1 standard), ZSTD (6.12) ----------
+
+const REAL_KERNELS = [
+  { id: "cloud-amd64", method: "lz4", tool: ["lz4", "-d", "-c"] },
+  { id: "std-amd64", method: "xz", tool: ["xz", "-d", "-c", "--single-stream"] },
+  { id: "6.12-amd64", method: "zstd", tool: ["zstd", "-d", "-c"] },
+] as const;
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+for (const k of REAL_KERNELS) {
+  const rec = await ensureMatrixKernel(k.id).catch(() => undefined);
+  Deno.test({
+    name: `extractVmlinux of Debian's ${k.id} kernel (${k.method}) equals ${
+      k.tool[0]
+    } -d of the dd-cut payload, PVH note as readelf -n shows`,
+    ignore: ignoreUnless(
+      rec !== undefined && hasTool(k.tool[0]) && hasTool("readelf"),
+      `${k.tool[0]}, readelf and Debian's ${k.id} kernel`,
+    ),
+    async fn() {
+      const image = await Deno.readFile(rec!.kernel);
+      const p = await findBzImagePayload(image);
+      assert.equal(p.compression, k.method);
+      // The C tool on the payload cut out as `dd` would (without the 4-byte size_append trailer).
+      const cut = image.subarray(p.offset, p.offset + p.length - 4);
+      const reference = await runTool(k.tool[0], k.tool.slice(1), cut);
+      using file = await Deno.open(rec!.kernel);
+      const ours = await extractVmlinux(await fromFile(file));
+      assert.equal(ours.byteLength, reference.byteLength);
+      assert.equal(await sha256(ours), await sha256(reference));
+      // readelf -n on the extracted file names the PVH entry note (Xen note type 0x12, PHYS32_ENTRY).
+      const dir = await Deno.makeTempDir();
+      try {
+        await Deno.writeFile(`${dir}/vmlinux`, ours);
+        const out = await new Deno.Command("readelf", { args: ["-n", `${dir}/vmlinux`], stdout: "piped" }).output();
+        const text = new TextDecoder().decode(out.stdout);
+        const m = /Xen\s+0x00000008\s+Unknown note type: \(0x00000012\)\s+description data: ((?:[0-9a-f]{2} ?){8})/
+          .exec(text);
+        assert.ok(m !== null, "readelf shows the PHYS32_ENTRY note");
+        const bytes = m[1].trim().split(" ").map((h) => parseInt(h, 16));
+        const entry = bytes[0] | (bytes[1] << 8) | (bytes[2] << 16) | (bytes[3] << 24);
+        const elf = await decodeElf(toSource(ours));
+        assert.equal(elf.entry.pvh, entry >>> 0);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  });
+}

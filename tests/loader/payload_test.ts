@@ -14,7 +14,7 @@ import {
   sizeTrailer,
 } from "../../lib/loader/payload.ts";
 import { ignoreUnless } from "../_require.ts";
-import { checkProperty } from "../prop/_config.ts";
+import { checkProperty, isFuzz } from "../prop/_config.ts";
 import { assertBytes, corrupt, corruptionArb, hasTool, runTool, sample, typedOrOk } from "../compress/_tools.ts";
 
 const TOOLS: Record<PayloadMethod, { cmd: string; args: string[]; sizeAppend: boolean }> = {
@@ -85,7 +85,7 @@ Deno.test({
             assertBytes(mem.read(0x10000, 0xb0000), before, `${method}: memory after ${r.error.message}`);
           }
         }),
-        { numRuns: 25 },
+        isFuzz() ? {} : { numRuns: 25 },
       );
     }
   },
