@@ -2,7 +2,7 @@
  * The linux-loader command line.
  *
  * ```sh
- * linux-loader inspect IMAGE [--json | --plan] [--arch ARCH]
+ * linux-loader inspect IMAGE... [--json | --plan] [--arch ARCH]
  * linux-loader extract IMAGE -o OUT [--json]
  * linux-loader boot [IMAGE] [--arch ARCH] [--cmdline TEXT] [--initrd FILE] [--mem SIZE] [--protocol linux|pvh]
  *                   [--timeout MS] [--json]
