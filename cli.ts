@@ -66,7 +66,7 @@ function optionLine(name: string, o: Command["options"][string]): string {
  * @example
  * ```ts
  * import { helpText } from "@linux-loader/linux-loader/cli";
- * console.log(helpText("inspect").split("\n")[0]); // usage: linux-loader inspect IMAGE [options]
+ * console.log(helpText("inspect").split("\n")[0]); // usage: linux-loader inspect IMAGE... [options]
  * ```
  */
 export function helpText(command?: string): string {
