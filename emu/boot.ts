@@ -214,7 +214,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   const probe = await detectKernel(src);
   const arch = probe.arch;
   if (arch === "i386") {
-    throw new KernelLoaderError("UnknownFormat", "Multiboot kernels are not booted by this command yet", {
+    throw new KernelLoaderError("UnknownFormat", "i386 kernels (Multiboot, a 32-bit bzImage) are not booted by bootKernel yet", {
       field: "format",
       value: probe.format,
     });
