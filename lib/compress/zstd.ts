@@ -33,6 +33,7 @@ import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } 
 import { Xxh64 } from "./xxhash64.ts";
 import {
   buildSeqSection,
+  decodeHuf4,
   decodeHufStream,
   FseScratch,
   HufTable,
@@ -664,10 +665,7 @@ class ZstdDecoder {
       if (d >= secEnd) zstdFail("CorruptData", ip, "the jump table's stream sizes leave nothing for stream 4");
       const seg = (regen + 3) >> 2;
       const o1 = litBase + seg, o2 = o1 + seg, o3 = o2 + seg;
-      decodeHufStream(src, this.srcView, a, b, this.huf, win, litBase, o1);
-      decodeHufStream(src, this.srcView, b, c, this.huf, win, o1, o2);
-      decodeHufStream(src, this.srcView, c, d, this.huf, win, o2, o3);
-      decodeHufStream(src, this.srcView, d, secEnd, this.huf, win, o3, litBase + regen);
+      decodeHuf4(src, this.srcView, a, b, c, d, secEnd, this.huf, win, litBase, o1, o2, o3, litBase + regen);
     }
     this.litEnd = litBase + regen;
     return secEnd;
