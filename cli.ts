@@ -2,7 +2,7 @@
  * The linux-loader command line.
  *
  * ```sh
- * linux-loader inspect IMAGE [--json | --plan] [--arch ARCH]
+ * linux-loader inspect IMAGE... [--json | --plan] [--arch ARCH]
  * linux-loader extract IMAGE -o OUT [--json]
  * linux-loader boot [IMAGE] [--arch ARCH] [--cmdline TEXT] [--initrd FILE] [--mem SIZE] [--protocol linux|pvh]
  *                   [--timeout MS] [--json]
@@ -67,7 +67,7 @@ function optionLine(name: string, o: Command["options"][string]): string {
  * @example
  * ```ts
  * import { helpText } from "@linux-loader/linux-loader/cli";
- * console.log(helpText("inspect").split("\n")[0]); // usage: linux-loader inspect IMAGE [options]
+ * console.log(helpText("inspect").split("\n")[0]); // usage: linux-loader inspect IMAGE... [options]
  * ```
  */
 export function helpText(command?: string): string {

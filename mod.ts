@@ -55,6 +55,7 @@ export {
   fromBlob,
   fromBytes,
   fromFile,
+  type FromFileOptions,
   type KernelSource,
   readBytes,
   type SeekableFile,

@@ -7,9 +7,11 @@
 
 import { hex } from "../lib/errors.ts";
 import { detectKernel } from "../lib/loader/mod.ts";
+import { readBytes } from "../lib/source.ts";
 import type { BootOptions, BootReport } from "../emu/boot.ts";
 import {
   type Command,
+  EXIT,
   json,
   openImage,
   parseSize,
@@ -59,6 +61,53 @@ export function formatBoot(title: string, r: BootReport): string {
   return lines.join("\n");
 }
 
+/** Runs a real Linux kernel on the real-kernel machine, its console live on stdout; 0 when it ended cleanly. */
+async function runReal(
+  path: string,
+  image: Uint8Array,
+  why: string,
+  opts: BootOptions,
+  asJson: boolean,
+): Promise<number> {
+  const { bootAny } = await import("../emu/linux/boot_any.ts");
+  status(`booting ${path} on the real-kernel machine (${why}) ...`);
+  statusDone();
+  const out = new TextEncoder();
+  const r = await bootAny(image, {
+    machine: "real",
+    cmdline: opts.cmdline,
+    initrd: opts.initrd,
+    memoryMiB: opts.memSize === undefined ? undefined : Math.floor(opts.memSize / (1 << 20)),
+    protocol: opts.protocol === "pvh" ? "pvh" : undefined,
+    timeoutMs: opts.timeoutMs,
+    onLine: asJson ? undefined : (line) => Deno.stdout.writeSync(out.encode(line + "\n")),
+  });
+  const clean = r.ending === "halt" || r.ending === "poweroff";
+  if (asJson) {
+    const real = r.real;
+    console.log(json({
+      machine: r.machine,
+      why,
+      protocol: real?.protocol,
+      ending: r.ending,
+      detail: r.detail,
+      elapsedMs: r.elapsedMs,
+      lastLine: real?.lastLine,
+      stats: real?.stats,
+      console: r.console,
+    }));
+  } else {
+    console.log(
+      [
+        `${path}: ${r.ending} after ${(r.elapsedMs / 1000).toFixed(1)} s`,
+        `  machine     real, ${r.real?.protocol} (${why})`,
+        `  ended       ${r.detail}`,
+      ].join("\n"),
+    );
+  }
+  return clean ? EXIT.ok : EXIT.failed;
+}
+
 /** The `boot` command. */
 export const bootCommand: Command = {
   name: "boot",
@@ -68,7 +117,9 @@ export const bootCommand: Command = {
     "into guest memory, writes its command line, initrd and boot parameters (zero page, hvm_start_info or " +
     "device tree), runs it in the Unicorn emulator to its halt instruction and prints the serial output, " +
     "the registers and every read of boot data the guest made. It suits kernels that end in a halt (the " +
-    "demo and test kernels).",
+    "demo and test kernels). A real Linux kernel (an image carrying its Linux version string: x86_64 bzImage " +
+    "or PVH vmlinux, arm64 Image) runs on the real-kernel machine instead: its console streams live and the " +
+    "run ends in a power-off, halt, panic, fault, console stall or the time limit, which is printed.",
   options: {
     arch: { type: "string", value: "ARCH", help: "x86_64 (default), aarch64 or riscv64; with IMAGE, must match it" },
     cmdline: {
@@ -80,6 +131,12 @@ export const bootCommand: Command = {
     mem: { type: "string", value: "SIZE", help: "guest RAM, e.g. 64M (the default), 1G, 0x4000000" },
     protocol: { type: "string", value: "linux|pvh", help: "x86 boot protocol: linux (default) or pvh (ELF only)" },
     timeout: { type: "string", value: "MS", help: "wall-clock limit of the run in milliseconds" },
+    machine: {
+      type: "string",
+      value: "auto|real|stub",
+      help: "real: the real-kernel machine (a Linux kernel to its /init); stub: run to a halt instruction; " +
+        "auto (default): real for an image that names itself Linux",
+    },
     json: { type: "boolean", help: "the report as JSON" },
   },
   async run(args) {
@@ -123,6 +180,18 @@ export const bootCommand: Command = {
           throw new UsageError(`--arch ${archOpt}, but ${path} is an image for ${found}`);
         }
         opts.cmdline = stringOption(args, "cmdline") ?? DEFAULT_CONSOLE[found as BootArch] ?? "console=ttyS0";
+        const machine = stringOption(args, "machine") ?? "auto";
+        if (!["auto", "real", "stub"].includes(machine)) {
+          throw new UsageError(`--machine ${machine}: expected auto, real or stub`);
+        }
+        if (machine !== "stub") {
+          const bytes = await readBytes(source, 0, source.size);
+          const { chooseMachine } = await import("../emu/linux/boot_any.ts");
+          const pick = machine === "real"
+            ? { machine: "real" as const, why: "--machine real" }
+            : await chooseMachine(bytes, protocol === "pvh" ? "pvh" : undefined);
+          if (pick.machine === "real") return await runReal(path, bytes, pick.why, opts, args.values.json === true);
+        }
         status(`loading ${path} ...`);
         report = await bootKernel(source, opts);
       } finally {

@@ -4,7 +4,6 @@
  * @module
  */
 
-import { EmulatorError } from "../lib/errors.ts";
 import { type Command, UsageError } from "./common.ts";
 import { DEFAULT_CONSOLE, formatBoot } from "./boot.ts";
 
@@ -23,7 +22,7 @@ export const demoCommand: Command = {
     const { demoKernel } = await import("../emu/demo_kernels.ts");
     const { unicornAvailable } = await import("../emu/unicorn.ts");
     const u = unicornAvailable();
-    if (!u.ok) throw new EmulatorError("LibraryNotFound", `the Unicorn emulator is not available: ${u.reason}`);
+    if (!u.ok) throw u.error; // FfiNotPermitted without --allow-ffi, LibraryNotFound without libunicorn2
     console.log(`linux-loader demo: each bundled stub kernel is loaded into guest memory by the library, its boot
 parameters are written by the library's configurators, and it runs in Unicorn ${u.version} (${u.path}).
 Each stub reads its boot data the way Linux does at its first instruction and reports on the serial port.

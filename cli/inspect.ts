@@ -82,9 +82,9 @@ async function planOf(src: KernelSource, r: KernelReport): Promise<DescribedPlan
 /** The `inspect` command. */
 export const inspectCommand: Command = {
   name: "inspect",
-  operands: "IMAGE",
-  summary: "what IMAGE is: format, architecture, protocol, entry points, load ranges, header fields, version",
-  description: "Reads IMAGE (a file, or - for standard input) and reports what a loader would do with it, " +
+  operands: "IMAGE...",
+  summary: "what each IMAGE is: format, architecture, protocol, entry points, load ranges, header fields, version",
+  description: "Reads each IMAGE (a file, or - for standard input) and reports what a loader would do with it, " +
     "without loading it: format and compression, architecture, boot protocol, the entry point of every " +
     "protocol it supports, the guest ranges it loads to, where the kernel's memory ends, its header fields " +
     "and its version string.",
@@ -94,22 +94,32 @@ export const inspectCommand: Command = {
     arch: { type: "string", value: "ARCH", help: "fail unless IMAGE is for ARCH (x86_64, i386, aarch64, riscv64)" },
   },
   async run(args) {
-    const [path, ...rest] = args.positionals;
-    if (path === undefined || rest.length > 0) throw new UsageError("inspect takes one IMAGE");
-    const { source, close } = await openImage(path);
-    try {
-      status(`inspecting ${path} ...`);
-      const r = await inspectKernel(source);
-      statusDone();
-      const arch = stringOption(args, "arch");
-      if (arch !== undefined && arch !== r.arch) {
-        throw new UsageError(`--arch ${arch}, but ${path} is an image for ${r.arch}`);
+    const paths = args.positionals;
+    if (paths.length === 0) throw new UsageError("inspect needs an IMAGE");
+    if (args.values.plan === true && paths.length > 1) throw new UsageError("--plan takes one IMAGE");
+    if (paths.filter((p) => p === "-").length > 1) throw new UsageError("standard input (-) can be read once");
+    const arch = stringOption(args, "arch");
+    const reports: KernelReport[] = [];
+    for (const path of paths) {
+      const { source, close } = await openImage(path);
+      try {
+        status(`inspecting ${path} ...`);
+        const r = await inspectKernel(source);
+        statusDone();
+        if (arch !== undefined && arch !== r.arch) {
+          throw new UsageError(`--arch ${arch}, but ${path} is an image for ${r.arch}`);
+        }
+        if (args.values.plan === true) console.log(json(planToJson(await planOf(source, r))));
+        else if (args.values.json === true) reports.push(r);
+        else console.log((reports.push(r) > 1 ? "\n" : "") + formatReport(path, r));
+      } finally {
+        close();
       }
-      if (args.values.plan === true) console.log(json(planToJson(await planOf(source, r))));
-      else console.log(args.values.json === true ? json(r) : formatReport(path, r));
-      return 0;
-    } finally {
-      close();
     }
+    // --json: one report as an object, several as an array in operand order.
+    if (args.values.json === true && args.values.plan !== true) {
+      console.log(json(reports.length === 1 ? reports[0] : reports));
+    }
+    return 0;
   },
 };

@@ -214,10 +214,14 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   const probe = await detectKernel(src);
   const arch = probe.arch;
   if (arch === "i386") {
-    throw new KernelLoaderError("UnknownFormat", "Multiboot kernels are not booted by this command yet", {
-      field: "format",
-      value: probe.format,
-    });
+    throw new KernelLoaderError(
+      "UnknownFormat",
+      "i386 kernels (Multiboot, a 32-bit bzImage) are not booted by bootKernel yet",
+      {
+        field: "format",
+        value: probe.format,
+      },
+    );
   }
   if (opts.protocol !== undefined && arch !== "x86_64") {
     throw new KernelLoaderError(

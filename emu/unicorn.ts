@@ -199,14 +199,19 @@ function load(): UcLib {
  * if (!unicornAvailable().ok) console.log("no emulator");
  * ```
  */
-export function unicornAvailable(): { ok: true; version: string; path: string } | { ok: false; reason: string } {
+export function unicornAvailable():
+  | { ok: true; version: string; path: string }
+  | { ok: false; reason: string; error: EmulatorError } {
   try {
     const l = load();
     const maj = new Uint32Array(1), min = new Uint32Array(1);
     l.uc_version(maj, min);
     return { ok: true, version: `${maj[0]}.${min[0]}`, path: libPath };
   } catch (e) {
-    return { ok: false, reason: e instanceof Error ? e.message : String(e) };
+    const error = e instanceof EmulatorError
+      ? e
+      : new EmulatorError("LibraryNotFound", e instanceof Error ? e.message : String(e), { cause: e });
+    return { ok: false, reason: error.message, error };
   }
 }
 

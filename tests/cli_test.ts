@@ -83,6 +83,7 @@ Deno.test("the CLI ends a bad argument with one line ending in (see --help) and 
     ["frobnicate"],
     [],
     ["inspect"],
+    ["inspect", "-", "-"],
     ["boot", "--mem", "1K"],
     ["inspect", "--bogus", "x"],
     ["inspect", "--json=1", "x"],
@@ -103,6 +104,31 @@ Deno.test("the CLI ends a bad image with one line naming the error, no usage hin
   assert.match(r.stderr, /^linux-loader: KernelLoaderError UnknownFormat: not a kernel image/);
   assert.doesNotMatch(r.stderr, /see --help/);
   assert.equal(r.stderr.trim().split("\n").length, 1);
+});
+
+Deno.test("inspect takes several images: one report each, and a JSON array with --json", async () => {
+  await withImage(buildArm64Image({ size: 0x2000 }), async (a) => {
+    await withImage(buildMultibootAout({ code: new Uint8Array([0xf4]) }), async (b) => {
+      const text = await cli("inspect", a, b);
+      assert.equal(text.code, 0, text.stderr);
+      assert.equal(text.stdout.split("\n  format ").length, 3);
+      const j = JSON.parse((await cli("inspect", "--json", a, b)).stdout);
+      assert.deepEqual(j.map((r: { format: string }) => r.format), ["pe", "multiboot"]);
+      assert.equal((await cli("inspect", "--plan", a, b)).code, 2);
+    });
+  });
+});
+
+Deno.test("boot and demo without --allow-ffi fail with status 1 naming the missing permission", async () => {
+  for (const args of [["boot"], ["demo"]]) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", "--allow-read", CLI, ...args],
+      env: { NO_COLOR: "1" },
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 1, args.join(" "));
+    assert.match(stderr, /^linux-loader: EmulatorError FfiNotPermitted: .*--allow-ffi\n$/);
+  }
 });
 
 Deno.test("inspect - reads the image from standard input", async () => {

@@ -113,3 +113,35 @@ Deno.test("toSafeNumber converts up to 2^53 - 1 and rejects above", () => {
   assert.equal(caught.field, "p_paddr");
   assert.match(caught.message, /p_paddr = 0x20000000000000/);
 });
+
+Deno.test("fromFile with maxBlockingRead serves a large asynchronous read and small reads beside it in order", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    const big = Uint8Array.from({ length: 600_000 }, (_, i) => (i * 7) & 0xff);
+    await Deno.writeFile(path, big);
+    using file = await Deno.open(path);
+    const src = await fromFile(file, { maxBlockingRead: 64 * 1024 });
+    const head = new Uint8Array(16), body = new Uint8Array(500_000), tail = new Uint8Array(16);
+    await Promise.all([src.readInto(0, head), src.readInto(50_000, body), src.readInto(599_984, tail)]);
+    assert.deepEqual(head, big.subarray(0, 16));
+    assert.deepEqual(body, big.subarray(50_000, 550_000));
+    assert.deepEqual(tail, big.subarray(599_984));
+  } finally {
+    await Deno.remove(path);
+  }
+});
+
+Deno.test("fromFile wraps a failing synchronous read in a typed error", async () => {
+  const broken = {
+    statSync: () => ({ size: 10 }),
+    stat: () => Promise.resolve({ size: 10 }),
+    seekSync: () => 0,
+    seek: () => Promise.resolve(0),
+    readSync: (): number | null => {
+      throw new Error("bad sector");
+    },
+    read: () => Promise.resolve(null),
+  };
+  const e = await rejectsCode((await fromFile(broken)).readInto(0, new Uint8Array(4)), "ReadFailed");
+  assert.match(e.message, /bad sector/);
+});

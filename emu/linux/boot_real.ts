@@ -6,8 +6,10 @@
  *
  * Usage: deno run -A emu/linux/boot_real.ts [--kernel] FILE [--initrd FILE | --no-initrd] [--protocol pvh]
  *        [--cmdline "..."] [--mem MIB] [--timeout SECONDS] [--count] [--no-user] [--qemu] [--json]
+ *        [--unicorn 2.1]
  *        deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] ...   (the fetched cloud kernels)
  *   --cmdline  the machine adds what it needs when missing (x86: lpj, tsc_early_khz, no_timer_check, nokaslr)
+ *   --unicorn 2.1  run on Unicorn 2.1.1 (fixtures/real/unicorn.ts fetches it; about 5x faster than 2.0.1)
  *   --count  count instructions (Unicorn's per-instruction counter: about 9x slower on x86)
  *   --no-user  arm64: do not deliver EL0 exceptions (the run stops at /init's first instruction)
  *   --qemu   also boot QEMU with the same inputs and compare the first lines
@@ -107,6 +109,7 @@ interface Args {
   user: boolean;
   qemu: boolean;
   json: boolean;
+  unicorn?: string;
 }
 
 function parse(argv: readonly string[]): Args {
@@ -129,6 +132,7 @@ function parse(argv: readonly string[]): Args {
     else if (w === "--no-user") a.user = false;
     else if (w === "--qemu") a.qemu = true;
     else if (w === "--json") a.json = true;
+    else if (w === "--unicorn") a.unicorn = value();
     else if (["amd64", "pvh", "arm64"].includes(w)) a.kind = w as RealBootKind;
     else if (!w.startsWith("--") && a.kernel === undefined) a.kernel = w;
     else throw new Error(`unknown argument ${w}`);
@@ -138,6 +142,12 @@ function parse(argv: readonly string[]): Args {
 
 async function main(argv: readonly string[]): Promise<void> {
   const args = parse(argv);
+  if (args.unicorn !== undefined) {
+    // Before the first engine opens: the library is loaded once, from UNICORN_LIB when set.
+    if (args.unicorn !== "2.1") throw new Error(`--unicorn ${args.unicorn}: only 2.1 is fetched (the system has 2.0)`);
+    const { ensureUnicorn21 } = await import("../../fixtures/real/unicorn.ts");
+    Deno.env.set("UNICORN_LIB", await ensureUnicorn21());
+  }
   const enc = new TextEncoder();
   // A kernel path boots whatever it is; a kind (or nothing) boots the fetched cloud kernel.
   let kernelPath = args.kernel;

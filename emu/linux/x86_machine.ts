@@ -851,6 +851,7 @@ export class X86LinuxMachine implements Disposable {
       this.stats.uartIrqs++;
       this.deliver(UART_VECTOR, undefined, this.uc.regRead("rip"));
       this.uc.regWrite("rip", (this.uc.regRead("rip") - 2n) & U64);
+      this.#checkTime(); // an interrupt storm without output trips the console watchdog
       return;
     }
     this.stats.syscalls++;
@@ -977,6 +978,12 @@ export class X86LinuxMachine implements Disposable {
           this.stats.uartIrqs++;
           this.deliver(UART_VECTOR, undefined, pc);
           pc = this.uc.readPc();
+          // An interrupt storm without output trips the console watchdog.
+          if (this.console.tick()) {
+            stop = "stalled";
+            detail = this.console.endDetail();
+            break;
+          }
           continue;
         }
         stop = ifOn ? "idle" : "halt";

@@ -16,9 +16,8 @@ const P3_HI = 0x165667b1, P3_LO = 0x9e3779f9; // PRIME64_3 = 0x165667B19E3779F9
 const P4_HI = 0x85ebca77, P4_LO = 0xc2b2ae63; // PRIME64_4 = 0x85EBCA77C2B2AE63
 const P5_HI = 0x27d4eb2f, P5_LO = 0x165667c5; // PRIME64_5 = 0x27D4EB2F165667C5
 
-// 16-bit halves of the low words of PRIME64_1 and PRIME64_2 (for the high word of a product).
-const P1_LO_L = P1_LO & 0xffff, P1_LO_H = P1_LO >>> 16;
-const P2_LO_L = P2_LO & 0xffff, P2_LO_H = P2_LO >>> 16;
+/** 2^-32: scales a product's high word down to units. */
+const TWO_TO_MINUS_32 = 2 ** -32;
 
 /** Bytes per stripe: four 8-byte lanes. */
 const STRIPE = 32;
@@ -103,120 +102,72 @@ export class Xxh64 {
     return [this.rh, this.rl];
   }
 
-  // Consumes whole stripes data[p, end) ((end - p) % 32 === 0) into the four accumulators. Everything is int32
-  // arithmetic (values are bit patterns; `| 0` keeps sums in 32 bits), the 64-bit products written out per lane
-  // so that nothing leaves registers: a * b's high word is built from 16-bit halves whose products fit 32 bits.
+  // Consumes whole stripes data[p, end) ((end - p) % 32 === 0) into the four accumulators. Values are int32
+  // bit patterns (`| 0` keeps sums in 32 bits). The high word of a 32 x 32-bit product a * b comes from the
+  // double product: a * b rounds to within 2^10 of the exact value, minus the exact low word (Math.imul) it is
+  // hi * 2^32 to within 2^11, which Math.round of its 2^-32nd recovers exactly.
   private stripes(d: Uint8Array, p: number, end: number): void {
     const a = this.acc;
     const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
     let v1h = a[0] | 0, v1l = a[1] | 0, v2h = a[2] | 0, v2l = a[3] | 0;
     let v3h = a[4] | 0, v3l = a[5] | 0, v4h = a[6] | 0, v4l = a[7] | 0;
-    let xl: number, xh: number, aL: number, aH: number, t: number, m1: number, m2: number;
-    let mid: number, ml: number, mh: number, sl: number, sh: number, rh: number, rl: number;
+    let xl: number, xh: number, ml: number, mh: number, sl: number, sh: number, rh: number, rl: number;
     while (p < end) {
       // lane 1: v1 = rotl(v1 + input * P2, 31) * P1
       xl = dv.getInt32(p, true);
       xh = dv.getInt32(p + 4, true);
-      aL = xl & 0xffff, aH = xl >>> 16;
-      t = Math.imul(aL, P2_LO_L), m1 = Math.imul(aH, P2_LO_L), m2 = Math.imul(aL, P2_LO_H);
       ml = Math.imul(xl, P2_LO);
-      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
-      mh = (Math.imul(aH, P2_LO_H) + (m1 >>> 16)) | 0;
-      mh = (mh + (m2 >>> 16)) | 0;
-      mh = (mh + (mid >>> 16)) | 0;
-      mh = (mh + Math.imul(xh, P2_LO)) | 0;
+      mh = (Math.round(((xl >>> 0) * P2_LO - (ml >>> 0)) * TWO_TO_MINUS_32) + Math.imul(xh, P2_LO)) | 0;
       mh = (mh + Math.imul(xl, P2_HI)) | 0;
       sl = (v1l + ml) | 0;
       sh = (v1h + mh) | 0;
       sh = (sh + ((sl >>> 0) < (ml >>> 0) ? 1 : 0)) | 0;
       rh = (sh << 31) | (sl >>> 1);
       rl = (sl << 31) | (sh >>> 1);
-      aL = rl & 0xffff, aH = rl >>> 16;
-      t = Math.imul(aL, P1_LO_L), m1 = Math.imul(aH, P1_LO_L), m2 = Math.imul(aL, P1_LO_H);
       v1l = Math.imul(rl, P1_LO);
-      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
-      mh = (Math.imul(aH, P1_LO_H) + (m1 >>> 16)) | 0;
-      mh = (mh + (m2 >>> 16)) | 0;
-      mh = (mh + (mid >>> 16)) | 0;
-      mh = (mh + Math.imul(rh, P1_LO)) | 0;
+      mh = (Math.round(((rl >>> 0) * P1_LO - (v1l >>> 0)) * TWO_TO_MINUS_32) + Math.imul(rh, P1_LO)) | 0;
       v1h = (mh + Math.imul(rl, P1_HI)) | 0;
       // lane 2: v2 = rotl(v2 + input * P2, 31) * P1
       xl = dv.getInt32(p + 8, true);
       xh = dv.getInt32(p + 12, true);
-      aL = xl & 0xffff, aH = xl >>> 16;
-      t = Math.imul(aL, P2_LO_L), m1 = Math.imul(aH, P2_LO_L), m2 = Math.imul(aL, P2_LO_H);
       ml = Math.imul(xl, P2_LO);
-      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
-      mh = (Math.imul(aH, P2_LO_H) + (m1 >>> 16)) | 0;
-      mh = (mh + (m2 >>> 16)) | 0;
-      mh = (mh + (mid >>> 16)) | 0;
-      mh = (mh + Math.imul(xh, P2_LO)) | 0;
+      mh = (Math.round(((xl >>> 0) * P2_LO - (ml >>> 0)) * TWO_TO_MINUS_32) + Math.imul(xh, P2_LO)) | 0;
       mh = (mh + Math.imul(xl, P2_HI)) | 0;
       sl = (v2l + ml) | 0;
       sh = (v2h + mh) | 0;
       sh = (sh + ((sl >>> 0) < (ml >>> 0) ? 1 : 0)) | 0;
       rh = (sh << 31) | (sl >>> 1);
       rl = (sl << 31) | (sh >>> 1);
-      aL = rl & 0xffff, aH = rl >>> 16;
-      t = Math.imul(aL, P1_LO_L), m1 = Math.imul(aH, P1_LO_L), m2 = Math.imul(aL, P1_LO_H);
       v2l = Math.imul(rl, P1_LO);
-      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
-      mh = (Math.imul(aH, P1_LO_H) + (m1 >>> 16)) | 0;
-      mh = (mh + (m2 >>> 16)) | 0;
-      mh = (mh + (mid >>> 16)) | 0;
-      mh = (mh + Math.imul(rh, P1_LO)) | 0;
+      mh = (Math.round(((rl >>> 0) * P1_LO - (v2l >>> 0)) * TWO_TO_MINUS_32) + Math.imul(rh, P1_LO)) | 0;
       v2h = (mh + Math.imul(rl, P1_HI)) | 0;
       // lane 3: v3 = rotl(v3 + input * P2, 31) * P1
       xl = dv.getInt32(p + 16, true);
       xh = dv.getInt32(p + 20, true);
-      aL = xl & 0xffff, aH = xl >>> 16;
-      t = Math.imul(aL, P2_LO_L), m1 = Math.imul(aH, P2_LO_L), m2 = Math.imul(aL, P2_LO_H);
       ml = Math.imul(xl, P2_LO);
-      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
-      mh = (Math.imul(aH, P2_LO_H) + (m1 >>> 16)) | 0;
-      mh = (mh + (m2 >>> 16)) | 0;
-      mh = (mh + (mid >>> 16)) | 0;
-      mh = (mh + Math.imul(xh, P2_LO)) | 0;
+      mh = (Math.round(((xl >>> 0) * P2_LO - (ml >>> 0)) * TWO_TO_MINUS_32) + Math.imul(xh, P2_LO)) | 0;
       mh = (mh + Math.imul(xl, P2_HI)) | 0;
       sl = (v3l + ml) | 0;
       sh = (v3h + mh) | 0;
       sh = (sh + ((sl >>> 0) < (ml >>> 0) ? 1 : 0)) | 0;
       rh = (sh << 31) | (sl >>> 1);
       rl = (sl << 31) | (sh >>> 1);
-      aL = rl & 0xffff, aH = rl >>> 16;
-      t = Math.imul(aL, P1_LO_L), m1 = Math.imul(aH, P1_LO_L), m2 = Math.imul(aL, P1_LO_H);
       v3l = Math.imul(rl, P1_LO);
-      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
-      mh = (Math.imul(aH, P1_LO_H) + (m1 >>> 16)) | 0;
-      mh = (mh + (m2 >>> 16)) | 0;
-      mh = (mh + (mid >>> 16)) | 0;
-      mh = (mh + Math.imul(rh, P1_LO)) | 0;
+      mh = (Math.round(((rl >>> 0) * P1_LO - (v3l >>> 0)) * TWO_TO_MINUS_32) + Math.imul(rh, P1_LO)) | 0;
       v3h = (mh + Math.imul(rl, P1_HI)) | 0;
       // lane 4: v4 = rotl(v4 + input * P2, 31) * P1
       xl = dv.getInt32(p + 24, true);
       xh = dv.getInt32(p + 28, true);
-      aL = xl & 0xffff, aH = xl >>> 16;
-      t = Math.imul(aL, P2_LO_L), m1 = Math.imul(aH, P2_LO_L), m2 = Math.imul(aL, P2_LO_H);
       ml = Math.imul(xl, P2_LO);
-      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
-      mh = (Math.imul(aH, P2_LO_H) + (m1 >>> 16)) | 0;
-      mh = (mh + (m2 >>> 16)) | 0;
-      mh = (mh + (mid >>> 16)) | 0;
-      mh = (mh + Math.imul(xh, P2_LO)) | 0;
+      mh = (Math.round(((xl >>> 0) * P2_LO - (ml >>> 0)) * TWO_TO_MINUS_32) + Math.imul(xh, P2_LO)) | 0;
       mh = (mh + Math.imul(xl, P2_HI)) | 0;
       sl = (v4l + ml) | 0;
       sh = (v4h + mh) | 0;
       sh = (sh + ((sl >>> 0) < (ml >>> 0) ? 1 : 0)) | 0;
       rh = (sh << 31) | (sl >>> 1);
       rl = (sl << 31) | (sh >>> 1);
-      aL = rl & 0xffff, aH = rl >>> 16;
-      t = Math.imul(aL, P1_LO_L), m1 = Math.imul(aH, P1_LO_L), m2 = Math.imul(aL, P1_LO_H);
       v4l = Math.imul(rl, P1_LO);
-      mid = (((t >>> 16) + (m1 & 0xffff)) | 0) + (m2 & 0xffff);
-      mh = (Math.imul(aH, P1_LO_H) + (m1 >>> 16)) | 0;
-      mh = (mh + (m2 >>> 16)) | 0;
-      mh = (mh + (mid >>> 16)) | 0;
-      mh = (mh + Math.imul(rh, P1_LO)) | 0;
+      mh = (Math.round(((rl >>> 0) * P1_LO - (v4l >>> 0)) * TWO_TO_MINUS_32) + Math.imul(rh, P1_LO)) | 0;
       v4h = (mh + Math.imul(rl, P1_HI)) | 0;
       p += STRIPE;
     }

@@ -415,14 +415,35 @@ export function decodeHufStream(
   op: number,
   oend: number,
 ): void {
+  const used = hufStreamStart(src, start, end);
+  hufStreamRest(src, view, start, end, table, out, op, oend, end - 4, used);
+}
+
+// Checks a Huffman stream's last byte; returns the bits its end mark and the zeros above it take (consumed
+// before the first symbol), counted from the top of the word at end - 4.
+function hufStreamStart(src: Uint8Array, start: number, end: number): number {
   if (end <= start) zstdFail("CorruptData", start, "an empty Huffman stream");
   const last = src[end - 1];
   if (last === 0) zstdFail("CorruptData", end - 1, "a Huffman stream's last byte is 0 (no end mark)");
+  return Math.clz32(last) - 23;
+}
+
+// Decodes out[op, oend) from the stream src[start, end) whose next bits are the word at pos minus its top
+// `used` bits, then checks the stream was consumed exactly.
+function hufStreamRest(
+  src: Uint8Array,
+  view: DataView,
+  start: number,
+  end: number,
+  table: HufTable,
+  out: Uint8Array,
+  op: number,
+  oend: number,
+  pos: number,
+  used: number,
+): void {
   const dt = table.dt;
   const shift = 32 - table.maxBits;
-  // The end mark and the zeros above it are consumed before the first symbol.
-  let used = Math.clz32(last) - 23;
-  let pos = end - 4;
   let bits = pos >= start ? view.getInt32(pos, true) : loadBelow(src, start, pos);
   while (op < oend) {
     // After a refill at most 7 bits are used: two symbols of up to 12 bits fit in the rest of the word.
@@ -444,4 +465,57 @@ export function decodeHufStream(
   if ((end - 4 - pos) * 8 + used !== (end - start) * 8) {
     zstdFail("CorruptData", start, `a Huffman stream of ${end - start} bytes is not consumed exactly`);
   }
+}
+
+/**
+ * Decodes the four Huffman streams of a literals section, `src[a, b)`, `[b, c)`, `[c, d)`, `[d, e)`, into
+ * `out[o1, o2)`, `[o2, o3)`, `[o3, o4)`, `[o4, oEnd)`: two symbols of each stream per round while every stream
+ * has two left (four independent chains the processor overlaps), then each stream's rest on its own.
+ */
+export function decodeHuf4(
+  src: Uint8Array,
+  view: DataView,
+  a: number,
+  b: number,
+  c: number,
+  d: number,
+  e: number,
+  table: HufTable,
+  out: Uint8Array,
+  o1: number,
+  o2: number,
+  o3: number,
+  o4: number,
+  oEnd: number,
+): void {
+  let u1 = hufStreamStart(src, a, b), u2 = hufStreamStart(src, b, c);
+  let u3 = hufStreamStart(src, c, d), u4 = hufStreamStart(src, d, e);
+  let p1 = b - 4, p2 = c - 4, p3 = d - 4, p4 = e - 4;
+  let w1 = p1 >= a ? view.getInt32(p1, true) : loadBelow(src, a, p1);
+  let w2 = p2 >= b ? view.getInt32(p2, true) : loadBelow(src, b, p2);
+  let w3 = p3 >= c ? view.getInt32(p3, true) : loadBelow(src, c, p3);
+  let w4 = p4 >= d ? view.getInt32(p4, true) : loadBelow(src, d, p4);
+  const dt = table.dt;
+  const shift = 32 - table.maxBits;
+  let q1 = o1, q2 = o2, q3 = o3, q4 = o4;
+  const rounds = Math.min(o2 - o1, o3 - o2, o4 - o3, oEnd - o4) >> 1;
+  let x: number;
+  for (let r = 0; r < rounds; r++) {
+    if (u1 >= 8) p1 -= u1 >> 3, u1 &= 7, w1 = p1 >= a ? view.getInt32(p1, true) : loadBelow(src, a, p1);
+    if (u2 >= 8) p2 -= u2 >> 3, u2 &= 7, w2 = p2 >= b ? view.getInt32(p2, true) : loadBelow(src, b, p2);
+    if (u3 >= 8) p3 -= u3 >> 3, u3 &= 7, w3 = p3 >= c ? view.getInt32(p3, true) : loadBelow(src, c, p3);
+    if (u4 >= 8) p4 -= u4 >> 3, u4 &= 7, w4 = p4 >= d ? view.getInt32(p4, true) : loadBelow(src, d, p4);
+    x = dt[(w1 << u1) >>> shift], out[q1++] = x, u1 += x >> 8;
+    x = dt[(w2 << u2) >>> shift], out[q2++] = x, u2 += x >> 8;
+    x = dt[(w3 << u3) >>> shift], out[q3++] = x, u3 += x >> 8;
+    x = dt[(w4 << u4) >>> shift], out[q4++] = x, u4 += x >> 8;
+    x = dt[(w1 << u1) >>> shift], out[q1++] = x, u1 += x >> 8;
+    x = dt[(w2 << u2) >>> shift], out[q2++] = x, u2 += x >> 8;
+    x = dt[(w3 << u3) >>> shift], out[q3++] = x, u3 += x >> 8;
+    x = dt[(w4 << u4) >>> shift], out[q4++] = x, u4 += x >> 8;
+  }
+  hufStreamRest(src, view, a, b, table, out, q1, o2, p1, u1);
+  hufStreamRest(src, view, b, c, table, out, q2, o3, p2, u2);
+  hufStreamRest(src, view, c, d, table, out, q3, o4, p3, u3);
+  hufStreamRest(src, view, d, e, table, out, q4, oEnd, p4, u4);
 }

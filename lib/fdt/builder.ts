@@ -39,8 +39,48 @@ export interface FdtBuilderOptions {
 
 interface OpenNode {
   name: string;
-  properties: Set<string>;
-  children: Set<string>;
+  properties: NameSet;
+  children: NameSet;
+}
+
+/** Names up to this many per node are kept in an array (no Set per node: most have a few); then a Set. */
+const SMALL_NAME_LIST = 8;
+
+/** The names seen in one node: a linear scan while short, a Set beyond, so any count stays linear overall. */
+class NameSet {
+  #list: string[] | undefined;
+  #set: Set<string> | undefined;
+  size = 0;
+
+  has(name: string): boolean {
+    if (this.#set !== undefined) return this.#set.has(name);
+    const list = this.#list;
+    if (list !== undefined) { for (let i = 0; i < list.length; i++) if (list[i] === name) return true; }
+    return false;
+  }
+
+  add(name: string): void {
+    this.size++;
+    if (this.#set !== undefined) this.#set.add(name);
+    else if (this.#list === undefined) this.#list = [name];
+    else if (this.#list.push(name) > SMALL_NAME_LIST) {
+      this.#set = new Set(this.#list);
+      this.#list = undefined;
+    }
+  }
+}
+
+/**
+ * Names already checked (node names below the root, property names), so a VMM building the same kinds of
+ * node per boot runs each regular expression once per name. Bounded: cleared when it reaches the limit.
+ */
+const checkedNodeNames = new Set<string>();
+const checkedPropertyNames = new Set<string>();
+const CHECKED_NAMES_MAX = 4096;
+
+function remember(set: Set<string>, name: string): void {
+  if (set.size >= CHECKED_NAMES_MAX) set.clear();
+  set.add(name);
 }
 
 const encoder = new TextEncoder();
@@ -89,6 +129,7 @@ function checkNodeName(name: string, depth: number): void {
     }
     return;
   }
+  if (checkedNodeNames.has(name)) return;
   const at = name.indexOf("@");
   const base = at < 0 ? name : name.slice(0, at);
   const unit = at < 0 ? "" : name.slice(at + 1);
@@ -102,10 +143,12 @@ function checkNodeName(name: string, depth: number): void {
       { field: "name", value: name, limit: FDT_MAX_NAME_LENGTH },
     );
   }
+  remember(checkedNodeNames, name);
 }
 
 function checkPropertyName(name: string): void {
   checkType(name, "string", "property name");
+  if (checkedPropertyNames.has(name)) return;
   if (name.length === 0 || name.length > FDT_MAX_NAME_LENGTH || !PROPERTY_NAME_CHARS.test(name)) {
     throw new FdtError(
       "BadName",
@@ -113,6 +156,7 @@ function checkPropertyName(name: string): void {
       { field: "name", value: name, limit: FDT_MAX_NAME_LENGTH },
     );
   }
+  remember(checkedPropertyNames, name);
 }
 
 function isAscii(s: string): boolean {
@@ -160,15 +204,9 @@ class Bytes {
     this.buf.set(b, at);
   }
 
-  /** Appends `s` and a NUL, as UTF-8: byte by byte when `s` is ASCII (no TextEncoder call), else encoded. */
-  stringz(s: string): void {
+  /** Appends `s` and a NUL; `s` is known to be ASCII (a checked name, or a string the caller scanned). */
+  asciiz(s: string): void {
     const n = s.length;
-    if (!isAscii(s)) {
-      this.bytes(encoder.encode(s));
-      const nul = this.reserve(1); // may replace the buffer: index it after
-      this.buf[nul] = 0;
-      return;
-    }
     const at = this.reserve(n + 1);
     const buf = this.buf;
     for (let i = 0; i < n; i++) buf[at + i] = s.charCodeAt(i);
@@ -177,9 +215,24 @@ class Bytes {
 
   pad4(): void {
     const n = (4 - (this.length & 3)) & 3;
+    if (n === 0) return;
     const at = this.reserve(n);
-    this.buf.fill(0, at, this.length);
+    const buf = this.buf;
+    for (let i = 0; i < n; i++) buf[at + i] = 0;
   }
+}
+
+/**
+ * The structure and strings buffers of the last finished builder, handed to the next one: building a tree
+ * then allocates only its blob. Only buffers that stayed small are kept.
+ */
+let spareStruct: Bytes | undefined, spareStrings: Bytes | undefined;
+const SPARE_MAX = 64 * 1024;
+
+function takeBytes(spare: Bytes | undefined, capacity: number): Bytes {
+  if (spare === undefined) return new Bytes(capacity);
+  spare.length = 0;
+  return spare;
 }
 
 /**
@@ -204,8 +257,8 @@ class Bytes {
  * ```
  */
 export class FdtBuilder {
-  readonly #struct = new Bytes(4096);
-  readonly #strings = new Bytes(1024);
+  readonly #struct: Bytes;
+  readonly #strings: Bytes;
   readonly #stringOffsets = new Map<string, number>();
   readonly #reservations: FdtReservation[] = [];
   readonly #stack: OpenNode[] = [];
@@ -217,6 +270,9 @@ export class FdtBuilder {
   /** A builder with an empty tree. */
   constructor(options: FdtBuilderOptions = {}) {
     this.#bootCpuidPhys = toU32(options?.bootCpuidPhys ?? 0, "bootCpuidPhys");
+    this.#struct = takeBytes(spareStruct, 4096);
+    this.#strings = takeBytes(spareStrings, 1024);
+    spareStruct = spareStrings = undefined;
   }
 
   /** Adds a memory reservation block entry (a range the OS must leave alone). */
@@ -265,9 +321,9 @@ export class FdtBuilder {
       parent.children.add(name);
     }
     this.#struct.u32(FDT_BEGIN_NODE);
-    this.#struct.stringz(name);
+    this.#struct.asciiz(name); // checkNodeName allows ASCII only
     this.#struct.pad4();
-    this.#stack.push({ name, properties: new Set(), children: new Set() });
+    this.#stack.push({ name, properties: new NameSet(), children: new NameSet() });
   }
 
   /** Closes the innermost open node. */
@@ -344,7 +400,10 @@ export class FdtBuilder {
   /** A list of u64 values, each as two cells (`reg = <hi lo hi lo>` with #address-cells = #size-cells = 2). */
   propertyU64List(name: string, values: readonly (number | bigint)[]): void {
     checkType(values, "array", `property "${String(name)}" values`);
-    for (let i = 0; i < values.length; i++) toU64(values[i], `${name}[${i}]`);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) toU64(v, `${name}[${i}]`);
+    }
     this.#propertyHeader(name, values.length * 8);
     const st = this.#struct;
     const at = st.reserve(values.length * 8);
@@ -377,7 +436,7 @@ export class FdtBuilder {
       return;
     }
     this.#propertyHeader(name, len);
-    for (let i = 0; i < values.length; i++) this.#struct.stringz(values[i]);
+    for (let i = 0; i < values.length; i++) this.#struct.asciiz(values[i]);
     this.#struct.pad4();
   }
 
@@ -424,6 +483,9 @@ export class FdtBuilder {
     this.#reservations.forEach((r, i) => FDT_RESERVE_ENTRY.write(dv, rsvOff + i * FDT_RESERVE_ENTRY.size, r));
     out.set(this.#struct.buf.subarray(0, this.#struct.length), structOff);
     out.set(this.#strings.buf.subarray(0, this.#strings.length), stringsOff);
+    // Finished: every method now throws before touching the buffers, so the next builder may have them.
+    if (this.#struct.buf.byteLength <= SPARE_MAX) spareStruct = this.#struct;
+    if (this.#strings.buf.byteLength <= SPARE_MAX) spareStrings = this.#strings;
     return out;
   }
 
@@ -435,7 +497,7 @@ export class FdtBuilder {
     let off = this.#stringOffsets.get(name);
     if (off === undefined) {
       off = this.#strings.length;
-      this.#strings.stringz(name);
+      this.#strings.asciiz(name); // checkPropertyName allows ASCII only
       this.#stringOffsets.set(name, off);
     }
     return off;

@@ -115,6 +115,8 @@ async function read(
       { field: what, value: BigInt(offset) + BigInt(len), limit: src.size },
     );
   }
+  // In memory: a view, read-only here (headers and notes are decoded, never kept), so no ArrayBuffer per read.
+  if (src.bytes !== undefined) return src.bytes.subarray(offset, offset + len);
   try {
     return await readBytes(src, offset, len);
   } catch (e) {

@@ -324,14 +324,18 @@ function checkSourceSize(size: number, code: PeErrorCode, what: string): void {
 }
 
 /**
- * Loads an arm64 or riscv64 Image, plain or gzip-compressed, into guest memory at
- * `imageBase + text_offset` (the crate's `PE::load`): {@linkcode planPe}, then the one write. Nothing is
- * written unless every check passes, including, for gzip input, a full verification pass over the
- * compressed stream.
+ * Loads an arm64 or riscv64 Image, plain, gzip-compressed or in an EFI zboot image (any of its six
+ * payload methods), into guest memory at `imageBase + text_offset` (the crate's `PE::load`). A plain
+ * Image: {@linkcode planPe}, then the one write. A compressed one is decoded straight into the planned
+ * range (no second copy of the image); guest memory is byte for byte as before when the load fails: over
+ * all-zero memory one pass writes and a failure zeroes it again (`details.strategy` `"zero-restore"`),
+ * otherwise a verifying pass proves the payload intact before the writing pass (`"verify-then-write"`).
  *
  * Errors ({@linkcode PeError} unless noted): `SeekImageEnd` (the source has no usable size),
  * `ReadImageHeader` (shorter than 64 bytes), `SeekImageHeader` / `ReadKernelImage` (the source failed),
- * `InvalidImageMagicNumber`, `InvalidImage`, `CorruptGzip`, `DecompressedTooLarge`; and
+ * `InvalidImageMagicNumber`, `InvalidImage` (also a zboot header naming no method the kernel builds, a
+ * payload outside the file, a PE machine other than the Image's), `CorruptGzip`, `CorruptPayload` (a zboot
+ * payload of another method), `DecompressedTooLarge`; and
  * {@linkcode KernelLoaderError} `InvalidBaseAddrAlignment` (`imageBase` not 2 MiB aligned), `ArchMismatch`,
  * `InvalidOption`, `InvalidKernelStartAddress` (below `highmemStart`), `MemoryOverflow` (does not fit).
  *

@@ -16,6 +16,7 @@ import { DecompressError, LinuxLoaderError } from "../../lib/errors.ts";
 import { findBzImagePayload } from "../../lib/loader/extract.ts";
 import { ensureMatrixKernel } from "../../fixtures/real/matrix.ts";
 import { checkAsyncProperty, checkProperty, isFuzz } from "../prop/_config.ts";
+import { type FieldRef, mutate, mutationsArb, type Targets } from "../prop/_arbitraries.ts";
 import { ignoreUnless } from "../_require.ts";
 
 const hasZstd = (() => {
@@ -665,6 +666,62 @@ Deno.test({
           if (r.ok && r.consumed === bad.length && checked) {
             assert.ok(equalBytes(r.bytes, data), "corrupt input decoded to other bytes");
           }
+        },
+      ),
+    );
+  },
+});
+
+/**
+ * The header fields of the first frame a mutation can target: the descriptor, the window descriptor, the
+ * content size, the first block header and the first literals section header.
+ */
+function zstdTargets(b: Uint8Array): Targets {
+  const fields: FieldRef[] = [];
+  if (b.length < 5) return { fields, records: [] };
+  const fhd = b[4];
+  const single = (fhd >> 5) & 1, did = [0, 1, 2, 4][fhd & 3], fcsFlag = fhd >> 6;
+  const fcs = fcsFlag === 0 ? single : 1 << fcsFlag;
+  fields.push({ name: "Frame_Header_Descriptor", offset: 4, size: 1 });
+  if (!single) fields.push({ name: "Window_Descriptor", offset: 5, size: 1 });
+  const fcsAt = 5 + (single ? 0 : 1) + did;
+  if (fcs > 0) fields.push({ name: "Frame_Content_Size", offset: fcsAt, size: fcs as 1 | 2 | 4 | 8 });
+  const block = fcsAt + fcs;
+  fields.push({ name: "Block_Header", offset: block, size: 2 }, {
+    name: "Block_Header_hi",
+    offset: block + 2,
+    size: 1,
+  });
+  fields.push({ name: "Literals_Section_Header", offset: block + 3, size: 2 });
+  fields.push({ name: "Literals_Section_Header_hi", offset: block + 5, size: 2 });
+  return { fields, records: [] };
+}
+
+Deno.test({
+  name:
+    "decodeZstd on mutated frames throws only DecompressError and never hands the sink more than maxOutput (property)",
+  ignore,
+  async fn() {
+    const corpus = await smallCorpus();
+    checkProperty(
+      "zstd mutated frames",
+      fc.property(
+        fc.nat({ max: corpus.length - 1 }),
+        mutationsArb(5),
+        fc.option(fc.nat({ max: 1 << 18 }), { nil: undefined }),
+        (which, muts, maxOutput) => {
+          const bad = mutate(corpus[which].packed, muts, zstdTargets);
+          let got = 0;
+          try {
+            decodeZstd(
+              bad,
+              { write: (c) => void (got += c.length) },
+              maxOutput === undefined ? undefined : { maxOutput },
+            );
+          } catch (e) {
+            if (!(e instanceof DecompressError)) throw e;
+          }
+          assert.ok(got <= (maxOutput ?? 1 << 30), `the sink got ${got} bytes, maxOutput ${maxOutput}`);
         },
       ),
     );

@@ -222,3 +222,38 @@ Deno.test("the value decoders reject values of the wrong length", () => {
   throwsFdt(() => fdtString(new Uint8Array([0x61])), "BadValue");
   throwsFdt(() => fdtString(new TextEncoder().encode("a\0b\0")), "BadValue");
 });
+
+Deno.test("FdtBuilder finds a duplicate property or child among many in one node", () => {
+  const b = new FdtBuilder();
+  b.beginNode("");
+  for (let i = 0; i < 20; i++) b.propertyU32(`p${i}`, i);
+  throwsFdt(() => b.propertyU32("p3", 0), "DuplicateName");
+  for (let i = 0; i < 20; i++) {
+    b.beginNode(`n@${i}`);
+    b.endNode();
+  }
+  throwsFdt(() => b.beginNode("n@17"), "DuplicateName");
+});
+
+Deno.test("FdtBuilder blobs stay intact when later builders reuse the finished builder's buffers", () => {
+  const build = (v: number): Uint8Array => {
+    const b = new FdtBuilder();
+    b.beginNode("");
+    b.propertyU32("v", v);
+    b.endNode();
+    return b.finish();
+  };
+  const first = build(1), copy = first.slice();
+  build(2);
+  assert.deepEqual(first, copy);
+  const done = new FdtBuilder();
+  done.beginNode("");
+  done.endNode();
+  done.finish();
+  const next = new FdtBuilder();
+  next.beginNode("");
+  throwsFdt(() => done.propertyU32("x", 1), "BadStructure");
+  next.propertyU32("y", 7);
+  next.endNode();
+  assert.equal(readFdt(next.finish()).root.properties[0].name, "y");
+});

@@ -113,3 +113,35 @@ Deno.test("loadKernel refuses a format the image does not carry", async () => {
     return e instanceof KernelLoaderError && e.code === "UnknownFormat";
   });
 });
+
+Deno.test("every format refuses the placement options of the others with InvalidOption", async () => {
+  const isInvalidOption = (e: unknown) => e instanceof KernelLoaderError && e.code === "InvalidOption";
+  const images: [Uint8Array, Record<string, number>[]][] = [
+    [elf, [{ loadAddress: 0x100000 }, { imageBase: 0 }]],
+    [bz, [{ addend: 0 }, { imageBase: 0 }]],
+    [buildArm64Image({ code, size: 0x2000 }), [{ addend: 0 }, { loadAddress: 0x200000 }]],
+    [buildMultiboot2({ code }), [{ addend: 0 }, { loadAddress: 0x100000 }, { imageBase: 0 }]],
+  ];
+  for (const [image, options] of images) {
+    for (const opts of options) {
+      const m = mem();
+      await assert.rejects(loadKernel(m, image, opts), isInvalidOption, JSON.stringify(opts));
+      assert.equal(m.readU32(0x100000), 0, "nothing written");
+    }
+  }
+});
+
+Deno.test("every format refuses a load below highmemStart with InvalidKernelStartAddress or its own code", async () => {
+  const below = (e: unknown) =>
+    e instanceof Error && "code" in e &&
+    ["InvalidKernelStartAddress", "InvalidProgramHeaderAddress", "InvalidEntryAddress"].includes(String(e.code));
+  await assert.rejects(loadKernel(mem(), elf, { highmemStart: 0x200000 }), below);
+  await assert.rejects(loadKernel(mem(), bz, { highmemStart: 0x200000 }), below);
+  await assert.rejects(loadKernel(mem(), buildArm64Image({ code }), { imageBase: 0, highmemStart: 0x1000 }), below);
+  await assert.rejects(loadKernel(mem(), buildMultibootAout({ code }), { highmemStart: 0x800000 }), below);
+});
+
+Deno.test("an Image with no imageBase goes to the lowest 2 MiB boundary at or above highmemStart", async () => {
+  const k = await loadKernel(mem(), buildArm64Image({ code, size: 0x2000 }), { highmemStart: 0x30_0000 });
+  assert.equal(k.entry.image, 0x40_0000);
+});

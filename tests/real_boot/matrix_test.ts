@@ -100,3 +100,30 @@ for (const entry of KERNEL_MATRIX.filter((e) => e.pattern !== undefined)) {
     });
   }
 }
+
+const cloudArm = on ? await ensureMatrixKernel("cloud-arm64") : undefined;
+Deno.test({
+  name: "the CLI's boot command runs Debian's arm64 Image on the real machine, streams /init's line, exits 0",
+  ignore: cloudArm === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "cli-boot-" });
+    try {
+      await Deno.writeFile(`${dir}/initrd.cpio`, await initramfs("aarch64"));
+      const cli = new URL("../../cli.ts", import.meta.url).pathname;
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", cli, "boot", cloudArm!.kernel, "--initrd", `${dir}/initrd.cpio`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout);
+      assert.equal(out.code, 0, text.slice(-1500) + new TextDecoder().decode(out.stderr));
+      assert.ok(text.indexOf(INIT_MESSAGE) < text.indexOf("reboot: Power down"), text.slice(-1500));
+      assert.match(
+        text,
+        /: poweroff after [\d.]+ s\n {2}machine {5}real, arm64 \(Linux 6\.1\.\S+: the arm64 machine\)/,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
