@@ -49,37 +49,38 @@ export async function bundleWeb(dir: string): Promise<void> {
   );
 }
 
-/** Serves the page: `/` (web/index.html) and the bundles in `dir` (made by {@linkcode bundleWeb}); 404 otherwise. */
-export function inspectorHandler(dir: string): (req: Request) => Promise<Response> {
-  return async (req) => {
-    const path = new URL(req.url).pathname;
-    if (req.method === "GET" && (path === "/" || path === "/index.html")) {
-      return new Response(await Deno.readFile(new URL("index.html", WEB_DIR)), {
-        headers: { "content-type": "text/html; charset=utf-8" },
-      });
-    }
-    const name = path.slice(1);
-    if (req.method === "GET" && Object.hasOwn(BUNDLES, name)) {
-      return new Response(await Deno.readFile(`${dir}/${name}`), {
-        headers: { "content-type": "text/javascript; charset=utf-8" },
-      });
-    }
-    return new Response("not found", { status: 404 });
+/**
+ * Serves the page: `/` (web/index.html) and the bundles made in `dir` by {@linkcode bundleWeb}; 404
+ * otherwise. Everything is read into memory here, so `dir` may be removed once this resolves.
+ */
+export async function inspectorHandler(dir: string): Promise<(req: Request) => Response> {
+  const files = new Map<string, { body: Uint8Array<ArrayBuffer>; type: string }>();
+  const html = { body: await Deno.readFile(new URL("index.html", WEB_DIR)), type: "text/html; charset=utf-8" };
+  files.set("/", html);
+  files.set("/index.html", html);
+  for (const name of Object.keys(BUNDLES)) {
+    files.set(`/${name}`, { body: await Deno.readFile(`${dir}/${name}`), type: "text/javascript; charset=utf-8" });
+  }
+  return (req) => {
+    const file = req.method === "GET" ? files.get(new URL(req.url).pathname) : undefined;
+    if (file === undefined) return new Response("not found", { status: 404 });
+    return new Response(file.body, { headers: { "content-type": file.type } });
   };
 }
 
 if (import.meta.main) {
   const { values } = parseArgs({ args: Deno.args, options: { port: { type: "string", default: "8000" } } });
   const dir = await Deno.makeTempDir({ prefix: "linux-loader-web-" });
-  await bundleWeb(dir);
-  Deno.addSignalListener("SIGINT", () => {
-    Deno.removeSync(dir, { recursive: true });
-    Deno.exit(0);
-  });
-  const port = Number(values.port);
+  let handler: (req: Request) => Response;
+  try {
+    await bundleWeb(dir);
+    handler = await inspectorHandler(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
   Deno.serve({
     hostname: "127.0.0.1",
-    port,
+    port: Number(values.port),
     onListen: ({ port }) => console.log(`kernel inspector on http://127.0.0.1:${port}/`),
-  }, inspectorHandler(dir));
+  }, handler);
 }

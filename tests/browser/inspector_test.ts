@@ -116,7 +116,7 @@ async function openPage(): Promise<Session> {
   let libraryExports: Record<string, string[]> = {};
   let finish!: () => void, fail!: (e: Error) => void;
   const done = new Promise<void>((resolve, reject) => [finish, fail] = [resolve, reject]);
-  const page = inspectorHandler(dir);
+  let page: (req: Request) => Response = () => new Response("not bundled yet", { status: 503 });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     if (path === "/selftest/kernels") return Response.json(items);
@@ -135,6 +135,7 @@ async function openPage(): Promise<Session> {
   let browser: Chromium | undefined;
   try {
     await bundleWeb(dir);
+    page = await inspectorHandler(dir);
     browser = await Chromium.launch(VIEWPORT.width, VIEWPORT.height);
     await browser.goto(`http://127.0.0.1:${server.addr.port}/?selftest`);
     await within(done, 30_000, "the page's self-test").catch((e: Error) => {
