@@ -59,6 +59,10 @@ Deno.test("any format from any source failing at a random read keeps the failure
         const failAt = pick % (ref.reads + 1);
         const r = await timedAsync(`${c.name} from ${kind}`, () => runFailingAt(c, kind, failAt, how, ref.memory));
         tally.inputs++;
+        // A long fuzz run reports as it goes, so a run cut short still says how far it got.
+        if (isFuzz() && tally.inputs % 5000 === 0) {
+          console.log(`fuzz failure-contract progress: ${JSON.stringify(tally)}`);
+        }
         if (!r.failed) tally.loaded++;
         else if (r.code === "LoadInterrupted") tally.interrupted++;
         else tally.failedBeforeCopy++;
