@@ -29,24 +29,23 @@ export const BUNDLES: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /**
- * Bundles every entry of {@linkcode BUNDLES} into `dir` with `deno bundle --platform browser`. Throws with
- * deno's output when bundling fails.
+ * Bundles every entry of {@linkcode BUNDLES} into `dir` with `deno bundle --platform browser`, one after
+ * the other (on a fresh machine the first bundle installs Deno's esbuild; two at once race that install).
+ * Throws with deno's output when bundling fails.
  */
 export async function bundleWeb(dir: string): Promise<void> {
-  await Promise.all(
-    Object.entries(BUNDLES).map(async ([name, entry]) => {
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["bundle", "--quiet", "--platform", "browser", "--format", "esm", "-o", `${dir}/${name}`, entry],
-        cwd: REPO_DIR.pathname,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (!out.success) {
-        const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-        throw new Error(`deno bundle --platform browser ${entry} failed:\n${text}`);
-      }
-    }),
-  );
+  for (const [name, entry] of Object.entries(BUNDLES)) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "browser", "--format", "esm", "-o", `${dir}/${name}`, entry],
+      cwd: REPO_DIR.pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+      throw new Error(`deno bundle --platform browser ${entry} failed:\n${text}`);
+    }
+  }
 }
 
 /**
