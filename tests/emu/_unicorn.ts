@@ -7,6 +7,22 @@
  */
 
 import { unicornAvailable } from "../../emu/unicorn.ts";
+import { UNICORN_21_LIB } from "../../fixtures/real/unicorn.ts";
+
+// The engine the suite runs on. Real-kernel boots are about 5x faster on Unicorn 2.1.1 than on bookworm's
+// 2.0.1 (bench/real_boot_bench.ts; emu/linux/NOTES.md), so when `deno task fetch-kernels` has cached
+// Debian trixie's libunicorn2t64 and UNICORN_LIB is not set, the tests use it. `UNICORN_LIB=` (empty)
+// runs them on the system's library; tests/emu/engine_test.ts keeps the system engine exercised too.
+function chooseEngine(): void {
+  try {
+    if (Deno.env.get("UNICORN_LIB") !== undefined) return;
+    Deno.statSync(UNICORN_21_LIB);
+    Deno.env.set("UNICORN_LIB", UNICORN_21_LIB);
+  } catch {
+    // no permission, or not cached: the system's library
+  }
+}
+chooseEngine();
 
 const availability = unicornAvailable();
 
