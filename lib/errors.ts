@@ -455,7 +455,12 @@ export type DecompressErrorCode =
   /** The compressed data is inconsistent (a match before the start, a block that overruns its size, a bad checksum). */
   | "CorruptData"
   /** The output would pass the caller's limit. */
-  | "OutputTooLarge";
+  | "OutputTooLarge"
+  /**
+   * Well-formed input that uses a feature this decoder does not implement (a zstd dictionary, an xz filter
+   * it does not know, an lzop multi-part file, an obsolete randomised bzip2 block).
+   */
+  | "Unsupported";
 
 /**
  * LZ4 and gzip decoder errors.

@@ -174,7 +174,7 @@ class Bzip2Decoder {
     return level >= 1 && level <= 9 ? level : 0;
   }
 
-  private fail(code: "Truncated" | "CorruptData", what: string): never {
+  private fail(code: "Truncated" | "CorruptData" | "Unsupported", what: string): never {
     const offset = Math.max(0, Math.min(this.pos, this.end) - (this.bitCount >>> 3));
     throw new DecompressError(code, `bzip2: ${what} (input offset ${hex(offset)})`, { field: "bzip2", value: offset });
   }
@@ -218,7 +218,7 @@ class Bzip2Decoder {
 
   /** Decodes one block after its CRC field; returns the CRC of its output. */
   private decodeBlock(blockMax: number): number {
-    if (this.bits(1)) this.fail("CorruptData", "randomised block (obsolete since bzip2 0.9.5, refused as Linux does)");
+    if (this.bits(1)) this.fail("Unsupported", "randomised block (obsolete since bzip2 0.9.5, refused as Linux does)");
     const origPtr = this.bits(24);
 
     // The symbol map: 16 bits say which ranges of 16 byte values are used, then 16 bits per used range.

@@ -120,7 +120,7 @@ function decodeFile(
   const end = input.byteLength;
   let pos = start;
   let written = writtenBefore;
-  const fail = (code: "Truncated" | "CorruptData", what: string, at = pos): never => {
+  const fail = (code: "Truncated" | "CorruptData" | "Unsupported", what: string, at = pos): never => {
     throw new DecompressError(code, `lzop: ${what} (input offset ${hex(at)})`, { field: "lzo", value: at });
   };
   const need = (n: number, what: string): void => {
@@ -156,7 +156,7 @@ function decodeFile(
   need(4, "the header");
   const flags = u32();
   if (flags & F_RESERVED) fail("CorruptData", `unknown header flags ${hex(flags & F_RESERVED)}`, pos - 4);
-  if (flags & F_MULTIPART) fail("CorruptData", "multi-part files are not supported (nor by lzop)", pos - 4);
+  if (flags & F_MULTIPART) fail("Unsupported", "multi-part files are not supported (nor by lzop)", pos - 4);
   if (flags & F_H_FILTER) {
     need(4, "the header");
     u32(); // filter: lzop's filters are for preprocessing audio, never used for kernels

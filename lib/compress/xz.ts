@@ -316,7 +316,7 @@ function decodeBlock(
         params.push(propSize === 4 ? readU32(input, cur.pos) : 0);
       }
     } else {
-      fail("CorruptData", at, `unsupported filter ID ${hex(id)}`);
+      fail("Unsupported", at, `unsupported filter ID ${hex(id)}`);
     }
     if (f === filterCount - 1 && id !== XZ_FILTER_LZMA2) fail("CorruptData", at, "the last filter is not LZMA2");
     cur.pos += propSize;
@@ -478,6 +478,6 @@ function readU32(b: Uint8Array, o: number): number {
   return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 
-function fail(code: "BadMagic" | "Truncated" | "CorruptData", at: number, what: string): never {
+function fail(code: "BadMagic" | "Truncated" | "CorruptData" | "Unsupported", at: number, what: string): never {
   throw new DecompressError(code, `xz: ${what} (input offset ${hex(at)})`, { field: "xz", value: at });
 }

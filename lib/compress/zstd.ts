@@ -319,7 +319,7 @@ class ZstdDecoder {
       // "A value of 0 has same meaning as no Dictionary_ID."
       if (did !== 0) {
         zstdFail(
-          "CorruptData",
+          "Unsupported",
           p,
           `the frame needs dictionary ${did}: dictionaries are not supported`,
           "Dictionary_ID",

@@ -376,7 +376,7 @@ Deno.test("decodeXz decodes a hand-built stream with one uncompressed LZMA2 chun
 Deno.test("decodeXz rejects a filter ID it does not implement, naming it", () => {
   const file = craftStream([0x0b, 0x00, 0x21, 0x01, 0x00], LZMA2_ABC, 3);
   const e = decompressError(() => decode(file));
-  assert.equal(e.code, "CorruptData");
+  assert.equal(e.code, "Unsupported");
   assert.match(e.message, /unsupported filter ID 0xb/);
 });
 
