@@ -17,6 +17,7 @@
 import {
   BOOT_FLAG_MAGIC,
   BOOT_PROTOCOL,
+  DEFAULT_CODE32_START,
   DEFAULT_SETUP_SECTS,
   HDRS_MAGIC,
   LOADED_HIGH,
@@ -304,7 +305,7 @@ export async function decodeBzImageLoad(src: KernelSource, opts: LoadOptions = {
   const info = await decodeBzImage(src);
   const arch = bzImageArch(info);
   checkArch(arch, opts);
-  const load = opts.loadAddress ?? info.code32Start;
+  const load = opts.loadAddress ?? protectedModeAddress(info);
   const field = opts.loadAddress === undefined ? "code32_start" : "loadAddress";
   if (opts.highmemStart !== undefined && load < opts.highmemStart) {
     throw new KernelLoaderError(
@@ -409,6 +410,14 @@ export async function loadBzImage(
   return p;
 }
 
+// Where a bzImage's protected-mode code goes without a load address: code32_start, or 1 MiB when the header
+// leaves it 0. boot.rst, code32_start: "The address to jump to in protected mode. This defaults to the load
+// address of the kernel"; a LOADED_HIGH image's default load address is 0x100000. Images built outside the
+// kernel tree (iPXE's) leave the field 0, and loaders such as QEMU place them at 0x100000 regardless.
+function protectedModeAddress(info: BzImageInfo): number {
+  return info.code32Start === 0 ? DEFAULT_CODE32_START : info.code32Start;
+}
+
 /** Where {@linkcode bzImagePlacement} puts a kernel. */
 export interface BzImagePlacement {
   /** Guest address to pass as the `loadAddress` option. */
@@ -462,7 +471,7 @@ export function bzImagePlacement(
   const floor = opts.highmemStart ?? 0;
   const reserved = Math.max(info.initSize ?? 0, info.kernelSize);
   if (!info.relocatable) {
-    const load = info.code32Start;
+    const load = protectedModeAddress(info);
     const runtime = info.prefAddress ?? load;
     if (load < floor) {
       throw new KernelLoaderError(

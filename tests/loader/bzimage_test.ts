@@ -326,3 +326,18 @@ Deno.test("the setup header builder writes fields where SETUP_HEADER says", () =
   assert.equal(new DataView(img.buffer).getUint32(0x228, true), 0x12345678);
   assert.equal(SETUP_HEADER.decode(img, 0x1f1).cmd_line_ptr, 0x12345678);
 });
+
+Deno.test("loadBzImage places a LOADED_HIGH image whose code32_start is 0 (iPXE's) at 0x100000", async () => {
+  const ipxe = patchSetupHeader(image(), { code32_start: 0 });
+  const mem = guestMem();
+  const r = await loadBzImage(mem, ipxe, { highmemStart: 0x100000 });
+  assert.equal(r.loadStart, 0x100000);
+  assert.deepEqual(mem.read(0x100000, 16), payload().subarray(0, 16));
+  assert.equal(r.details.setupHeader.code32_start, 0x100000);
+});
+
+Deno.test("bzImagePlacement loads a non-relocatable image whose code32_start is 0 at 0x100000", async () => {
+  const info = await decodeBzImage(patchSetupHeader(image(), { code32_start: 0, relocatable_kernel: 0 }));
+  const p = bzImagePlacement(GuestMemory.fromRanges([[0, 64 << 20]]), info, { highmemStart: 0x100000 });
+  assert.equal(p.loadAddress, 0x100000);
+});
