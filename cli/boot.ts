@@ -47,6 +47,7 @@ export function formatBoot(title: string, r: BootReport): string {
       hex(run.haltPc)
     }`,
   );
+  lines.push(`  ended       ${r.ended}`);
   lines.push("  serial");
   for (const l of run.serial.replace(/\n$/, "").split("\n")) lines.push(`    | ${l}`);
   lines.push(`  guest read (${r.reads.length} accesses to boot data)`);
@@ -116,7 +117,8 @@ export const bootCommand: Command = {
   description: "Loads IMAGE (a file, or - for standard input; without it the bundled demo kernel of --arch) " +
     "into guest memory, writes its command line, initrd and boot parameters (zero page, hvm_start_info or " +
     "device tree), runs it in the Unicorn emulator to its halt instruction and prints the serial output, " +
-    "the registers and every read of boot data the guest made. It suits kernels that end in a halt (the " +
+    "the registers and every read of boot data the guest made. A run that times out, uses its instruction " +
+    "budget or faults is reported the same way, with how it ended (the fault's pc and address), and exits 1. It suits kernels that end in a halt (the " +
     "demo and test kernels). A real Linux kernel (an image carrying its Linux version string: x86_64 bzImage " +
     "or PVH vmlinux, arm64 Image) runs on the real-kernel machine instead: its console streams live and the " +
     "run ends in a power-off, halt, panic, fault, console stall or the time limit, which is printed.",
@@ -131,6 +133,11 @@ export const bootCommand: Command = {
     mem: { type: "string", value: "SIZE", help: "guest RAM, e.g. 64M (the default), 1G, 0x4000000" },
     protocol: { type: "string", value: "linux|pvh", help: "x86 boot protocol: linux (default) or pvh (ELF only)" },
     timeout: { type: "string", value: "MS", help: "wall-clock limit of the run in milliseconds" },
+    "max-instructions": {
+      type: "string",
+      value: "N",
+      help: "instruction budget of a stub run (default 10000000)",
+    },
     machine: {
       type: "string",
       value: "auto|real|stub",
@@ -160,6 +167,13 @@ export const bootCommand: Command = {
       opts.timeoutMs = Number(timeout);
       if (!Number.isSafeInteger(opts.timeoutMs) || opts.timeoutMs <= 0) {
         throw new UsageError(`--timeout ${timeout}: expected milliseconds`);
+      }
+    }
+    const budget = stringOption(args, "max-instructions");
+    if (budget !== undefined) {
+      opts.maxInstructions = Number(budget);
+      if (!Number.isSafeInteger(opts.maxInstructions) || opts.maxInstructions <= 0) {
+        throw new UsageError(`--max-instructions ${budget}: expected a positive count`);
       }
     }
     const initrd = stringOption(args, "initrd");
@@ -201,6 +215,6 @@ export const bootCommand: Command = {
     statusDone();
     const title = path ?? `demo kernel (${archOpt ?? "x86_64"})`;
     console.log(args.values.json === true ? json(report) : formatBoot(title, report));
-    return 0;
+    return report.run.stop === "halt" ? EXIT.ok : EXIT.failed;
   },
 };

@@ -8,7 +8,7 @@
 
 import type { Aarch64CpuState } from "../lib/boot/aarch64.ts";
 import type { GuestMemory } from "../lib/memory.ts";
-import { prepare, type RunOptions, type RunResult, runToHalt } from "./harness.ts";
+import { attachRunSoFar, type HaltFacts, prepare, type RunOptions, type RunResult, runToHalt } from "./harness.ts";
 import { ARM_VIRT_PL011_BASE, Pl011 } from "./uart.ts";
 import { Unicorn } from "./unicorn.ts";
 
@@ -62,6 +62,18 @@ export function runAarch64(mem: GuestMemory, cpu: Aarch64CpuState, opts: Aarch64
   const uart = new Pl011();
   uart.attachMmio(uc, opts.uartBase ?? ARM_VIRT_PL011_BASE);
   applyAarch64State(uc, cpu);
-  const facts = runToHalt(uc, cpu.regs.pc, WFI, opts);
+  let facts: HaltFacts;
+  try {
+    facts = runToHalt(uc, cpu.regs.pc, WFI, opts);
+  } catch (e) {
+    // The console and the registers of a run that timed out, hit its budget or faulted are kept on the error.
+    let registers: Record<string, bigint> = {};
+    try {
+      registers = uc.regsRead(AARCH64_REPORTED);
+    } catch {
+      // an engine that cannot read its registers any more: the serial text still counts
+    }
+    throw attachRunSoFar(e, { registers, reads, serial: uart.text });
+  }
   return { registers: uc.regsRead(AARCH64_REPORTED), reads, serial: uart.text, stop: "halt", ...facts };
 }

@@ -12,7 +12,7 @@
 import { GuestMemory } from "../lib/memory.ts";
 import { applyPlan, checkNoOverlap, type Plan } from "../lib/plan.ts";
 import type { Struct } from "../lib/abi/struct.ts";
-import { hex, KernelLoaderError } from "../lib/errors.ts";
+import { EmulatorError, hex, KernelLoaderError } from "../lib/errors.ts";
 import { type KernelSource, toSource } from "../lib/source.ts";
 import { type DetectedKernel, detectKernel, loadKernel } from "../lib/loader/mod.ts";
 import { planCmdline } from "../lib/loader/cmdline.ts";
@@ -32,7 +32,8 @@ import { type InitrdPlacement, placeInitrd, planInitrd, pvhInitrdEntry } from ".
 import { x86LongModeBoot, x86PvhBoot } from "../lib/boot/x86_64.ts";
 import { aarch64LinuxBoot } from "../lib/boot/aarch64.ts";
 import { riscv64LinuxBoot } from "../lib/boot/riscv64.ts";
-import type { RunResult } from "./harness.ts";
+import { type RunResult, runSoFar } from "./harness.ts";
+import { GuestFault } from "./unicorn.ts";
 import { runX86 } from "./x86_64.ts";
 import { runAarch64 } from "./aarch64.ts";
 import { runRiscv64 } from "./riscv64.ts";
@@ -106,8 +107,15 @@ export interface BootReport {
   bootRegisters: Record<string, number>;
   /** What the boot wrote to guest memory. */
   written: WrittenRange[];
-  /** The emulator run. */
+  /**
+   * The emulator run. A run that did not halt (`run.stop` `"timeout"`, `"instruction-limit"` or `"fault"`)
+   * is reported too, with the serial text, registers and reads it had produced.
+   */
   run: RunResult;
+  /** How the run ended, in one sentence: the halt's pc, the fault with its pc and address, the limit. */
+  ended: string;
+  /** The fault that ended the run, when a guest access faulted. */
+  fault?: { pc: number; address: number; access: string };
   /** The guest's reads of boot data, named. */
   reads: NamedRead[];
 }
@@ -386,10 +394,36 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   const initrdSource = opts.initrd === undefined ? undefined : toSource(opts.initrd);
   for (const p of plans) await applyPlan(mem, p, initrdSource);
 
-  const result = run();
+  let result: RunResult;
+  let ended: string;
+  let fault: BootReport["fault"];
+  try {
+    result = run();
+    ended = `halt at pc ${hex(result.haltPc)}`;
+  } catch (e) {
+    // A timeout, the instruction budget or a fault: still a report, with what the guest printed and read.
+    const soFar = runSoFar(e);
+    if (soFar === undefined || !(e instanceof EmulatorError)) throw e;
+    result = {
+      registers: soFar.registers ?? {},
+      reads: soFar.reads ?? [],
+      serial: soFar.serial ?? "",
+      instructions: soFar.instructions ?? -1,
+      stop: soFar.stop ?? "fault",
+      haltPc: soFar.haltPc ?? -1,
+      elapsedMs: soFar.elapsedMs ?? 0,
+    };
+    const what = result.stop === "timeout"
+      ? "time limit"
+      : result.stop === "instruction-limit"
+      ? "instruction limit"
+      : "fault";
+    ended = `${what}: ${e.message}`;
+    if (e instanceof GuestFault) fault = { pc: e.pc, address: e.address, access: e.access };
+  }
   const reads = nameReads(result.reads, described).map((r) => ({
     ...r,
     value: showValue(mem.read(r.address, r.size), arch !== "x86_64"),
   }));
-  return { detected: probe, protocol, entry, bootRegisters, written, run: result, reads };
+  return { detected: probe, protocol, entry, bootRegisters, written, run: result, ended, fault, reads };
 }

@@ -35,8 +35,11 @@ export interface RunOptions {
   countInstructions?: boolean;
 }
 
-/** How a run ended. */
-export type StopReason = "halt";
+/**
+ * How a run ended: at a halt instruction, or (in what {@linkcode runSoFar} gives back from a failed run) at
+ * the wall-clock limit, the instruction budget, or a guest fault or unhandled exception.
+ */
+export type StopReason = "halt" | "timeout" | "instruction-limit" | "fault";
 
 /** What a harness returns. */
 export interface RunResult {
@@ -50,17 +53,51 @@ export interface RunResult {
   instructions: number;
   /** Why the run ended. */
   stop: StopReason;
-  /** Address of the halt instruction. */
+  /** Address of the halt instruction (of the last instruction executed when the run did not halt; -1 unknown). */
   haltPc: number;
   /** Wall-clock time of the run in milliseconds. */
   elapsedMs: number;
+}
+
+// What a failed run had produced, by the error it threw: the harness adds its facts, the runner its serial
+// text and registers, and the caller reads them with runSoFar.
+const SO_FAR = new WeakMap<object, Partial<RunResult>>();
+
+/**
+ * Records on `error` (thrown by a run) what the run had produced so far, merged with what is already
+ * recorded, and returns the error to rethrow.
+ *
+ * @example
+ * ```ts
+ * import { attachRunSoFar, runSoFar } from "@linux-loader/linux-loader/emu";
+ * const e = attachRunSoFar(new Error("stopped"), { serial: "half a line" });
+ * console.log(runSoFar(e)?.serial); // half a line
+ * ```
+ */
+export function attachRunSoFar(error: unknown, soFar: Partial<RunResult>): unknown {
+  if (typeof error === "object" && error !== null) SO_FAR.set(error, { ...SO_FAR.get(error), ...soFar });
+  return error;
+}
+
+/**
+ * What a run that threw (a timeout, the instruction limit, a fault) had produced: its serial text, the
+ * registers, the reads, the instruction count, the last pc. `undefined` for an error no run recorded.
+ *
+ * @example
+ * ```ts
+ * import { runSoFar } from "@linux-loader/linux-loader/emu";
+ * console.log(runSoFar(new Error("not from a run"))); // undefined
+ * ```
+ */
+export function runSoFar(error: unknown): Partial<RunResult> | undefined {
+  return typeof error === "object" && error !== null ? SO_FAR.get(error) : undefined;
 }
 
 /** Facts {@linkcode runToHalt} returns. */
 export interface HaltFacts {
   /** Instructions executed (-1 when not counted). */
   instructions: number;
-  /** Address of the halt instruction. */
+  /** Address of the halt instruction (of the last instruction executed when the run did not halt; -1 unknown). */
   haltPc: number;
   /** Wall-clock time in milliseconds. */
   elapsedMs: number;
@@ -112,42 +149,66 @@ export function runToHalt(uc: Unicorn, begin: number, haltBytes: Uint8Array, opt
       { field: "intno", value: intno, limit: pc },
     );
   });
-  const r = uc.start({ begin, timeoutMs, count: max });
+  let r: ReturnType<Unicorn["start"]>;
+  try {
+    r = uc.start({ begin, timeoutMs, count: max });
+  } catch (e) {
+    throw attachRunSoFar(e, {
+      stop: "fault",
+      instructions: counting ? n : -1,
+      haltPc: counting ? lastPc : -1,
+      elapsedMs: performance.now() - t0,
+    });
+  }
   const elapsedMs = performance.now() - t0;
-  if (!counting) {
-    n = -1;
-    const pc = Number(uc.readPc());
-    lastPc = pc - haltBytes.byteLength;
-    lastSize = haltBytes.byteLength;
+  try {
+    return haltFacts();
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    throw attachRunSoFar(e, {
+      stop: code === "Timeout" ? "timeout" : code === "InstructionLimit" ? "instruction-limit" : "fault",
+      instructions: n,
+      haltPc: counting ? lastPc : lastPc + haltBytes.byteLength,
+      elapsedMs,
+    });
   }
-  if (deadlineHit || r.timedOut) {
+
+  function haltFacts(): HaltFacts {
+    if (!counting) {
+      n = -1;
+      const pc = Number(uc.readPc());
+      lastPc = pc - haltBytes.byteLength;
+      lastSize = haltBytes.byteLength;
+    }
+    if (deadlineHit || r.timedOut) {
+      throw new EmulatorError(
+        "Timeout",
+        `the guest did not halt within ${timeoutMs} ms (${n} instructions, last pc ${hex(lastPc)})`,
+        { field: "timeoutMs", value: n, limit: timeoutMs },
+      );
+    }
+    if (lastPc >= 0 && lastSize === haltBytes.byteLength) {
+      const got = uc.memRead(lastPc, lastSize);
+      if (got.every((b, i) => b === haltBytes[i])) return { instructions: n, haltPc: lastPc, elapsedMs };
+    }
+    if (!counting && max > 0) {
+      throw new EmulatorError(
+        "InstructionLimit",
+        `the guest did not halt within ${max} instructions (pc ${hex(lastPc + haltBytes.byteLength)})`,
+        { field: "maxInstructions", value: max, limit: max },
+      );
+    }
+    if (n >= max) {
+      throw new EmulatorError(
+        "InstructionLimit",
+        `the guest did not halt within ${max} instructions (last pc ${hex(lastPc)})`,
+        { field: "maxInstructions", value: n, limit: max },
+      );
+    }
     throw new EmulatorError(
-      "Timeout",
-      `the guest did not halt within ${timeoutMs} ms (${n} instructions, last pc ${hex(lastPc)})`,
-      { field: "timeoutMs", value: n, limit: timeoutMs },
+      "UnicornError",
+      `the engine stopped at pc ${hex(lastPc)} after ${n} instructions without a halt instruction`,
+      { field: "pc", value: lastPc },
     );
   }
-  if (lastPc >= 0 && lastSize === haltBytes.byteLength) {
-    const got = uc.memRead(lastPc, lastSize);
-    if (got.every((b, i) => b === haltBytes[i])) return { instructions: n, haltPc: lastPc, elapsedMs };
-  }
-  if (!counting && max > 0) {
-    throw new EmulatorError(
-      "InstructionLimit",
-      `the guest did not halt within ${max} instructions (pc ${hex(lastPc + haltBytes.byteLength)})`,
-      { field: "maxInstructions", value: max, limit: max },
-    );
-  }
-  if (n >= max) {
-    throw new EmulatorError(
-      "InstructionLimit",
-      `the guest did not halt within ${max} instructions (last pc ${hex(lastPc)})`,
-      { field: "maxInstructions", value: n, limit: max },
-    );
-  }
-  throw new EmulatorError(
-    "UnicornError",
-    `the engine stopped at pc ${hex(lastPc)} after ${n} instructions without a halt instruction`,
-    { field: "pc", value: lastPc },
-  );
 }

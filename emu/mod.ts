@@ -30,6 +30,7 @@ export {
   type X86Mmr,
 } from "./unicorn.ts";
 export type { HaltFacts, RunOptions, RunResult, StopReason } from "./harness.ts";
+export { attachRunSoFar, runSoFar } from "./harness.ts";
 export {
   ARM_VIRT_PL011_BASE,
   COM1_PORT,

@@ -13,7 +13,7 @@
 import type { Riscv64CpuState } from "../lib/boot/riscv64.ts";
 import { EmulatorError } from "../lib/errors.ts";
 import type { GuestMemory } from "../lib/memory.ts";
-import { prepare, type RunOptions, type RunResult, runToHalt } from "./harness.ts";
+import { attachRunSoFar, type HaltFacts, prepare, type RunOptions, type RunResult, runToHalt } from "./harness.ts";
 import { RISCV_VIRT_UART_BASE, Uart16550 } from "./uart.ts";
 import { Unicorn } from "./unicorn.ts";
 
@@ -120,6 +120,18 @@ export function runRiscv64(mem: GuestMemory, cpu: Riscv64CpuState, opts: Riscv64
   uart.attachMmio(uc, uartBase);
   const tramp = opts.trampoline ?? freePage(mem, [[uartBase, 0x1000], ...(opts.scratch ?? [])]);
   const begin = applyRiscv64State(uc, cpu, tramp);
-  const facts = runToHalt(uc, begin, WFI, opts);
+  let facts: HaltFacts;
+  try {
+    facts = runToHalt(uc, begin, WFI, opts);
+  } catch (e) {
+    // The console and the registers of a run that timed out, hit its budget or faulted are kept on the error.
+    let registers: Record<string, bigint> = {};
+    try {
+      registers = uc.regsRead(RISCV64_REPORTED);
+    } catch {
+      // an engine that cannot read its registers any more: the serial text still counts
+    }
+    throw attachRunSoFar(e, { registers, reads, serial: uart.text });
+  }
   return { registers: uc.regsRead(RISCV64_REPORTED), reads, serial: uart.text, stop: "halt", ...facts };
 }

@@ -13,7 +13,7 @@
 import { hex } from "../lib/errors.ts";
 import type { GuestMemory } from "../lib/memory.ts";
 import { X86_MSR_EFER, type X86CpuState } from "../lib/boot/x86_64.ts";
-import { prepare, type RunOptions, type RunResult, runToHalt } from "./harness.ts";
+import { attachRunSoFar, type HaltFacts, prepare, type RunOptions, type RunResult, runToHalt } from "./harness.ts";
 import { COM1_PORT, Uart16550 } from "./uart.ts";
 import { Unicorn } from "./unicorn.ts";
 
@@ -130,7 +130,19 @@ export function runX86(mem: GuestMemory, cpu: X86CpuState, opts: RunOptions = {}
   const uart = new Uart16550();
   uart.attachPorts(uc, COM1_PORT);
   applyX86State(uc, cpu);
-  const facts = runToHalt(uc, entryOf(cpu), HLT, opts);
+  let facts: HaltFacts;
+  try {
+    facts = runToHalt(uc, entryOf(cpu), HLT, opts);
+  } catch (e) {
+    // The console and the registers of a run that timed out, hit its budget or faulted are kept on the error.
+    let registers: Record<string, bigint> = {};
+    try {
+      registers = uc.regsRead(cpu.mode === "long" ? X86_64_REPORTED : X86_32_REPORTED);
+    } catch {
+      // an engine that cannot read its registers any more: the serial text still counts
+    }
+    throw attachRunSoFar(e, { registers, reads, serial: uart.text });
+  }
   const registers = uc.regsRead(cpu.mode === "long" ? X86_64_REPORTED : X86_32_REPORTED);
   return { registers, reads, serial: uart.text, stop: "halt", ...facts };
 }

@@ -270,3 +270,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "boot prints the console and how the run ended when it uses its budget or faults, and exits 1",
+  ignore: !hasUnicorn && !CI,
+  async fn() {
+    // mov dx, 0x3f8; mov al, 'h'; out dx, al; mov al, 'i'; out dx, al; then jmp $ or mov eax, [0x3ff00000]
+    const hi = [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x68, 0xee, 0xb0, 0x69, 0xee];
+    const elf = (tail: number[]) =>
+      buildElf({ entry: 0x200000, segments: [{ paddr: 0x200000, data: new Uint8Array([...hi, ...tail]) }] });
+    await withImage(elf([0xeb, 0xfe]), async (path) => {
+      const r = await cli("boot", path, "--max-instructions", "500");
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /ended {7}instruction limit: the guest did not halt within 500 instructions/);
+      assert.match(r.stdout, /serial\n {4}\| hi\n/);
+      const j = JSON.parse((await cli("boot", path, "--max-instructions", "500", "--json")).stdout);
+      assert.deepEqual([j.run.serial, j.run.stop], ["hi", "instruction-limit"]);
+    });
+    await withImage(elf([0x8b, 0x04, 0x25, 0x00, 0x00, 0xf0, 0x3f]), async (path) => {
+      const r = await cli("boot", path, "--json");
+      assert.equal(r.code, 1, r.stderr);
+      const j = JSON.parse(r.stdout);
+      assert.equal(j.run.serial, "hi");
+      assert.deepEqual(j.fault, { pc: 0x20000a, address: 0x3ff00000, access: "read" });
+    });
+  },
+});

@@ -65,7 +65,7 @@ export interface BootAnyResult {
   elapsedMs: number;
   /** The real machine's result (real runs). */
   real?: RealBootResult & { protocol: RealProtocol };
-  /** The stub runner's report (stub runs that ended normally). */
+  /** The stub runner's report (stub runs that got as far as running, however they ended). */
   stub?: BootReport;
 }
 
@@ -123,11 +123,12 @@ export async function bootAny(image: Uint8Array, opts: BootAnyOptions = {}): Pro
       timeoutMs: opts.timeoutMs,
       maxInstructions: opts.maxInstructions,
     });
+    const stop = rep.run.stop;
     return {
       ...chosen,
       console: rep.run.serial,
-      ending: "halt",
-      detail: `halted at ${rep.run.stop}`,
+      ending: stop === "halt" ? "halt" : stop === "fault" ? "fault" : "limit",
+      detail: rep.ended,
       elapsedMs: performance.now() - t0,
       stub: rep,
     };
@@ -140,7 +141,7 @@ export async function bootAny(image: Uint8Array, opts: BootAnyOptions = {}): Pro
           code === "UnhandledException"
       ? "fault"
       : "error";
-    // The stub runner does not hand back its console on a failed run.
+    // An error before the run (a load or layout error): nothing ran, so there is no console.
     return { ...chosen, console: "", ending, detail: e.message, elapsedMs: performance.now() - t0 };
   }
 }

@@ -76,3 +76,39 @@ Deno.test("bootKernel refuses PVH for an x86 image without a PHYS32_ENTRY note",
     return e instanceof KernelLoaderError && /PHYS32_ENTRY/.test(e.message);
   });
 });
+
+// x86-64 code that prints "hi" on COM1 (mov dx, 0x3f8; mov al, 'h'; out dx, al; mov al, 'i'; out dx, al).
+const PRINT_HI = [0x66, 0xba, 0xf8, 0x03, 0xb0, 0x68, 0xee, 0xb0, 0x69, 0xee];
+const JMP_SELF = [0xeb, 0xfe];
+/** mov eax, [0x3ff00000]: inside the boot page tables' 1 GiB identity map, far past 64 MiB of RAM. */
+const UNMAPPED = 0x3ff0_0000;
+const READ_UNMAPPED = [0x8b, 0x04, 0x25, ...[0, 8, 16, 24].map((s) => (UNMAPPED >>> s) & 0xff)];
+
+async function stubElf(code: number[]): Promise<Uint8Array> {
+  const { buildElf } = await import("../../fixtures/build/elf.ts");
+  return buildElf({ entry: 0x200000, segments: [{ paddr: 0x200000, data: new Uint8Array(code) }] });
+}
+
+emuTest("bootKernel keeps the console of a run that uses its instruction budget and says it did", async () => {
+  const r = await bootKernel(await stubElf([...PRINT_HI, ...JMP_SELF]), { maxInstructions: 1000 });
+  assert.equal(r.run.serial, "hi");
+  assert.equal(r.run.stop, "instruction-limit");
+  assert.equal(r.run.haltPc, 0x200000 + PRINT_HI.length);
+  assert.match(r.ended, /^instruction limit: .*1000 instructions/);
+});
+
+emuTest("bootKernel keeps the console of a run that times out and says it did", async () => {
+  const r = await bootKernel(await stubElf([...PRINT_HI, ...JMP_SELF]), { timeoutMs: 50, maxInstructions: 2 ** 40 });
+  assert.equal(r.run.serial, "hi");
+  assert.equal(r.run.stop, "timeout");
+  assert.match(r.ended, /^time limit: the guest did not halt within 50 ms/);
+});
+
+emuTest("bootKernel keeps the console of a run that faults and names the fault's pc and address", async () => {
+  const r = await bootKernel(await stubElf([...PRINT_HI, ...READ_UNMAPPED, 0xf4]));
+  assert.equal(r.run.serial, "hi");
+  assert.equal(r.run.stop, "fault");
+  assert.deepEqual(r.fault, { pc: 0x200000 + PRINT_HI.length, address: UNMAPPED, access: "read" });
+  assert.match(r.ended, /^fault: guest read of 4 byte\(s\) at 0x3ff00000 hits unmapped memory \(pc 0x20000a\)/);
+  assert.equal(r.run.registers.rax, 0x69n); // the registers at the fault: al still holds 'i'
+});
