@@ -115,8 +115,8 @@ export const bootCommand: Command = {
   operands: "[IMAGE]",
   summary: "load IMAGE (default: the demo kernel of --arch), run it in Unicorn, print what the guest read",
   description: "Loads IMAGE (a file, or - for standard input; without it the bundled demo kernel of --arch) " +
-    "into guest memory, writes its command line, initrd and boot parameters (zero page, hvm_start_info or " +
-    "device tree), runs it in the Unicorn emulator to its halt instruction and prints the serial output, " +
+    "into guest memory, writes its command line, initrd and boot parameters (zero page, hvm_start_info, " +
+    "Multiboot information with the initrd as module 0, or device tree), runs it in the Unicorn emulator to its halt instruction and prints the serial output, " +
     "the registers and every read of boot data the guest made. A run that times out, uses its instruction " +
     "budget or faults is reported the same way, with how it ended (the fault's pc and address), and exits 1. It suits kernels that end in a halt (the " +
     "demo and test kernels). A real Linux kernel (an image carrying its Linux version string: x86_64 bzImage " +

@@ -30,6 +30,9 @@ import { buildVmFdt } from "../lib/fdt/nodes.ts";
 import { buildMemmap, X86_LEGACY_HOLE } from "../lib/boot/memmap.ts";
 import { type InitrdPlacement, placeInitrd, planInitrd, pvhInitrdEntry } from "../lib/boot/initrd.ts";
 import { x86LongModeBoot, x86PvhBoot } from "../lib/boot/x86_64.ts";
+import { planMultibootInfo } from "../lib/configurator/multiboot.ts";
+import { planMultiboot2Info } from "../lib/configurator/multiboot2.ts";
+import { MULTIBOOT_INFO } from "../lib/abi/multiboot.ts";
 import { aarch64LinuxBoot } from "../lib/boot/aarch64.ts";
 import { riscv64LinuxBoot } from "../lib/boot/riscv64.ts";
 import { type RunResult, runSoFar } from "./harness.ts";
@@ -203,6 +206,138 @@ export function nameReads(
   }));
 }
 
+/** Where a Multiboot kernel's information block goes (below 1 MiB, clear of the boot GDT at 0x500). */
+const MULTIBOOT_INFO_ADDR = 0x9000;
+/** Multiboot modules must lie below 4 GiB: their addresses are 32-bit fields. */
+const MULTIBOOT_MODULE_MAX = 0xffff_ffff;
+
+// Runs the loaded guest and turns a timeout, an exhausted budget or a fault into a report of its own.
+function runAndReport(
+  run: () => RunResult,
+): { result: RunResult; ended: string; fault?: BootReport["fault"] } {
+  try {
+    const result = run();
+    return { result, ended: `halt at pc ${hex(result.haltPc)}` };
+  } catch (e) {
+    // A timeout, the instruction budget or a fault: still a report, with what the guest printed and read.
+    const soFar = runSoFar(e);
+    if (soFar === undefined || !(e instanceof EmulatorError)) throw e;
+    const result: RunResult = {
+      registers: soFar.registers ?? {},
+      reads: soFar.reads ?? [],
+      serial: soFar.serial ?? "",
+      instructions: soFar.instructions ?? -1,
+      stop: soFar.stop ?? "fault",
+      haltPc: soFar.haltPc ?? -1,
+      elapsedMs: soFar.elapsedMs ?? 0,
+    };
+    const what = result.stop === "timeout"
+      ? "time limit"
+      : result.stop === "instruction-limit"
+      ? "instruction limit"
+      : "fault";
+    const fault = e instanceof GuestFault ? { pc: e.pc, address: e.address, access: e.access } : undefined;
+    return { result, ended: `${what}: ${e.message}`, fault };
+  }
+}
+
+/**
+ * A Multiboot 1 or 2 kernel: loaded by the library's Multiboot loader, its information block (command line,
+ * memory map, the initrd as module 0) written by the configurator, entered in flat 32-bit protected mode
+ * with paging off, EAX the boot loader magic and EBX the block's address (both specifications' machine
+ * state).
+ */
+async function bootMultiboot(
+  src: KernelSource,
+  probe: DetectedKernel,
+  cmdline: Cmdline,
+  memSize: number,
+  opts: BootOptions,
+): Promise<BootReport> {
+  if (opts.protocol !== undefined) {
+    throw new KernelLoaderError(
+      "UnknownFormat",
+      `protocol ${opts.protocol} is for x86_64 kernels; this is a ${probe.format} image`,
+      {
+        field: "protocol",
+        value: opts.protocol,
+      },
+    );
+  }
+  const v2 = probe.format === "multiboot2";
+  const mem = new GuestMemory([{ guestAddr: 0, size: memSize }]);
+  const loaded = await loadKernel(mem, src, { format: probe.format });
+  if (loaded.format !== "multiboot" && loaded.format !== "multiboot2") {
+    throw new KernelLoaderError("UnknownFormat", "not a Multiboot load", { field: "format", value: loaded.format });
+  }
+  const entry = loaded.entry.multiboot;
+  if (entry === undefined) {
+    throw new KernelLoaderError("UnknownFormat", "the Multiboot load reported no entry point", { field: "entry" });
+  }
+  const written: WrittenRange[] = [{ label: "kernel", start: loaded.loadStart, end: loaded.loadEnd }];
+  const plans: Plan[] = [];
+  let initrd: InitrdPlacement | undefined;
+  if (opts.initrd !== undefined) {
+    initrd = placeInitrd(mem, opts.initrd.length, {
+      kernelEnd: loaded.kernelEnd,
+      maxAddr: MULTIBOOT_MODULE_MAX,
+      avoid: [{ addr: MULTIBOOT_INFO_ADDR, size: 0x1_0000 - MULTIBOOT_INFO_ADDR }],
+    });
+    plans.push(planInitrd(initrd, opts.initrd));
+    written.push({ label: "initrd (module 0)", start: initrd.addr, end: initrd.addr + initrd.size });
+  }
+  const infoOpts = {
+    infoAddr: MULTIBOOT_INFO_ADDR,
+    cmdline: cmdline.asString(),
+    modules: initrd ? [{ addr: initrd.addr, size: initrd.size, cmdline: "initrd" }] : undefined,
+    pageAlignModules: loaded.details.pageAlignModules,
+  };
+  const info = v2 ? planMultiboot2Info(mem, infoOpts) : planMultibootInfo(mem, infoOpts);
+  plans.push(info.plan);
+  const label = v2 ? "multiboot2 information" : "multiboot_info";
+  written.push({ label, start: info.infoAddr, end: info.infoEnd });
+  const described: Described[] = [];
+  if (!v2) described.push({ start: info.infoAddr, size: MULTIBOOT_INFO.size, label, struct: MULTIBOOT_INFO });
+  described.push({ start: info.infoAddr, size: info.infoEnd - info.infoAddr, label });
+  if (initrd) described.push({ start: initrd.addr, size: initrd.size, label: "initrd" });
+  // The same machine state as the PVH entry (flat 32-bit code and data, paging off), then EAX and EBX.
+  const boot = x86PvhBoot({ entry, startInfo: info.registers.ebx });
+  boot.cpu.regs.eax = info.registers.eax;
+  boot.cpu.regs.ebx = info.registers.ebx;
+  plans.push(boot.plan);
+  checkNoOverlap({
+    steps: [{
+      kind: "fill",
+      guestAddr: loaded.loadStart,
+      length: loaded.kernelEnd - loaded.loadStart,
+      value: 0,
+      label: "kernel",
+    }],
+  }, ...plans);
+  const initrdSource = opts.initrd === undefined ? undefined : toSource(opts.initrd);
+  for (const p of plans) await applyPlan(mem, p, initrdSource);
+  const { result, ended, fault } = runAndReport(() =>
+    runX86(mem, boot.cpu, { timeoutMs: opts.timeoutMs, maxInstructions: opts.maxInstructions })
+  );
+  const reads = nameReads(result.reads, described).map((r) => ({
+    ...r,
+    value: showValue(mem.read(r.address, r.size), false),
+  }));
+  return {
+    detected: probe,
+    protocol: v2
+      ? "Multiboot2 (32-bit protected mode, magic in eax, boot information in ebx)"
+      : "Multiboot 1 (32-bit protected mode, magic in eax, multiboot_info in ebx)",
+    entry,
+    bootRegisters: { eax: info.registers.eax, ebx: info.registers.ebx },
+    written,
+    run: result,
+    ended,
+    fault,
+    reads,
+  };
+}
+
 /**
  * Boots `image` in the emulator, the whole way a VMM does it, and reports what the guest read.
  *
@@ -221,16 +356,14 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   if (opts.cmdline) cmdline.insertStr(opts.cmdline);
   const probe = await detectKernel(src);
   const arch = probe.arch;
-  if (arch === "i386") {
+  if (arch === "i386" && probe.format !== "multiboot" && probe.format !== "multiboot2") {
     throw new KernelLoaderError(
       "UnknownFormat",
-      "i386 kernels (Multiboot, a 32-bit bzImage) are not booted by bootKernel yet",
-      {
-        field: "format",
-        value: probe.format,
-      },
+      "32-bit bzImages are not booted by bootKernel yet",
+      { field: "format", value: probe.format },
     );
   }
+  if (arch === "i386") return await bootMultiboot(src, probe, cmdline, memSize, opts);
   if (opts.protocol !== undefined && arch !== "x86_64") {
     throw new KernelLoaderError(
       "UnknownFormat",
@@ -394,33 +527,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   const initrdSource = opts.initrd === undefined ? undefined : toSource(opts.initrd);
   for (const p of plans) await applyPlan(mem, p, initrdSource);
 
-  let result: RunResult;
-  let ended: string;
-  let fault: BootReport["fault"];
-  try {
-    result = run();
-    ended = `halt at pc ${hex(result.haltPc)}`;
-  } catch (e) {
-    // A timeout, the instruction budget or a fault: still a report, with what the guest printed and read.
-    const soFar = runSoFar(e);
-    if (soFar === undefined || !(e instanceof EmulatorError)) throw e;
-    result = {
-      registers: soFar.registers ?? {},
-      reads: soFar.reads ?? [],
-      serial: soFar.serial ?? "",
-      instructions: soFar.instructions ?? -1,
-      stop: soFar.stop ?? "fault",
-      haltPc: soFar.haltPc ?? -1,
-      elapsedMs: soFar.elapsedMs ?? 0,
-    };
-    const what = result.stop === "timeout"
-      ? "time limit"
-      : result.stop === "instruction-limit"
-      ? "instruction limit"
-      : "fault";
-    ended = `${what}: ${e.message}`;
-    if (e instanceof GuestFault) fault = { pc: e.pc, address: e.address, access: e.access };
-  }
+  const { result, ended, fault } = runAndReport(run);
   const reads = nameReads(result.reads, described).map((r) => ({
     ...r,
     value: showValue(mem.read(r.address, r.size), arch !== "x86_64"),

@@ -296,3 +296,34 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "boot runs Multiboot 1 and Multiboot2 kernels with the command line and the initrd as module 0",
+  ignore: !hasUnicorn && !CI,
+  async fn() {
+    const { buildMultiboot2, buildMultibootElf } = await import("../fixtures/build/multiboot.ts");
+    const { multibootStub } = await import("../fixtures/build/multiboot_stubs.ts");
+    const module = new Uint8Array(0x1000);
+    new DataView(module.buffer).setUint32(0, 0xfeedface, true); // the stubs print the module's first dword
+    await withImage(module, async (mod) => {
+      await withImage(buildMultibootElf({ code: multibootStub("multiboot") }), async (path) => {
+        const r = await cli("boot", path, "--initrd", mod, "--cmdline", "console=ttyS0 mb=1");
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /entry {7}0x[0-9a-f]+ {3}eax=0x2badb002 ebx=0x9000/);
+        assert.match(
+          r.stdout,
+          /\| MB1 OK flags=0x24d mem=0x280:0xfc00 cmdline=console=ttyS0 mb=1 mmap=0x18 first=0x0:0x4000000:0x1 mod0=0x3fff000:0x4000000:0xfeedface 'initrd' loader=linux-loader for Deno\n/,
+        );
+      });
+      const mb2 = buildMultiboot2({ code: multibootStub("multiboot2"), format: "aout" });
+      await withImage(mb2, async (path) => {
+        const j = JSON.parse((await cli("boot", path, "--initrd", mod, "--json", "--cmdline", "mb=2")).stdout);
+        assert.deepEqual(j.bootRegisters, { eax: 0x36d76289, ebx: 0x9000 });
+        assert.match(
+          j.run.serial,
+          /^MB2 OK size=0x[0-9a-f]+ cmdline=mb=2 .* mod=0x3fff000:0x4000000:0xfeedface 'initrd' .* end\n$/,
+        );
+      });
+    });
+  },
+});
