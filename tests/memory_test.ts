@@ -270,3 +270,47 @@ Deno.test("empty GuestMemory has no last address and holds nothing", () => {
   assert.equal(mem.isRange(0, 1), false);
   assert.equal(mem.isRange(0, 0), true);
 });
+
+/** Bytes in one host page on the machines the tests run on (x86-64, arm64 with 4 KiB pages). */
+const HOST_PAGE = 4096;
+
+Deno.test("GuestMemory.fromRanges backs a region with page-aligned memory and exposes exactly its size", () => {
+  const size = 0x1_2345; // not a multiple of the 64 KiB WebAssembly page
+  const mem = GuestMemory.fromRanges([[0x10_0000, size]]);
+  const [r] = mem.regions;
+  assert.ok(r.backing instanceof WebAssembly.Memory, "a fresh region is a WebAssembly.Memory");
+  assert.equal(r.backing.buffer.byteLength, 0x2_0000); // rounded up to two 64 KiB pages
+  assert.equal(r.bytes.byteLength, size);
+  assert.equal(r.view.byteLength, size);
+  // Its first byte starts a host page (an ArrayBuffer this large starts 16 bytes past one in V8).
+  const addr = Deno.UnsafePointer.value(Deno.UnsafePointer.of(r.bytes));
+  assert.equal(BigInt(addr) % BigInt(HOST_PAGE), 0n);
+  assert.ok(r.bytes.every((b) => b === 0));
+  mem.writeU8(0x10_0000 + size - 1, 0xab);
+  throwsCode(() => mem.writeU8(0x10_0000 + size, 1), "OutOfRange");
+  assert.equal(mem.lastAddr, 0x10_0000 + size - 1);
+  // Fixed size: growing it is refused, so the region's views are never detached.
+  assert.throws(() => (r.backing as WebAssembly.Memory).grow(1), RangeError);
+  assert.equal(mem.readU8(0x10_0000 + size - 1), 0xab);
+});
+
+Deno.test("GuestMemory.fromRanges falls back to an ArrayBuffer where no WebAssembly.Memory can be made", () => {
+  const real = WebAssembly.Memory;
+  class Refusing {
+    constructor() {
+      throw new RangeError("WebAssembly.Memory(): could not allocate memory");
+    }
+  }
+  Object.defineProperty(WebAssembly, "Memory", { value: Refusing, writable: true, configurable: true });
+  let mem: GuestMemory;
+  try {
+    mem = GuestMemory.fromRanges([[0, 0x3000]]);
+  } finally {
+    Object.defineProperty(WebAssembly, "Memory", { value: real, writable: true, configurable: true });
+  }
+  const [r] = mem.regions;
+  assert.ok(r.backing instanceof ArrayBuffer);
+  assert.equal(r.backing.byteLength, 0x3000);
+  mem.writeU32(0x2ffc, 0xdeadbeef);
+  assert.equal(mem.readU32(0x2ffc), 0xdeadbeef);
+});
