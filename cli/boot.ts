@@ -39,6 +39,7 @@ export function formatBoot(title: string, r: BootReport): string {
     title,
     `  image       ${r.detected.format}, ${r.detected.arch}`,
     `  protocol    ${r.protocol}`,
+    `  memory      ${r.memSize / (1 << 20)} MiB`,
     `  entry       ${hex(r.entry)}   ${Object.entries(r.bootRegisters).map(([k, v]) => `${k}=${hex(v)}`).join(" ")}`,
   ];
   for (const w of r.written) lines.push(`  wrote       [${hex(w.start)}, ${hex(w.end)})  ${w.label}`);
@@ -130,7 +131,11 @@ export const bootCommand: Command = {
       help: "kernel command line (default: console=ttyS0, ttyAMA0 on aarch64)",
     },
     initrd: { type: "string", value: "FILE", help: "initrd to place in guest memory (- for standard input)" },
-    mem: { type: "string", value: "SIZE", help: "guest RAM, e.g. 64M (the default), 1G, 0x4000000" },
+    mem: {
+      type: "string",
+      value: "SIZE",
+      help: "guest RAM, e.g. 64M, 1G, 0x4000000 (default: 64M, or what a bzImage's header asks for)",
+    },
     protocol: { type: "string", value: "linux|pvh", help: "x86 boot protocol: linux (default) or pvh (ELF only)" },
     timeout: { type: "string", value: "MS", help: "wall-clock limit of the run in milliseconds" },
     "max-instructions": {

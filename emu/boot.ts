@@ -15,6 +15,7 @@ import type { Struct } from "../lib/abi/struct.ts";
 import { EmulatorError, hex, KernelLoaderError } from "../lib/errors.ts";
 import { type KernelSource, toSource } from "../lib/source.ts";
 import { type DetectedKernel, detectKernel, loadKernel } from "../lib/loader/mod.ts";
+import { type BzImageInfo, bzImagePlacement, decodeBzImage } from "../lib/loader/bzimage.ts";
 import { planCmdline } from "../lib/loader/cmdline.ts";
 import { Cmdline } from "../lib/cmdline.ts";
 import { BOOT_E820_ENTRY, BOOT_PARAMS, SETUP_HEADER } from "../lib/abi/bootparam.ts";
@@ -66,7 +67,10 @@ export interface BootOptions {
   cmdline?: string;
   /** Initrd bytes (placed high in memory, handed over in the boot parameters). */
   initrd?: Uint8Array;
-  /** Guest RAM in bytes; 64 MiB by default. */
+  /**
+   * Guest RAM in bytes. By default 64 MiB, or for a bzImage what {@linkcode bzImageMemSize} derives from its
+   * header (pref_address, kernel_alignment, init_size) when that is more.
+   */
   memSize?: number;
   /** x86: `"linux"` (64-bit boot protocol, the default) or `"pvh"` (32-bit PVH entry, ELF only). */
   protocol?: "linux" | "pvh";
@@ -106,6 +110,8 @@ export interface BootReport {
   protocol: string;
   /** Where execution started. */
   entry: number;
+  /** Guest RAM in bytes (given, or derived from the image). */
+  memSize: number;
   /** The CPU registers that carried boot data (`rsi`, `ebx`, `x0`, `a1`...). */
   bootRegisters: Record<string, number>;
   /** What the boot wrote to guest memory. */
@@ -204,6 +210,43 @@ export function nameReads(
     size: r.size,
     what: r.offset === undefined ? r.what : `${r.what}[${hex(r.offset)}..${hex(r.offset + r.size)}]`,
   }));
+}
+
+/** Guest RAM when neither the caller nor the image asks for more: 64 MiB. */
+const DEFAULT_MEM_SIZE = 64 << 20;
+/** x86 kernels load at or above 1 MiB (below it: the real-mode area, the boot data, the legacy hole). */
+const HIGHMEM_START = 0x10_0000;
+/** Memory sizes are rounded up to 2 MiB (a large page). */
+const MEM_GRANULE = 2 << 20;
+/** Room above what the kernel needs at run time, for its early allocations: 16 MiB. */
+const MEM_HEADROOM = 16 << 20;
+
+/**
+ * Guest RAM for a bzImage when none is asked for: at least {@linkcode DEFAULT_MEM_SIZE}, and enough for
+ * the kernel's run-time footprint (init_size from where it runs: pref_address, aligned up to
+ * kernel_alignment, for a relocatable kernel; code32_start + image size and pref_address + init_size for
+ * one that is not), the initrd and some headroom.
+ *
+ * @example
+ * ```ts
+ * import { bzImageMemSize } from "@linux-loader/linux-loader/emu";
+ * const info = { relocatable: true, prefAddress: 0x1000000, kernelAlignment: 0x200000, initSize: 0x6000000, kernelSize: 0x800000, code32Start: 0x100000 };
+ * console.log(bzImageMemSize(info as never, 0).toString(16)); // 8000000
+ * ```
+ */
+export function bzImageMemSize(info: BzImageInfo, initrdSize: number): number {
+  const reserved = Math.max(info.initSize ?? 0, info.kernelSize);
+  let need: number;
+  if (info.relocatable) {
+    const align = info.kernelAlignment ?? 1;
+    const lowest = Math.max(HIGHMEM_START, info.prefAddress ?? 0);
+    need = Math.ceil(lowest / align) * align + reserved;
+  } else {
+    const load = info.code32Start === 0 ? HIGHMEM_START : info.code32Start;
+    need = Math.max(load + info.kernelSize, (info.prefAddress ?? load) + reserved);
+  }
+  const total = need + initrdSize + MEM_HEADROOM;
+  return Math.max(DEFAULT_MEM_SIZE, Math.ceil(total / MEM_GRANULE) * MEM_GRANULE);
 }
 
 /** Where a Multiboot kernel's information block goes (below 1 MiB, clear of the boot GDT at 0x500). */
@@ -325,6 +368,7 @@ async function bootMultiboot(
   }));
   return {
     detected: probe,
+    memSize,
     protocol: v2
       ? "Multiboot2 (32-bit protected mode, magic in eax, boot information in ebx)"
       : "Multiboot 1 (32-bit protected mode, magic in eax, multiboot_info in ebx)",
@@ -351,10 +395,12 @@ async function bootMultiboot(
  */
 export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOptions = {}): Promise<BootReport> {
   const src = toSource(image);
-  const memSize = opts.memSize ?? 64 << 20;
+  const probe0 = await detectKernel(src);
+  const bz = probe0.format === "bzimage" ? await decodeBzImage(src) : undefined;
+  const memSize = opts.memSize ?? (bz ? bzImageMemSize(bz, opts.initrd?.length ?? 0) : DEFAULT_MEM_SIZE);
   const cmdline = new Cmdline(4096);
   if (opts.cmdline) cmdline.insertStr(opts.cmdline);
-  const probe = await detectKernel(src);
+  const probe = probe0;
   const arch = probe.arch;
   if (arch === "i386" && probe.format !== "multiboot" && probe.format !== "multiboot2") {
     throw new KernelLoaderError(
@@ -379,8 +425,11 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   const written: WrittenRange[] = [];
   const described: Described[] = [];
 
+  // A bzImage needs init_size bytes from where it runs (pref_address for a relocatable kernel loaded below
+  // it): too little memory is an error here, before anything runs, not a fault deep in the decompressor.
+  if (bz !== undefined) bzImagePlacement(mem, bz, { highmemStart: HIGHMEM_START });
   // 1. The kernel: x86 kernels at or above 1 MiB, Images at the lowest 2 MiB boundary of RAM.
-  const loaded = await loadKernel(mem, src, { highmemStart: arch === "x86_64" ? 0x10_0000 : undefined });
+  const loaded = await loadKernel(mem, src, { highmemStart: arch === "x86_64" ? HIGHMEM_START : undefined });
   const { loadStart: kernelStart, loadEnd, kernelEnd } = loaded;
   written.push({ label: "kernel", start: kernelStart, end: loadEnd });
 
@@ -532,5 +581,5 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
     ...r,
     value: showValue(mem.read(r.address, r.size), arch !== "x86_64"),
   }));
-  return { detected: probe, protocol, entry, bootRegisters, written, run: result, ended, fault, reads };
+  return { detected: probe, protocol, memSize, entry, bootRegisters, written, run: result, ended, fault, reads };
 }

@@ -47,6 +47,7 @@ export {
   bootKernel,
   type BootOptions,
   type BootReport,
+  bzImageMemSize,
   type Described,
   type NamedRead,
   nameReads,

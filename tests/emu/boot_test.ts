@@ -112,3 +112,27 @@ emuTest("bootKernel keeps the console of a run that faults and names the fault's
   assert.match(r.ended, /^fault: guest read of 4 byte\(s\) at 0x3ff00000 hits unmapped memory \(pc 0x20000a\)/);
   assert.equal(r.run.registers.rax, 0x69n); // the registers at the fault: al still holds 'i'
 });
+
+/** A bzImage whose 64-bit entry (startup_64, 0x200 into the payload) halts, needing 64 MiB from 16 MiB. */
+async function bigBzImage(): Promise<Uint8Array> {
+  const { buildBzImage } = await import("../../fixtures/build/bzimage.ts");
+  const payload = new Uint8Array(0x1000);
+  payload[0x200] = 0xf4; // hlt
+  return buildBzImage({ payload, header: { init_size: 64 << 20 } });
+}
+
+emuTest("bootKernel sizes guest memory from a bzImage's pref_address and init_size when none is given", async () => {
+  const r = await bootKernel(await bigBzImage());
+  // 16 MiB (pref_address, 2 MiB aligned) + 64 MiB init_size + 16 MiB headroom
+  assert.equal(r.memSize, 96 << 20);
+  assert.equal(r.run.stop, "halt");
+  assert.equal(r.run.haltPc, 0x100200);
+});
+
+Deno.test("bootKernel refuses too little memory for a bzImage's init_size before running it", async () => {
+  const { BzImageError } = await import("../../lib/errors.ts");
+  await assert.rejects(
+    bootKernel(await bigBzImage(), { memSize: 64 << 20 }),
+    (e: unknown) => e instanceof BzImageError && e.code === "InitSizeTooLarge" && /init_size 0x4000000/.test(e.message),
+  );
+});
