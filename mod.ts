@@ -173,9 +173,12 @@ export {
 export { configureMultiboot2, planMultiboot2Info } from "./lib/configurator/multiboot2.ts";
 export {
   gdtEntry,
+  LINUX32_BOOT_SELECTORS,
   segmentFromGdtEntry,
   type X86BootSetup,
   type X86CpuState,
+  x86Linux32Boot,
+  type X86Linux32Options,
   x86LongModeBoot,
   type X86LongModeOptions,
   x86PvhBoot,

@@ -30,7 +30,7 @@ import { BootParams } from "../lib/configurator/mod.ts";
 import { buildVmFdt } from "../lib/fdt/nodes.ts";
 import { buildMemmap, X86_LEGACY_HOLE } from "../lib/boot/memmap.ts";
 import { type InitrdPlacement, placeInitrd, planInitrd, pvhInitrdEntry } from "../lib/boot/initrd.ts";
-import { x86LongModeBoot, x86PvhBoot } from "../lib/boot/x86_64.ts";
+import { x86Linux32Boot, x86LongModeBoot, x86PvhBoot } from "../lib/boot/x86_64.ts";
 import { planMultibootInfo } from "../lib/configurator/multiboot.ts";
 import { planMultiboot2Info } from "../lib/configurator/multiboot2.ts";
 import { MULTIBOOT_INFO } from "../lib/abi/multiboot.ts";
@@ -402,15 +402,12 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   if (opts.cmdline) cmdline.insertStr(opts.cmdline);
   const probe = probe0;
   const arch = probe.arch;
-  if (arch === "i386" && probe.format !== "multiboot" && probe.format !== "multiboot2") {
-    throw new KernelLoaderError(
-      "UnknownFormat",
-      "32-bit bzImages are not booted by bootKernel yet",
-      { field: "format", value: probe.format },
-    );
+  // x86_64 images, and the 32-bit bzImages that reach here (Multiboot kernels went to bootMultiboot).
+  const x86 = arch === "x86_64" || arch === "i386";
+  if (probe.format === "multiboot" || probe.format === "multiboot2") {
+    return await bootMultiboot(src, probe, cmdline, memSize, opts);
   }
-  if (arch === "i386") return await bootMultiboot(src, probe, cmdline, memSize, opts);
-  if (opts.protocol !== undefined && arch !== "x86_64") {
+  if (opts.protocol !== undefined && !x86) {
     throw new KernelLoaderError(
       "UnknownFormat",
       `protocol ${opts.protocol} is for x86_64 kernels; this is a ${arch} image`,
@@ -420,7 +417,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
       },
     );
   }
-  const base = arch === "x86_64" ? 0 : VIRT_RAM_BASE[arch];
+  const base = arch === "x86_64" || arch === "i386" ? 0 : VIRT_RAM_BASE[arch];
   const mem = new GuestMemory([{ guestAddr: base, size: memSize }]);
   const written: WrittenRange[] = [];
   const described: Described[] = [];
@@ -429,7 +426,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   // it): too little memory is an error here, before anything runs, not a fault deep in the decompressor.
   if (bz !== undefined) bzImagePlacement(mem, bz, { highmemStart: HIGHMEM_START });
   // 1. The kernel: x86 kernels at or above 1 MiB, Images at the lowest 2 MiB boundary of RAM.
-  const loaded = await loadKernel(mem, src, { highmemStart: arch === "x86_64" ? HIGHMEM_START : undefined });
+  const loaded = await loadKernel(mem, src, { highmemStart: x86 ? HIGHMEM_START : undefined });
   const { loadStart: kernelStart, loadEnd, kernelEnd } = loaded;
   written.push({ label: "kernel", start: kernelStart, end: loadEnd });
 
@@ -438,7 +435,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   let initrd: InitrdPlacement | undefined;
   // x86 kernels read the command line from memory; arm64 and riscv64 from the device tree's bootargs.
   const cmdlineAddr = X86_LAYOUT.cmdline;
-  if (arch === "x86_64") {
+  if (x86) {
     plans.push(planCmdline(cmdlineAddr, cmdline));
     const cmdLen = cmdline.asCString().length;
     written.push({ label: "command line", start: cmdlineAddr, end: cmdlineAddr + cmdLen });
@@ -450,7 +447,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
     // x86: the highest page below the kernel's initrd_addr_max, as the boot protocol asks; arm64 and
     // riscv64 set no limit, so the initrd goes right under the device tree.
     const header = loaded.format === "bzimage" ? loaded.details.setupHeader : undefined;
-    initrd = arch === "x86_64"
+    initrd = x86
       ? placeInitrd(mem, opts.initrd.length, { header, kernelEnd, avoid: [{ addr: cmdlineAddr, size: 0x1000 }] })
       : placeInitrd(mem, opts.initrd.length, { kernelEnd, maxAddr: dtbAddr - 1 });
     plans.push(planInitrd(initrd, opts.initrd));
@@ -464,7 +461,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   let run: () => RunResult;
   const runOpts = { timeoutMs: opts.timeoutMs, maxInstructions: opts.maxInstructions };
 
-  if (arch === "x86_64") {
+  if (x86) {
     const memmap = buildMemmap(mem, { reserved: [X86_LEGACY_HOLE] });
     const pvh = opts.protocol === "pvh";
     if (pvh) {
@@ -509,14 +506,18 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
       run = () => runX86(mem, boot.cpu, runOpts);
     } else {
       const setupHeader = loaded.format === "bzimage" ? loaded.details.setupHeader : undefined;
-      if (loaded.entry.linux64 === undefined) {
-        throw new KernelLoaderError("UnknownFormat", "the image has no 64-bit entry point (a 32-bit kernel)", {
+      const linux32 = loaded.entry.linux64 === undefined;
+      const entry32 = loaded.entry.linux32;
+      if (linux32 && entry32 === undefined) {
+        throw new KernelLoaderError("UnknownFormat", "the image has neither a 64-bit nor a 32-bit entry point", {
           field: "entry",
           value: "linux64",
         });
       }
-      entry = loaded.entry.linux64;
-      protocol = "Linux 64-bit boot protocol (zero page in rsi)";
+      entry = loaded.entry.linux64 ?? entry32!;
+      protocol = linux32
+        ? "Linux 32-bit boot protocol (protected mode, flat __BOOT_CS/__BOOT_DS, zero page in esi)"
+        : "Linux 64-bit boot protocol (zero page in rsi)";
       // The library's zero-page builder: the bzImage's header (or the ELF default), checked against its
       // protocol version (cmdline_size, initrd limits) like any VMM's.
       const params = zeroPageBootParams(X86_LAYOUT.zeroPage, {
@@ -534,9 +535,11 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
         struct: BOOT_PARAMS,
         nested: { hdr: SETUP_HEADER, e820_table: BOOT_E820_ENTRY },
       });
-      const boot = x86LongModeBoot({ entry, zeroPage: X86_LAYOUT.zeroPage });
+      const boot = linux32
+        ? x86Linux32Boot({ entry, zeroPage: X86_LAYOUT.zeroPage })
+        : x86LongModeBoot({ entry, zeroPage: X86_LAYOUT.zeroPage });
       plans.push(boot.plan);
-      bootRegisters.rsi = X86_LAYOUT.zeroPage;
+      bootRegisters[linux32 ? "esi" : "rsi"] = X86_LAYOUT.zeroPage;
       run = () => runX86(mem, boot.cpu, runOpts);
     }
   } else {
@@ -579,7 +582,7 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   const { result, ended, fault } = runAndReport(run);
   const reads = nameReads(result.reads, described).map((r) => ({
     ...r,
-    value: showValue(mem.read(r.address, r.size), arch !== "x86_64"),
+    value: showValue(mem.read(r.address, r.size), !x86),
   }));
   return { detected: probe, protocol, memSize, entry, bootRegisters, written, run: result, ended, fault, reads };
 }

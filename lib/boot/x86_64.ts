@@ -487,3 +487,81 @@ export function x86PvhBoot(opts: X86PvhOptions): X86BootSetup {
     },
   };
 }
+
+/**
+ * GDT selectors of the 32-bit Linux boot protocol. boot.rst, "32-bit Boot Protocol": "a GDT must be loaded
+ * with the descriptors for selectors __BOOT_CS(0x10) and __BOOT_DS(0x18)".
+ *
+ * @example
+ * ```ts
+ * import { LINUX32_BOOT_SELECTORS } from "@linux-loader/linux-loader";
+ * console.log(LINUX32_BOOT_SELECTORS); // { code: 16, data: 24 }
+ * ```
+ */
+export const LINUX32_BOOT_SELECTORS: Readonly<{ code: number; data: number }> = Object.freeze({
+  code: 0x10,
+  data: 0x18,
+});
+
+/** Options of {@linkcode x86Linux32Boot}. */
+export interface X86Linux32Options {
+  /** The 32-bit entry: the protected-mode code's load address (code32_start, `entry.linux32`). */
+  entry: number;
+  /** Guest address of struct boot_params (the zero page), passed in ESI. */
+  zeroPage: number;
+  /** GDT address. Default 0x500. */
+  gdtAddr?: number;
+  /** IDT address (one zero entry). Default 0x520. */
+  idtAddr?: number;
+}
+
+/**
+ * The 32-bit Linux boot protocol's entry state. boot.rst: "the CPU must be in 32-bit protected mode with
+ * paging disabled; a GDT must be loaded with the descriptors for selectors __BOOT_CS(0x10) and
+ * __BOOT_DS(0x18); both descriptors must be 4G flat segment; ... CS must be __BOOT_CS and DS, ES, SS must
+ * be __BOOT_DS; interrupt must be disabled; %esi must hold the base address of the struct boot_params;
+ * %ebp, %edi and %ebx must be zero."
+ *
+ * @example
+ * ```ts
+ * import { x86Linux32Boot } from "@linux-loader/linux-loader";
+ * const { cpu } = x86Linux32Boot({ entry: 0x100000, zeroPage: 0x7000 });
+ * console.log(cpu.mode, cpu.segments.cs.selector, cpu.segments.ds.selector, cpu.regs.esi.toString(16)); // protected 16 24 7000
+ * ```
+ */
+export function x86Linux32Boot(opts: X86Linux32Options): X86BootSetup {
+  const gdtAddr = opts.gdtAddr ?? 0x500;
+  const idtAddr = opts.idtAddr ?? 0x520;
+  // Entries 0 and 1 unused, 2 (0x10) flat 32-bit code, 3 (0x18) flat data.
+  const gdt = [0n, 0n, gdtEntry(GDT_FLAGS.code32, 0, 0xfffff), gdtEntry(GDT_FLAGS.data, 0, 0xfffff)];
+  const code = segmentFromGdtEntry(LINUX32_BOOT_SELECTORS.code, gdt[2]);
+  const data = segmentFromGdtEntry(LINUX32_BOOT_SELECTORS.data, gdt[3]);
+  return {
+    plan: {
+      steps: [
+        { kind: "bytes", guestAddr: gdtAddr, bytes: u64Bytes(gdt), label: "boot GDT" },
+        { kind: "bytes", guestAddr: idtAddr, bytes: u64Bytes([0n]), label: "boot IDT" },
+      ],
+    },
+    cpu: {
+      mode: "protected",
+      // EFLAGS.IF clear (interrupts off); EBP, EDI, EBX zero.
+      regs: { eip: opts.entry, esi: opts.zeroPage, ebp: 0, edi: 0, ebx: 0, eflags: X86_RFLAGS_DEFAULT },
+      cr0: X86_CR0_PE | X86_CR0_ET,
+      cr3: 0,
+      cr4: 0,
+      efer: 0,
+      gdt: { base: gdtAddr, limit: gdt.length * 8 - 1 },
+      idt: { base: idtAddr, limit: 7 },
+      segments: {
+        cs: code,
+        ds: { ...data },
+        es: { ...data },
+        fs: { ...data },
+        gs: { ...data },
+        ss: { ...data },
+        tr: segmentFromGdtEntry(0, 0n),
+      },
+    },
+  };
+}

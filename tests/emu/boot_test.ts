@@ -136,3 +136,51 @@ Deno.test("bootKernel refuses too little memory for a bzImage's init_size before
     (e: unknown) => e instanceof BzImageError && e.code === "InitSizeTooLarge" && /init_size 0x4000000/.test(e.message),
   );
 });
+
+/**
+ * 32-bit protected-mode code that prints the command line through boot_params (ESI), then leaves the CS
+ * and DS selectors and boot_params.hdr.boot_flag in registers and halts.
+ */
+const LINUX32_STUB = [
+  ...[0x8b, 0x8e, 0x28, 0x02, 0x00, 0x00], // mov ecx, [esi + 0x228]    (hdr.cmd_line_ptr)
+  ...[0x66, 0xba, 0xf8, 0x03], //             mov dx, 0x3f8
+  ...[0x8a, 0x01], //                         next: mov al, [ecx]
+  ...[0x84, 0xc0], //                         test al, al
+  ...[0x74, 0x04], //                         jz done
+  ...[0xee], //                               out dx, al
+  ...[0x41], //                               inc ecx
+  ...[0xeb, 0xf6], //                         jmp next
+  ...[0x8c, 0xc8], //                         done: mov eax, cs
+  ...[0x8c, 0xd9], //                         mov ecx, ds
+  ...[0x0f, 0xb7, 0x9e, 0xfe, 0x01, 0x00, 0x00], // movzx ebx, word [esi + 0x1fe]   (hdr.boot_flag)
+  0xf4, //                                    hlt
+];
+
+/** A protocol 2.15 bzImage without XLF_KERNEL_64 (a 32-bit kernel) whose protected-mode code is the stub. */
+async function bzImage32(): Promise<Uint8Array> {
+  const { buildBzImage } = await import("../../fixtures/build/bzimage.ts");
+  return buildBzImage({ payload: new Uint8Array(LINUX32_STUB), header: { xloadflags: 0 } });
+}
+
+emuTest(
+  "bootKernel boots a 32-bit bzImage through the 32-bit protocol and the guest reads boot_params via esi",
+  async () => {
+    const r = await bootKernel(await bzImage32(), { cmdline: "console=ttyS0 bits=32" });
+    assert.equal(r.detected.arch, "i386");
+    assert.equal(r.entry, 0x100000); // code32_start, not +0x200
+    assert.deepEqual(r.bootRegisters, { esi: 0x7000 });
+    assert.equal(r.run.serial, "console=ttyS0 bits=32");
+    assert.ok(r.reads.some((g) => g.what === "zero page.hdr.cmd_line_ptr" && g.value === "0x20000"));
+    assert.ok(r.reads.some((g) => g.what === "zero page.hdr.boot_flag" && g.value === "0xaa55"));
+  },
+);
+
+emuTest(
+  "a 32-bit bzImage runs with __BOOT_CS 0x10, __BOOT_DS 0x18, paging and interrupts off, ebp and edi zero",
+  async () => {
+    const g = (await bootKernel(await bzImage32())).run.registers;
+    assert.deepEqual([g.eax, g.ecx, g.ebx, g.esi, g.edi, g.ebp], [0x10n, 0x18n, 0xaa55n, 0x7000n, 0n, 0n]);
+    assert.equal(g.cr0 & 0x8000_0001n, 1n); // PE on, PG off
+    assert.equal(g.eflags & 0x200n, 0n); // IF clear
+  },
+);
