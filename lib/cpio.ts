@@ -11,6 +11,7 @@
  */
 
 import { CpioError } from "./errors.ts";
+import { requireArray, requireBytes, requireObject } from "./guard.ts";
 
 /**
  * Magic of a newc header ("new ASCII" format, no checksum).
@@ -237,6 +238,8 @@ function normalisePath(path: string): string {
  * ```
  */
 export function writeCpio(entries: readonly CpioEntry[], options: CpioWriteOptions = {}): Uint8Array {
+  requireArray(entries, "entries", CpioError, "InvalidArgument");
+  requireObject(options, "options", CpioError, "InvalidArgument");
   const defaultMtime = options.mtime ?? 0;
   const parents = options.parents ?? true;
   const blockSize = options.blockSize ?? 4;
@@ -374,6 +377,7 @@ export function writeCpio(entries: readonly CpioEntry[], options: CpioWriteOptio
  * ```
  */
 export function readCpio(archive: Uint8Array): CpioRecord[] {
+  requireBytes(archive, "archive", CpioError, "InvalidArgument");
   const dec = new TextDecoder("utf-8", { fatal: false });
   const out: CpioRecord[] = [];
   let at = 0;

@@ -253,7 +253,9 @@ export type BzImageErrorCode =
   /** The payload uses a compression method this library does not decode. */
   | "UnsupportedCompression"
   /** The compressed payload is corrupt or truncated. */
-  | "CorruptPayload";
+  | "CorruptPayload"
+  /** An argument is not of its JavaScript type (null, a Symbol, a BigInt, a string or a plain object where bytes or an options object is expected). */
+  | "InvalidArgument";
 
 /**
  * bzImage loader errors.
@@ -287,7 +289,9 @@ export type PeErrorCode =
   /** An EFI zboot image's lz4, lzma, lzo, xz or zstd payload is corrupt, truncated or of the wrong size. */
   | "CorruptPayload"
   /** The decompressed image is larger than the limit or guest memory. */
-  | "DecompressedTooLarge";
+  | "DecompressedTooLarge"
+  /** An argument is not of its JavaScript type (null, a Symbol, a BigInt, a string or a plain object where bytes, a number or an options object is expected). */
+  | "InvalidArgument";
 
 /**
  * aarch64 / riscv64 Image loader errors.
@@ -359,7 +363,9 @@ export type ConfiguratorErrorCode =
   /** A table has more entries than its format allows. */
   | "TooManyEntries"
   /** The boot protocol version cannot express the request. */
-  | "ProtocolTooOld";
+  | "ProtocolTooOld"
+  /** An argument is not of its JavaScript type (null, a Symbol, a BigInt, a string or a plain object where guest memory, bytes, a number or a params object is expected). */
+  | "InvalidArgument";
 
 /**
  * Boot configurator (zero page, hvm_start_info, FDT) errors.
@@ -460,7 +466,9 @@ export type DecompressErrorCode =
    * Well-formed input that uses a feature this decoder does not implement (a zstd dictionary, an xz filter
    * it does not know, an lzop multi-part file, an obsolete randomised bzip2 block).
    */
-  | "Unsupported";
+  | "Unsupported"
+  /** An argument is not of its JavaScript type (null, a Symbol, a BigInt, a string or a plain object where bytes, a sink or an options object is expected). */
+  | "InvalidArgument";
 
 /**
  * LZ4 and gzip decoder errors.
@@ -484,7 +492,9 @@ export type CpioErrorCode =
   /** A mode, uid, gid, mtime or size does not fit in the 32-bit newc field. */
   | "FieldOverflow"
   /** An archive being read is not newc, ends early or has a malformed header. */
-  | "Malformed";
+  | "Malformed"
+  /** An argument is not of its JavaScript type (null, a Symbol, a BigInt, a string or a plain object where bytes, an entry list or an options object is expected). */
+  | "InvalidArgument";
 
 /**
  * cpio "newc" (initramfs) writer and reader errors.
@@ -572,7 +582,9 @@ export type MultibootErrorCode =
   /** A module's size is negative or its address and size are inconsistent. */
   | "InvalidModule"
   /** A memory map range's address or size is not a non-negative safe integer, or its type not a u32. */
-  | "InvalidMemoryMap";
+  | "InvalidMemoryMap"
+  /** An argument is not of its JavaScript type (null, a Symbol, a BigInt, a string or a plain object where guest memory, bytes, a number or an options object is expected). */
+  | "InvalidArgument";
 
 /**
  * Multiboot 1 and Multiboot2 header, loader and boot information errors.
@@ -619,7 +631,10 @@ export class PlanJsonError extends LinuxLoaderError<PlanJsonErrorCode> {}
 export type AbiErrorCode =
   /** The buffer ends before the struct (or field) at the given offset does. */
   | "BufferTooShort"
-  /** A value to store is not an integer (a fraction, NaN, an infinity) or not bytes. */
+  /**
+   * A value to store is not an integer (a fraction, NaN, an infinity) or not bytes, a field name is unknown, or
+   * an argument is not of its JavaScript type (bytes to decode that are no `Uint8Array`, fields that are no object).
+   */
   | "InvalidValue";
 
 /**

@@ -143,6 +143,9 @@ export class GuestMemoryRegion {
 
   /** Builds a region; prefer {@linkcode GuestMemory}'s constructor, which checks the whole layout. */
   constructor(guestAddr: number, size: number, backing: MemoryBacking, bufferOffset = 0) {
+    checkInteger("guestAddr", guestAddr);
+    checkInteger("size", size);
+    checkInteger("bufferOffset", bufferOffset);
     this.guestAddr = guestAddr;
     this.size = size;
     this.backing = backing;
@@ -308,6 +311,12 @@ export class GuestMemory {
    * ```
    */
   static fromRanges(ranges: readonly (readonly [number, number])[]): GuestMemory {
+    if (!Array.isArray(ranges) || !ranges.every(Array.isArray)) {
+      throw new MemoryError("InvalidBuffer", "fromRanges takes an array of [guestAddr, size] pairs", {
+        field: "ranges",
+        value: typeof ranges,
+      });
+    }
     return new GuestMemory(ranges.map(([guestAddr, size]) => ({ guestAddr, size })));
   }
 

@@ -389,6 +389,7 @@ function guarded(src: KernelSource): KernelSource {
  * ```
  */
 export function toSafeNumber(v: bigint, field: string): number {
+  if (typeof field !== "string") field = describeThrown(field);
   if (typeof v !== "bigint" || v > BigInt(Number.MAX_SAFE_INTEGER) || v < 0n) {
     throw new SourceError(
       "UnsafeInteger",

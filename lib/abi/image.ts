@@ -40,7 +40,9 @@
  * @module
  */
 
+import { AbiError } from "../errors.ts";
 import { Struct } from "./struct.ts";
+import { requireBigint, requireObject } from "../guard.ts";
 
 /**
  * Size of either Image header: "The decompressed kernel image contains a 64-byte header".
@@ -362,6 +364,7 @@ export interface Aarch64ImageFlags {
  * ```
  */
 export function decodeAarch64Flags(flags: bigint): Aarch64ImageFlags {
+  requireBigint(flags, "flags", AbiError, "InvalidValue");
   const bits = Number(flags & 0xfn);
   return {
     bigEndian: ((bits >> AARCH64_IMAGE_FLAG_BE_SHIFT) & AARCH64_IMAGE_FLAG_BE_MASK) === 1,
@@ -382,6 +385,7 @@ export function decodeAarch64Flags(flags: bigint): Aarch64ImageFlags {
  * ```
  */
 export function encodeAarch64Flags(parts: Partial<Aarch64ImageFlags>): bigint {
+  requireObject(parts, "parts", AbiError, "InvalidValue");
   const page = Math.max(0, AARCH64_PAGE_SIZES.indexOf(parts.pageSize ?? 0));
   return BigInt(
     ((parts.bigEndian ? 1 : 0) << AARCH64_IMAGE_FLAG_BE_SHIFT) |

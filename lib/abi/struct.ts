@@ -7,6 +7,7 @@
  */
 
 import { AbiError } from "../errors.ts";
+import { describeValue, requireArray, requireBytes, requireNumber, requireObject, requireString } from "../guard.ts";
 
 /** Kinds of field: little-endian unsigned integers, or an opaque byte array of a given length. */
 export type FieldKind = "u8" | "u16" | "u32" | "u64" | "be32" | "be64" | { bytes: number };
@@ -67,6 +68,9 @@ export class Struct<T extends object> {
 
   /** Builds a layout from `[name, offset, kind]` rows. */
   constructor(name: string, size: number, rows: readonly (readonly [keyof T & string, number, FieldKind])[]) {
+    requireString(name, "name", AbiError, "InvalidValue");
+    requireNumber(size, "size", AbiError, "InvalidValue");
+    requireArray(rows, "rows", AbiError, "InvalidValue");
     this.name = name;
     this.size = size;
     this.fields = Object.freeze(
@@ -74,14 +78,24 @@ export class Struct<T extends object> {
     );
     this.#byName = new Map(this.fields.map((f) => [f.name, f]));
     for (const f of this.fields) {
-      if (f.offset + f.size > size) throw new Error(`${name}.${f.name} passes sizeof ${size}`);
+      if (f.offset + f.size > size) {
+        throw new AbiError("InvalidValue", `${name}.${f.name} passes sizeof ${size}`, {
+          field: `${name}.${f.name}`,
+          limit: size,
+        });
+      }
     }
   }
 
   /** The field named `name`; throws for an unknown name (a programming error). */
   field(name: keyof T & string): Field {
     const f = this.#byName.get(name);
-    if (f === undefined) throw new Error(`${this.name} has no field ${name}`);
+    if (f === undefined) {
+      throw new AbiError("InvalidValue", `${this.name} has no field ${describeValue(name)}`, {
+        field: this.name,
+        value: describeValue(name),
+      });
+    }
     return f;
   }
 
@@ -125,6 +139,7 @@ export class Struct<T extends object> {
 
   /** Encodes the given fields into a new zero-filled buffer of `size` bytes. */
   encode(value: Partial<T>): Uint8Array {
+    requireObject(value, `${this.name} fields`, AbiError, "InvalidValue");
     const buf = new Uint8Array(this.size);
     this.write(new DataView(buf.buffer), 0, value);
     return buf;
@@ -132,6 +147,7 @@ export class Struct<T extends object> {
 
   /** Decodes a struct from the start of `bytes` (which must hold `size` bytes). */
   decode(bytes: Uint8Array, offset = 0): T {
+    requireBytes(bytes, `${this.name} bytes`, AbiError, "InvalidValue");
     return this.read(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), offset);
   }
 }

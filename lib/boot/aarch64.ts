@@ -17,6 +17,7 @@
  */
 
 import { ConfiguratorError, hex } from "../errors.ts";
+import { requireObject } from "../guard.ts";
 
 /** An AArch64 system register by its architectural encoding (MRS/MSR operands). */
 export interface Aarch64SysRegEncoding {
@@ -143,6 +144,7 @@ export const AARCH64_DTB_ALIGN = 8;
  * ```
  */
 export function aarch64LinuxBoot(opts: Aarch64BootOptions): Aarch64CpuState {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   for (const field of ["entry", "dtb"] as const) {
     const v = opts[field];
     if (!Number.isSafeInteger(v) || v < 0) {

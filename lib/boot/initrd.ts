@@ -23,6 +23,7 @@ import type { ChosenOptions } from "../fdt/nodes.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlan, type Plan } from "../plan.ts";
 import { type KernelSource, toSource } from "../source.ts";
+import { optionalObject, requireBytes, requireMemory, requireNumber, requireObject } from "../guard.ts";
 
 /** The setup header fields initrd placement reads: a bzImage's whole `SetupHeader` will do. */
 export type InitrdHeader = Pick<SetupHeader, "version"> & Partial<Pick<SetupHeader, "initrd_addr_max" | "xloadflags">>;
@@ -124,6 +125,7 @@ const U32 = 2 ** 32;
  * ```
  */
 export function initrdAddrMax(header?: InitrdHeader): number {
+  optionalObject(header, "header", ConfiguratorError, "InvalidArgument");
   if (header === undefined || header.version < INITRD_ADDR_MAX_PROTOCOL) return INITRD_ADDR_MAX_DEFAULT;
   return header.initrd_addr_max ?? INITRD_ADDR_MAX_DEFAULT;
 }
@@ -140,6 +142,7 @@ export function initrdAddrMax(header?: InitrdHeader): number {
  * ```
  */
 export function canLoadAbove4G(header?: InitrdHeader): boolean {
+  optionalObject(header, "header", ConfiguratorError, "InvalidArgument");
   return header !== undefined && header.version >= ABOVE_4G_PROTOCOL &&
     ((header.xloadflags ?? 0) & XLF_CAN_BE_LOADED_ABOVE_4G) !== 0;
 }
@@ -194,6 +197,9 @@ function checkAbove4G(header: InitrdHeader | undefined, field: string, value: nu
  * ```
  */
 export function placeInitrd(mem: GuestMemory, size: number, opts: PlaceInitrdOptions): InitrdPlacement {
+  requireMemory(mem, "mem", ConfiguratorError, "InvalidArgument");
+  requireNumber(size, "size", ConfiguratorError, "InvalidArgument");
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const align = opts.align ?? INITRD_DEFAULT_ALIGN;
   if (!Number.isSafeInteger(size) || size <= 0) throw bad("size", size, MAX, "not a positive safe integer");
   if (!Number.isSafeInteger(opts.kernelEnd) || opts.kernelEnd < 0) {
@@ -309,6 +315,8 @@ export interface ZeroPageInitrdFields {
  * ```
  */
 export function zeroPageInitrdFields(placement: InitrdPlacement, header?: InitrdHeader): ZeroPageInitrdFields {
+  checkPlacement(placement);
+  optionalObject(header, "header", ConfiguratorError, "InvalidArgument");
   checkInitrdProtocol(header, "ramdisk_image");
   const f: ZeroPageInitrdFields = {
     ramdisk_image: placement.addr % U32,
@@ -335,6 +343,9 @@ export function zeroPageInitrdFields(placement: InitrdPlacement, header?: Initrd
  * ```
  */
 export function writeZeroPageInitrd(zeroPage: Uint8Array, placement: InitrdPlacement, header?: InitrdHeader): void {
+  requireBytes(zeroPage, "zeroPage", ConfiguratorError, "InvalidArgument");
+  checkPlacement(placement);
+  optionalObject(header, "header", ConfiguratorError, "InvalidArgument");
   const f = zeroPageInitrdFields(placement, header);
   const dv = new DataView(zeroPage.buffer, zeroPage.byteOffset, zeroPage.byteLength);
   const hdr = BOOT_PARAMS.offsetOf("hdr");
@@ -358,6 +369,8 @@ export function writeZeroPageInitrd(zeroPage: Uint8Array, placement: InitrdPlace
  * ```
  */
 export function pvhInitrdModule(placement: InitrdPlacement, cmdlineAddr = 0): Uint8Array {
+  checkPlacement(placement);
+  requireNumber(cmdlineAddr, "cmdlineAddr", ConfiguratorError, "InvalidArgument");
   return HVM_MODLIST_ENTRY.encode({
     paddr: BigInt(placement.addr),
     size: BigInt(placement.size),
@@ -377,6 +390,8 @@ export function pvhInitrdModule(placement: InitrdPlacement, cmdlineAddr = 0): Ui
  * ```
  */
 export function pvhInitrdEntry(placement: InitrdPlacement, cmdlineAddr = 0): ModlistEntryInit {
+  checkPlacement(placement);
+  requireNumber(cmdlineAddr, "cmdlineAddr", ConfiguratorError, "InvalidArgument");
   return { paddr: placement.addr, size: placement.size, cmdlinePaddr: cmdlineAddr };
 }
 
@@ -392,5 +407,14 @@ export function pvhInitrdEntry(placement: InitrdPlacement, cmdlineAddr = 0): Mod
  * ```
  */
 export function chosenInitrd(placement: InitrdPlacement): Required<Pick<ChosenOptions, "initrdStart" | "initrdEnd">> {
+  checkPlacement(placement);
   return { initrdStart: placement.addr, initrdEnd: placement.addr + placement.size };
+}
+
+// An InitrdPlacement handed in by a JavaScript caller: an object with numeric addr and size.
+function checkPlacement(placement: unknown): asserts placement is InitrdPlacement {
+  requireObject(placement, "placement", ConfiguratorError, "InvalidArgument");
+  const p = placement as Partial<InitrdPlacement>;
+  requireNumber(p.addr, "placement.addr", ConfiguratorError, "InvalidArgument");
+  requireNumber(p.size, "placement.size", ConfiguratorError, "InvalidArgument");
 }

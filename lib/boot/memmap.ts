@@ -16,6 +16,7 @@ import { BOOT_E820_ENTRY, E820_MAX_ENTRIES_ZEROPAGE, E820_RAM, E820_RESERVED } f
 import { HVM_MEMMAP_TABLE_ENTRY } from "../abi/start_info.ts";
 import { ConfiguratorError, hex } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
+import { requireArray, requireMemory, requireObject } from "../guard.ts";
 
 /** One range of a memory map. The type values are shared by e820 and the PVH map (1 RAM, 2 reserved, ...). */
 export interface MemmapEntry {
@@ -112,6 +113,8 @@ function checkRange(r: ReservedRange, i: number): void {
  * ```
  */
 export function buildMemmap(mem: GuestMemory, opts: MemmapOptions = {}): MemmapEntry[] {
+  requireMemory(mem, "mem", ConfiguratorError, "InvalidArgument");
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const reserved = opts.reserved ?? [];
   reserved.forEach(checkRange);
   const ranges: MemmapEntry[] = mem.regions.map((r) => ({ addr: r.guestAddr, size: r.size, type: E820_RAM }));
@@ -175,6 +178,8 @@ export interface MemmapEncodeOptions {
  * ```
  */
 export function encodeE820Table(entries: readonly MemmapEntry[], opts: MemmapEncodeOptions = {}): Uint8Array {
+  requireArray(entries, "entries", ConfiguratorError, "InvalidArgument");
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   checkCount(entries.length, opts.maxEntries ?? E820_MAX_ENTRIES_ZEROPAGE, "e820_entries");
   const out = new Uint8Array(entries.length * BOOT_E820_ENTRY.size);
   const dv = new DataView(out.buffer);
@@ -197,6 +202,8 @@ export function encodeE820Table(entries: readonly MemmapEntry[], opts: MemmapEnc
  * ```
  */
 export function encodeHvmMemmap(entries: readonly MemmapEntry[], opts: MemmapEncodeOptions = {}): Uint8Array {
+  requireArray(entries, "entries", ConfiguratorError, "InvalidArgument");
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   checkCount(entries.length, opts.maxEntries ?? E820_MAX_ENTRIES_ZEROPAGE, "memmap_entries");
   const out = new Uint8Array(entries.length * HVM_MEMMAP_TABLE_ENTRY.size);
   const dv = new DataView(out.buffer);
@@ -226,6 +233,7 @@ export function encodeHvmMemmap(entries: readonly MemmapEntry[], opts: MemmapEnc
  * ```
  */
 export function splitE820(entries: readonly MemmapEntry[]): { zeroPage: MemmapEntry[]; extended: MemmapEntry[] } {
+  requireArray(entries, "entries", ConfiguratorError, "InvalidArgument");
   return {
     zeroPage: entries.slice(0, E820_MAX_ENTRIES_ZEROPAGE),
     extended: entries.slice(E820_MAX_ENTRIES_ZEROPAGE),

@@ -8,6 +8,8 @@
  *
  * @module
  */
+import { ConfiguratorError } from "../errors.ts";
+import { requireObject } from "../guard.ts";
 
 /** The riscv64 boot CPU state. */
 export interface Riscv64CpuState {
@@ -40,6 +42,7 @@ export interface Riscv64BootOptions {
  * ```
  */
 export function riscv64LinuxBoot(opts: Riscv64BootOptions): Riscv64CpuState {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   return {
     privilege: "S",
     regs: { a0: opts.hartId ?? 0, a1: opts.dtb, pc: opts.entry },

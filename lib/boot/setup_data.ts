@@ -27,6 +27,7 @@ import { ConfiguratorError, hex } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlanSync, type Plan } from "../plan.ts";
 import { encodeE820Table, type MemmapEntry } from "./memmap.ts";
+import { requireArray, requireMemory, requireNumber, requireObject } from "../guard.ts";
 
 /** One node's content: its type and its data bytes. */
 export interface SetupDataEntry {
@@ -117,6 +118,8 @@ function checkProtocol(version: number, field: string, need: number, what: strin
  * ```
  */
 export function planSetupData(entries: readonly SetupDataEntry[], opts: SetupDataOptions): SetupDataLayout {
+  requireArray(entries, "entries", ConfiguratorError, "InvalidArgument");
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const align = opts.align ?? 8;
   const tail = opts.next ?? 0;
   for (const [field, v] of [["addr", opts.addr], ["next", tail]] as const) {
@@ -199,6 +202,9 @@ export function writeSetupData(
   entries: readonly SetupDataEntry[],
   opts: SetupDataOptions,
 ): SetupDataLayout {
+  requireMemory(mem, "mem", ConfiguratorError, "InvalidArgument");
+  requireArray(entries, "entries", ConfiguratorError, "InvalidArgument");
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const layout = planSetupData(entries, opts);
   applyPlanSync(mem, layout.plan);
   return layout;
@@ -260,6 +266,7 @@ export function dtbSetupData(dtb: Uint8Array): SetupDataEntry {
  * ```
  */
 export function e820ExtSetupData(entries: readonly MemmapEntry[]): SetupDataEntry {
+  requireArray(entries, "entries", ConfiguratorError, "InvalidArgument");
   return {
     type: SETUP_E820_EXT,
     data: encodeE820Table(entries, { maxEntries: Math.floor(U32_MAX / BOOT_E820_ENTRY.size) }),
@@ -282,6 +289,9 @@ export function e820ExtSetupData(entries: readonly MemmapEntry[]): SetupDataEntr
  * ```
  */
 export function readSetupData(mem: GuestMemory, head: number, maxNodes = 64): SetupDataNode[] {
+  requireMemory(mem, "mem", ConfiguratorError, "InvalidArgument");
+  requireNumber(head, "head", ConfiguratorError, "InvalidArgument");
+  requireNumber(maxNodes, "maxNodes", ConfiguratorError, "InvalidArgument");
   const out: SetupDataNode[] = [];
   let at = head;
   while (at !== 0) {

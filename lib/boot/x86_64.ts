@@ -21,6 +21,7 @@
 
 import { ConfiguratorError, hex } from "../errors.ts";
 import type { Plan } from "../plan.ts";
+import { requireBigint, requireNumber, requireObject } from "../guard.ts";
 
 /**
  * CR0.PE: protected mode.
@@ -242,6 +243,9 @@ export interface X86BootSetup {
  * ```
  */
 export function gdtEntry(flags: number, base: number, limit: number): bigint {
+  requireNumber(flags, "flags", ConfiguratorError, "InvalidArgument");
+  requireNumber(base, "base", ConfiguratorError, "InvalidArgument");
+  requireNumber(limit, "limit", ConfiguratorError, "InvalidArgument");
   const b = BigInt(base >>> 0), l = BigInt(limit & 0xfffff), f = BigInt(flags & 0xf0ff);
   return ((b & 0xff00_0000n) << 32n) | // base 31..24 -> bits 63..56
     (f << 40n) | // access byte -> bits 47..40, G/DB/L/AVL -> bits 55..52
@@ -261,6 +265,8 @@ export function gdtEntry(flags: number, base: number, limit: number): bigint {
  * ```
  */
 export function segmentFromGdtEntry(selector: number, entry: bigint): X86Segment {
+  requireNumber(selector, "selector", ConfiguratorError, "InvalidArgument");
+  requireBigint(entry, "entry", ConfiguratorError, "InvalidArgument");
   const e = BigInt.asUintN(64, entry);
   const base = Number(((e >> 16n) & 0xff_ffffn) | ((e >> 32n) & 0xff00_0000n));
   const rawLimit = Number((e & 0xffffn) | ((e >> 32n) & 0xf_0000n));
@@ -383,6 +389,7 @@ function checkPage(name: string, v: number): void {
  * ```
  */
 export function x86LongModeBoot(opts: X86LongModeOptions): X86BootSetup {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const gdtAddr = opts.gdtAddr ?? 0x500;
   const idtAddr = opts.idtAddr ?? 0x520;
   const pml4 = opts.pml4Addr ?? 0x9000;
@@ -464,6 +471,7 @@ export interface X86PvhOptions {
  * ```
  */
 export function x86PvhBoot(opts: X86PvhOptions): X86BootSetup {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const gdtAddr = opts.gdtAddr ?? 0x500;
   const idtAddr = opts.idtAddr ?? 0x520;
   const gdt = bootGdt(GDT_FLAGS.code32);

@@ -33,6 +33,7 @@ import { BootParams } from "../configurator/mod.ts";
 import { encodeBootParams } from "../configurator/linux.ts";
 import { ABOVE_4G_PROTOCOL, canLoadAbove4G, type InitrdPlacement, zeroPageInitrdFields } from "./initrd.ts";
 import type { MemmapEntry } from "./memmap.ts";
+import { requireObject } from "../guard.ts";
 
 /**
  * Protocol versions at which the fields this builder writes appeared (boot.rst's "Protocol:" lines).
@@ -218,6 +219,7 @@ function checkU(field: string, v: number, max: number): void {
  * ```
  */
 export function protocolVersion(header: Partial<SetupHeader>): number {
+  requireObject(header, "header", ConfiguratorError, "InvalidArgument");
   return header.header === HDRS_MAGIC ? header.version ?? 0 : 0;
 }
 
@@ -249,6 +251,7 @@ export function protocolVersion(header: Partial<SetupHeader>): number {
  * ```
  */
 export function buildZeroPage(opts: ZeroPageOptions = {}): Uint8Array {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const given: Partial<SetupHeader> = opts.header ?? elfSetupHeader();
   const hdr: Partial<SetupHeader> = {
     ...given,

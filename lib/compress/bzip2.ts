@@ -24,6 +24,7 @@
 import { DecompressError, hex } from "../errors.ts";
 import { crc32BigEndianTable } from "./checksum.ts";
 import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
+import { optionalObject, requireBytes, requireObject } from "../guard.ts";
 
 /** "BZh": the stream signature ("B", "Z", and 'h' for Huffman coding). */
 export const BZIP2_MAGIC: readonly number[] = [0x42, 0x5a, 0x68];
@@ -105,6 +106,9 @@ function newTable(): HuffTable {
  * ```
  */
 export function decodeBzip2(input: Uint8Array, sink: ByteSink, options?: Bzip2Options): DecodeResult {
+  requireBytes(input, "input", DecompressError, "InvalidArgument");
+  requireObject(sink, "sink", DecompressError, "InvalidArgument");
+  optionalObject(options, "options", DecompressError, "InvalidArgument");
   const maxOutput = checkMaxOutput(options);
   const d = new Bzip2Decoder(input, sink, maxOutput);
   return d.run();

@@ -8,6 +8,7 @@
 import { DecompressError, hex } from "../errors.ts";
 import { decodeGzip } from "./inflate.ts";
 import { type ByteSink, checkMaxOutput, DEFAULT_MAX_OUTPUT } from "./sink.ts";
+import { requireBytes, requireNumber } from "../guard.ts";
 
 /** gzip ID1 and ID2: "ID1 = 31 (0x1f), ID2 = 139 (0x8b)" (RFC 1952, 2.3.1). */
 export const GZIP_MAGIC: readonly [number, number] = [0x1f, 0x8b];
@@ -34,7 +35,8 @@ export interface GunzipOptions {
  * ```
  */
 export function isGzip(bytes: Uint8Array): boolean {
-  return bytes.byteLength >= 3 && bytes[0] === GZIP_MAGIC[0] && bytes[1] === GZIP_MAGIC[1] &&
+  return bytes instanceof Uint8Array && bytes.byteLength >= 3 && bytes[0] === GZIP_MAGIC[0] &&
+    bytes[1] === GZIP_MAGIC[1] &&
     bytes[2] === GZIP_CM_DEFLATE;
 }
 
@@ -55,6 +57,8 @@ class PrefixFull extends Error {}
  * ```
  */
 export function gunzipPrefix(input: Uint8Array, length: number): Promise<Uint8Array> {
+  requireBytes(input, "input", DecompressError, "InvalidArgument");
+  requireNumber(length, "length", DecompressError, "InvalidArgument");
   const out = new Uint8Array(Math.max(0, Math.min(Math.floor(length) || 0, DEFAULT_MAX_OUTPUT)));
   let got = 0;
   const sink: ByteSink = {
@@ -92,6 +96,7 @@ export function gunzipPrefix(input: Uint8Array, length: number): Promise<Uint8Ar
  */
 export function gunzip(input: Uint8Array, options: GunzipOptions = {}): Promise<Uint8Array> {
   try {
+    requireBytes(input, "input", DecompressError, "InvalidArgument");
     return Promise.resolve(gunzipSync(input, options));
   } catch (e) {
     return Promise.reject(e);

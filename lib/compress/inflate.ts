@@ -22,6 +22,7 @@
 import { DecompressError, hex } from "../errors.ts";
 import { crc32 } from "./checksum.ts";
 import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
+import { optionalObject, requireBytes, requireObject } from "../guard.ts";
 
 /** Output reaches the sink in chunks of at most this many bytes (256 KiB). */
 export const INFLATE_CHUNK = 1 << 18;
@@ -207,6 +208,9 @@ export interface GzipResult extends DecodeResult {
  * ```
  */
 export function decodeDeflate(input: Uint8Array, sink: ByteSink, options?: InflateOptions): DecodeResult {
+  requireBytes(input, "input", DecompressError, "InvalidArgument");
+  requireObject(sink, "sink", DecompressError, "InvalidArgument");
+  optionalObject(options, "options", DecompressError, "InvalidArgument");
   const inf = new Inflater(input, sink, checkMaxOutput(options), false);
   inf.inflate();
   inf.flush();
@@ -233,6 +237,9 @@ export function decodeDeflate(input: Uint8Array, sink: ByteSink, options?: Infla
  * ```
  */
 export function decodeGzip(input: Uint8Array, sink: ByteSink, options?: InflateOptions): GzipResult {
+  requireBytes(input, "input", DecompressError, "InvalidArgument");
+  requireObject(sink, "sink", DecompressError, "InvalidArgument");
+  optionalObject(options, "options", DecompressError, "InvalidArgument");
   const maxOutput = checkMaxOutput(options);
   if (input.byteLength < 3 || input[0] !== GZIP_ID1 || input[1] !== GZIP_ID2 || input[2] !== GZIP_CM_DEFLATE) {
     const got = Array.from(input.subarray(0, 3), (b) => b.toString(16).padStart(2, "0")).join(" ");

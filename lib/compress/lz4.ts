@@ -19,6 +19,7 @@
 
 import { DecompressError, hex } from "../errors.ts";
 import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
+import { optionalObject, requireBytes, requireObject } from "../guard.ts";
 
 /** Magic number opening an LZ4 legacy frame (stored little endian: `02 21 4c 18`). */
 export const LZ4_LEGACY_MAGIC = 0x184c2102;
@@ -81,6 +82,9 @@ export interface Lz4Result extends DecodeResult {
  * ```
  */
 export function decodeLz4(input: Uint8Array, sink: ByteSink, options?: DecodeOptions): Lz4Result {
+  requireBytes(input, "input", DecompressError, "InvalidArgument");
+  requireObject(sink, "sink", DecompressError, "InvalidArgument");
+  optionalObject(options, "options", DecompressError, "InvalidArgument");
   const maxOutput = checkMaxOutput(options);
   if (input.byteLength < 4 || readU32(input, 0) !== LZ4_LEGACY_MAGIC) {
     const got = input.byteLength < 4 ? "fewer than 4 bytes" : hex(readU32(input, 0));
@@ -148,6 +152,8 @@ export function decodeLz4(input: Uint8Array, sink: ByteSink, options?: DecodeOpt
  * ```
  */
 export function decodeLz4Legacy(input: Uint8Array, options: Lz4LegacyOptions = {}): Lz4LegacyResult {
+  requireBytes(input, "input", DecompressError, "InvalidArgument");
+  requireObject(options, "options", DecompressError, "InvalidArgument");
   // This older API takes any non-negative limit (Infinity, a fraction) as its whole-byte floor.
   const raw = options.maxOutput;
   const maxOutput = typeof raw === "number" && raw >= 0
@@ -196,6 +202,8 @@ export function decodeLz4Block(
   limit: number,
   blockIndex = 0,
 ): number {
+  requireBytes(src, "src", DecompressError, "InvalidArgument");
+  requireBytes(out, "out", DecompressError, "InvalidArgument");
   if (
     ![start, end, dst, limit].every(Number.isSafeInteger) || start < 0 || end > src.byteLength || start > end ||
     dst < 0 || limit < 0 || dst + limit > out.byteLength

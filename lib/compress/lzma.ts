@@ -12,6 +12,7 @@
 import { DecompressError, hex } from "../errors.ts";
 import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
 import { LZMA_PROPS_MAX, LZMA_STATUS_END, LzmaDecoder, parseLzmaProps } from "./lzma_core.ts";
+import { optionalObject, requireObject } from "../guard.ts";
 
 /** Size of the `.lzma` header: properties (1), dictionary size (4), uncompressed size (8). */
 export const LZMA_HEADER_SIZE = 13;
@@ -84,6 +85,8 @@ export function decodeLzma(input: Uint8Array, sink: ByteSink, options?: DecodeOp
       value: typeof input,
     });
   }
+  requireObject(sink, "sink", DecompressError, "InvalidArgument");
+  optionalObject(options, "options", DecompressError, "InvalidArgument");
   if (input.length < LZMA_HEADER_SIZE) {
     throw new DecompressError("Truncated", `lzma: ${input.length} bytes is shorter than the 13-byte header`, {
       field: "header",

@@ -26,6 +26,7 @@
 import { DecompressError, hex } from "../errors.ts";
 import { adler32, crc32 } from "./checksum.ts";
 import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
+import { optionalObject, requireBytes, requireObject } from "../guard.ts";
 
 /** lzop's magic: "\x89LZO\0\r\n\x1a\n". */
 export const LZOP_MAGIC: readonly number[] = [0x89, 0x4c, 0x5a, 0x4f, 0x00, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -82,6 +83,9 @@ export type LzoOptions = DecodeOptions;
  * ```
  */
 export function decodeLzo(input: Uint8Array, sink: ByteSink, options?: LzoOptions): DecodeResult {
+  requireBytes(input, "input", DecompressError, "InvalidArgument");
+  requireObject(sink, "sink", DecompressError, "InvalidArgument");
+  optionalObject(options, "options", DecompressError, "InvalidArgument");
   const maxOutput = checkMaxOutput(options);
   const end = input.byteLength;
   let pos = 0;

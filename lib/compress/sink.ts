@@ -11,6 +11,7 @@
  */
 
 import { DecompressError, hex } from "../errors.ts";
+import { requireBytes } from "../guard.ts";
 
 /** Where a decoder writes its output: each call continues where the previous one ended. */
 export interface ByteSink {
@@ -83,6 +84,7 @@ export class BufferSink implements ByteSink {
   constructor(readonly dest: Uint8Array) {}
   /** Copies `chunk` after what was written, or throws when it does not fit. */
   write(chunk: Uint8Array): void {
+    requireBytes(chunk, "chunk", DecompressError, "InvalidArgument");
     if (chunk.byteLength > this.dest.byteLength - this.written) {
       throw new DecompressError(
         "OutputTooLarge",
@@ -117,6 +119,7 @@ export class CountingSink implements ByteSink {
   written = 0;
   /** Counts `chunk`. */
   write(chunk: Uint8Array): void {
+    requireBytes(chunk, "chunk", DecompressError, "InvalidArgument");
     this.written += chunk.byteLength;
   }
 }

@@ -20,6 +20,7 @@ import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } 
 import { LZMA_STATUS_END, LzmaDecoder, parseLzmaProps } from "./lzma_core.ts";
 import { crc32, Crc32Checker, Crc64Checker, Sha256Checker, type XzChecker } from "./xz_check.ts";
 import { FilterStage, XZ_FILTER_DELTA, XZ_FILTER_LZMA2, XZ_SIMPLE_FILTERS } from "./xz_filters.ts";
+import { optionalObject, requireObject } from "../guard.ts";
 
 /** Stream header magic: "\xFD7zXZ\0". */
 export const XZ_MAGIC: readonly number[] = Object.freeze([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
@@ -111,6 +112,8 @@ export function decodeXz(input: Uint8Array, sink: ByteSink, options?: DecodeOpti
   if (!(input instanceof Uint8Array)) {
     throw new DecompressError("BadMagic", "xz: the input is not a Uint8Array", { field: "input", value: typeof input });
   }
+  requireObject(sink, "sink", DecompressError, "InvalidArgument");
+  optionalObject(options, "options", DecompressError, "InvalidArgument");
   if (!isXz(input)) {
     throw new DecompressError(
       "BadMagic",

@@ -28,7 +28,7 @@
  * @module
  */
 
-import { hex } from "../errors.ts";
+import { DecompressError, hex } from "../errors.ts";
 import { type ByteSink, checkMaxOutput, type DecodeOptions, type DecodeResult } from "./sink.ts";
 import { Xxh64 } from "./xxhash64.ts";
 import {
@@ -46,6 +46,7 @@ import {
   zstdError,
   zstdFail,
 } from "./zstd_entropy.ts";
+import { optionalObject, requireBytes, requireObject } from "../guard.ts";
 
 /** `Magic_Number` of a Zstandard frame, 0xFD2FB528, stored little endian (`28 b5 2f fd`). */
 export const ZSTD_MAGIC = 0xfd2fb528;
@@ -166,7 +167,8 @@ const ML_PREDEFINED = predefined(ML_DEFAULT, ML_DEFAULT_LOG, ML_SEC, ML_BASE, ML
  * ```
  */
 export function isZstd(bytes: Uint8Array): boolean {
-  return bytes.byteLength >= 4 && bytes[0] === 0x28 && bytes[1] === 0xb5 && bytes[2] === 0x2f && bytes[3] === 0xfd;
+  return bytes instanceof Uint8Array && bytes.byteLength >= 4 && bytes[0] === 0x28 && bytes[1] === 0xb5 &&
+    bytes[2] === 0x2f && bytes[3] === 0xfd;
 }
 
 /**
@@ -192,6 +194,9 @@ export function isZstd(bytes: Uint8Array): boolean {
  * ```
  */
 export function decodeZstd(input: Uint8Array, sink: ByteSink, options?: DecodeOptions): DecodeResult {
+  requireBytes(input, "input", DecompressError, "InvalidArgument");
+  requireObject(sink, "sink", DecompressError, "InvalidArgument");
+  optionalObject(options, "options", DecompressError, "InvalidArgument");
   const maxOutput = checkMaxOutput(options);
   if (!(input instanceof Uint8Array)) zstdFail("BadMagic", 0, "the input is not a Uint8Array", "input");
   // A detached buffer reads as empty (and a DataView of it throws).

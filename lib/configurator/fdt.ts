@@ -10,7 +10,7 @@
 import { ConfiguratorError, hex } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import type { Plan } from "../plan.ts";
-import type { BootParams } from "./mod.ts";
+import { type BootParams, checkConfiguratorArgs } from "./mod.ts";
 
 /**
  * The largest blob written: arm64 `booting.rst`, "The device tree blob (dtb) must be placed on an 8-byte
@@ -38,6 +38,7 @@ export const FDT_MAX_SIZE = 0x20_0000;
  * ```
  */
 export function planFdtBoot(mem: GuestMemory, params: BootParams): Plan {
+  checkConfiguratorArgs(mem, params);
   checkFdtBootParams(params, mem);
   return { steps: [{ kind: "bytes", guestAddr: params.headerStart, bytes: params.header, label: "FDT" }] };
 }
@@ -94,6 +95,7 @@ export class FdtBootConfigurator {
    * protocol and are ignored, as in the crate. Errors as {@linkcode planFdtBoot}.
    */
   static writeBootparams(mem: GuestMemory, params: BootParams): void {
+    checkConfiguratorArgs(mem, params);
     checkFdtBootParams(params, mem);
     mem.write(params.headerStart, params.header);
   }

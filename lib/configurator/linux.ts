@@ -23,7 +23,8 @@ import { ConfiguratorError, type ConfiguratorErrorCode, hex } from "../errors.ts
 import { toSafeNumber } from "../source.ts";
 import type { GuestMemory } from "../memory.ts";
 import type { Plan } from "../plan.ts";
-import type { BootParams } from "./mod.ts";
+import { type BootParams, checkConfiguratorArgs } from "./mod.ts";
+import { requireBytes, requireMemory, requireNumber, requireObject } from "../guard.ts";
 
 /** One memory range for the zero page's e820 table; addresses and sizes as numbers or bigints. */
 export interface E820EntryInit {
@@ -97,6 +98,7 @@ function checkNumber(field: string, v: number | bigint, bits: 32 | 64): bigint {
  * ```
  */
 export function encodeBootParams(opts: BootParamsOptions = {}): Uint8Array {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const out = new Uint8Array(BOOT_PARAMS.size);
   const dv = new DataView(out.buffer);
   const e820 = opts.e820 ?? [];
@@ -153,6 +155,7 @@ export function encodeBootParams(opts: BootParamsOptions = {}): Uint8Array {
  * ```
  */
 export function decodeBootParams(bytes: Uint8Array): DecodedBootParams {
+  requireBytes(bytes, "bytes", ConfiguratorError, "InvalidArgument");
   if (bytes.byteLength < BOOT_PARAMS.size) {
     throw new ConfiguratorError("ZeroPageSetup", `a zero page has ${BOOT_PARAMS.size} bytes, got ${bytes.byteLength}`, {
       field: "boot_params",
@@ -195,6 +198,9 @@ export function checkBootRange(
   pastEnd: ConfiguratorErrorCode,
   setup: ConfiguratorErrorCode,
 ): void {
+  requireMemory(mem, "mem", ConfiguratorError, "InvalidArgument");
+  requireNumber(start, "start", ConfiguratorError, "InvalidArgument");
+  requireNumber(len, "len", ConfiguratorError, "InvalidArgument");
   // The common case first: the range lies inside one region, so neither check below can fail.
   if (Number.isSafeInteger(start) && start >= 0 && Number.isSafeInteger(len) && len >= 0) {
     const r = mem.findRegion(start);
@@ -232,6 +238,7 @@ export function checkBootRange(
  * ```
  */
 export function planLinuxBoot(mem: GuestMemory, params: BootParams): Plan {
+  checkConfiguratorArgs(mem, params);
   checkBootRange(
     mem,
     params.headerStart,
@@ -263,6 +270,7 @@ export class LinuxBootConfigurator {
    * the checks of {@linkcode planLinuxBoot} run first, then the one copy, with no allocation on the way.
    */
   static writeBootparams(mem: GuestMemory, params: BootParams): void {
+    checkConfiguratorArgs(mem, params);
     // The common case first: the zero page inside one region, so no check can fail.
     const at = params.headerStart, page = params.header;
     if (Number.isSafeInteger(at) && at >= 0) {

@@ -7,6 +7,8 @@
  */
 
 import { ConfiguratorError, hex } from "../errors.ts";
+import { requireArray, requireBytes, requireMemory, requireNumber, requireObject } from "../guard.ts";
+import type { GuestMemory } from "../memory.ts";
 
 /**
  * What a configurator writes. Mirrors rust-vmm linux-loader's `BootParams`.
@@ -41,6 +43,7 @@ export class BootParams {
 
   /** Replaces the sections with `sections` (concatenated) at `addr`. */
   setSections(sections: readonly Uint8Array[], addr: number): void {
+    checkParts(sections, addr, "sections");
     this.sections = concat(sections);
     this.sectionsStart = addr;
   }
@@ -59,6 +62,7 @@ export class BootParams {
 
   /** Replaces the modules with `modules` (concatenated) at `addr`. */
   setModules(modules: readonly Uint8Array[], addr: number): void {
+    checkParts(modules, addr, "modules");
     this.modules = concat(modules);
     this.modulesStart = addr;
   }
@@ -70,6 +74,12 @@ export class BootParams {
     this.modulesStart = r.start;
     return r.at;
   }
+}
+
+function checkParts(parts: unknown, addr: unknown, field: string): void {
+  requireArray(parts, field, ConfiguratorError, "InvalidArgument");
+  for (let i = 0; i < parts.length; i++) requireBytes(parts[i], `${field}[${i}]`, ConfiguratorError, "InvalidArgument");
+  requireNumber(addr, "addr", ConfiguratorError, "InvalidArgument");
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
@@ -131,4 +141,18 @@ function addToList(
   out.set(old);
   out.set(elem, off);
   return { list: out, start, at };
+}
+
+/**
+ * Checks the JavaScript types of a configurator's arguments (a `GuestMemory`, and a `BootParams` or an object
+ * of its shape) so a wrong value is an `InvalidArgument` ConfiguratorError, never a TypeError. Internal.
+ */
+export function checkConfiguratorArgs(mem: unknown, params: unknown): asserts mem is GuestMemory {
+  requireMemory(mem, "mem", ConfiguratorError, "InvalidArgument");
+  requireObject(params, "params", ConfiguratorError, "InvalidArgument");
+  const p = params as Partial<BootParams>;
+  requireBytes(p.header, "params.header", ConfiguratorError, "InvalidArgument");
+  requireNumber(p.headerStart, "params.headerStart", ConfiguratorError, "InvalidArgument");
+  if (p.sections !== undefined) requireBytes(p.sections, "params.sections", ConfiguratorError, "InvalidArgument");
+  if (p.modules !== undefined) requireBytes(p.modules, "params.modules", ConfiguratorError, "InvalidArgument");
 }

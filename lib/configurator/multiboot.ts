@@ -37,6 +37,7 @@ import {
 import { hex, MultibootError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlanSync, checkNoOverlap, type Plan, type PlanStep } from "../plan.ts";
+import { requireArray, requireMemory, requireNumber, requireObject, requireString } from "../guard.ts";
 
 /**
  * The boot loader name written when none is given.
@@ -118,6 +119,7 @@ export interface MultibootMemorySizes {
  * ```
  */
 export function multibootMemoryMap(mem: GuestMemory): MultibootMemoryRange[] {
+  requireMemory(mem, "mem", MultibootError, "InvalidArgument");
   return mem.regions.map((r) => ({ addr: r.guestAddr, size: r.size, type: MULTIBOOT_MEMORY_AVAILABLE }));
 }
 
@@ -159,6 +161,7 @@ function checkMemoryMap(map: readonly MultibootMemoryRange[]): void {
  * ```
  */
 export function multibootMemorySizes(map: readonly MultibootMemoryRange[]): MultibootMemorySizes {
+  requireArray(map, "map", MultibootError, "InvalidArgument");
   checkMemoryMap(map);
   const avail = map.filter((r) => r.type === MULTIBOOT_MEMORY_AVAILABLE && r.size > 0)
     .sort((a, b) => a.addr - b.addr);
@@ -188,6 +191,8 @@ export function multibootMemorySizes(map: readonly MultibootMemoryRange[]): Mult
  * ```
  */
 export function multibootCString(s: string, field: string): Uint8Array {
+  requireString(s, "s", MultibootError, "InvalidArgument");
+  requireString(field, "field", MultibootError, "InvalidArgument");
   const b = new TextEncoder().encode(s);
   const nul = b.indexOf(0);
   if (nul >= 0) {
@@ -229,6 +234,7 @@ export function checkMultibootModules(
   modules: readonly MultibootModuleSpec[],
   pageAlign: boolean,
 ): MultibootCheckedModule[] {
+  requireArray(modules, "modules", MultibootError, "InvalidArgument");
   return modules.map((m, i) => {
     const field = `modules[${i}]`;
     const size = m.bytes?.byteLength ?? m.size;
@@ -279,6 +285,9 @@ export function checkMultibootModules(
  * ```
  */
 export function checkMultibootRange(field: string, addr: number, len: number): void {
+  requireString(field, "field", MultibootError, "InvalidArgument");
+  requireNumber(addr, "addr", MultibootError, "InvalidArgument");
+  requireNumber(len, "len", MultibootError, "InvalidArgument");
   if (!Number.isSafeInteger(addr) || addr < 0 || addr + len > MULTIBOOT_ADDRESS_LIMIT) {
     throw new MultibootError(
       "AddressOverflow",
@@ -299,6 +308,7 @@ export function checkMultibootRange(field: string, addr: number, len: number): v
  * ```
  */
 export function multibootModuleSteps(mods: readonly MultibootCheckedModule[], label: string): PlanStep[] {
+  requireArray(mods, "mods", MultibootError, "InvalidArgument");
   return mods.flatMap((m, i) =>
     m.bytes === undefined
       ? []
@@ -324,6 +334,8 @@ function align4(n: number): number {
  * ```
  */
 export function planMultibootInfo(mem: GuestMemory, opts: MultibootInfoOptions): MultibootInfoResult {
+  requireMemory(mem, "mem", MultibootError, "InvalidArgument");
+  requireObject(opts, "opts", MultibootError, "InvalidArgument");
   const base = opts.infoAddr;
   if (!Number.isSafeInteger(base) || base < 0 || base % 4 !== 0) {
     throw new MultibootError("Misaligned", `infoAddr ${String(base)} is not a 4-byte-aligned address`, {
@@ -413,6 +425,8 @@ export function planMultibootInfo(mem: GuestMemory, opts: MultibootInfoOptions):
  * ```
  */
 export function configureMultiboot(mem: GuestMemory, opts: MultibootInfoOptions): MultibootInfoResult {
+  requireMemory(mem, "mem", MultibootError, "InvalidArgument");
+  requireObject(opts, "opts", MultibootError, "InvalidArgument");
   const r = planMultibootInfo(mem, opts);
   applyPlanSync(mem, r.plan);
   return r;

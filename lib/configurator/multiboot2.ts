@@ -40,6 +40,7 @@ import {
   multibootMemorySizes,
   multibootModuleSteps,
 } from "./multiboot.ts";
+import { requireMemory, requireObject } from "../guard.ts";
 
 function align8(n: number): number {
   return Math.ceil(n / MULTIBOOT2_TAG_ALIGN) * MULTIBOOT2_TAG_ALIGN;
@@ -58,6 +59,8 @@ function align8(n: number): number {
  * ```
  */
 export function planMultiboot2Info(mem: GuestMemory, opts: MultibootInfoOptions): MultibootInfoResult {
+  requireMemory(mem, "mem", MultibootError, "InvalidArgument");
+  requireObject(opts, "opts", MultibootError, "InvalidArgument");
   const base = opts.infoAddr;
   if (!Number.isSafeInteger(base) || base < 0 || base % MULTIBOOT2_TAG_ALIGN !== 0) {
     // "The boot information must be 64-bit aligned."
@@ -171,6 +174,8 @@ export function planMultiboot2Info(mem: GuestMemory, opts: MultibootInfoOptions)
  * ```
  */
 export function configureMultiboot2(mem: GuestMemory, opts: MultibootInfoOptions): MultibootInfoResult {
+  requireMemory(mem, "mem", MultibootError, "InvalidArgument");
+  requireObject(opts, "opts", MultibootError, "InvalidArgument");
   const r = planMultiboot2Info(mem, opts);
   applyPlanSync(mem, r.plan);
   return r;

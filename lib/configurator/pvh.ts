@@ -20,7 +20,8 @@ import { ConfiguratorError, hex } from "../errors.ts";
 import type { GuestMemory, GuestMemoryRegion } from "../memory.ts";
 import type { Plan, PlanStep } from "../plan.ts";
 import { checkBootRange } from "./linux.ts";
-import { BootParams } from "./mod.ts";
+import { BootParams, checkConfiguratorArgs } from "./mod.ts";
+import { requireArray, requireObject } from "../guard.ts";
 
 /** Fields of {@linkcode encodeStartInfo}; anything not given is zero. */
 export interface StartInfoOptions {
@@ -98,6 +99,7 @@ function u32(field: string, v: number | undefined): number {
  * ```
  */
 export function encodeStartInfo(opts: StartInfoOptions = {}): Uint8Array {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const v: HvmStartInfo = {
     magic: XEN_HVM_START_MAGIC_VALUE,
     version: u32("version", opts.version ?? HVM_START_INFO_VERSION),
@@ -123,6 +125,7 @@ export function encodeStartInfo(opts: StartInfoOptions = {}): Uint8Array {
  * ```
  */
 export function encodeMemmapEntry(e: MemmapEntryInit): Uint8Array {
+  requireObject(e, "e", ConfiguratorError, "InvalidArgument");
   return HVM_MEMMAP_TABLE_ENTRY.encode({
     addr: u64("addr", e.addr),
     size: u64("size", e.size),
@@ -141,6 +144,7 @@ export function encodeMemmapEntry(e: MemmapEntryInit): Uint8Array {
  * ```
  */
 export function encodeModlistEntry(e: ModlistEntryInit): Uint8Array {
+  requireObject(e, "e", ConfiguratorError, "InvalidArgument");
   return HVM_MODLIST_ENTRY.encode({
     paddr: u64("paddr", e.paddr),
     size: u64("size", e.size),
@@ -167,6 +171,7 @@ export function encodeModlistEntry(e: ModlistEntryInit): Uint8Array {
  * ```
  */
 export function planPvhBoot(mem: GuestMemory, params: BootParams): Plan {
+  checkConfiguratorArgs(mem, params);
   checkPvhBootParams(params, mem);
   const steps: PlanStep[] = [
     { kind: "bytes", guestAddr: params.sectionsStart!, bytes: params.sections!, label: "hvm_memmap_table" },
@@ -273,6 +278,7 @@ export class PvhBootConfigurator {
    * allocation on the way (about the cost of the copies themselves).
    */
   static writeBootparams(mem: GuestMemory, params: BootParams): void {
+    checkConfiguratorArgs(mem, params);
     // The common case first: each part inside one region and no two overlapping, so no check can fail.
     const memmap = params.sections, memmapAddr = params.sectionsStart ?? -1;
     const header = params.header, headerAddr = params.headerStart;
@@ -331,6 +337,9 @@ export interface PvhBootParamsOptions {
  * ```
  */
 export function pvhBootParams(opts: PvhBootParamsOptions): BootParams {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
+  requireArray(opts.memmap, "opts.memmap", ConfiguratorError, "InvalidArgument");
+  if (opts.modules !== undefined) requireArray(opts.modules, "opts.modules", ConfiguratorError, "InvalidArgument");
   const modules = opts.modules ?? [];
   const p = new BootParams(
     encodeStartInfo({

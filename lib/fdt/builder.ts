@@ -388,6 +388,7 @@ export class FdtBuilder {
 
   /** A list of u32 cells (`<1 2 3>`). */
   propertyCells(name: string, cells: readonly number[]): void {
+    checkType(name, "string", "property name");
     checkType(cells, "array", `property "${String(name)}" cells`);
     // Every value is checked before anything is written; then the cells go straight into the structure block.
     for (let i = 0; i < cells.length; i++) toU32(cells[i], `${name}[${i}]`);
@@ -399,6 +400,7 @@ export class FdtBuilder {
 
   /** A list of u64 values, each as two cells (`reg = <hi lo hi lo>` with #address-cells = #size-cells = 2). */
   propertyU64List(name: string, values: readonly (number | bigint)[]): void {
+    checkType(name, "string", "property name");
     checkType(values, "array", `property "${String(name)}" values`);
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
@@ -424,6 +426,7 @@ export class FdtBuilder {
 
   /** A string list property (`"a", "b"` is stored as `a\0b\0`). */
   propertyStringList(name: string, values: readonly string[]): void {
+    checkType(name, "string", "property name");
     checkType(values, "array", `property "${String(name)}" values`);
     let len = 0, ascii = true;
     for (let i = 0; i < values.length; i++) {

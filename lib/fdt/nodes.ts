@@ -16,6 +16,7 @@ import { FdtError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { FdtBuilder } from "./builder.ts";
 import type { FdtReservation } from "./tree.ts";
+import { requireInstance, requireMemory, requireNumber, requireObject } from "../guard.ts";
 
 /** Architectures the VM helpers know. */
 export type FdtArch = "aarch64" | "riscv64";
@@ -119,6 +120,8 @@ function hexName(base: string, addr: number): string {
  * ```
  */
 export function addMemoryNodes(b: FdtBuilder, mem: GuestMemory): string[] {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
+  requireMemory(mem, "mem", FdtError, "BadValue");
   return mem.regions.map((r) => {
     const name = hexName("memory", r.guestAddr);
     b.beginNode(name);
@@ -159,6 +162,8 @@ export interface ChosenOptions {
  * ```
  */
 export function addChosen(b: FdtBuilder, options: ChosenOptions): void {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
+  requireObject(options, "options", FdtError, "BadValue");
   const { initrdStart, initrdEnd } = options;
   if ((initrdStart === undefined) !== (initrdEnd === undefined) || (initrdStart ?? 0) > (initrdEnd ?? 0)) {
     throw new FdtError(
@@ -208,6 +213,8 @@ export interface CpusOptions {
  * ```
  */
 export function addCpus(b: FdtBuilder, options: CpusOptions): number[] {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
+  requireObject(options, "options", FdtError, "BadValue");
   const count = options.count ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > 0x1_0000) {
     throw new FdtError("BadValue", `cpu count ${count} is not between 1 and 65536`, {
@@ -262,6 +269,8 @@ export function addCpus(b: FdtBuilder, options: CpusOptions): number[] {
  * ```
  */
 export function addFixedClock(b: FdtBuilder, name: string, frequency: number): number {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
+  requireNumber(frequency, "frequency", FdtError, "BadValue");
   const phandle = b.allocPhandle();
   b.beginNode(name);
   b.propertyString("compatible", "fixed-clock");
@@ -297,6 +306,8 @@ export interface Pl011Options {
  * ```
  */
 export function addPl011(b: FdtBuilder, options: Pl011Options): string {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
+  requireObject(options, "options", FdtError, "BadValue");
   const base = options.base ?? VIRT_PL011_BASE;
   const name = hexName("pl011", base);
   b.beginNode(name);
@@ -337,6 +348,8 @@ export interface Ns16550Options {
  * ```
  */
 export function addNs16550(b: FdtBuilder, options: Ns16550Options = {}): string {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
+  requireObject(options, "options", FdtError, "BadValue");
   const base = options.base ?? VIRT_NS16550_BASE;
   const name = hexName("serial", base);
   b.beginNode(name);
@@ -362,6 +375,7 @@ export function addNs16550(b: FdtBuilder, options: Ns16550Options = {}): string 
  * ```
  */
 export function addPsci(b: FdtBuilder, method: "hvc" | "smc" = "hvc"): void {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
   b.beginNode("psci");
   b.propertyStringList("compatible", ["arm,psci-1.0", "arm,psci-0.2"]);
   b.propertyString("method", method);
@@ -391,6 +405,8 @@ export interface GicV2Options {
  * ```
  */
 export function addGicV2(b: FdtBuilder, options: GicV2Options = {}): number {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
+  requireObject(options, "options", FdtError, "BadValue");
   const dist = options.distributor ?? VIRT_GIC_DIST_BASE;
   const cpu = options.cpuInterface ?? VIRT_GIC_CPU_BASE;
   const phandle = options.phandle ?? b.allocPhandle();
@@ -418,6 +434,7 @@ export function addGicV2(b: FdtBuilder, options: GicV2Options = {}): number {
  * ```
  */
 export function addArmv8Timer(b: FdtBuilder, cpus = 1): void {
+  requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
   const flags = ((((1 << Math.min(cpus, 8)) - 1) << 8) | IRQ_TYPE_LEVEL_HIGH) >>> 0;
   b.beginNode("timer");
   b.propertyString("compatible", "arm,armv8-timer");
@@ -466,6 +483,8 @@ export interface VmFdtOptions {
  * ```
  */
 export function buildVmFdt(mem: GuestMemory, options: VmFdtOptions): Uint8Array {
+  requireMemory(mem, "mem", FdtError, "BadValue");
+  requireObject(options, "options", FdtError, "BadValue");
   if (typeof options !== "object" || options === null) {
     throw new FdtError("BadValue", "buildVmFdt options are not an object", { field: "options" });
   }

@@ -44,6 +44,7 @@ import {
 } from "./contract.ts";
 import { applyPlan, validatePlan } from "../plan.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
+import { requireNumber, requireObject } from "../guard.ts";
 
 /** What a bzImage's setup header says, decoded and checked. */
 export interface BzImageInfo {
@@ -114,6 +115,7 @@ export interface BzImageLoadResult extends LoadResultCommon {
  * ```
  */
 export function bzImageArch(info: Pick<BzImageInfo, "version" | "xloadflags">): KernelArch {
+  requireObject(info, "info", BzImageError, "InvalidArgument");
   return info.version < BOOT_PROTOCOL.XLOADFLAGS || (info.xloadflags & XLF_KERNEL_64) !== 0 ? "x86_64" : "i386";
 }
 
@@ -130,6 +132,8 @@ export function bzImageArch(info: Pick<BzImageInfo, "version" | "xloadflags">): 
  * ```
  */
 export function bzImageEntries(info: Pick<BzImageInfo, "version" | "xloadflags">, load: number): KernelEntries {
+  requireObject(info, "info", BzImageError, "InvalidArgument");
+  requireNumber(load, "load", BzImageError, "InvalidArgument");
   return bzImageArch(info) === "x86_64" ? { linux64: load + STARTUP_64_OFFSET, linux32: load } : { linux32: load };
 }
 

@@ -89,6 +89,7 @@ const DEFAULT_MAX_VMLINUX = 1 << 30;
  * ```
  */
 export function detectCompression(bytes: Uint8Array): PayloadCompression | undefined {
+  if (!(bytes instanceof Uint8Array)) return undefined;
   for (const [method, magics] of Object.entries(PAYLOAD_MAGICS) as [PayloadCompression, number[][]][]) {
     if (magics.some((m) => m.length <= bytes.byteLength && m.every((b, i) => bytes[i] === b))) return method;
   }

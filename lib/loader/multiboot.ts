@@ -61,6 +61,7 @@ import type { GuestMemory } from "../memory.ts";
 import { applyPlan, checkNoOverlap, type PlanStep } from "../plan.ts";
 import { checkArch, checkHighmem, checkLoadOptions, type LoadOptions, type LoadResultCommon } from "./contract.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
+import { requireBytes } from "../guard.ts";
 
 /**
  * The requirement bits (low 16) of the Multiboot 1 flags this loader fulfils: page-aligned modules and memory info.
@@ -160,6 +161,7 @@ function readMultibootHeader(dv: DataView, offset: number, size: number): Multib
  * ```
  */
 export function findMultibootHeader(bytes: Uint8Array): FoundMultibootHeader | undefined {
+  requireBytes(bytes, "bytes", MultibootError, "InvalidArgument");
   const dv = dataView(bytes);
   const window = Math.min(bytes.byteLength, MULTIBOOT_SEARCH);
   for (let off = 0; off + MULTIBOOT_HEADER_MIN_SIZE <= window; off += MULTIBOOT_HEADER_ALIGN) {
@@ -190,6 +192,7 @@ export function findMultibootHeader(bytes: Uint8Array): FoundMultibootHeader | u
  * ```
  */
 export function decodeMultibootHeader(bytes: Uint8Array): FoundMultibootHeader {
+  requireBytes(bytes, "bytes", MultibootError, "InvalidArgument");
   const found = findMultibootHeader(bytes);
   if (found === undefined) {
     // Say why: the first magic seen, and what was wrong with it.
@@ -693,6 +696,7 @@ function mb2ChecksumOk(h: Multiboot2Header): boolean {
  * ```
  */
 export function findMultiboot2Header(bytes: Uint8Array): FoundMultiboot2Header | undefined {
+  requireBytes(bytes, "bytes", MultibootError, "InvalidArgument");
   const c = findMb2Magic(bytes).find((m) => m.offset + MULTIBOOT2_HEADER.size <= m.window && mb2ChecksumOk(m.header));
   return c === undefined ? undefined : decodeMb2Tags(bytes, c.offset, c.header, c.window);
 }
@@ -715,6 +719,7 @@ export function findMultiboot2Header(bytes: Uint8Array): FoundMultiboot2Header |
  * ```
  */
 export function decodeMultiboot2Header(bytes: Uint8Array): FoundMultiboot2Header {
+  requireBytes(bytes, "bytes", MultibootError, "InvalidArgument");
   const magics = findMb2Magic(bytes);
   const window = Math.min(bytes.byteLength, MULTIBOOT2_SEARCH);
   if (magics.length === 0) {

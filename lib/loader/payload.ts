@@ -27,6 +27,7 @@ import { decodeLzo } from "../compress/lzo.ts";
 import { type ByteSink, CountingSink, type DecodeOptions, type DecodeResult } from "../compress/sink.ts";
 import { decodeXz } from "../compress/xz.ts";
 import { decodeZstd } from "../compress/zstd.ts";
+import { requireBytes, requireMemory, requireNumber } from "../guard.ts";
 
 /** The compression methods of a kernel payload that need decoding (`"none"` aside). */
 export type PayloadMethod = "lz4" | "gzip" | "xz" | "zstd" | "bzip2" | "lzma" | "lzo";
@@ -70,6 +71,8 @@ class StopDecoding extends Error {}
  * ```
  */
 export function payloadPrefix(method: PayloadMethod, payload: Uint8Array, length: number): Uint8Array {
+  requireBytes(payload, "payload", DecompressError, "InvalidArgument");
+  requireNumber(length, "length", DecompressError, "InvalidArgument");
   const out = new Uint8Array(length);
   let got = 0;
   try {
@@ -141,6 +144,8 @@ export function measurePayload(method: PayloadMethod, payload: Uint8Array, maxOu
  * ```
  */
 export function decompressPayload(method: PayloadMethod, payload: Uint8Array, maxOutput: number): Uint8Array {
+  requireBytes(payload, "payload", DecompressError, "InvalidArgument");
+  requireNumber(maxOutput, "maxOutput", DecompressError, "InvalidArgument");
   const decode = PAYLOAD_DECODERS[method];
   const promised = promisedSize(payload, maxOutput);
   if (promised !== undefined) {
@@ -190,6 +195,9 @@ const ZERO_SCAN_BLOCK = 1 << 16;
  * ```
  */
 export function isZeroRange(mem: GuestMemory, addr: number, len: number): boolean {
+  requireMemory(mem, "mem", DecompressError, "InvalidArgument");
+  requireNumber(addr, "addr", DecompressError, "InvalidArgument");
+  requireNumber(len, "len", DecompressError, "InvalidArgument");
   for (const s of mem.slices(addr, len)) {
     const head = Math.min(s.byteLength, (4 - (s.byteOffset & 3)) & 3);
     for (let i = 0; i < head; i++) if (s[i] !== 0) return false;
@@ -237,6 +245,10 @@ export function decompressIntoGuest(
   size: number,
   verified = false,
 ): GuestDecodeStrategy {
+  requireMemory(mem, "mem", DecompressError, "InvalidArgument");
+  requireNumber(addr, "addr", DecompressError, "InvalidArgument");
+  requireBytes(payload, "payload", DecompressError, "InvalidArgument");
+  requireNumber(size, "size", DecompressError, "InvalidArgument");
   const decode = PAYLOAD_DECODERS[method];
   const sink = new GuestSink(mem, addr);
   const mismatch = (written: number) =>

@@ -44,6 +44,7 @@ import { checkArch, checkHighmem, checkLoadOptions, type LoadOptions, type LoadR
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 import { decompressIntoGuest, measurePayload, type PayloadMethod, payloadPrefix, sizeTrailer } from "./payload.ts";
 import { decodeZbootHeader, isZboot, type ZbootHeader } from "./zboot.ts";
+import { requireBytes } from "../guard.ts";
 
 /** The architectures whose Image format this loader knows. */
 export type PeArch = "aarch64" | "riscv64";
@@ -115,7 +116,7 @@ function peError(code: PeErrorCode, message: string, details: ConstructorParamet
  * ```
  */
 export function detectPeArch(bytes: Uint8Array): PeArch | undefined {
-  if (bytes.byteLength < IMAGE_HEADER_SIZE) return undefined;
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < IMAGE_HEADER_SIZE) return undefined;
   const magic = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(IMAGE_MAGIC_OFFSET, true);
   if (magic === AARCH64_IMAGE_MAGIC) return "aarch64";
   if (magic === RISCV_IMAGE_MAGIC2) return "riscv64";
@@ -160,6 +161,7 @@ function magicName(bytes: Uint8Array): string {
  * ```
  */
 export function decodePeHeader(bytes: Uint8Array): PeHeaderInfo {
+  requireBytes(bytes, "bytes", PeError, "InvalidArgument");
   if (bytes.byteLength < IMAGE_HEADER_SIZE) {
     throw peError(
       "ReadImageHeader",

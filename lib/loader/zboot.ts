@@ -24,6 +24,7 @@
 
 import { hex, PeError } from "../errors.ts";
 import type { PayloadMethod } from "./payload.ts";
+import { requireBytes, requireNumber } from "../guard.ts";
 
 /** "MZ": the MS-DOS/PE magic at offset 0. */
 export const ZBOOT_MZ_MAGIC = 0x5a4d;
@@ -89,7 +90,8 @@ export interface ZbootHeader {
  * ```
  */
 export function isZboot(bytes: Uint8Array): boolean {
-  return bytes.byteLength >= OFF_IMAGE_TYPE + 4 && (bytes[0] | (bytes[1] << 8)) === ZBOOT_MZ_MAGIC &&
+  return bytes instanceof Uint8Array && bytes.byteLength >= OFF_IMAGE_TYPE + 4 &&
+    (bytes[0] | (bytes[1] << 8)) === ZBOOT_MZ_MAGIC &&
     Array.from(ZBOOT_IMAGE_TYPE, (c) => c.charCodeAt(0)).every((c, i) => bytes[OFF_IMAGE_TYPE + i] === c);
 }
 
@@ -122,6 +124,8 @@ function fail(what: string, field: string, value?: number | string, limit?: numb
  * ```
  */
 export function decodeZbootHeader(head: Uint8Array, fileSize: number): ZbootHeader {
+  requireBytes(head, "head", PeError, "InvalidArgument");
+  requireNumber(fileSize, "fileSize", PeError, "InvalidArgument");
   if (head.byteLength < ZBOOT_HEADER_SIZE || !isZboot(head)) {
     fail(
       `the file does not start with "MZ" and "zimg" and a ${ZBOOT_HEADER_SIZE}-byte header`,
