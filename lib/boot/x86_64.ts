@@ -538,6 +538,7 @@ export interface X86Linux32Options {
  * ```
  */
 export function x86Linux32Boot(opts: X86Linux32Options): X86BootSetup {
+  requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   const gdtAddr = opts.gdtAddr ?? 0x500;
   const idtAddr = opts.idtAddr ?? 0x520;
   // Entries 0 and 1 unused, 2 (0x10) flat 32-bit code, 3 (0x18) flat data.
