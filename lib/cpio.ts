@@ -11,7 +11,7 @@
  */
 
 import { CpioError } from "./errors.ts";
-import { requireArray, requireBytes, requireObject } from "./guard.ts";
+import { requireArray, requireBytes, requireObject, requireObjects } from "./guard.ts";
 
 /**
  * Magic of a newc header ("new ASCII" format, no checksum).
@@ -238,7 +238,7 @@ function normalisePath(path: string): string {
  * ```
  */
 export function writeCpio(entries: readonly CpioEntry[], options: CpioWriteOptions = {}): Uint8Array {
-  requireArray(entries, "entries", CpioError, "InvalidArgument");
+  requireObjects(entries, "entries", CpioError, "InvalidArgument");
   requireObject(options, "options", CpioError, "InvalidArgument");
   const defaultMtime = options.mtime ?? 0;
   const parents = options.parents ?? true;

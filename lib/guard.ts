@@ -124,3 +124,19 @@ export function requireBigint<C extends string>(
 ): asserts v is bigint {
   if (typeof v !== "bigint") wrong(Err, code, field, "a bigint", v);
 }
+
+/** `String(v)` for a primitive (as messages always showed it), {@linkcode describeValue} for an object (whose `toString` may throw). */
+export function showValue(v: unknown): string {
+  return (typeof v === "object" && v !== null) || typeof v === "function" ? describeValue(v) : String(v);
+}
+
+/** Throws unless `v` is an array whose every element is a non-null object (a list of entries or ranges). */
+export function requireObjects<C extends string>(
+  v: unknown,
+  field: string,
+  Err: ErrorClass<C>,
+  code: C,
+): asserts v is readonly object[] {
+  requireArray(v, field, Err, code);
+  for (let i = 0; i < v.length; i++) requireObject(v[i], `${field}[${i}]`, Err, code);
+}

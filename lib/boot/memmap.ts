@@ -16,7 +16,7 @@ import { BOOT_E820_ENTRY, E820_MAX_ENTRIES_ZEROPAGE, E820_RAM, E820_RESERVED } f
 import { HVM_MEMMAP_TABLE_ENTRY } from "../abi/start_info.ts";
 import { ConfiguratorError, hex } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
-import { requireArray, requireMemory, requireObject } from "../guard.ts";
+import { requireArray, requireMemory, requireObject, requireObjects, showValue } from "../guard.ts";
 
 /** One range of a memory map. The type values are shared by e820 and the PVH map (1 RAM, 2 reserved, ...). */
 export interface MemmapEntry {
@@ -178,13 +178,17 @@ export interface MemmapEncodeOptions {
  * ```
  */
 export function encodeE820Table(entries: readonly MemmapEntry[], opts: MemmapEncodeOptions = {}): Uint8Array {
-  requireArray(entries, "entries", ConfiguratorError, "InvalidArgument");
+  requireObjects(entries, "entries", ConfiguratorError, "InvalidArgument");
   requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   checkCount(entries.length, opts.maxEntries ?? E820_MAX_ENTRIES_ZEROPAGE, "e820_entries");
   const out = new Uint8Array(entries.length * BOOT_E820_ENTRY.size);
   const dv = new DataView(out.buffer);
   entries.forEach((e, i) => {
-    BOOT_E820_ENTRY.write(dv, i * BOOT_E820_ENTRY.size, { addr: BigInt(e.addr), size: BigInt(e.size), type: e.type });
+    BOOT_E820_ENTRY.write(dv, i * BOOT_E820_ENTRY.size, {
+      addr: entryU64(e.addr, `entries[${i}].addr`),
+      size: entryU64(e.size, `entries[${i}].size`),
+      type: e.type,
+    });
   });
   return out;
 }
@@ -202,15 +206,15 @@ export function encodeE820Table(entries: readonly MemmapEntry[], opts: MemmapEnc
  * ```
  */
 export function encodeHvmMemmap(entries: readonly MemmapEntry[], opts: MemmapEncodeOptions = {}): Uint8Array {
-  requireArray(entries, "entries", ConfiguratorError, "InvalidArgument");
+  requireObjects(entries, "entries", ConfiguratorError, "InvalidArgument");
   requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
   checkCount(entries.length, opts.maxEntries ?? E820_MAX_ENTRIES_ZEROPAGE, "memmap_entries");
   const out = new Uint8Array(entries.length * HVM_MEMMAP_TABLE_ENTRY.size);
   const dv = new DataView(out.buffer);
   entries.forEach((e, i) => {
     HVM_MEMMAP_TABLE_ENTRY.write(dv, i * HVM_MEMMAP_TABLE_ENTRY.size, {
-      addr: BigInt(e.addr),
-      size: BigInt(e.size),
+      addr: entryU64(e.addr, `entries[${i}].addr`),
+      size: entryU64(e.size, `entries[${i}].size`),
       type: e.type,
       reserved: 0,
     });
@@ -238,4 +242,15 @@ export function splitE820(entries: readonly MemmapEntry[]): { zeroPage: MemmapEn
     zeroPage: entries.slice(0, E820_MAX_ENTRIES_ZEROPAGE),
     extended: entries.slice(E820_MAX_ENTRIES_ZEROPAGE),
   };
+}
+
+// An entry's address or size as the table's u64: a safe integer (or a bigint, stored modulo 2^64 as before);
+// a fraction, NaN, a Symbol or a missing field is a typed error (BigInt() would throw a RangeError or TypeError).
+function entryU64(v: unknown, field: string): bigint {
+  if (typeof v === "bigint") return v;
+  if (typeof v === "number" && Number.isSafeInteger(v)) return BigInt(v);
+  throw new ConfiguratorError("InvalidAddress", `${field} = ${showValue(v)} is not an integer`, {
+    field,
+    value: showValue(v),
+  });
 }

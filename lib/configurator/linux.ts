@@ -24,7 +24,7 @@ import { toSafeNumber } from "../source.ts";
 import type { GuestMemory } from "../memory.ts";
 import type { Plan } from "../plan.ts";
 import { type BootParams, checkConfiguratorArgs } from "./mod.ts";
-import { requireBytes, requireMemory, requireNumber, requireObject } from "../guard.ts";
+import { requireBytes, requireMemory, requireNumber, requireObject, showValue } from "../guard.ts";
 
 /** One memory range for the zero page's e820 table; addresses and sizes as numbers or bigints. */
 export interface E820EntryInit {
@@ -73,11 +73,12 @@ const U32 = 2 ** 32;
 
 function checkNumber(field: string, v: number | bigint, bits: 32 | 64): bigint {
   // BigInt() throws a RangeError for a fraction, NaN or an infinity: those fail the check below instead.
-  const b = typeof v === "number" && !Number.isSafeInteger(v) ? -1n : BigInt(v);
-  if ((typeof v === "number" && !Number.isSafeInteger(v)) || b < 0n || b >= 1n << BigInt(bits)) {
-    throw new ConfiguratorError("InvalidAddress", `${field} = ${String(v)} is not a ${bits}-bit unsigned integer`, {
+  // Anything else (a Symbol, a string, an object) is -1n too: a typed error, never a TypeError.
+  const b = typeof v === "bigint" ? v : typeof v === "number" && Number.isSafeInteger(v) ? BigInt(v) : -1n;
+  if (b < 0n || b >= 1n << BigInt(bits)) {
+    throw new ConfiguratorError("InvalidAddress", `${field} = ${showValue(v)} is not a ${bits}-bit unsigned integer`, {
       field,
-      value: typeof v === "number" ? String(v) : v,
+      value: typeof v === "bigint" ? v : showValue(v),
       limit: 2n ** BigInt(bits) - 1n,
     });
   }

@@ -37,7 +37,7 @@ import {
 import { hex, MultibootError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlanSync, checkNoOverlap, type Plan, type PlanStep } from "../plan.ts";
-import { requireArray, requireMemory, requireNumber, requireObject, requireString } from "../guard.ts";
+import { requireArray, requireMemory, requireNumber, requireObject, requireObjects, requireString } from "../guard.ts";
 
 /**
  * The boot loader name written when none is given.
@@ -161,7 +161,7 @@ function checkMemoryMap(map: readonly MultibootMemoryRange[]): void {
  * ```
  */
 export function multibootMemorySizes(map: readonly MultibootMemoryRange[]): MultibootMemorySizes {
-  requireArray(map, "map", MultibootError, "InvalidArgument");
+  requireObjects(map, "map", MultibootError, "InvalidArgument");
   checkMemoryMap(map);
   const avail = map.filter((r) => r.type === MULTIBOOT_MEMORY_AVAILABLE && r.size > 0)
     .sort((a, b) => a.addr - b.addr);
@@ -234,7 +234,7 @@ export function checkMultibootModules(
   modules: readonly MultibootModuleSpec[],
   pageAlign: boolean,
 ): MultibootCheckedModule[] {
-  requireArray(modules, "modules", MultibootError, "InvalidArgument");
+  requireObjects(modules, "modules", MultibootError, "InvalidArgument");
   return modules.map((m, i) => {
     const field = `modules[${i}]`;
     const size = m.bytes?.byteLength ?? m.size;
@@ -308,7 +308,7 @@ export function checkMultibootRange(field: string, addr: number, len: number): v
  * ```
  */
 export function multibootModuleSteps(mods: readonly MultibootCheckedModule[], label: string): PlanStep[] {
-  requireArray(mods, "mods", MultibootError, "InvalidArgument");
+  requireObjects(mods, "mods", MultibootError, "InvalidArgument");
   return mods.flatMap((m, i) =>
     m.bytes === undefined
       ? []

@@ -21,7 +21,7 @@ import type { GuestMemory, GuestMemoryRegion } from "../memory.ts";
 import type { Plan, PlanStep } from "../plan.ts";
 import { checkBootRange } from "./linux.ts";
 import { BootParams, checkConfiguratorArgs } from "./mod.ts";
-import { requireArray, requireObject } from "../guard.ts";
+import { requireArray, requireObject, showValue } from "../guard.ts";
 
 /** Fields of {@linkcode encodeStartInfo}; anything not given is zero. */
 export interface StartInfoOptions {
@@ -65,11 +65,18 @@ export interface ModlistEntryInit {
 
 function u64(field: string, v: number | bigint | undefined): bigint {
   // BigInt() throws a RangeError for a fraction, NaN or an infinity: those fail the check below instead.
-  const b = typeof v === "number" && !Number.isSafeInteger(v) ? -1n : BigInt(v ?? 0);
-  if ((typeof v === "number" && !Number.isSafeInteger(v)) || b < 0n || b >= 1n << 64n) {
-    throw new ConfiguratorError("InvalidAddress", `${field} = ${String(v)} is not a 64-bit unsigned integer`, {
+  // Anything else (a Symbol, a string, an object) is -1n too: a typed error, never a TypeError.
+  const b = typeof v === "bigint"
+    ? v
+    : v === undefined || v === null
+    ? 0n
+    : typeof v === "number" && Number.isSafeInteger(v)
+    ? BigInt(v)
+    : -1n;
+  if (b < 0n || b >= 1n << 64n) {
+    throw new ConfiguratorError("InvalidAddress", `${field} = ${showValue(v)} is not a 64-bit unsigned integer`, {
       field,
-      value: String(v),
+      value: showValue(v),
       limit: 2n ** 64n - 1n,
     });
   }
@@ -79,9 +86,9 @@ function u64(field: string, v: number | bigint | undefined): bigint {
 function u32(field: string, v: number | undefined): number {
   const n = v ?? 0;
   if (!Number.isInteger(n) || n < 0 || n > 0xffff_ffff) {
-    throw new ConfiguratorError("InvalidAddress", `${field} = ${String(v)} is not a 32-bit unsigned integer`, {
+    throw new ConfiguratorError("InvalidAddress", `${field} = ${showValue(v)} is not a 32-bit unsigned integer`, {
       field,
-      value: String(v),
+      value: showValue(v),
       limit: 0xffff_ffff,
     });
   }
