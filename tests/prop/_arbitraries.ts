@@ -535,13 +535,16 @@ export const bzCaseArb: fc.Arbitrary<BzCase> = fc.record({
 }).map((r) => {
   const sects = r.setupSects === 0 ? 4 : r.setupSects;
   const load = place(r.layout, r.where.pick, r.where.frac, r.payload.byteLength);
+  // code32_start 0 means "the default, 1 MiB" (an image built outside the kernel tree), so a kernel placed at
+  // guest address 0 is asked for with the load address option.
+  const useOffset = r.useOffset || load === 0;
   const bytes = buildBzImage({
     payload: r.payload,
     header: {
       setup_sects: r.setupSects,
       version: r.version,
       loadflags: r.loadflags,
-      code32_start: r.useOffset ? 0x100000 : load,
+      code32_start: useOffset ? 0x100000 : load,
       relocatable_kernel: r.relocatable,
       kernel_alignment: r.kernelAlignment,
       min_alignment: r.minAlignment,
@@ -556,11 +559,11 @@ export const bzCaseArb: fc.Arbitrary<BzCase> = fc.record({
     layout: r.layout,
     bytes,
     setupSects: sects,
-    code32Start: r.useOffset ? 0x100000 : load,
+    code32Start: useOffset ? 0x100000 : load,
     payload: r.payload,
     version: r.version,
     arch: r.version >= 0x20c && (r.xloadflags & 1) === 0 ? "i386" as const : "x86_64" as const,
-    kernelOffset: r.useOffset ? load : undefined,
+    kernelOffset: useOffset ? load : undefined,
     highmemStart: r.highmem ? load : undefined,
   };
 });

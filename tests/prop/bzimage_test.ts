@@ -26,13 +26,16 @@ import {
 /**
  * A plain reading of a valid bzImage from the x86 boot protocol, without lib/: the setup is
  * (setup_sects || 4) + 1 sectors; everything after it is the protected-mode kernel, loaded at kernelOffset or
- * code32_start (the u32 at 0x214); the header handed back has code32_start set to the load address.
+ * code32_start (the u32 at 0x214; 0 means 0x100000); the header handed back has code32_start set to the
+ * load address.
  */
 function referenceBz(b: Uint8Array, kernelOffset?: number) {
   const d = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const sects = b[0x1f1] === 0 ? 4 : b[0x1f1];
   const setup = (sects + 1) * 512;
-  const load = kernelOffset ?? d.getUint32(0x214, true);
+  // A LOADED_HIGH image whose code32_start is 0 (iPXE's and other images built outside the kernel tree)
+  // loads at 1 MiB, the default load address of a bzImage.
+  const load = kernelOffset ?? (d.getUint32(0x214, true) || 0x100000);
   return { load, end: load + b.byteLength - setup, kernel: b.subarray(setup), version: d.getUint16(0x206, true) };
 }
 
