@@ -125,7 +125,7 @@ const U32 = 2 ** 32;
  * ```
  */
 export function initrdAddrMax(header?: InitrdHeader): number {
-  optionalObject(header, "header", ConfiguratorError, "InvalidArgument");
+  checkHeader(header);
   if (header === undefined || header.version < INITRD_ADDR_MAX_PROTOCOL) return INITRD_ADDR_MAX_DEFAULT;
   return header.initrd_addr_max ?? INITRD_ADDR_MAX_DEFAULT;
 }
@@ -142,7 +142,7 @@ export function initrdAddrMax(header?: InitrdHeader): number {
  * ```
  */
 export function canLoadAbove4G(header?: InitrdHeader): boolean {
-  optionalObject(header, "header", ConfiguratorError, "InvalidArgument");
+  checkHeader(header);
   return header !== undefined && header.version >= ABOVE_4G_PROTOCOL &&
     ((header.xloadflags ?? 0) & XLF_CAN_BE_LOADED_ABOVE_4G) !== 0;
 }
@@ -417,4 +417,12 @@ function checkPlacement(placement: unknown): asserts placement is InitrdPlacemen
   const p = placement as Partial<InitrdPlacement>;
   requireNumber(p.addr, "placement.addr", ConfiguratorError, "InvalidArgument");
   requireNumber(p.size, "placement.size", ConfiguratorError, "InvalidArgument");
+}
+
+// A setup header handed in by a JavaScript caller: undefined, or an object whose version is a number.
+function checkHeader(header: unknown): asserts header is InitrdHeader | undefined {
+  optionalObject(header, "header", ConfiguratorError, "InvalidArgument");
+  if (header !== undefined) {
+    requireNumber((header as Partial<InitrdHeader>).version, "header.version", ConfiguratorError, "InvalidArgument");
+  }
 }

@@ -116,6 +116,9 @@ export interface BzImageLoadResult extends LoadResultCommon {
  */
 export function bzImageArch(info: Pick<BzImageInfo, "version" | "xloadflags">): KernelArch {
   requireObject(info, "info", BzImageError, "InvalidArgument");
+  requireNumber(info.version, "info.version", BzImageError, "InvalidArgument");
+  if (info.version < BOOT_PROTOCOL.XLOADFLAGS) return "x86_64";
+  requireNumber(info.xloadflags, "info.xloadflags", BzImageError, "InvalidArgument");
   return info.version < BOOT_PROTOCOL.XLOADFLAGS || (info.xloadflags & XLF_KERNEL_64) !== 0 ? "x86_64" : "i386";
 }
 

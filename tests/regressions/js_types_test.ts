@@ -53,9 +53,6 @@ const KNOWN_EXCEPTIONS: ReadonlyMap<string, string> = new Map([
   ["mod.FdtBuilder#property", "name given an object whose toString is a Symbol, or [Symbol]"],
   // Option objects whose fields are read as numbers without a typeof check (a Symbol field is a TypeError).
   ["mod.buildVmFdt", "options with a Symbol or BigInt field: the field is iterated"],
-  ["mod.bzImageArch", "info.version a Symbol"],
-  ["mod.canLoadAbove4G", "header.version a Symbol"],
-  ["mod.initrdAddrMax", "header.version a Symbol"],
   ["abi.encodeAarch64Flags", "parts.pageSize a Symbol"],
   ["mod.addChosen", "options.initrdStart a Symbol"],
   ["mod.addCpus", "options field a Symbol"],
