@@ -13,7 +13,7 @@
  * @module
  */
 
-import { CACHE_DIR } from "../fixtures/real/fetch.ts";
+import { cachedXzKernel } from "../fixtures/real/fetch.ts";
 import { kernelLikeBytes } from "../fixtures/build/pe.ts";
 import { findBzImagePayload } from "../lib/loader/extract.ts";
 import { decodeXz } from "../lib/compress/xz.ts";
@@ -32,26 +32,6 @@ export interface XzBenchInput {
 }
 
 const MiB = 1 << 20;
-
-/** Path of the newest cached standard 6.1 amd64 kernel, or undefined (never fetches). */
-export function cachedXzKernel(): string | undefined {
-  const re = /^linux-image-6\.1\.0-(\d+)-amd64-unsigned_/;
-  let best: { abi: number; path: string } | undefined;
-  try {
-    for (const e of Deno.readDirSync(CACHE_DIR)) {
-      const m = re.exec(e.name);
-      if (!e.isDirectory || m === null) continue;
-      for (const f of Deno.readDirSync(`${CACHE_DIR}${e.name}`)) {
-        if (f.name.startsWith("vmlinuz-") && (best === undefined || Number(m[1]) > best.abi)) {
-          best = { abi: Number(m[1]), path: `${CACHE_DIR}${e.name}/${f.name}` };
-        }
-      }
-    }
-  } catch {
-    return undefined;
-  }
-  return best?.path;
-}
 
 async function run(cmd: string, args: string[], input: Uint8Array): Promise<Uint8Array> {
   const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "piped" }).spawn();

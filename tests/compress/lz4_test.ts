@@ -10,39 +10,13 @@ import {
   LZ4_LEGACY_MAX_COMPRESSED,
 } from "../../lib/compress/lz4.ts";
 import { ignoreUnless } from "../_require.ts";
+import { hasTool, randomBytes, runTool } from "./_tools.ts";
 
-const hasLz4 = (() => {
-  try {
-    return Deno.statSync("/usr/bin/lz4").isFile;
-  } catch {
-    return false;
-  }
-})();
+const hasLz4 = hasTool("lz4");
 
 /** Compresses `data` with Debian's `lz4` tool as a legacy frame (`-l`). */
-async function lz4Tool(data: Uint8Array, level = "-1"): Promise<Uint8Array> {
-  const child = new Deno.Command("lz4", { args: ["-l", level, "-c"], stdin: "piped", stdout: "piped", stderr: "piped" })
-    .spawn();
-  const w = child.stdin.getWriter();
-  const writing = w.write(data).then(() => w.close());
-  const [out] = await Promise.all([child.output(), writing]);
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  return out.stdout;
-}
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-function randomBytes(n: number, seed = 0x9e3779b9): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+function lz4Tool(data: Uint8Array, level = "-1"): Promise<Uint8Array> {
+  return runTool("lz4", ["-l", level, "-c"], data);
 }
 
 /** Text-like data with repeats at many distances, runs of zeros and short periodic runs (overlapping matches). */

@@ -6,16 +6,17 @@ import { decodeLzma, isLzma, LZMA_HEADER_SIZE } from "../../lib/compress/lzma.ts
 import { ignoreUnless } from "../_require.ts";
 import { checkProperty, isFuzz, propParams } from "../prop/_config.ts";
 import {
+  assertSame,
   compressMany,
-  firstDifference,
+  decompressError,
   GrowSink,
   HAS_LZMA,
   HAS_XZ,
   inputArbitrary,
-  pipe,
   randomBytes,
+  runTool,
   textBytes,
-} from "./_xz_tools.ts";
+} from "./_tools.ts";
 
 const ignore = ignoreUnless(HAS_XZ, "xz (xz-utils)");
 const ignoreLzma = ignoreUnless(HAS_LZMA, "lzmp (Debian package lzma)");
@@ -25,21 +26,6 @@ function decode(input: Uint8Array, maxOutput?: number): { bytes: Uint8Array; con
   const r = decodeLzma(input, sink, maxOutput === undefined ? undefined : { maxOutput });
   assert.equal(r.written, sink.written);
   return { bytes: sink.bytes(), consumed: r.consumed, declared: r.declaredSize };
-}
-
-function assertSame(got: Uint8Array, want: Uint8Array): void {
-  const diff = firstDifference(got, want);
-  assert.equal(diff, undefined, diff);
-}
-
-function decompressError(fn: () => unknown): DecompressError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DecompressError) return e;
-    throw new Error(`expected a DecompressError, got ${e}`, { cause: e });
-  }
-  assert.fail("expected a DecompressError, but decoding succeeded");
 }
 
 /** xz's .lzma encoder options: presets and lc/lp/pb corners (xz writes an unknown size and an end marker). */
@@ -123,7 +109,7 @@ Deno.test({
   ignore,
   async fn() {
     for (const data of [new Uint8Array(0), new Uint8Array([7])]) {
-      assertSame(decode(await pipe("xz", ["-c", "--format=lzma"], data)).bytes, data);
+      assertSame(decode(await runTool("xz", ["-c", "--format=lzma"], data)).bytes, data);
       if (HAS_LZMA) {
         const [file] = await compressMany("lzmp", ["-k", "-f", "-q"], [data], ".lzma");
         assertSame(decode(file).bytes, data);
@@ -137,7 +123,7 @@ Deno.test({
   ignore,
   async fn() {
     const data = randomBytes(200_000, 5);
-    assertSame(decode(await pipe("xz", ["-c", "--format=lzma", "-0"], data)).bytes, data);
+    assertSame(decode(await runTool("xz", ["-c", "--format=lzma", "-0"], data)).bytes, data);
   },
 });
 
@@ -146,7 +132,7 @@ Deno.test({
   ignore,
   async fn() {
     const data = textBytes(5000, 6);
-    const s = await pipe("xz", ["-c", "--format=lzma"], data);
+    const s = await runTool("xz", ["-c", "--format=lzma"], data);
     const file = new Uint8Array(s.length + 4);
     file.set(s);
     new DataView(file.buffer).setUint32(s.length, data.length, true);
@@ -161,7 +147,7 @@ Deno.test({
   ignore,
   async fn() {
     const data = textBytes(100_000, 10);
-    const file = await pipe("xz", ["-c", "--format=lzma", "--lzma1=dict=4KiB"], data);
+    const file = await runTool("xz", ["-c", "--format=lzma", "--lzma1=dict=4KiB"], data);
     // The encoder kept every distance below 4096; a header saying 4101 must decode the same.
     new DataView(file.buffer).setUint32(1, 4101, true);
     assertSame(decode(file).bytes, data);
@@ -200,7 +186,7 @@ Deno.test({
   ignore,
   async fn() {
     const data = textBytes(70_000, 8);
-    const file = await pipe("xz", ["-c", "--format=lzma"], data);
+    const file = await runTool("xz", ["-c", "--format=lzma"], data);
     assertSame(decode(file, data.length).bytes, data);
     const sink = new GrowSink();
     assert.equal(decompressError(() => decodeLzma(file, sink, { maxOutput: data.length - 1 })).code, "OutputTooLarge");
@@ -212,7 +198,7 @@ Deno.test({
   name: "decodeLzma stops a decompression bomb at maxOutput",
   ignore,
   async fn() {
-    const bomb = await pipe("xz", ["-c", "--format=lzma", "-0"], new Uint8Array(64 << 20));
+    const bomb = await runTool("xz", ["-c", "--format=lzma", "-0"], new Uint8Array(64 << 20));
     const sink = new CountingSink();
     assert.equal(decompressError(() => decodeLzma(bomb, sink, { maxOutput: 1 << 20 })).code, "OutputTooLarge");
     assert.ok(sink.written <= 1 << 20);
@@ -224,7 +210,7 @@ Deno.test({
   ignore,
   async fn() {
     const data = textBytes(3000, 9);
-    const file = await pipe("xz", ["-c", "--format=lzma"], data);
+    const file = await runTool("xz", ["-c", "--format=lzma"], data);
     // Turn "unknown size" into 3001: the end marker now comes one byte early.
     new DataView(file.buffer).setBigUint64(5, BigInt(data.length + 1), true);
     assert.match(decompressError(() => decode(file)).message, /end marker after 3000 of the 3001 declared bytes/);
@@ -234,7 +220,7 @@ Deno.test({
 async function samples(): Promise<{ data: Uint8Array; file: Uint8Array }[]> {
   const inputs = [textBytes(20_000, 21), randomBytes(2_000, 22)];
   return await Promise.all(
-    inputs.map(async (data) => ({ data, file: await pipe("xz", ["-c", "--format=lzma"], data) })),
+    inputs.map(async (data) => ({ data, file: await runTool("xz", ["-c", "--format=lzma"], data) })),
   );
 }
 

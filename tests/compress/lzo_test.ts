@@ -8,20 +8,20 @@ import fc from "fast-check";
 import { decodeLzo, LZO_BLOCK_SIZE } from "../../lib/compress/lzo.ts";
 import { adler32 } from "../../lib/compress/checksum.ts";
 import { BufferSink, CountingSink } from "../../lib/compress/sink.ts";
-import { DecompressError } from "../../lib/errors.ts";
 import { ignoreUnless } from "../_require.ts";
 import { checkProperty, isFuzz } from "../prop/_config.ts";
 import { HANG_MS } from "../prop/_harness.ts";
 import {
   assertBytes,
-  CollectSink,
   corrupt,
   corruptionArb,
+  decodeCollect,
   hasTool,
   plainArb,
   randomBytes,
   runTool,
   sample,
+  throwsCode,
   toolRuns,
   typedOrOk,
 } from "./_tools.ts";
@@ -29,20 +29,7 @@ import {
 const ignore = ignoreUnless(hasTool("lzop"), "lzop");
 const lzop = (data: Uint8Array, ...args: string[]) => runTool("lzop", [...args, "-c"], data);
 
-function decode(packed: Uint8Array, maxOutput?: number): { bytes: Uint8Array; consumed: number; largest: number } {
-  const sink = new CollectSink();
-  const r = decodeLzo(packed, sink, { maxOutput });
-  assert.equal(r.written, sink.written);
-  return { bytes: sink.bytes(), consumed: r.consumed, largest: sink.largest };
-}
-
-function throwsCode(f: () => unknown, code: string): DecompressError {
-  const r = typedOrOk(f);
-  assert.ok(!r.ok, `expected ${code}, it succeeded`);
-  assert.ok(r.error instanceof DecompressError, String(r.error));
-  assert.equal(r.error.code, code, r.error.message);
-  return r.error;
-}
+const decode = (packed: Uint8Array, maxOutput?: number) => decodeCollect(decodeLzo, packed, maxOutput);
 
 // Header layout of what lzop 1.04 writes: magic (9), version, lib version, version needed (2 each), method
 // (at 15), level (1 each), flags (4, at 17), mode, mtime low, mtime high (4 each), name length (at 33), name,

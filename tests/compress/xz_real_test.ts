@@ -8,33 +8,13 @@
  * the layout fixtures/real/fetch.ts uses); without it the test skips off CI with the reason printed.
  */
 import assert from "node:assert/strict";
-import { CACHE_DIR } from "../../fixtures/real/fetch.ts";
+import { cachedXzKernel } from "../../fixtures/real/fetch.ts";
 import { ensureMatrixKernel } from "../../fixtures/real/matrix.ts";
 import { findBzImagePayload } from "../../lib/loader/extract.ts";
 import { BufferSink } from "../../lib/compress/sink.ts";
 import { decodeXz, XZ_CHECK_CRC32 } from "../../lib/compress/xz.ts";
 import { ignoreUnless } from "../_require.ts";
-import { HAS_XZ } from "./_xz_tools.ts";
-
-/** The newest cached standard (non-cloud) 6.1 amd64 kernel, or undefined. */
-function cachedXzKernel(): string | undefined {
-  const re = /^linux-image-6\.1\.0-(\d+)-amd64-unsigned_/;
-  let best: { abi: number; path: string } | undefined;
-  try {
-    for (const e of Deno.readDirSync(CACHE_DIR)) {
-      const m = re.exec(e.name);
-      if (!e.isDirectory || m === null) continue;
-      for (const f of Deno.readDirSync(`${CACHE_DIR}${e.name}`)) {
-        if (f.name.startsWith("vmlinuz-") && (best === undefined || Number(m[1]) > best.abi)) {
-          best = { abi: Number(m[1]), path: `${CACHE_DIR}${e.name}/${f.name}` };
-        }
-      }
-    }
-  } catch {
-    return undefined;
-  }
-  return best?.path;
-}
+import { HAS_XZ } from "./_tools.ts";
 
 // On a fresh machine nothing has unpacked it yet: fetched as the real-kernel matrix does (issue 16).
 const kernel = cachedXzKernel() ?? (await ensureMatrixKernel("std-amd64"))?.kernel;

@@ -15,21 +15,22 @@ import { crc32 } from "../../lib/compress/xz_check.ts";
 import { ignoreUnless } from "../_require.ts";
 import { checkProperty, isFuzz, propParams } from "../prop/_config.ts";
 import {
+  assertSame,
   codeBytes,
   compressMany,
-  firstDifference,
+  decompressError,
   GrowSink,
   HAS_XZ,
   inputArbitrary,
-  pipe,
   randomBytes,
+  runTool,
   textBytes,
-} from "./_xz_tools.ts";
+} from "./_tools.ts";
 
 const ignore = ignoreUnless(HAS_XZ, "xz (xz-utils)");
 
 function xz(data: Uint8Array, ...args: string[]): Promise<Uint8Array> {
-  return pipe("xz", ["-c", ...args], data);
+  return runTool("xz", ["-c", ...args], data);
 }
 
 function decode(input: Uint8Array, maxOutput?: number): { bytes: Uint8Array; consumed: number; check: number } {
@@ -37,22 +38,6 @@ function decode(input: Uint8Array, maxOutput?: number): { bytes: Uint8Array; con
   const r = decodeXz(input, sink, maxOutput === undefined ? undefined : { maxOutput });
   assert.equal(r.written, sink.written);
   return { bytes: sink.bytes(), consumed: r.consumed, check: r.check };
-}
-
-function assertSame(got: Uint8Array, want: Uint8Array): void {
-  const diff = firstDifference(got, want);
-  assert.equal(diff, undefined, diff);
-}
-
-/** Runs `fn` and returns its DecompressError (fails on success or on any other error). */
-function decompressError(fn: () => unknown): DecompressError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DecompressError) return e;
-    throw new Error(`expected a DecompressError, got ${e}`, { cause: e });
-  }
-  assert.fail("expected a DecompressError, but decoding succeeded");
 }
 
 /** Option sets of the round-trip property: the kernel's, the tool's defaults, every check and filter. */

@@ -18,14 +18,9 @@ import { ensureMatrixKernel } from "../../fixtures/real/matrix.ts";
 import { checkAsyncProperty, checkProperty, isFuzz } from "../prop/_config.ts";
 import { type FieldRef, mutate, mutationsArb, type Targets } from "../prop/_arbitraries.ts";
 import { ignoreUnless } from "../_require.ts";
+import { hasTool, randomBytes, runTool } from "./_tools.ts";
 
-const hasZstd = (() => {
-  try {
-    return Deno.statSync("/usr/bin/zstd").isFile;
-  } catch {
-    return false;
-  }
-})();
+const hasZstd = hasTool("zstd");
 const ignore = ignoreUnless(hasZstd, "zstd");
 
 /** Runs of a property that calls the tool per case; `FUZZ=1` multiplies them. */
@@ -34,34 +29,8 @@ function toolRuns(n: number): number {
 }
 
 /** Compresses `data` with `zstd ARGS -c` (stdin to stdout: no content size unless the tool is told). */
-async function zstdTool(data: Uint8Array, args: string[]): Promise<Uint8Array> {
-  const child = new Deno.Command("zstd", {
-    args: [...args, "-q", "-c"],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  })
-    .spawn();
-  const w = child.stdin.getWriter();
-  const writing = w.write(data).then(() => w.close());
-  const [out] = await Promise.all([child.output(), writing]);
-  assert.ok(out.success, `zstd ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-  return out.stdout;
-}
-
-/** Deterministic pseudo-random bytes (xorshift32). */
-function randomBytes(n: number, seed = 0x9e3779b9): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+function zstdTool(data: Uint8Array, args: string[]): Promise<Uint8Array> {
+  return runTool("zstd", [...args, "-q", "-c"], data);
 }
 
 /**
