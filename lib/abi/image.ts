@@ -386,6 +386,7 @@ export function decodeAarch64Flags(flags: bigint): Aarch64ImageFlags {
  */
 export function encodeAarch64Flags(parts: Partial<Aarch64ImageFlags>): bigint {
   requireObject(parts, "parts", AbiError, "InvalidValue");
+  if (parts.reserved !== undefined) requireBigint(parts.reserved, "parts.reserved", AbiError, "InvalidValue");
   const page = Math.max(0, AARCH64_PAGE_SIZES.indexOf(parts.pageSize ?? 0));
   return BigInt(
     ((parts.bigEndian ? 1 : 0) << AARCH64_IMAGE_FLAG_BE_SHIFT) |

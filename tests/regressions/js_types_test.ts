@@ -53,7 +53,6 @@ const KNOWN_EXCEPTIONS: ReadonlyMap<string, string> = new Map([
   ["mod.FdtBuilder#property", "name given an object whose toString is a Symbol, or [Symbol]"],
   // Option objects whose fields are read as numbers without a typeof check (a Symbol field is a TypeError).
   ["mod.buildVmFdt", "options with a Symbol or BigInt field: the field is iterated"],
-  ["abi.encodeAarch64Flags", "parts.pageSize a Symbol"],
   ["mod.addChosen", "options.initrdStart a Symbol"],
   ["mod.addCpus", "options field a Symbol"],
 ]);
