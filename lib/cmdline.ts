@@ -17,6 +17,7 @@
  * @module
  */
 
+import { showValue } from "./guard.ts";
 import { CmdlineError, hex } from "./errors.ts";
 
 /** The text between boot arguments and init arguments. */
@@ -148,8 +149,8 @@ function checkInteger(field: string, v: number, max: number): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
     throw new CmdlineError(
       "InvalidInteger",
-      `${field} ${String(v)} is not an integer from 0 to ${hex(max)}`,
-      { field, value: typeof v === "number" ? v : String(v), limit: max },
+      `${field} ${showValue(v)} is not an integer from 0 to ${hex(max)}`,
+      { field, value: typeof v === "number" ? v : showValue(v), limit: max },
     );
   }
 }
@@ -220,8 +221,8 @@ export class Cmdline {
     if (typeof capacity !== "number" || !Number.isSafeInteger(capacity) || capacity <= 0) {
       throw new CmdlineError(
         "InvalidCapacity",
-        `capacity ${String(capacity)} is invalid: it must be a safe integer of at least 1 (room for the NUL)`,
-        { field: "capacity", value: typeof capacity === "number" ? capacity : String(capacity), limit: 1 },
+        `capacity ${showValue(capacity)} is invalid: it must be a safe integer of at least 1 (room for the NUL)`,
+        { field: "capacity", value: typeof capacity === "number" ? capacity : showValue(capacity), limit: 1 },
       );
     }
   }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { showValue } from "./guard.ts";
 import { hex } from "./errors.ts";
 import { type KernelSource, readBytes, toSource } from "./source.ts";
 import { type DetectedKernel, detectKernel, type LoadResult } from "./loader/mod.ts";
@@ -103,7 +104,7 @@ const BANNER = new TextEncoder().encode("Linux version ");
  * ```
  */
 export function escapeImageText(s: string): string {
-  return (typeof s === "string" ? s : String(s as unknown as number)).replace(
+  return (typeof s === "string" ? s : showValue(s)).replace(
     // deno-lint-ignore no-control-regex
     /[\x00-\x1f\x7f-\x9f\\]/g,
     (c) => (c === "\\" ? "\\\\" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`),

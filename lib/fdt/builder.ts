@@ -11,6 +11,7 @@
  */
 
 import { FdtError, hex } from "../errors.ts";
+import { showValue } from "../guard.ts";
 import {
   FDT_BEGIN_NODE,
   FDT_END,
@@ -88,9 +89,9 @@ const encoder = new TextEncoder();
 function toU64(v: number | bigint, what: string): bigint {
   const b = typeof v === "bigint" ? v : Number.isSafeInteger(v) ? BigInt(v) : -1n;
   if (b < 0n || b > U64_MAX) {
-    throw new FdtError("BadValue", `${what} = ${String(v)} is not an unsigned 64-bit integer`, {
+    throw new FdtError("BadValue", `${what} = ${showValue(v)} is not an unsigned 64-bit integer`, {
       field: what,
-      value: typeof v === "bigint" ? v : String(v),
+      value: typeof v === "bigint" ? v : showValue(v),
       limit: U64_MAX,
     });
   }
@@ -99,9 +100,9 @@ function toU64(v: number | bigint, what: string): bigint {
 
 function toU32(v: number, what: string): number {
   if (!Number.isInteger(v) || v < 0 || v > U32_MAX) {
-    throw new FdtError("BadValue", `${what} = ${String(v)} is not an unsigned 32-bit integer`, {
+    throw new FdtError("BadValue", `${what} = ${showValue(v)} is not an unsigned 32-bit integer`, {
       field: what,
-      value: String(v),
+      value: showValue(v),
       limit: U32_MAX,
     });
   }
@@ -338,7 +339,7 @@ export class FdtBuilder {
 
   /** Adds a property with a raw value to the open node. */
   property(name: string, value: Uint8Array): void {
-    checkType(value, "Uint8Array", `property "${String(name)}" value`);
+    checkType(value, "Uint8Array", `property "${showValue(name)}" value`);
     this.#propertyHeader(name, value.byteLength);
     this.#struct.bytes(value);
     this.#struct.pad4();
@@ -389,7 +390,7 @@ export class FdtBuilder {
   /** A list of u32 cells (`<1 2 3>`). */
   propertyCells(name: string, cells: readonly number[]): void {
     checkType(name, "string", "property name");
-    checkType(cells, "array", `property "${String(name)}" cells`);
+    checkType(cells, "array", `property "${showValue(name)}" cells`);
     // Every value is checked before anything is written; then the cells go straight into the structure block.
     for (let i = 0; i < cells.length; i++) toU32(cells[i], `${name}[${i}]`);
     this.#propertyHeader(name, cells.length * 4);
@@ -401,7 +402,7 @@ export class FdtBuilder {
   /** A list of u64 values, each as two cells (`reg = <hi lo hi lo>` with #address-cells = #size-cells = 2). */
   propertyU64List(name: string, values: readonly (number | bigint)[]): void {
     checkType(name, "string", "property name");
-    checkType(values, "array", `property "${String(name)}" values`);
+    checkType(values, "array", `property "${showValue(name)}" values`);
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) toU64(v, `${name}[${i}]`);
@@ -427,7 +428,7 @@ export class FdtBuilder {
   /** A string list property (`"a", "b"` is stored as `a\0b\0`). */
   propertyStringList(name: string, values: readonly string[]): void {
     checkType(name, "string", "property name");
-    checkType(values, "array", `property "${String(name)}" values`);
+    checkType(values, "array", `property "${showValue(name)}" values`);
     let len = 0, ascii = true;
     for (let i = 0; i < values.length; i++) {
       checkString(values[i], `${name}[${i}]`);
@@ -522,15 +523,15 @@ function writeNode(b: FdtBuilder, root: FdtNode): void {
     if (written.has(node)) {
       throw new FdtError(
         "BadStructure",
-        `node "${String(node.name)}" appears twice in the tree (${
+        `node "${showValue(node.name)}" appears twice in the tree (${
           stack.some((s) => s.node === node) ? "it is its own ancestor: a cycle" : "shared by two parents"
         })`,
-        { field: "children", value: String(node.name) },
+        { field: "children", value: showValue(node.name) },
       );
     }
     written.add(node);
-    checkType(node.properties, "array", `node "${String(node.name)}" properties`);
-    checkType(node.children, "array", `node "${String(node.name)}" children`);
+    checkType(node.properties, "array", `node "${showValue(node.name)}" properties`);
+    checkType(node.children, "array", `node "${showValue(node.name)}" children`);
     b.beginNode(node.name);
     for (const p of node.properties) {
       if (typeof p !== "object" || p === null) {

@@ -16,7 +16,7 @@ import { FdtError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { FdtBuilder } from "./builder.ts";
 import type { FdtReservation } from "./tree.ts";
-import { requireInstance, requireMemory, requireNumber, requireObject } from "../guard.ts";
+import { requireArray, requireInstance, requireMemory, requireNumber, requireObject, showValue } from "../guard.ts";
 
 /** Architectures the VM helpers know. */
 export type FdtArch = "aarch64" | "riscv64";
@@ -165,11 +165,20 @@ export function addChosen(b: FdtBuilder, options: ChosenOptions): void {
   requireInstance(b, FdtBuilder, "b", FdtError, "BadValue");
   requireObject(options, "options", FdtError, "BadValue");
   const { initrdStart, initrdEnd } = options;
+  for (const [field, v] of [["initrdStart", initrdStart], ["initrdEnd", initrdEnd]] as const) {
+    if (v !== undefined && typeof v !== "number" && typeof v !== "bigint") {
+      throw new FdtError("BadValue", `${field} must be a number or a bigint, not ${showValue(v)}`, {
+        field,
+        value: showValue(v),
+        limit: "number | bigint",
+      });
+    }
+  }
   if ((initrdStart === undefined) !== (initrdEnd === undefined) || (initrdStart ?? 0) > (initrdEnd ?? 0)) {
     throw new FdtError(
       "BadValue",
-      `initrd range [${String(initrdStart)}, ${String(initrdEnd)}) needs both ends, start <= end`,
-      { field: "initrdEnd", value: String(initrdEnd), limit: String(initrdStart) },
+      `initrd range [${showValue(initrdStart)}, ${showValue(initrdEnd)}) needs both ends, start <= end`,
+      { field: "initrdEnd", value: showValue(initrdEnd), limit: showValue(initrdStart) },
     );
   }
   b.beginNode("chosen");
@@ -217,9 +226,9 @@ export function addCpus(b: FdtBuilder, options: CpusOptions): number[] {
   requireObject(options, "options", FdtError, "BadValue");
   const count = options.count ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > 0x1_0000) {
-    throw new FdtError("BadValue", `cpu count ${count} is not between 1 and 65536`, {
+    throw new FdtError("BadValue", `cpu count ${showValue(count)} is not between 1 and 65536`, {
       field: "count",
-      value: count,
+      value: typeof count === "number" ? count : showValue(count),
       limit: 0x1_0000,
     });
   }
@@ -490,7 +499,12 @@ export function buildVmFdt(mem: GuestMemory, options: VmFdtOptions): Uint8Array 
   }
   const arm = options.arch === "aarch64";
   const b = new FdtBuilder();
-  for (const r of options.reservations ?? []) b.addReservation(r.address, r.size);
+  const reservations = options.reservations ?? [];
+  requireArray(reservations, "options.reservations", FdtError, "BadValue");
+  for (const r of reservations) {
+    requireObject(r, "options.reservations[]", FdtError, "BadValue");
+    b.addReservation(r.address, r.size);
+  }
   b.beginNode("");
   b.propertyU32("#address-cells", 2);
   b.propertyU32("#size-cells", 2);

@@ -42,20 +42,7 @@ const FIRSTS: readonly (readonly [string, () => unknown])[] = [
  * call answers typed. Add an entry here (never silently) if a whole family cannot be fixed at once, so the gap
  * stays visible and counted.
  */
-const KNOWN_EXCEPTIONS: ReadonlyMap<string, string> = new Map([
-  // An object whose toString gives a Symbol (a hostile Proxy) where a string or a number is expected: the
-  // value is converted with String()/template text before any type check.
-  ["mod.Cmdline.parse", "capacity or text given an object whose toString is a Symbol"],
-  ["mod.new Cmdline", "capacity given an object whose toString is a Symbol, or [Symbol]"],
-  ["mod.escapeImageText", "text given an object whose toString is a Symbol, or [Symbol]"],
-  ["mod.Cmdline#addVirtioMmioDevice", "size or address given an object whose toString is a Symbol, or [Symbol]"],
-  ["mod.FdtBuilder#addReservation", "address or size given an object whose toString is a Symbol, or [Symbol]"],
-  ["mod.FdtBuilder#property", "name given an object whose toString is a Symbol, or [Symbol]"],
-  // Option objects whose fields are read as numbers without a typeof check (a Symbol field is a TypeError).
-  ["mod.buildVmFdt", "options with a Symbol or BigInt field: the field is iterated"],
-  ["mod.addChosen", "options.initrdStart a Symbol"],
-  ["mod.addCpus", "options field a Symbol"],
-]);
+const KNOWN_EXCEPTIONS: ReadonlyMap<string, string> = new Map([]);
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => unknown;
