@@ -475,6 +475,19 @@ export function x86PvhBoot(opts: X86PvhOptions): X86BootSetup {
   const gdtAddr = opts.gdtAddr ?? 0x500;
   const idtAddr = opts.idtAddr ?? 0x520;
   const gdt = bootGdt(GDT_FLAGS.code32);
+  const regs = { eip: opts.entry, ebx: opts.startInfo, esp: opts.stack ?? 0x8ff0, eflags: X86_RFLAGS_DEFAULT };
+  return protectedModeSetup(gdt, gdtAddr, idtAddr, regs, segments(gdt));
+}
+
+// What every flat 32-bit entry shares (PVH, the 32-bit Linux protocol): the GDT and a one-entry IDT written
+// at their addresses, protected mode with paging off.
+function protectedModeSetup(
+  gdt: readonly bigint[],
+  gdtAddr: number,
+  idtAddr: number,
+  regs: Record<string, number>,
+  segs: X86Segments,
+): X86BootSetup {
   return {
     plan: {
       steps: [
@@ -484,14 +497,14 @@ export function x86PvhBoot(opts: X86PvhOptions): X86BootSetup {
     },
     cpu: {
       mode: "protected",
-      regs: { eip: opts.entry, ebx: opts.startInfo, esp: opts.stack ?? 0x8ff0, eflags: X86_RFLAGS_DEFAULT },
+      regs,
       cr0: X86_CR0_PE | X86_CR0_ET,
       cr3: 0,
       cr4: 0,
       efer: 0,
       gdt: { base: gdtAddr, limit: gdt.length * 8 - 1 },
       idt: { base: idtAddr, limit: 7 },
-      segments: segments(gdt),
+      segments: segs,
     },
   };
 }
@@ -545,32 +558,15 @@ export function x86Linux32Boot(opts: X86Linux32Options): X86BootSetup {
   const gdt = [0n, 0n, gdtEntry(GDT_FLAGS.code32, 0, 0xfffff), gdtEntry(GDT_FLAGS.data, 0, 0xfffff)];
   const code = segmentFromGdtEntry(LINUX32_BOOT_SELECTORS.code, gdt[2]);
   const data = segmentFromGdtEntry(LINUX32_BOOT_SELECTORS.data, gdt[3]);
-  return {
-    plan: {
-      steps: [
-        { kind: "bytes", guestAddr: gdtAddr, bytes: u64Bytes(gdt), label: "boot GDT" },
-        { kind: "bytes", guestAddr: idtAddr, bytes: u64Bytes([0n]), label: "boot IDT" },
-      ],
-    },
-    cpu: {
-      mode: "protected",
-      // EFLAGS.IF clear (interrupts off); EBP, EDI, EBX zero.
-      regs: { eip: opts.entry, esi: opts.zeroPage, ebp: 0, edi: 0, ebx: 0, eflags: X86_RFLAGS_DEFAULT },
-      cr0: X86_CR0_PE | X86_CR0_ET,
-      cr3: 0,
-      cr4: 0,
-      efer: 0,
-      gdt: { base: gdtAddr, limit: gdt.length * 8 - 1 },
-      idt: { base: idtAddr, limit: 7 },
-      segments: {
-        cs: code,
-        ds: { ...data },
-        es: { ...data },
-        fs: { ...data },
-        gs: { ...data },
-        ss: { ...data },
-        tr: segmentFromGdtEntry(0, 0n),
-      },
-    },
-  };
+  // EFLAGS.IF clear (interrupts off); EBP, EDI, EBX zero.
+  const regs = { eip: opts.entry, esi: opts.zeroPage, ebp: 0, edi: 0, ebx: 0, eflags: X86_RFLAGS_DEFAULT };
+  return protectedModeSetup(gdt, gdtAddr, idtAddr, regs, {
+    cs: code,
+    ds: { ...data },
+    es: { ...data },
+    fs: { ...data },
+    gs: { ...data },
+    ss: { ...data },
+    tr: segmentFromGdtEntry(0, 0n),
+  });
 }
