@@ -11,7 +11,7 @@
  */
 
 import { CpioError } from "./errors.ts";
-import { requireArray, requireBytes, requireObject, requireObjects } from "./guard.ts";
+import { requireBytes, requireObject, requireObjects } from "./guard.ts";
 
 /**
  * Magic of a newc header ("new ASCII" format, no checksum).

@@ -37,7 +37,7 @@ import {
 import { hex, MultibootError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { applyPlanSync, checkNoOverlap, type Plan, type PlanStep } from "../plan.ts";
-import { requireArray, requireMemory, requireNumber, requireObject, requireObjects, requireString } from "../guard.ts";
+import { requireMemory, requireNumber, requireObject, requireObjects, requireString } from "../guard.ts";
 
 /**
  * The boot loader name written when none is given.

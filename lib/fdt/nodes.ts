@@ -494,9 +494,6 @@ export interface VmFdtOptions {
 export function buildVmFdt(mem: GuestMemory, options: VmFdtOptions): Uint8Array {
   requireMemory(mem, "mem", FdtError, "BadValue");
   requireObject(options, "options", FdtError, "BadValue");
-  if (typeof options !== "object" || options === null) {
-    throw new FdtError("BadValue", "buildVmFdt options are not an object", { field: "options" });
-  }
   const arm = options.arch === "aarch64";
   const b = new FdtBuilder();
   const reservations = options.reservations ?? [];
