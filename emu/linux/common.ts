@@ -7,7 +7,7 @@
 
 /** Why a real-kernel run ended. */
 export type RealStopReason =
-  | "poweroff" // the kernel printed "reboot: Power down" (our /init asked for it)
+  | "poweroff" // the guest powered the machine off (x86: ACPI S5; arm64: PSCI SYSTEM_OFF or "reboot: Power down")
   | "panic" // the kernel printed "Kernel panic"
   | "halt" // the CPU halted with interrupts off
   | "idle" // the CPU halted with interrupts on and nothing will wake it (no timer)
@@ -35,6 +35,11 @@ export interface RealBootOptions {
   initrd?: Uint8Array;
   /** Guest RAM in MiB. Default 512. */
   memoryMiB?: number;
+  /**
+   * x86: give the guest the machine's minimal ACPI tables (emu/linux/acpi.ts: RSDP, XSDT, FADT, FACS, a DSDT
+   * with `\_S5`) so that a power-off ends the run as `"poweroff"` (default true; false: the kernel halts).
+   */
+  x86Acpi?: boolean;
   /** Called with every complete line the guest prints (carriage returns removed), as it prints it. */
   onLine?: (line: string) => void;
   /**
@@ -115,6 +120,7 @@ export class SerialConsole {
   ended: RealStopReason | undefined;
   #onLine?: (line: string) => void;
   #stopAt?: string;
+  #powerDownLine: boolean;
 
   /** Events the watchdog allows between two lines (0: no watchdog). */
   stallEvents: number;
@@ -122,11 +128,20 @@ export class SerialConsole {
   /** The most events seen between two lines. */
   maxEventsBetweenLines = 0;
 
-  /** A console calling `onLine` per line and flagging `stopAt`. */
-  constructor(onLine?: (line: string) => void, stopAt?: string, stallEvents: number = DEFAULT_STALL_EVENTS) {
+  /**
+   * A console calling `onLine` per line and flagging `stopAt`. With `powerDownLine` false, "reboot: Power
+   * down" does not end the run: the machine ends it when the guest carries the power-off out (x86: ACPI S5).
+   */
+  constructor(
+    onLine?: (line: string) => void,
+    stopAt?: string,
+    stallEvents: number = DEFAULT_STALL_EVENTS,
+    powerDownLine = true,
+  ) {
     this.#onLine = onLine;
     this.#stopAt = stopAt;
     this.stallEvents = stallEvents;
+    this.#powerDownLine = powerDownLine;
   }
 
   /** One guest event handled by the machine; true when the watchdog ends the run. */
@@ -149,7 +164,7 @@ export class SerialConsole {
       this.lines.push(line);
       this.#onLine?.(line);
       if (this.#stopAt !== undefined && line.includes(this.#stopAt)) this.ended ??= "stop-line";
-      if (line.includes("reboot: Power down")) this.ended ??= "poweroff";
+      if (this.#powerDownLine && line.includes("reboot: Power down")) this.ended ??= "poweroff";
       if (line.includes("Kernel panic")) this.ended ??= "panic";
     } else {
       this.#current.push(b);

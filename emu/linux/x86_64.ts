@@ -34,6 +34,7 @@ import { type X86CpuState, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x8
 import { applyX86State } from "../x86_64.ts";
 import { hx, type RealBootOptions, type RealBootResult } from "./common.ts";
 import { findFlushSites, USER_HOLE, X86LinuxMachine } from "./x86_machine.ts";
+import { buildX86Acpi } from "./acpi.ts";
 
 /**
  * What the machine needs on the command line: no timer is modelled, so a fixed delay loop (`lpj`) and TSC
@@ -87,6 +88,17 @@ async function loadX86Initrd(
   return await loadInitrd(mem, opts.initrd, { header, kernelEnd, avoid: e820.filter((e) => e.type !== E820_RAM) });
 }
 
+/**
+ * Writes the machine's ACPI tables into the BIOS area (reserved in the e820 map) unless `opts.x86Acpi` is
+ * false, and returns the RSDP's address for the boot parameters.
+ */
+function writeAcpi(mem: GuestMemory, opts: RealBootOptions): number | undefined {
+  if (opts.x86Acpi === false) return undefined;
+  const acpi = buildX86Acpi();
+  mem.write(acpi.base, acpi.bytes);
+  return acpi.rsdpAddr;
+}
+
 function cmdlineOf(opts: RealBootOptions, capacity: number): Cmdline {
   const cl = new Cmdline(capacity);
   cl.insertStr(opts.cmdline ?? X86_DEFAULT_CMDLINE);
@@ -133,6 +145,7 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
   const e820 = x86E820(mem);
   const header = loaded.details.setupHeader;
   const initrd = await loadX86Initrd(mem, opts, header, place.runtimeStart + place.reserved, e820);
+  const acpiRsdpAddr = writeAcpi(mem, opts);
   // No SETUP_RNG_SEED: 6.1 reads setup_data through early_memremap before x86_configure_nx(), so the fixmap
   // PTE carries NX, which our CPUID (no NX: Unicorn drops EFER.NXE) makes a reserved bit: #PF RSVD, early halt.
   LinuxBootConfigurator.writeBootparams(
@@ -142,6 +155,7 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
       cmdline: { addr: X86_LAYOUT.cmdline, length: cl.asCString().length - 1 },
       e820,
       initrd,
+      acpiRsdpAddr,
     }),
   );
   const boot = x86LongModeBoot({ entry: loaded.entry.linux64!, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 });
@@ -171,6 +185,7 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
   loadCmdline(mem, X86_LAYOUT.cmdline, cl);
   const memmap = x86E820(mem);
   const initrd = await loadX86Initrd(mem, opts, header, loaded.kernelEnd, memmap);
+  const rsdpAddr = writeAcpi(mem, opts);
   PvhBootConfigurator.writeBootparams(
     mem,
     pvhBootParams({
@@ -180,6 +195,7 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
       cmdlineAddr: X86_LAYOUT.cmdline,
       modules: initrd === undefined ? [] : [pvhInitrdEntry(initrd)],
       modlistAddr: X86_LAYOUT.modlist,
+      rsdpAddr,
     }),
   );
   const boot = x86PvhBoot({ entry: loaded.entry.pvh, startInfo: X86_LAYOUT.startInfo });

@@ -31,6 +31,7 @@ import type { GuestMemory } from "../../lib/memory.ts";
 import { Uart16550 } from "../uart.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { type FaultKind, GuestFault, Unicorn } from "../unicorn.ts";
+import { PM1A_CNT_PORT, S5_SLP_TYP, X86AcpiPm } from "./acpi.ts";
 import { DEBUG, HANG_GRACE_MS, hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
 
 /** Where guest RAM is mapped again: the kernel text mapping (__START_KERNEL_map). */
@@ -390,7 +391,8 @@ export class X86LinuxMachine implements Disposable {
     this.#ram = opts.mem.regions[0].bytes;
     this.#layout = calibrateX86State();
     this.uc = Unicorn.open("x86_64");
-    this.console = new SerialConsole(opts.onLine, opts.stopAt, opts.stallEvents);
+    // The run ends at the ACPI S5 write, not at the "reboot: Power down" line printed just before it.
+    this.console = new SerialConsole(opts.onLine, opts.stopAt, opts.stallEvents, false);
     this.#attachDevices();
     this.uc.onCpuid(() => this.#cpuid());
     this.uc.onUnmapped((access, address) => this.#alias(access, address));
@@ -469,6 +471,8 @@ export class X86LinuxMachine implements Disposable {
    * a tty write on the console fails with EIO.
    */
   #picMask = [0xff, 0xff];
+  /** The ACPI PM1a registers of the FADT (emu/linux/acpi.ts); an S5 write powers off. */
+  #pm = new X86AcpiPm();
 
   /** Whether the 16550 raises its interrupt: THR is always empty, so whenever IER.ETBEI (bit 1) is set. */
   get uartIrq(): boolean {
@@ -479,17 +483,25 @@ export class X86LinuxMachine implements Disposable {
     const uart = this.#uart;
     const con = this.console;
     this.uc.onPortIo({
-      read: (port) => {
+      read: (port, size) => {
         this.#checkTime();
         if (port === 0x21 || port === 0xa1) return this.#picMask[port >> 7];
+        if (X86AcpiPm.owns(port)) return this.#pm.read(port, size);
         if (port < 0x3f8 || port >= 0x400) return 0xff;
         // IIR: "THR empty" (0x02) while that interrupt is enabled, else "none pending" (0x01).
         if (port === 0x3fa) return this.uartIrq ? 0x02 : 0x01;
         return uart.readRegister(port - 0x3f8);
       },
-      write: (port, _size, value) => {
+      write: (port, size, value) => {
         this.#checkTime();
         if (port === 0x21 || port === 0xa1) this.#picMask[port >> 7] = value & 0xff;
+        if (X86AcpiPm.owns(port)) {
+          if (this.#pm.write(port, size, value)) {
+            this.console.ended ??= "poweroff";
+            this.uc.stop();
+          }
+          return;
+        }
         if (port < 0x3f8 || port >= 0x400) return;
         const n = uart.bytes.length;
         uart.writeRegister(port - 0x3f8, value);
@@ -951,7 +963,10 @@ export class X86LinuxMachine implements Disposable {
       }
       if (this.console.ended !== undefined) {
         stop = this.console.ended;
-        detail = this.console.endDetail();
+        detail = this.#pm.poweredOff
+          ? `ACPI S5: the guest wrote SLP_TYP ${S5_SLP_TYP} | SLP_EN to PM1a_CNT (port ${hx(PM1A_CNT_PORT)}) ` +
+            `after: ${this.console.lastLine}`
+          : this.console.endDetail();
         break;
       }
       if (this.#pendingUd) {

@@ -13,6 +13,7 @@ import { MILESTONES, type RealBootResult } from "../../emu/linux/common.ts";
 import { bootX86BzImage, bootX86Pvh, x86E820 } from "../../emu/linux/x86_64.ts";
 import { E820_RAM } from "../../lib/abi/bootparam.ts";
 import { GuestMemory } from "../../lib/memory.ts";
+import { buildX86Acpi, PM1A_CNT_PORT } from "../../emu/linux/acpi.ts";
 import { emuTest } from "../emu/_unicorn.ts";
 import { assertInOrder, realBootTest, verboseLine } from "./_boot.ts";
 
@@ -45,6 +46,30 @@ function assertBootData(r: RealBootResult): void {
   assertInOrder(r, [`RAMDISK: [mem ${hex8(r.initrd.addr)}-${hex8(end - 1)}]`]);
 }
 
+/**
+ * The kernel found the machine's ACPI tables where buildX86Acpi put them (the RSDP from the boot data),
+ * took S5 from the DSDT, and /init's power-off ended in the machine's ACPI S5 write, not in a halt.
+ */
+function assertAcpiPowerOff(r: RealBootResult): void {
+  const acpi = buildX86Acpi();
+  const at = (sig: string) => `0x${acpi.tables[sig].addr.toString(16).toUpperCase().padStart(16, "0")}`;
+  assertInOrder(r, [
+    `ACPI: RSDP ${at("RSD PTR ")} 000024 (v02 LLOADR)`,
+    `ACPI: XSDT ${at("XSDT")}`,
+    `ACPI: FACP ${at("FACP")}`,
+    `ACPI: DSDT ${at("DSDT")}`,
+    "ACPI: PM: (supports S0 S5)",
+    INIT_MESSAGE,
+    "reboot: Power down",
+  ]);
+  assert.ok(!r.serial.includes("ACPI Error") && !r.serial.includes("ACPI BIOS Error"), r.serial);
+  assert.equal(r.stop, "poweroff", r.detail);
+  assert.match(
+    r.detail,
+    new RegExp(`^ACPI S5: the guest wrote SLP_TYP 5 \\| SLP_EN to PM1a_CNT \\(port 0x${PM1A_CNT_PORT.toString(16)}\\)`),
+  );
+}
+
 realBootTest(
   have,
   "Debian's amd64 bzImage boots in Unicorn through the 64-bit protocol and runs our /init",
@@ -53,8 +78,7 @@ realBootTest(
     assertInOrder(r, EXPECTED);
     assertBootData(r);
     assert.ok(!r.serial.includes("Kernel panic"), r.serial.slice(-1500));
-    // /init asked for a power-off; with no ACPI the kernel halts.
-    assert.equal(r.stop, "halt", r.detail);
+    assertAcpiPowerOff(r);
   },
   emuTest,
 );
@@ -68,7 +92,7 @@ realBootTest(
     assertBootData(r);
     assert.ok(!r.serial.includes("Probing EDD"), "the PVH boot went through the real-mode setup");
     assert.ok(!r.serial.includes("Kernel panic"), r.serial.slice(-1500));
-    assert.equal(r.stop, "halt", r.detail);
+    assertAcpiPowerOff(r);
   },
   emuTest,
 );
