@@ -30,6 +30,7 @@ export const DEFAULT_CONSOLE: Readonly<Record<"x86_64" | "aarch64" | "riscv64", 
 });
 
 const ARCHES = ["x86_64", "aarch64", "riscv64"] as const;
+const PROTOCOLS: readonly string[] = ["linux", "pvh", "multiboot1", "multiboot2"];
 type BootArch = typeof ARCHES[number];
 
 /** The text form of a boot report. */
@@ -63,6 +64,11 @@ export function formatBoot(title: string, r: BootReport): string {
   return lines.join("\n");
 }
 
+/** The protocol the real machine takes from `--protocol` (`linux` is its default for a bzImage). */
+function realProtocol(p: BootOptions["protocol"]): "pvh" | "multiboot1" | "multiboot2" | undefined {
+  return p === "linux" ? undefined : p;
+}
+
 /** Runs a real Linux kernel on the real-kernel machine, its console live on stdout; 0 when it ended cleanly. */
 async function runReal(
   path: string,
@@ -80,7 +86,8 @@ async function runReal(
     cmdline: opts.cmdline,
     initrd: opts.initrd,
     memoryMiB: opts.memSize === undefined ? undefined : Math.floor(opts.memSize / (1 << 20)),
-    protocol: opts.protocol === "pvh" ? "pvh" : undefined,
+    protocol: realProtocol(opts.protocol),
+    imageName: path.split("/").pop(),
     timeoutMs: opts.timeoutMs,
     onLine: asJson ? undefined : (line) => Deno.stdout.writeSync(out.encode(line + "\n")),
   });
@@ -121,7 +128,9 @@ export const bootCommand: Command = {
     "the registers and every read of boot data the guest made. A run that times out, uses its instruction " +
     "budget or faults is reported the same way, with how it ended (the fault's pc and address), and exits 1. It suits kernels that end in a halt (the " +
     "demo and test kernels). A real Linux kernel (an image carrying its Linux version string: x86_64 bzImage " +
-    "or PVH vmlinux, arm64 Image) runs on the real-kernel machine instead: its console streams live and the " +
+    "or PVH vmlinux, arm64 Image) and the Xen hypervisor (xen-4.17-amd64 or its .gz, through Multiboot2 or " +
+    '--protocol multiboot1; without a dom0 module it stops at its own "dom0 kernel not specified" panic) ' +
+    "run on the real-kernel machine instead: its console streams live and the " +
     "run ends in a power-off, halt, panic, fault, console stall or the time limit, which is printed.",
   options: {
     arch: { type: "string", value: "ARCH", help: "x86_64 (default), aarch64 or riscv64; with IMAGE, must match it" },
@@ -136,7 +145,12 @@ export const bootCommand: Command = {
       value: "SIZE",
       help: "guest RAM, e.g. 64M, 1G, 0x4000000 (default: 64M, or what a bzImage's header asks for)",
     },
-    protocol: { type: "string", value: "linux|pvh", help: "x86 boot protocol: linux (default) or pvh (ELF only)" },
+    protocol: {
+      type: "string",
+      value: "PROTO",
+      help: "x86 boot protocol: linux (default) or pvh (ELF only); for a Multiboot kernel such as Xen, " +
+        "multiboot2 (the default when it has both headers, as GRUB's multiboot2) or multiboot1",
+    },
     timeout: { type: "string", value: "MS", help: "wall-clock limit of the run in milliseconds" },
     "max-instructions": {
       type: "string",
@@ -147,7 +161,7 @@ export const bootCommand: Command = {
       type: "string",
       value: "auto|real|stub",
       help: "real: the real-kernel machine (a Linux kernel to its /init); stub: run to a halt instruction; " +
-        "auto (default): real for an image that names itself Linux",
+        "auto (default): real for an image that names itself Linux or Xen",
     },
     json: { type: "boolean", help: "the report as JSON" },
   },
@@ -161,10 +175,10 @@ export const bootCommand: Command = {
       throw new UsageError(`--arch ${archOpt}: expected x86_64, aarch64 or riscv64`);
     }
     const protocol = stringOption(args, "protocol");
-    if (protocol !== undefined && protocol !== "linux" && protocol !== "pvh") {
-      throw new UsageError(`--protocol ${protocol}: expected linux or pvh`);
+    if (protocol !== undefined && !PROTOCOLS.includes(protocol)) {
+      throw new UsageError(`--protocol ${protocol}: expected ${PROTOCOLS.join(", ")}`);
     }
-    const opts: BootOptions = { protocol };
+    const opts: BootOptions = { protocol: protocol as BootOptions["protocol"] };
     const mem = stringOption(args, "mem");
     if (mem !== undefined) opts.memSize = parseSize(mem);
     const timeout = stringOption(args, "timeout");
@@ -198,7 +212,8 @@ export const bootCommand: Command = {
         if (archOpt !== undefined && archOpt !== found) {
           throw new UsageError(`--arch ${archOpt}, but ${path} is an image for ${found}`);
         }
-        opts.cmdline = stringOption(args, "cmdline") ?? DEFAULT_CONSOLE[found as BootArch] ?? "console=ttyS0";
+        const given = stringOption(args, "cmdline");
+        opts.cmdline = given ?? DEFAULT_CONSOLE[found as BootArch] ?? "console=ttyS0";
         const machine = stringOption(args, "machine") ?? "auto";
         if (!["auto", "real", "stub"].includes(machine)) {
           throw new UsageError(`--machine ${machine}: expected auto, real or stub`);
@@ -208,8 +223,12 @@ export const bootCommand: Command = {
           const { chooseMachine } = await import("../emu/linux/boot_any.ts");
           const pick = machine === "real"
             ? { machine: "real" as const, why: "--machine real" }
-            : await chooseMachine(bytes, protocol === "pvh" ? "pvh" : undefined);
-          if (pick.machine === "real") return await runReal(path, bytes, pick.why, opts, args.values.json === true);
+            : await chooseMachine(bytes, realProtocol(opts.protocol));
+          // A Multiboot kernel (i386 entry) gets its own machine's default command line (Xen: its console).
+          const realOpts = given === undefined && found === "i386" ? { ...opts, cmdline: undefined } : opts;
+          if (pick.machine === "real") {
+            return await runReal(path, bytes, pick.why, realOpts, args.values.json === true);
+          }
         }
         status(`loading ${path} ...`);
         report = await bootKernel(source, opts);

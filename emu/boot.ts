@@ -72,8 +72,11 @@ export interface BootOptions {
    * header (pref_address, kernel_alignment, init_size) when that is more.
    */
   memSize?: number;
-  /** x86: `"linux"` (64-bit boot protocol, the default) or `"pvh"` (32-bit PVH entry, ELF only). */
-  protocol?: "linux" | "pvh";
+  /**
+   * x86: `"linux"` (64-bit boot protocol, the default) or `"pvh"` (32-bit PVH entry, ELF only); for a
+   * Multiboot kernel, `"multiboot1"` or `"multiboot2"` picks the header (default: the one detection reports).
+   */
+  protocol?: "linux" | "pvh" | "multiboot1" | "multiboot2";
   /** Wall-clock limit of the run in milliseconds. */
   timeoutMs?: number;
   /** Instruction budget of the run. */
@@ -297,7 +300,20 @@ async function bootMultiboot(
   memSize: number,
   opts: BootOptions,
 ): Promise<BootReport> {
-  if (opts.protocol !== undefined) {
+  const asked = opts.protocol === "multiboot1"
+    ? "multiboot"
+    : opts.protocol === "multiboot2"
+    ? "multiboot2"
+    : undefined;
+  if (asked !== undefined) {
+    if (!probe.multiboot.some((m) => m.version === (asked === "multiboot" ? 1 : 2))) {
+      throw new KernelLoaderError("UnknownFormat", `protocol ${opts.protocol}: the image carries no such header`, {
+        field: "protocol",
+        value: opts.protocol,
+      });
+    }
+    probe = { ...probe, format: asked };
+  } else if (opts.protocol !== undefined) {
     throw new KernelLoaderError(
       "UnknownFormat",
       `protocol ${opts.protocol} is for x86_64 kernels; this is a ${probe.format} image`,
@@ -406,6 +422,13 @@ export async function bootKernel(image: KernelSource | Uint8Array, opts: BootOpt
   const x86 = arch === "x86_64" || arch === "i386";
   if (probe.format === "multiboot" || probe.format === "multiboot2") {
     return await bootMultiboot(src, probe, cmdline, memSize, opts);
+  }
+  if (opts.protocol === "multiboot1" || opts.protocol === "multiboot2") {
+    throw new KernelLoaderError(
+      "UnknownFormat",
+      `protocol ${opts.protocol} is for Multiboot kernels; this is a ${probe.format} image`,
+      { field: "protocol", value: opts.protocol },
+    );
   }
   if (opts.protocol !== undefined && !x86) {
     throw new KernelLoaderError(

@@ -44,7 +44,10 @@ const THR = 0; // transmit holding (write) / receive buffer (read); divisor latc
 const IER = 1; // interrupt enable; divisor latch high with DLAB
 const IIR = 2; // interrupt identification (read) / FIFO control (write)
 const LCR = 3; // line control; bit 7 = DLAB
+const MCR = 4; // modem control; bit 4 = loopback
 const LSR = 5; // line status
+const MSR = 6; // modem status
+const MCR_LOOP = 0x10;
 const LCR_DLAB = 0x80;
 /**
  * LSR: THRE (bit 5) and TEMT (bit 6): the transmitter is empty, the guest may write.
@@ -60,6 +63,16 @@ const IIR_NO_INTERRUPT = 0x01;
 
 /** Text decoder shared by the devices (bytes that are not UTF-8 show as U+FFFD). */
 const decoder = new TextDecoder();
+
+/**
+ * MSR in loopback mode (16550 data sheet, MCR bit 4): "the four Modem Control inputs (CTS, DSR, RI and DCD)
+ * are internally connected to the four Modem Control outputs (RTS, DTR, OUT1 and OUT2)": MSR bits 4-7 read
+ * RTS, DTR, OUT1, OUT2. Drivers probe for a UART this way (Xen's and Linux's write LOOP | OUT2 | RTS and expect
+ * 0x90).
+ */
+function loopbackMsr(mcr: number): number {
+  return ((mcr & 0x02) << 3) | ((mcr & 0x01) << 5) | ((mcr & 0x04) << 4) | ((mcr & 0x08) << 4);
+}
 
 /**
  * A 16550 UART that records transmitted bytes. Line status always says "transmitter empty" (0x60), so a
@@ -97,6 +110,8 @@ export class Uart16550 {
         return IIR_NO_INTERRUPT;
       case LSR:
         return LSR_TX_EMPTY;
+      case MSR:
+        return (this.#regs[MCR] & MCR_LOOP) !== 0 ? loopbackMsr(this.#regs[MCR]) : this.#regs[MSR];
       default:
         return this.#regs[offset & 7];
     }
@@ -108,7 +123,7 @@ export class Uart16550 {
     const v = value & 0xff;
     if (offset === THR) {
       if (dlab) this.#dll = v;
-      else this.bytes.push(v);
+      else if ((this.#regs[MCR] & MCR_LOOP) === 0) this.bytes.push(v); // loopback: nothing goes out
     } else if (offset === IER && dlab) {
       this.#dlh = v;
     } else if (offset !== IIR && offset !== LSR) {

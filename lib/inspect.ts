@@ -16,7 +16,7 @@ import { decodeBzImageLoad } from "./loader/bzimage.ts";
 import { decodePeHeader, type PeArch } from "./loader/pe.ts";
 import { findBzImagePayload, PAYLOAD_PROTOCOL } from "./loader/extract.ts";
 import { decodeMultibootLoad, findMultiboot2Header, findMultibootHeader } from "./loader/multiboot.ts";
-import { gunzipPrefix } from "./compress/gzip.ts";
+import { gunzip, gunzipPrefix } from "./compress/gzip.ts";
 import { payloadPrefix, sizeTrailer } from "./loader/payload.ts";
 import { decodeZbootHeader, type ZbootHeader } from "./loader/zboot.ts";
 import { decodeAarch64Flags, IMAGE_HEADER_SIZE } from "./abi/image.ts";
@@ -328,15 +328,19 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
     }
     case "multiboot":
     case "multiboot2": {
-      const p = await decodeMultibootLoad(detected.format === "multiboot" ? 1 : 2, undefined, src);
+      // A gzip-wrapped kernel is read inflated, as the load reads it.
+      const gz = detected.compression === "gzip";
+      const inner = gz ? toSource(await gunzip(await readBytes(src, 0, src.size))) : src;
+      const p = await decodeMultibootLoad(detected.format === "multiboot" ? 1 : 2, undefined, inner);
       take(p);
       report.placement = p.details.placement === "elf32"
         ? "ELF32 program headers (p_paddr)"
         : "the header's address fields";
-      const head = await readBytes(src, 0, Math.min(src.size, DETECT_BYTES_MULTIBOOT));
+      const head = await readBytes(inner, 0, Math.min(inner.size, DETECT_BYTES_MULTIBOOT));
+      const wrapped = gz ? ` (gzip-wrapped, ${inner.size} bytes inflated)` : "";
       if (detected.format === "multiboot") {
         const f = findMultibootHeader(head)!;
-        report.protocol = "Multiboot 1";
+        report.protocol = `Multiboot 1${wrapped}`;
         report.fields = { header_offset: hex(f.offset), flags: hex(f.header.flags) };
         if (f.size >= 32) {
           Object.assign(report.fields, {
@@ -348,7 +352,7 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
         }
       } else {
         const f = findMultiboot2Header(head)!;
-        report.protocol = "Multiboot2";
+        report.protocol = `Multiboot2${wrapped}`;
         report.fields = {
           header_offset: hex(f.offset),
           architecture: f.header.architecture,

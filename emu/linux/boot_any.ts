@@ -13,6 +13,10 @@ import { LinuxLoaderError } from "../../lib/errors.ts";
 import { bootKernel, type BootReport } from "../boot.ts";
 import type { RealBootOptions, RealBootResult } from "./common.ts";
 import { bootRealKernel, chooseRealMachine, type RealProtocol } from "./machine.ts";
+import { isXenImage, type MultibootProtocol, unwrapGzipKernel } from "./multiboot.ts";
+
+/** The protocols a caller may ask {@linkcode bootAny} for. */
+export type BootProtocolChoice = "pvh" | MultibootProtocol;
 
 /** Which runner boots an image. */
 export type BootMachine = "real" | "stub";
@@ -37,8 +41,13 @@ export interface BootAnyOptions {
   initrd?: Uint8Array;
   /** Guest RAM in MiB (default: stub 64, real 512). */
   memoryMiB?: number;
-  /** `"pvh"` boots an x86 image through PVH. */
-  protocol?: "pvh";
+  /**
+   * `"pvh"` boots an x86 image through PVH; `"multiboot1"` / `"multiboot2"` pick the header of a Multiboot
+   * kernel that carries both (default Multiboot2, as GRUB's `multiboot2` command).
+   */
+  protocol?: BootProtocolChoice;
+  /** The image's file name: a Multiboot command line starts with it (as QEMU and GRUB legacy pass it). */
+  imageName?: string;
   /** Wall-clock limit (real: the hang guard; stub: the run's limit). */
   timeoutMs?: number;
   /** Instruction budget (stub runner; the real machine counts only when asked, about 9x slower on x86). */
@@ -72,8 +81,11 @@ export interface BootAnyResult {
 /** Chooses the runner: the real machine for an image that names itself Linux and that a real machine takes. */
 export async function chooseMachine(
   image: Uint8Array,
-  protocol?: "pvh",
+  protocol?: BootProtocolChoice,
 ): Promise<{ machine: BootMachine; why: string }> {
+  // Xen names itself in its console banner; it is a Multiboot kernel (possibly gzip-wrapped).
+  const xen = await xenMachine(image, protocol);
+  if (xen !== undefined) return xen;
   let version: string | undefined;
   try {
     version = (await inspectKernel(image)).version;
@@ -91,6 +103,28 @@ export async function chooseMachine(
   }
 }
 
+/** The real machine for a Xen image (by its banner), with the protocol it would take; else undefined. */
+async function xenMachine(
+  image: Uint8Array,
+  protocol?: BootProtocolChoice,
+): Promise<{ machine: BootMachine; why: string } | undefined> {
+  let raw: Uint8Array;
+  try {
+    raw = await unwrapGzipKernel(image);
+  } catch (e) {
+    if (e instanceof LinuxLoaderError) return undefined;
+    throw e;
+  }
+  if (!isXenImage(raw)) return undefined;
+  try {
+    const c = await chooseRealMachine(image, protocol);
+    return { machine: "real", why: `Xen (it names itself in its banner): the ${c.protocol} machine` };
+  } catch (e) {
+    if (!(e instanceof LinuxLoaderError)) throw e;
+    return { machine: "stub", why: `Xen, but ${e.message}` };
+  }
+}
+
 /** Boots `image` on the runner {@linkcode chooseMachine} picks (or `opts.machine`). */
 export async function bootAny(image: Uint8Array, opts: BootAnyOptions = {}): Promise<BootAnyResult> {
   const chosen = opts.machine !== undefined
@@ -98,13 +132,14 @@ export async function bootAny(image: Uint8Array, opts: BootAnyOptions = {}): Pro
     : await chooseMachine(image, opts.protocol);
   const t0 = performance.now();
   if (chosen.machine === "real") {
-    const o: RealBootOptions & { protocol?: RealProtocol } = {
+    const o: RealBootOptions & { protocol?: RealProtocol; imageName?: string } = {
       cmdline: opts.cmdline,
       initrd: opts.initrd,
       memoryMiB: opts.memoryMiB,
       timeoutMs: opts.timeoutMs ?? 600_000,
       onLine: opts.onLine,
       protocol: opts.protocol,
+      imageName: opts.imageName,
     };
     const r = await bootRealKernel(image, o);
     const ending: BootEnding = r.stop === "deadline" || r.stop === "instructions"
@@ -119,7 +154,7 @@ export async function bootAny(image: Uint8Array, opts: BootAnyOptions = {}): Pro
       cmdline: opts.cmdline,
       initrd: opts.initrd,
       memSize: opts.memoryMiB === undefined ? undefined : opts.memoryMiB << 20,
-      protocol: opts.protocol === "pvh" ? "pvh" : undefined,
+      protocol: opts.protocol,
       timeoutMs: opts.timeoutMs,
       maxInstructions: opts.maxInstructions,
     });

@@ -166,6 +166,12 @@ export class SerialConsole {
       if (this.#stopAt !== undefined && line.includes(this.#stopAt)) this.ended ??= "stop-line";
       if (this.#powerDownLine && line.includes("reboot: Power down")) this.ended ??= "poweroff";
       if (line.includes("Kernel panic")) this.ended ??= "panic";
+      // Xen: "Panic on CPU 0:", then the reason on the next line (then a 5 s delay and a reboot).
+      if (this.#panicNext) {
+        this.ended ??= "panic";
+        this.panicLine ??= line.replace(XEN_CONSOLE_PREFIX, "");
+      }
+      this.#panicNext = XEN_PANIC.test(line);
     } else {
       this.#current.push(b);
     }
@@ -175,8 +181,14 @@ export class SerialConsole {
   endDetail(): string {
     return this.ended === "stalled"
       ? `the console watchdog: ${this.stallEvents} guest events without a new line (last line: ${this.lastLine})`
+      : this.panicLine !== undefined
+      ? `panic: ${this.panicLine}`
       : `the kernel printed: ${this.lastLine}`;
   }
+
+  /** Xen's panic reason (the line after "Panic on CPU N:"), once printed. */
+  panicLine: string | undefined;
+  #panicNext = false;
 
   /** Everything printed so far. */
   get text(): string {
@@ -191,6 +203,11 @@ export class SerialConsole {
     return "";
   }
 }
+
+/** Xen's panic header: `panic()` prints "Panic on CPU %d:" and the reason on the next line. */
+const XEN_PANIC = /Panic on CPU \d+:\s*$/;
+/** The prefix Xen's console puts on every line. */
+const XEN_CONSOLE_PREFIX = /^\(XEN\) /;
 
 /** How long after the wall-clock limit the hang guard stops an engine no hook stopped. */
 export const HANG_GRACE_MS = 2_000;

@@ -336,6 +336,11 @@ export interface X86MachineOptions {
   stallEvents?: number;
   /** Live 4 KiB aliases kept at most (default {@linkcode MAX_LIVE_ALIASES}). */
   maxAliases?: number;
+  /**
+   * Keep {@linkcode USER_HOLE} out of the identity mapping (default true, for Linux's /init at 0x400000);
+   * false maps all RAM at its physical address (a kernel loaded there, such as Xen at 2 MiB).
+   */
+  userHole?: boolean;
 }
 
 /** A page-table walk's result. */
@@ -406,7 +411,7 @@ export class X86LinuxMachine implements Disposable {
     this.#maxAliases = opts.maxAliases ?? MAX_LIVE_ALIASES;
     if (opts.flushSites !== undefined) this.#hookFlushSites(opts.flushSites);
     else this.#scan = "text-map";
-    this.#mapRam(opts.flushSites !== undefined);
+    this.#mapRam(opts.flushSites !== undefined, opts.userHole ?? true);
   }
 
   #hooked = new Set<bigint>();
@@ -455,9 +460,9 @@ export class X86LinuxMachine implements Disposable {
     this.close();
   }
 
-  #mapRam(textMap: boolean): void {
+  #mapRam(textMap: boolean, userHole: boolean): void {
     const ram = this.#ram, size = ram.byteLength;
-    const [holeStart, holeEnd] = USER_HOLE;
+    const [holeStart, holeEnd] = userHole ? USER_HOLE : [size, size];
     this.uc.mapHost(0, ram.subarray(0, Math.min(holeStart, size)));
     if (size > holeEnd) this.uc.mapHost(holeEnd, ram.subarray(holeEnd));
     if (textMap) this.#mapTextMap();

@@ -15,7 +15,7 @@ import { IMAGE_HEADER_SIZE } from "../abi/image.ts";
 import { type ElfLoadResult, isElf, loadElf, planElf } from "./elf.ts";
 import { bzImageArch, type BzImageLoadResult, isBzImage, loadBzImage, planBzImage } from "./bzimage.ts";
 import { detectPeArch, loadPe, type PeLoadResult, planPe } from "./pe.ts";
-import { gunzipPrefix, isGzip } from "../compress/gzip.ts";
+import { gunzip, gunzipPrefix, isGzip } from "../compress/gzip.ts";
 import type { PayloadMethod } from "./payload.ts";
 import { decodeZbootHeader, isZboot } from "./zboot.ts";
 import {
@@ -126,8 +126,20 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
   if (peArch !== undefined) return { format: "pe", arch: peArch, multiboot };
   if (isGzip(head)) {
     const packed = await readBytes(src, 0, Math.min(src.size, GZIP_PEEK_BYTES));
-    const arch = detectPeArch(await gunzipPrefix(packed, IMAGE_HEADER_SIZE));
+    const inner = await gunzipPrefix(packed, DETECT_BYTES);
+    const arch = detectPeArch(inner.subarray(0, IMAGE_HEADER_SIZE));
     if (arch !== undefined) return { format: "pe", arch, compression: "gzip", multiboot };
+    // A gzip-wrapped Multiboot kernel (Debian's xen-4.17-amd64.gz): GRUB inflates it before it looks for
+    // the header, and so does the load.
+    const wrapped = multibootHeaders(inner);
+    if (wrapped.length > 0 && (isElf(inner) || describePeCoff(inner) === undefined)) {
+      return {
+        format: wrapped[0].version === 1 ? "multiboot" : "multiboot2",
+        arch: "i386",
+        compression: "gzip",
+        multiboot: wrapped,
+      };
+    }
   }
   if (isZboot(head)) {
     // An EFI zboot image: its header names the architecture and the method; a bad header is its error.
@@ -149,6 +161,20 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
       "expected an x86_64 ELF, bzImage, arm64/riscv64 Image, gzip Image, EFI zboot or Multiboot",
     { field: "magic", value: what ?? magic, limit: "ELF | bzImage | Image | gzip | zboot | Multiboot" },
   );
+}
+
+/** The valid Multiboot headers in `head` (first 32 KiB of an image); broken ones are left out. */
+function multibootHeaders(head: Uint8Array): { version: 1 | 2; offset: number }[] {
+  const out: { version: 1 | 2; offset: number }[] = [];
+  for (const [version, find] of [[1, findMultibootHeader], [2, findMultiboot2Header]] as const) {
+    try {
+      const h = find(head);
+      if (h !== undefined) out.push({ version, offset: h.offset });
+    } catch {
+      // a header with a good checksum and bad fields: not a kernel to load inflated
+    }
+  }
+  return out;
 }
 
 // e_machine values named in messages (elf.h).
@@ -195,7 +221,7 @@ function describeCompression(head: Uint8Array): string | undefined {
   for (const { name, magic } of COMPRESSION_MAGICS) {
     if (head.byteLength >= magic.length && magic.every((b, i) => head[i] === b)) {
       return name === "gzip"
-        ? "gzip-compressed data with no arm64/riscv64 Image header inside"
+        ? "gzip-compressed data with no arm64/riscv64 Image or Multiboot header inside"
         : `${name}-compressed data: decompress it first`;
     }
   }
@@ -247,9 +273,13 @@ async function dispatch(
   opts: LoadKernelOptions,
   write: boolean,
 ): Promise<LoadResult> {
-  const src = toSource(input);
+  let src = toSource(input);
   const detected = await detectKernel(src);
   const { format: forced, ...options } = opts;
+  if (detected.compression === "gzip" && (detected.format === "multiboot" || detected.format === "multiboot2")) {
+    // The whole image is inflated first (output up to 1 GiB), as GRUB does; the loader reads the result.
+    src = toSource(await gunzip(await readBytes(src, 0, src.size)));
+  }
   const format = forced ?? detected.format;
   switch (format) {
     case "elf":
