@@ -272,9 +272,10 @@ Deno.test("the setup probe fails when the setup task's --allow-sys=uid is missin
 });
 
 Deno.test("fetch-kernels fetches only the architectures named (both when none is), and boot-real leaves the fetch to the boot it runs", () => {
-  assert.deepEqual(parseFetchArgs(["arm64"]), { arches: ["arm64"], dryRun: false });
-  assert.deepEqual(parseFetchArgs(["amd64", "--dry-run"]), { arches: ["amd64"], dryRun: true });
-  assert.deepEqual(parseFetchArgs([]), { arches: ["amd64", "arm64"], dryRun: false });
+  assert.deepEqual(parseFetchArgs(["arm64"]), { arches: ["arm64"], dryRun: false, xen: false });
+  assert.deepEqual(parseFetchArgs(["amd64", "--dry-run"]), { arches: ["amd64"], dryRun: true, xen: false });
+  assert.deepEqual(parseFetchArgs([]), { arches: ["amd64", "arm64"], dryRun: false, xen: true });
+  assert.deepEqual(parseFetchArgs(["xen"]), { arches: [], dryRun: false, xen: true });
   assert.throws(() => parseFetchArgs(["riscv64"]), /unknown argument riscv64/);
   // `deno task boot-real arm64` passes arm64 to boot_real.ts, which fetches the one kernel it boots;
   // a fetch-kernels step before it would get no arguments and fetch both.

@@ -49,13 +49,10 @@ const BDA_EBDA_SEGMENT = 0x40e;
 /** Multiboot fields are 32-bit: modules must lie below 4 GiB. */
 const MODULE_MAX = 0xffff_ffff;
 
-/** What the machine needs on a Multiboot kernel's command line: none in general. */
-export const MULTIBOOT_MACHINE_PARAMS: readonly string[] = Object.freeze([]);
-
 /**
- * Xen's own parameters the machine needs: `no-real-mode` (there is no real-mode BIOS for Xen's trampoline
- * to call for the memory map, EDD and video: Xen takes the Multiboot map instead) and `vga=none`... see
- * {@linkcode xenMachineParams}.
+ * What the machine needs on Xen's command line: `no-real-mode`. Without it Xen's trampoline drops to real mode
+ * to ask the BIOS for the memory map, EDD and video modes (`int 0x15`, `int 0x13`, `int 0x10`); the machine
+ * has no BIOS (the run stops with an exception in real mode at 0x296), so Xen takes the Multiboot map.
  */
 export const XEN_MACHINE_PARAMS: readonly string[] = Object.freeze(["no-real-mode"]);
 
@@ -109,6 +106,7 @@ export async function bootX86Multiboot(
   const e820 = buildMemmap(mem, { reserved: [X86_LEGACY_HOLE] });
   const memoryMap: MultibootMemoryRange[] = e820.map((e) => ({ addr: e.addr, size: e.size, type: e.type }));
   const modules = [];
+  let initrd: { addr: number; size: number } | undefined;
   if (opts.initrd !== undefined) {
     const place = placeInitrd(mem, opts.initrd.length, {
       kernelEnd: loaded.kernelEnd,
@@ -119,6 +117,7 @@ export async function bootX86Multiboot(
       ],
     });
     modules.push({ addr: place.addr, bytes: opts.initrd, cmdline: "initrd" });
+    initrd = { addr: place.addr, size: opts.initrd.length };
   }
   const cmdline = `${opts.imageName ?? "kernel"} ${opts.cmdline ?? ""}`.trim();
   const info = (v2 ? configureMultiboot2 : configureMultiboot)(mem, {
@@ -151,5 +150,5 @@ export async function bootX86Multiboot(
     maxInstructions: opts.maxInstructions ?? 0,
     countInstructions: opts.countInstructions,
   });
-  return { ...r, multiboot: protocol };
+  return { ...r, initrd, multiboot: protocol };
 }

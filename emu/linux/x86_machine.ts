@@ -44,6 +44,7 @@ export const MAX_LIVE_ALIASES = 256;
 export const USER_HOLE: readonly [number, number] = [0x40_0000, 0x80_0000];
 
 const PAGE = 0x1000;
+const CR0_PG = 0x8000_0000n;
 /** The part of guest RAM the kernel text mapping covers (KERNEL_IMAGE_SIZE with KASLR: 1 GiB). */
 const TEXT_MAP_SIZE = 0x4000_0000;
 const PAGE_MASK = ~0xfffn;
@@ -532,6 +533,10 @@ export class X86LinuxMachine implements Disposable {
 
   /** Walks the guest's 4-level page tables from CR3. */
   translate(va: bigint): Translation | undefined {
+    // Paging off (a 32-bit entry before the kernel turns it on): virtual is physical.
+    if ((this.uc.regRead("cr0") & CR0_PG) === 0n) {
+      return va < BigInt(this.#ram.byteLength) ? { pa: Number(va), writable: true, user: true } : undefined;
+    }
     let table = this.uc.regRead("cr3") & PHYS_MASK;
     let writable = true, user = true;
     for (let level = 3; level >= 0; level--) {

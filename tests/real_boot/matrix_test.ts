@@ -1,6 +1,7 @@
 /**
  * The real-kernel matrix beyond the two cloud kernels (fixtures/real/matrix.ts): Debian 6.1 standard
- * amd64 (XZ bzImage) and arm64, Debian 6.12 amd64 (ZSTD bzImage) and arm64, each booted by
+ * amd64 (XZ bzImage) and arm64, Debian 6.12 amd64 (ZSTD bzImage) and arm64, and Xen 4.17 (Multiboot2 and
+ * Multiboot 1, to its own dom0 panic, compared with QEMU TCG line for line), each booted by
  * `bootRealKernel` — the machine chosen by what the image is, the command line the user would type plus
  * what the machine needs — with our initramfs, to our /init's line and the end /init asks for (arm64: PSCI
  * SYSTEM_OFF; x86: the ACPI S5 write to the machine's PM1a_CNT), after "reboot: Power down". A bzImage also boots through PVH
@@ -21,6 +22,9 @@ import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { BzImageError } from "../../lib/errors.ts";
 import { emuTest } from "../emu/_unicorn.ts";
 import { assertInOrder, verboseLine } from "./_boot.ts";
+import { ensureXen } from "../../fixtures/real/xen.ts";
+import { qemuAvailable, qemuBoot } from "../../fixtures/real/qemu.ts";
+import { gunzip } from "../../lib/compress/gzip.ts";
 
 const HANG_GUARD_MS = 900_000;
 
@@ -129,3 +133,52 @@ Deno.test({
     }
   },
 });
+
+// Xen 4.17 (fixtures/real/xen.ts): through Multiboot2 and Multiboot 1 to its "dom0 kernel not specified"
+// panic, every line from the banner to the panic compared with QEMU TCG's (`qemu-system-x86_64 -kernel`
+// takes Multiboot 1 only, and only an uncompressed image) apart from the boot loader's name. The same
+// command line in both: Xen's console and `no-real-mode`, which our machine adds (it has no BIOS).
+const xen = on ? await ensureXen() : undefined;
+const XEN_CMDLINE = "console=com1 com1=115200,8n1";
+for (const protocol of ["multiboot2", "multiboot1"] as const) {
+  const name = `Xen 4.17 boots through ${protocol} to its dom0 panic and prints QEMU TCG's lines on the way`;
+  const skip = xen === undefined ? "the Xen package is not cached" : qemuAvailable("x86_64") ? undefined : "no QEMU";
+  if (skip !== undefined) {
+    if (on) console.error(`${name}: ignored (${skip})`);
+    Deno.test({ name, ignore: true, fn() {} });
+    continue;
+  }
+  emuTest(name, async () => {
+    const packed = await Deno.readFile(xen!.hypervisor);
+    const r = await bootRealKernel(packed, {
+      protocol,
+      cmdline: XEN_CMDLINE,
+      timeoutMs: HANG_GUARD_MS,
+      onLine: verboseLine(),
+    });
+    assert.equal(r.stop, "panic", r.detail);
+    assert.match(r.detail, /^panic: dom0 kernel not specified/);
+    const dir = await Deno.makeTempDir({ prefix: "xen-qemu-" });
+    try {
+      await Deno.writeFile(`${dir}/xen`, await gunzip(packed));
+      const q = await qemuBoot({
+        arch: "x86_64",
+        kernel: `${dir}/xen`,
+        cmdline: `${XEN_CMDLINE} no-real-mode`,
+        stopAt: "dom0 kernel not specified",
+        timeoutMs: 120_000,
+      });
+      // Xen's lines up to the panic's reason (QEMU's first line follows the firmware's output on the same line).
+      const xenLines = (lines: readonly string[]) => {
+        const end = lines.findIndex((l) => l.includes("dom0 kernel not specified"));
+        return lines.slice(0, end + 1).filter((l) => l.includes("(XEN)")).map((l) => l.slice(l.indexOf("(XEN)")))
+          .filter((l) => !l.startsWith("(XEN) Bootloader:"));
+      };
+      const ours = xenLines(r.lines), theirs = xenLines(q.lines);
+      assert.ok(theirs.length >= 10, q.log);
+      assert.deepEqual(ours, theirs);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
