@@ -1,7 +1,8 @@
 /**
  * One boot for every image, the machinery behind the CLI's `boot` command: {@linkcode bootAny} runs a real
  * Linux kernel (an image that names itself with a "Linux version" banner or a bzImage kernel_version
- * string, in a format a real-kernel machine takes) on the real-kernel machine ({@linkcode bootRealKernel}),
+ * string, in a format a real-kernel machine takes) and the Xen hypervisor (a Multiboot kernel whose banner names
+ * it, plain or gzip-wrapped) on the real-kernel machine ({@linkcode bootRealKernel}),
  * and anything else (the project's stub kernels, a test image) on the stub runner (`bootKernel`). Either way
  * the result carries the console text and how the run ended, also when it ended in a fault or a limit.
  *
