@@ -26,11 +26,12 @@ function elfFacts(b: Uint8Array): { class64: boolean; machine: number; type: num
     class64: b[4] === 2,
     type: dv.getUint16(16, true),
     machine: dv.getUint16(18, true),
-    entry: dv.getBigUint64(24, true),
+    entry: b[4] === 2 ? dv.getBigUint64(24, true) : BigInt(dv.getUint32(24, true)),
   };
 }
 
 const ET_EXEC = 2;
+const EM_386 = 3;
 const EM_X86_64 = 62;
 const EM_AARCH64 = 183;
 
@@ -103,6 +104,12 @@ Deno.test("init_x86_64.elf is a small static x86-64 executable", async () => {
   assert.deepEqual(elfFacts(b), { class64: true, machine: EM_X86_64, type: ET_EXEC, entry: 0x4000b0n });
 });
 
+Deno.test("init_i386.elf is a small static 32-bit i386 executable (for 32-bit kernels)", async () => {
+  const b = await Deno.readFile(initElfUrl("i386"));
+  assert.ok(b.length < 4096);
+  assert.deepEqual(elfFacts(b), { class64: false, machine: EM_386, type: ET_EXEC, entry: 0x8048074n });
+});
+
 Deno.test("init_aarch64.elf is a small static AArch64 executable", async () => {
   const b = await Deno.readFile(initElfUrl("aarch64"));
   assert.ok(b.length < 4096);
@@ -114,6 +121,16 @@ Deno.test({
   ignore: !canRunX86 || ignoreUnless(needSetpriv(), "setpriv"),
   async fn() {
     const r = await runInit(initElfUrl("x86_64"));
+    assert.equal(r.stdout, `${INIT_MESSAGE}\n`);
+    assert.equal(r.code, 0);
+  },
+});
+
+Deno.test({
+  name: "init_i386.elf prints its line through int 0x80 and exits when it is not PID 1",
+  ignore: !canRunX86 || ignoreUnless(needSetpriv(), "setpriv"),
+  async fn() {
+    const r = await runInit(initElfUrl("i386"));
     assert.equal(r.stdout, `${INIT_MESSAGE}\n`);
     assert.equal(r.code, 0);
   },

@@ -30,8 +30,9 @@ import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { BzImageError, EmulatorError } from "../../lib/errors.ts";
 import { applyPlanSync } from "../../lib/plan.ts";
-import { type X86CpuState, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
+import { type X86CpuState, x86Linux32Boot, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
 import { applyX86State } from "../x86_64.ts";
+import { unicornAvailable } from "../unicorn.ts";
 import { hx, type RealBootOptions, type RealBootResult } from "./common.ts";
 import { findFlushSites, USER_HOLE, X86LinuxMachine } from "./x86_machine.ts";
 import { buildX86Acpi } from "./acpi.ts";
@@ -49,6 +50,9 @@ export const X86_MACHINE_PARAMS: readonly string[] = Object.freeze([
 
 /** The default command line: the serial console and {@linkcode X86_MACHINE_PARAMS}. */
 export const X86_DEFAULT_CMDLINE = `console=ttyS0 ${X86_MACHINE_PARAMS.join(" ")}`;
+
+// e_ident[EI_CLASS]: ELFCLASS64 for an x86_64 vmlinux (findFlushSites reads 64-bit ELF headers only).
+const EI_CLASS = 4, ELFCLASS64 = 2;
 
 /** Guest physical layout of the boot data (below 1 MiB, clear of the page tables at 0x9000..). */
 export const X86_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
@@ -110,15 +114,19 @@ function runMachine(
   kernel: { vmlinux: Uint8Array } | { range: { addr: number; size: number } },
   cpu: X86CpuState,
   opts: RealBootOptions,
+  rewrittenEntry?: number,
 ): RealBootResult {
   using m = new X86LinuxMachine({
     mem,
-    flushSites: "vmlinux" in kernel ? findFlushSites(kernel.vmlinux) : undefined,
+    flushSites: "vmlinux" in kernel && kernel.vmlinux[EI_CLASS] === ELFCLASS64
+      ? findFlushSites(kernel.vmlinux)
+      : undefined,
     kernelRange: "range" in kernel ? kernel.range : undefined,
     onLine: opts.onLine,
     stopAt: opts.stopAt,
     stallEvents: opts.stallEvents,
     maxAliases: opts.x86MaxAliases,
+    rewrittenEntry: rewrittenEntry === undefined ? undefined : BigInt(rewrittenEntry),
   });
   if (cpu.mode === "protected") m.leaveLongMode();
   applyX86State(m.uc, cpu);
@@ -158,15 +166,21 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
       acpiRsdpAddr,
     }),
   );
-  const boot = x86LongModeBoot({ entry: loaded.entry.linux64!, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 });
+  // A 32-bit-only bzImage (no XLF_KERNEL_64) is entered through the 32-bit boot protocol at code32_start.
+  const linux64 = loaded.entry.linux64;
+  const boot = linux64 !== undefined
+    ? x86LongModeBoot({ entry: linux64, zeroPage: X86_LAYOUT.zeroPage, identityGiB: 1 })
+    : x86Linux32Boot({ entry: legacyEntry(loaded.entry.linux32), zeroPage: X86_LAYOUT.zeroPage });
   applyPlanSync(mem, boot.plan);
   // The TLB-flush sites come from the vmlinux when this build decodes the payload; otherwise the machine
-  // finds them in guest RAM once the kernel's own decompressor has laid the kernel out.
-  const kernel = opts.x86FlushSites === "ram" ? undefined : await vmlinuxOrUndefined(bzImage);
+  // finds them in guest RAM once the kernel's own decompressor has laid the kernel out. A 32-bit kernel
+  // needs none: the machine runs it only on an engine that translates through the page tables itself.
+  const kernel = opts.x86FlushSites === "ram" || linux64 === undefined ? undefined : await vmlinuxOrUndefined(bzImage);
   const source = kernel !== undefined
     ? { vmlinux: kernel }
     : { range: { addr: place.runtimeStart, size: place.reserved } };
-  return { ...runMachine(mem, source, boot.cpu, opts), initrd };
+  const rewrittenEntry = linux64 === undefined ? loaded.entry.linux32 : undefined;
+  return { ...runMachine(mem, source, boot.cpu, opts, rewrittenEntry), initrd };
 }
 
 /** Boots the vmlinux inside `bzImage` (or `bzImage` itself when it is an ELF vmlinux) through PVH. */
@@ -201,6 +215,28 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
   const boot = x86PvhBoot({ entry: loaded.entry.pvh, startInfo: X86_LAYOUT.startInfo });
   applyPlanSync(mem, boot.plan);
   return { ...runMachine(mem, { vmlinux }, boot.cpu, opts), initrd };
+}
+
+/**
+ * The 32-bit entry of a 32-bit-only bzImage, on an engine that can run it: Unicorn 2.0's x86 engine
+ * accesses memory at the virtual address, which the machine covers with aliases and TLB-flush hooks only
+ * for a 64-bit kernel's fixed mappings, so a 32-bit kernel needs 2.1 or later (the engine walks the guest's
+ * page tables itself).
+ */
+function legacyEntry(entry: number | undefined): number {
+  const engine = unicornAvailable();
+  if (engine.ok && engine.version === "2.0") {
+    throw new EmulatorError(
+      "UnsupportedMachine",
+      `a 32-bit kernel needs Unicorn 2.1 or later; Unicorn ${engine.version} (${engine.path}) accesses x86 memory ` +
+        `at the virtual address, which this machine covers only for 64-bit kernels`,
+      { field: "engine", value: engine.version },
+    );
+  }
+  if (entry === undefined) {
+    throw new EmulatorError("UnsupportedMachine", "the bzImage has no 32-bit entry", { field: "entry.linux32" });
+  }
+  return entry;
 }
 
 /** The vmlinux inside a bzImage, or undefined when its payload's compression is not decoded by this build. */

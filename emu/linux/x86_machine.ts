@@ -33,6 +33,16 @@ import { EmulatorError } from "../../lib/errors.ts";
 import { type FaultKind, GuestFault, Unicorn } from "../unicorn.ts";
 import { PM1A_CNT_PORT, S5_SLP_TYP, X86AcpiPm } from "./acpi.ts";
 import { DEBUG, HANG_GRACE_MS, hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
+import {
+  decodeIdtGate32,
+  decodeSegmentDescriptor,
+  EFER_LMA,
+  GATE32,
+  legacyFrameBytes,
+  type SegmentCache,
+  translateLegacy,
+  tss32Stack0,
+} from "./x86_legacy.ts";
 
 /** Where guest RAM is mapped again: the kernel text mapping (__START_KERNEL_map). */
 export const KERNEL_TEXT_MAP = 0xffff_ffff_8000_0000n;
@@ -74,7 +84,11 @@ const TF = 0x100n, IF = 0x200n, NT = 0x4000n, RF = 0x1_0000n, VM = 0x2_0000n;
 /** The vector Linux gives ISA IRQ 4 (COM1) behind the legacy PIC: ISA_IRQ_VECTOR(4) = 0x30 + 4. */
 export const UART_VECTOR = 0x34;
 
+const MSR_EFER = 0xc000_0080;
 const MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082, MSR_FMASK = 0xc000_0084;
+
+/** Vectors from 32 up are never CPU exceptions: in the interrupt hook they come from `int n`. */
+const SOFTWARE_VECTORS = 32;
 
 /** Vectors that push an error code. */
 const HAS_ERROR_CODE = new Set([8, 10, 11, 12, 13, 14, 17, 21, 29, 30]);
@@ -342,6 +356,14 @@ export interface X86MachineOptions {
    * false maps all RAM at its physical address (a kernel loaded there, such as Xen at 2 MiB).
    */
   userHole?: boolean;
+  /**
+   * An entry the kernel overwrites and runs again: a 32-bit bzImage is entered at code32_start, where its
+   * decompressor starts, and the decompressed kernel's own startup_32 later lands at the same address.
+   * Unicorn 2.1.1 went on running its translations of the decompressor there (the guest's writes did not
+   * invalidate them; measured on Debian's 686 kernel), so the machine flushes every translation when code
+   * at this address runs for the second time.
+   */
+  rewrittenEntry?: bigint;
 }
 
 /** A page-table walk's result. */
@@ -410,6 +432,19 @@ export class X86LinuxMachine implements Disposable {
     });
     this.#kernelRange = opts.kernelRange;
     this.#maxAliases = opts.maxAliases ?? MAX_LIVE_ALIASES;
+    if (opts.rewrittenEntry !== undefined) {
+      const entry = opts.rewrittenEntry;
+      let runs = 0;
+      this.uc.onCode(
+        () => {
+          if (++runs !== 2) return;
+          this.#flushPending = true;
+          this.uc.stop();
+        },
+        entry,
+        entry + 1n,
+      );
+    }
     if (opts.flushSites !== undefined) this.#hookFlushSites(opts.flushSites);
     else this.#scan = "text-map";
     this.#mapRam(opts.flushSites !== undefined, opts.userHole ?? true);
@@ -421,6 +456,8 @@ export class X86LinuxMachine implements Disposable {
   /** What the next guest-RAM scan waits for (only without an ELF's flush sites). */
   #scan: "text-map" | "user" | "done" = "done";
   #rescanPending = false;
+  /** Translations to flush before going on ({@linkcode X86MachineOptions.rewrittenEntry}). */
+  #flushPending = false;
 
   #hookFlushSites(sites: FlushSites): number {
     let added = 0;
@@ -531,11 +568,23 @@ export class X86LinuxMachine implements Disposable {
     return true;
   }
 
-  /** Walks the guest's 4-level page tables from CR3. */
+  /** Whether the CPU is in long mode (EFER.LMA); a 32-bit kernel runs in legacy protected mode. */
+  get longMode(): boolean {
+    return (this.uc.readMsr(MSR_EFER) & EFER_LMA) !== 0n;
+  }
+
+  /**
+   * Walks the guest's page tables from CR3: 4-level in long mode, else the legacy walks of
+   * `translateLegacy` (32-bit or PAE paging, or none with paging off).
+   */
   translate(va: bigint): Translation | undefined {
     // Paging off (a 32-bit entry before the kernel turns it on): virtual is physical.
     if ((this.uc.regRead("cr0") & CR0_PG) === 0n) {
       return va < BigInt(this.#ram.byteLength) ? { pa: Number(va), writable: true, user: true } : undefined;
+    }
+    if (!this.longMode) {
+      const regs = { cr0: this.uc.regRead("cr0"), cr3: this.uc.regRead("cr3"), cr4: this.uc.regRead("cr4") };
+      return translateLegacy(this.mem, regs, Number(va & 0xffff_ffffn));
     }
     let table = this.uc.regRead("cr3") & PHYS_MASK;
     let writable = true, user = true;
@@ -793,6 +842,7 @@ export class X86LinuxMachine implements Disposable {
 
   /** Delivers exception `vector` through the guest IDT; `rip` is the address to return to. */
   deliver(vector: number, errorCode: number | undefined, rip: bigint): void {
+    if (!this.longMode) return this.#deliverLegacy(vector, errorCode, Number(rip & 0xffff_ffffn));
     const uc = this.uc;
     const rflags = uc.regRead("rflags"), rsp = uc.regRead("rsp");
     const cs = Number(uc.regRead("cs")), ss = Number(uc.regRead("ss"));
@@ -832,6 +882,80 @@ export class X86LinuxMachine implements Disposable {
     this.#lastException = `vector ${vector} at ${hx(rip)}`;
   }
 
+  /** A GDT descriptor as a segment register caches it. */
+  #segmentCache(selector: number): SegmentCache {
+    if ((selector & 4) !== 0) {
+      throw new EmulatorError(
+        "UnhandledException",
+        `selector ${hx(selector)} is in an LDT; the machine reads only the GDT`,
+      );
+    }
+    const gdt = this.uc.readMmr("gdtr");
+    return decodeSegmentDescriptor(this.readVirt(BigInt(gdt.base) + BigInt(selector & ~7), 8));
+  }
+
+  /**
+   * Delivers `vector` as a 32-bit interrupt or trap gate does (SDM 6.12.1): on a privilege change the stack
+   * becomes SS0:ESP0 of the 32-bit TSS and the old SS:ESP is pushed, then EFLAGS, CS, EIP and the error
+   * code, 4 bytes each; CS (and SS) and their caches are loaded from the GDT, CPL becomes the handler
+   * segment's DPL. Task gates and 16-bit gates are refused with a one-line reason.
+   */
+  #deliverLegacy(vector: number, errorCode: number | undefined, eip: number): void {
+    const uc = this.uc;
+    const eflags = Number(uc.regRead("eflags")), esp = Number(uc.regRead("esp") & 0xffff_ffffn);
+    const cs = Number(uc.regRead("cs")), ss = Number(uc.regRead("ss"));
+    const cpl = cs & 3;
+    const idtr = uc.readMmr("idtr");
+    if (vector * 8 + 7 > idtr.limit) throw new EmulatorError("UnhandledException", `vector ${vector} is past the IDT`);
+    const gate = decodeIdtGate32(this.readVirt(BigInt(idtr.base) + BigInt(vector * 8), 8));
+    if (!gate.present) throw new EmulatorError("UnhandledException", `IDT vector ${vector} is not present`);
+    if (gate.type !== GATE32.interrupt && gate.type !== GATE32.trap) {
+      const what = gate.type === GATE32.task ? "a task gate" : `a gate of type ${gate.type}`;
+      throw new EmulatorError(
+        "UnhandledException",
+        `IDT vector ${vector} is ${what}: the machine delivers only 32-bit interrupt and trap gates (after ${this.#lastException})`,
+      );
+    }
+    const code = this.#segmentCache(gate.selector);
+    const newCpl = code.dpl;
+    let stack: { ss: number; esp: number } | undefined, newEsp = esp, newSs: number | undefined;
+    if (newCpl < cpl) {
+      if (newCpl !== 0) {
+        throw new EmulatorError("UnhandledException", `a gate to ring ${newCpl}: only ring 0 is modelled`);
+      }
+      const s0 = tss32Stack0(this.readVirt(BigInt(uc.readMmr("tr").base), 12));
+      stack = { ss, esp };
+      newEsp = s0.esp;
+      newSs = s0.ss;
+    }
+    const bytes = legacyFrameBytes({ eip, cs, eflags, stack, errorCode });
+    newEsp = (newEsp - bytes.length) >>> 0;
+    this.writeVirt(BigInt(newEsp), bytes);
+    const csSel = (gate.selector & ~3) | newCpl;
+    const ssCache = newSs === undefined ? undefined : this.#segmentCache(newSs);
+    const lay = this.#layout;
+    uc.editCpuState((st) => {
+      const dv = new DataView(st.buffer, st.byteOffset, st.byteLength);
+      dv.setInt32(lay.oldException, -1, true);
+      const seg = (r: number, sel: number, c: SegmentCache) => {
+        const o = ENV_SEGS + r * SEG_SIZE;
+        dv.setUint32(o, sel, true);
+        dv.setBigUint64(o + 8, BigInt(c.base), true);
+        dv.setUint32(o + 16, c.limit, true);
+        dv.setUint32(o + 20, c.flags, true);
+      };
+      if (csSel !== cs) seg(R_CS, csSel, code);
+      if (newSs !== undefined && ssCache !== undefined) seg(R_SS, newSs, ssCache);
+      dv.setUint32(ENV_HFLAGS, (dv.getUint32(ENV_HFLAGS, true) & ~HF_CPL_MASK) | newCpl, true);
+    });
+    let flags = BigInt(eflags) & ~(TF | NT | RF | VM);
+    if (gate.type === GATE32.interrupt) flags &= ~IF;
+    uc.regWrite("eflags", flags);
+    uc.regWrite("esp", newEsp);
+    uc.regWrite("eip", gate.offset);
+    this.#lastException = `vector ${vector} at ${hx(eip)}`;
+  }
+
   #exception(intno: number): void {
     this.stats.exceptions++;
     const rip = this.uc.regRead("rip");
@@ -861,6 +985,14 @@ export class X86LinuxMachine implements Disposable {
     }
     if (intno === 8) {
       throw new EmulatorError("UnhandledException", `double fault at ${hx(rip)} (after ${this.#lastException})`);
+    }
+    if (intno >= SOFTWARE_VECTORS && this.uartIrq && (this.uc.regRead("rflags") & IF) !== 0n) {
+      // `int n` (a 32-bit system call: int 0x80) with the UART's interrupt pending: deliver that first, as
+      // #syscall does; the engine reports `int n` with RIP past its 2 bytes, so it runs again after iret.
+      this.stats.uartIrqs++;
+      this.deliver(UART_VECTOR, undefined, (rip - 2n) & U64);
+      this.#checkTime();
+      return;
     }
     this.deliver(intno, err, rip);
     this.#checkTime();
@@ -966,6 +1098,12 @@ export class X86LinuxMachine implements Disposable {
       }
       this.#sliceStopped = false;
       pc = this.uc.readPc();
+      if (this.#flushPending) {
+        this.#flushPending = false;
+        this.stats.entryFlushes = (this.stats.entryFlushes ?? 0) + 1;
+        this.uc.flushTranslations();
+        continue;
+      }
       if (this.#rescanPending && this.console.ended === undefined) {
         this.#rescanPending = false;
         if (this.#scanRam() > 0) this.uc.flushTranslations();

@@ -1,0 +1,135 @@
+/**
+ * The 32-bit pieces of the x86 Linux machine (emu/linux/x86_legacy.ts): legacy page-table walks, 32-bit
+ * IDT gates, segment descriptors and interrupt frames, built field by field and checked against the SDM's
+ * layouts.
+ */
+import assert from "node:assert/strict";
+import {
+  CR0_PG,
+  CR4_PAE,
+  CR4_PSE,
+  decodeIdtGate32,
+  decodeSegmentDescriptor,
+  GATE32,
+  legacyFrameBytes,
+  translateLegacy,
+  tss32Stack0,
+} from "../../emu/linux/x86_legacy.ts";
+import { GDT_FLAGS, gdtEntry } from "../../lib/boot/x86_64.ts";
+import { GuestMemory } from "../../lib/memory.ts";
+
+const P = 1, RW = 2, US = 4, PS = 0x80;
+const PAGING = { cr0: CR0_PG | 1n };
+
+Deno.test("translateLegacy returns the address itself while paging is off", () => {
+  const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+  assert.deepEqual(translateLegacy(mem, { cr0: 1n, cr3: 0n, cr4: 0n }, 0xc000_1234), {
+    pa: 0xc000_1234,
+    writable: true,
+    user: true,
+  });
+});
+
+Deno.test("translateLegacy walks 32-bit paging: a 4 KiB page through a page table, and the U/S and R/W of both levels", () => {
+  const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+  const cr3 = 0x1000, pt = 0x2000, va = 0xc010_3456;
+  mem.writeU32(cr3 + (va >>> 22) * 4, pt | P | RW); // PDE: kernel, writable
+  mem.writeU32(pt + ((va >>> 12) & 0x3ff) * 4, 0x5_6000 | P | US); // PTE: read-only
+  assert.deepEqual(translateLegacy(mem, { ...PAGING, cr3: BigInt(cr3), cr4: 0n }, va), {
+    pa: 0x5_6456,
+    writable: false,
+    user: false,
+  });
+  // The next page has no PTE.
+  assert.equal(translateLegacy(mem, { ...PAGING, cr3: BigInt(cr3), cr4: 0n }, va + 0x1000), undefined);
+});
+
+Deno.test("translateLegacy takes a PS directory entry as a 4 MiB page only when CR4.PSE is set", () => {
+  const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+  const cr3 = 0x1000, va = 0xc040_0000 + 0x12_3456;
+  mem.writeU32(cr3 + (va >>> 22) * 4, 0x0080_0000 | PS | P | RW | US);
+  assert.deepEqual(translateLegacy(mem, { ...PAGING, cr3: BigInt(cr3), cr4: CR4_PSE }, va), {
+    pa: 0x0080_0000 + 0x12_3456,
+    writable: true,
+    user: true,
+  });
+  // Without PSE the same entry names a page table at 0x800000, outside this 1 MiB of RAM.
+  assert.equal(translateLegacy(mem, { ...PAGING, cr3: BigInt(cr3), cr4: 0n }, va), undefined);
+});
+
+Deno.test("translateLegacy walks PAE paging: the PDPT entry by address bits 31:30, a 2 MiB page and a 4 KiB page", () => {
+  const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+  const cr3 = 0x1020; // PAE: CR3 bits 31:5 locate the 32-byte PDPT
+  const pd = 0x3000, pt = 0x4000;
+  mem.writeU64(cr3 + 3 * 8, BigInt(pd | P)); // PDPT[3]: 0xc0000000-0xffffffff
+  const big = 0xc060_0000 + 0x1_2345; // PD index 3: a 2 MiB page
+  mem.writeU64(pd + ((big >>> 21) & 511) * 8, (1n << 63n) | 0x0120_0000n | BigInt(PS | P | RW)); // NX set
+  const small = 0xc080_5678; // PD index 4: a page table
+  mem.writeU64(pd + ((small >>> 21) & 511) * 8, BigInt(pt | P | RW | US));
+  mem.writeU64(pt + ((small >>> 12) & 511) * 8, BigInt(0x7_7000 | P | RW | US));
+  const regs = { ...PAGING, cr3: BigInt(cr3), cr4: CR4_PAE };
+  assert.deepEqual(translateLegacy(mem, regs, big), { pa: 0x0120_0000 + 0x1_2345, writable: true, user: false });
+  assert.deepEqual(translateLegacy(mem, regs, small), { pa: 0x7_7678, writable: true, user: true });
+  // PDPT[0] is not present: the low 1 GiB is unmapped.
+  assert.equal(translateLegacy(mem, regs, 0x1000), undefined);
+});
+
+Deno.test("translateLegacy stops at an entry outside guest RAM instead of reading past it", () => {
+  const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+  assert.equal(translateLegacy(mem, { ...PAGING, cr3: 0xfff0_0000n, cr4: 0n }, 0xc000_0000), undefined);
+});
+
+/** A 32-bit IDT gate, field by field (SDM figure 6-2). */
+function gate(offset: number, selector: number, type: number, dpl: number, present = true): Uint8Array {
+  const b = new Uint8Array(8);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, offset & 0xffff, true); // offset 15:0
+  dv.setUint16(2, selector, true); // segment selector
+  dv.setUint8(4, 0); // reserved
+  dv.setUint8(5, (present ? 0x80 : 0) | (dpl << 5) | type); // P, DPL, 0, type
+  dv.setUint16(6, offset >>> 16, true); // offset 31:16
+  return b;
+}
+
+Deno.test("decodeIdtGate32 reads the handler offset, selector, type, DPL and present bit of a 32-bit gate", () => {
+  assert.deepEqual(decodeIdtGate32(gate(0xc15e_1234, 0x60, GATE32.interrupt, 3)), {
+    offset: 0xc15e_1234,
+    selector: 0x60,
+    type: GATE32.interrupt,
+    dpl: 3,
+    present: true,
+  });
+  assert.equal(decodeIdtGate32(gate(0, 0xf8, GATE32.task, 0)).type, GATE32.task);
+  assert.equal(decodeIdtGate32(gate(0, 0, 0, 0, false)).present, false);
+});
+
+Deno.test("decodeSegmentDescriptor scales a granular limit and reads base and DPL as a segment load caches them", () => {
+  const flatUserCode = gdtEntry(GDT_FLAGS.code32 | (3 << 5), 0, 0xfffff);
+  const c = decodeSegmentDescriptor(new Uint8Array(new BigUint64Array([flatUserCode]).buffer));
+  assert.deepEqual([c.base, c.limit, c.dpl], [0, 0xffff_ffff, 3]);
+  assert.equal(c.flags, Number(flatUserCode >> 32n));
+  const percpu = gdtEntry(GDT_FLAGS.data, 0x1f5a_c000, 0xfffff);
+  const d = decodeSegmentDescriptor(new Uint8Array(new BigUint64Array([percpu]).buffer));
+  assert.deepEqual([d.base, d.limit, d.dpl], [0x1f5a_c000, 0xffff_ffff, 0]);
+});
+
+Deno.test("legacyFrameBytes lays out error code, EIP, CS, EFLAGS and on a privilege change ESP and SS, 4 bytes each", () => {
+  const words = (b: Uint8Array) => [...new Uint32Array(b.buffer)];
+  assert.deepEqual(words(legacyFrameBytes({ eip: 0x804_9000, cs: 0x73, eflags: 0x246 })), [0x804_9000, 0x73, 0x246]);
+  assert.deepEqual(
+    words(legacyFrameBytes({ eip: 0x804_9002, cs: 0x73, eflags: 0x246, stack: { ss: 0x7b, esp: 0xbfff_f000 } })),
+    [0x804_9002, 0x73, 0x246, 0xbfff_f000, 0x7b],
+  );
+  assert.deepEqual(
+    words(legacyFrameBytes({ eip: 0xc100_0000, cs: 0x60, eflags: 0x10046, errorCode: 6 })),
+    [6, 0xc100_0000, 0x60, 0x10046],
+  );
+});
+
+Deno.test("tss32Stack0 reads ESP0 at offset 4 and SS0 at offset 8 of a 32-bit TSS", () => {
+  const tss = new Uint8Array(104);
+  const dv = new DataView(tss.buffer);
+  dv.setUint32(4, 0xc1c5_4000, true);
+  dv.setUint16(8, 0x68, true);
+  assert.deepEqual(tss32Stack0(tss), { esp: 0xc1c5_4000, ss: 0x68 });
+});
