@@ -22,13 +22,18 @@
  *   CPU does (RCX, R11, FMASK, CS/SS from STAR, CPL 0, RIP = LSTAR). `sysret` and `iret` are native.
  * - CPUID describes what the engine implements (no NX: the EFER.NXE write is dropped; no POPCNT, no APIC).
  * - `ud2` (BUG/WARN) stops the engine; the machine delivers #UD and goes on.
- * - A 16550 on port 0x3f8 (LSR reads 0x60); other ports read 0xff.
+ * - Devices (x86_devices.ts, acpi.ts): a 16550 on port 0x3f8 whose THRE interrupt is raised and cleared as the
+ *   chip does (LSR reads 0x60), the two 8259 PICs (masks, IRR/ISR, EOIs, edge or level by the ELCR, the
+ *   vector base from ICW2) with the 16550 on IRQ 4, and the ACPI PM1a registers (an S5 write powers off);
+ *   other ports read 0xff. An interrupt the PIC asserts is taken where the machine can deliver one: a `hlt`
+ *   with interrupts on, and a `syscall` with interrupts on (before the system call).
  *
  * @module
  */
 
 import type { GuestMemory } from "../../lib/memory.ts";
-import { Uart16550 } from "../uart.ts";
+import { COM1_PORT } from "../uart.ts";
+import { LegacyPic, Serial16550 } from "./x86_devices.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { type FaultKind, GuestFault, Unicorn } from "../unicorn.ts";
 import { PM1A_CNT_PORT, S5_SLP_TYP, X86AcpiPm } from "./acpi.ts";
@@ -81,8 +86,11 @@ const DESC_P = 1 << 15, DESC_L = 1 << 21, DESC_B = 1 << 22, DESC_G = 1 << 23;
 // RFLAGS bits.
 const TF = 0x100n, IF = 0x200n, NT = 0x4000n, RF = 0x1_0000n, VM = 0x2_0000n;
 
-/** The vector Linux gives ISA IRQ 4 (COM1) behind the legacy PIC: ISA_IRQ_VECTOR(4) = 0x30 + 4. */
-export const UART_VECTOR = 0x34;
+/** COM1's ISA interrupt (the vector is the master PIC's ICW2 base + 4: 0x34 under Linux). */
+export const COM1_IRQ = 4;
+
+/** Instructions run after a counted slice ends just after a 0xf4 byte, to see whether it was a `hlt`. */
+const CONFIRM_HALT_COUNT = 20_000;
 
 const MSR_EFER = 0xc000_0080;
 const MSR_STAR = 0xc000_0081, MSR_LSTAR = 0xc000_0082, MSR_FMASK = 0xc000_0084;
@@ -400,6 +408,7 @@ export class X86LinuxMachine implements Disposable {
     movCr: 0,
     invlpg: 0,
     sysrets: 0,
+    irqs: 0,
     uartIrqs: 0,
   };
   #aliases = new Set<bigint>();
@@ -507,37 +516,71 @@ export class X86LinuxMachine implements Disposable {
     this.uc.mapHost(Number(DIRECT_MAP), ram);
   }
 
-  #uart = new Uart16550();
+  /** COM1 with the 16550's THRE interrupt semantics, on ISA IRQ 4 of the legacy PIC. */
+  #serial = new Serial16550();
   /**
-   * The 8259 PICs' mask registers (ports 0x21, 0xa1) read back what was written, which is all Linux's
-   * probe_8259A() looks at; without them it takes the "NULL legacy PIC", has no IRQ 4 for the 16550, and
-   * a tty write on the console fails with EIO.
+   * The two 8259s (x86_devices.ts): masks that read back (Linux's probe_8259A() looks at them; without them
+   * it takes the "NULL legacy PIC", has no IRQ 4 for the 16550, and a tty write on the console fails with
+   * EIO), ICW2's vector base, IRR/ISR and EOIs, edge or level per the ELCR.
    */
-  #picMask = [0xff, 0xff];
+  #pic = new LegacyPic();
   /** The ACPI PM1a registers of the FADT (emu/linux/acpi.ts); an S5 write powers off. */
   #pm = new X86AcpiPm();
 
-  /** Whether the 16550 raises its interrupt: THR is always empty, so whenever IER.ETBEI (bit 1) is set. */
-  get uartIrq(): boolean {
-    return (this.#uart.readRegister(3) & 0x80) === 0 && (this.#uart.readRegister(1) & 2) !== 0;
+  /** Whether the PIC asserts the CPU's interrupt line (an interrupt is taken once IF is set). */
+  get interruptPending(): boolean {
+    return this.#pic.pending();
+  }
+
+  /**
+   * Takes the PIC's highest-priority request when IF is set: INTA, then delivery through the IDT with
+   * `rip` as the return address. Returns whether an interrupt was delivered.
+   */
+  #takeInterrupt(rip: bigint): boolean {
+    if ((this.uc.regRead("rflags") & IF) === 0n || !this.#pic.pending()) return false;
+    const taken = this.#pic.ack();
+    if (taken === undefined) return false;
+    this.stats.irqs++;
+    if (taken.irq === COM1_IRQ) this.stats.uartIrqs++;
+    if (this.#debug) console.error(`irq ${taken.irq} vector ${hx(taken.vector)} at ${hx(rip)}`);
+    this.deliver(taken.vector, undefined, rip);
+    return true;
   }
 
   #attachDevices(): void {
-    const uart = this.#uart;
+    const serial = this.#serial;
     const con = this.console;
+    const line = () => this.#pic.setIrq(COM1_IRQ, serial.irq);
     this.uc.onPortIo({
       read: (port, size) => {
         this.#checkTime();
-        if (port === 0x21 || port === 0xa1) return this.#picMask[port >> 7];
+        if (LegacyPic.owns(port)) return this.#pic.read(port);
         if (X86AcpiPm.owns(port)) return this.#pm.read(port, size);
-        if (port < 0x3f8 || port >= 0x400) return 0xff;
-        // IIR: "THR empty" (0x02) while that interrupt is enabled, else "none pending" (0x01).
-        if (port === 0x3fa) return this.uartIrq ? 0x02 : 0x01;
-        return uart.readRegister(port - 0x3f8);
+        if (port < COM1_PORT || port >= COM1_PORT + 8) return 0xff;
+        const v = serial.read(port - COM1_PORT);
+        line();
+        if (this.#debug && port !== COM1_PORT + 5) {
+          console.error(
+            `uart in ${hx(port)} = ${hx(v)} irr ${this.#pic.master.irr} isr ${this.#pic.master.isr} imr ${
+              hx(this.#pic.master.imr)
+            }`,
+          );
+        }
+        return v;
       },
       write: (port, size, value) => {
         this.#checkTime();
-        if (port === 0x21 || port === 0xa1) this.#picMask[port >> 7] = value & 0xff;
+        if (LegacyPic.owns(port)) {
+          this.#pic.write(port, value);
+          if (this.#debug) {
+            console.error(
+              `pic out ${hx(port)} ${hx(value)} irr ${this.#pic.master.irr} isr ${this.#pic.master.isr} imr ${
+                hx(this.#pic.master.imr)
+              } rip ${hx(this.uc.readPc())}`,
+            );
+          }
+          return;
+        }
         if (X86AcpiPm.owns(port)) {
           if (this.#pm.write(port, size, value)) {
             this.console.ended ??= "poweroff";
@@ -545,12 +588,12 @@ export class X86LinuxMachine implements Disposable {
           }
           return;
         }
-        if (port < 0x3f8 || port >= 0x400) return;
-        const n = uart.bytes.length;
-        uart.writeRegister(port - 0x3f8, value);
-        if (uart.bytes.length > n) {
-          con.push(uart.bytes[n]);
-          uart.bytes.length = 0;
+        if (port < COM1_PORT || port >= COM1_PORT + 8) return;
+        const sent = serial.write(port - COM1_PORT, value);
+        line();
+        if (this.#debug && port !== COM1_PORT) console.error(`uart out ${hx(port)} ${hx(value)} irq ${serial.irq}`);
+        if (sent !== undefined) {
+          con.push(sent);
           if (con.ended !== undefined) this.uc.stop();
           else this.#checkTime();
         }
@@ -999,11 +1042,9 @@ export class X86LinuxMachine implements Disposable {
   }
 
   #syscall(): void {
-    if (this.uartIrq && (this.uc.regRead("rflags") & IF) !== 0n) {
-      // Deliver the UART interrupt first; the syscall instruction runs again after the handler's iret.
+    if (this.#takeInterrupt(this.uc.regRead("rip"))) {
+      // The interrupt comes first; the syscall instruction runs again after the handler's iret.
       // The engine adds the instruction's length (2) to RIP when this hook returns.
-      this.stats.uartIrqs++;
-      this.deliver(UART_VECTOR, undefined, this.uc.regRead("rip"));
       this.uc.regWrite("rip", (this.uc.regRead("rip") - 2n) & U64);
       this.#checkTime(); // an interrupt storm without output trips the console watchdog
       return;
@@ -1037,15 +1078,20 @@ export class X86LinuxMachine implements Disposable {
   }
 
   /**
-   * Executes from `begin` until an end condition. With `countInstructions`, the engine runs in slices of
-   * `slice` instructions (Unicorn's counter is a per-instruction hook that walks every code hook, so it
-   * costs about 9x here); without, in one run stopped from hooks and `instructions` is -1.
+   * Executes from `begin` until an end condition. With `countInstructions` or an instruction budget
+   * (`maxInstructions` > 0), the engine runs in counted slices of at most `slice` instructions (Unicorn's
+   * `uc_emu_start` count: a per-instruction hook inside the engine), the last one cut to what is left of the
+   * budget, and the run ends `"instructions"` once the budget is used. A slice the machine cuts short (an
+   * exception, an interrupt, a halt) counts in full, so `instructions` is an upper bound and the budget
+   * ends the run at the same guest point every time. Without either, one run stopped from hooks and
+   * `instructions` is -1.
    */
   run(
     begin: bigint,
     opts: { timeoutMs: number; maxInstructions: number; countInstructions?: boolean; slice?: number },
   ): RealBootResult {
-    const counting = opts.countInstructions === true || opts.maxInstructions > 0;
+    const budget = opts.maxInstructions > 0 ? opts.maxInstructions : Infinity;
+    const counting = opts.countInstructions === true || budget < Infinity;
     const slice = opts.slice ?? 2_000_000;
     const t0 = performance.now();
     const deadline = t0 + opts.timeoutMs;
@@ -1062,9 +1108,9 @@ export class X86LinuxMachine implements Disposable {
         detail = `wall-clock limit of ${opts.timeoutMs} ms reached`;
         break;
       }
-      if (opts.maxInstructions > 0 && instructions >= opts.maxInstructions) {
+      if (instructions >= budget) {
         stop = "instructions";
-        detail = `instruction budget of ${opts.maxInstructions} reached`;
+        detail = `instruction budget of ${opts.maxInstructions} used`;
         break;
       }
       this.#pendingUd = false;
@@ -1079,9 +1125,9 @@ export class X86LinuxMachine implements Disposable {
         // until = 0: after a run Unicorn invalidates the translation at `until - 1`, and looking that
         // address up through the guest page tables raises a page fault nobody sees (it sets CR2 and the
         // engine's old_exception); with 0 it skips that. The kernel never executes at address 0.
-        const r = counting
-          ? this.uc.start({ begin: pc, until: 0, count: slice })
-          : this.uc.start({ begin: pc, until: 0 });
+        const n = Math.min(slice, budget - instructions);
+        const r = counting ? this.uc.start({ begin: pc, until: 0, count: n }) : this.uc.start({ begin: pc, until: 0 });
+        if (counting) instructions += n;
         timedOut = r.timedOut || this.#sliceStopped;
         if (guard.fired()) {
           pc = this.uc.readPc();
@@ -1130,16 +1176,14 @@ export class X86LinuxMachine implements Disposable {
       if (counting ? this.#haltedAt(pc) : !timedOut) {
         if (counting) {
           const again = this.#confirmHalt(pc);
+          instructions += CONFIRM_HALT_COUNT;
           if (again !== undefined) {
             pc = again;
-            instructions += slice;
             continue;
           }
         }
         const ifOn = (this.uc.regRead("rflags") & IF) !== 0n;
-        if (ifOn && this.uartIrq) {
-          this.stats.uartIrqs++;
-          this.deliver(UART_VECTOR, undefined, pc);
+        if (this.#takeInterrupt(pc)) {
           pc = this.uc.readPc();
           // An interrupt storm without output trips the console watchdog.
           if (this.console.tick()) {
@@ -1159,7 +1203,6 @@ export class X86LinuxMachine implements Disposable {
         }
         break;
       }
-      if (counting) instructions += slice;
     }
     return {
       serial: this.console.text,
@@ -1222,7 +1265,7 @@ export class X86LinuxMachine implements Disposable {
   #confirmHalt(pc: bigint): bigint | undefined {
     if (this.#pendingUd || this.console.ended !== undefined) return undefined;
     try {
-      this.uc.start({ begin: pc, until: 0, count: 20_000 });
+      this.uc.start({ begin: pc, until: 0, count: CONFIRM_HALT_COUNT });
     } catch {
       return undefined;
     }
