@@ -89,6 +89,7 @@ async function runReal(
     protocol: realProtocol(opts.protocol),
     imageName: path.split("/").pop(),
     timeoutMs: opts.timeoutMs,
+    maxInstructions: opts.maxInstructions,
     onLine: asJson ? undefined : (line) => Deno.stdout.writeSync(out.encode(line + "\n")),
   });
   const clean = r.ending === "halt" || r.ending === "poweroff";
@@ -102,6 +103,7 @@ async function runReal(
       detail: r.detail,
       elapsedMs: r.elapsedMs,
       lastLine: real?.lastLine,
+      instructions: real === undefined || real.instructions < 0 ? undefined : real.instructions,
       stats: real?.stats,
       console: r.console,
     }));
@@ -131,7 +133,8 @@ export const bootCommand: Command = {
     "or PVH vmlinux, arm64 Image) and the Xen hypervisor (xen-4.17-amd64 or its .gz, through Multiboot2 or " +
     '--protocol multiboot1; without a dom0 module it stops at its own "dom0 kernel not specified" panic) ' +
     "run on the real-kernel machine instead: its console streams live and the " +
-    "run ends in a power-off, halt, panic, fault, console stall or the time limit, which is printed.",
+    "run ends in a power-off, halt, panic, fault, console stall, the time limit or the instruction budget " +
+    "(--max-instructions), which is printed.",
   options: {
     arch: { type: "string", value: "ARCH", help: "x86_64 (default), aarch64 or riscv64; with IMAGE, must match it" },
     cmdline: {
@@ -155,7 +158,8 @@ export const bootCommand: Command = {
     "max-instructions": {
       type: "string",
       value: "N",
-      help: "instruction budget of a stub run (default 10000000)",
+      help: "instruction budget: a stub run's (default 10000000); a real-kernel run has none by default, and " +
+        "with one the engine counts instructions (slower) and the run ends 'limit' once they are used",
     },
     machine: {
       type: "string",

@@ -335,7 +335,10 @@ export class Arm64LinuxMachine implements Disposable {
   run(pc: bigint, opts: { timeoutMs: number; maxInstructions: number; countInstructions?: boolean }): RealBootResult {
     const t0 = performance.now();
     const deadline = t0 + opts.timeoutMs;
-    const counting = opts.countInstructions === true;
+    // An instruction budget runs the engine in counted slices, the last one cut to what is left; a slice
+    // the machine cuts short counts in full (an upper bound, the same guest point every time).
+    const budget = opts.maxInstructions > 0 ? opts.maxInstructions : Infinity;
+    const counting = opts.countInstructions === true || budget < Infinity;
     let instructions = 0;
     let stop: RealStopReason = "deadline", detail = "";
     const slice = 20_000_000;
@@ -349,13 +352,18 @@ export class Arm64LinuxMachine implements Disposable {
         detail = `wall-clock limit of ${opts.timeoutMs} ms reached`;
         break;
       }
+      if (instructions >= budget) {
+        stop = "instructions";
+        detail = `instruction budget of ${opts.maxInstructions} used`;
+        break;
+      }
       this.#sliceEnd = deadline;
       this.#stopped = false;
       let timedOut = false;
       try {
-        const r = counting
-          ? this.uc.start({ begin: pc, until: 0, count: slice })
-          : this.uc.start({ begin: pc, until: 0 });
+        const n = Math.min(slice, budget - instructions);
+        const r = counting ? this.uc.start({ begin: pc, until: 0, count: n }) : this.uc.start({ begin: pc, until: 0 });
+        if (counting) instructions += n;
         timedOut = r.timedOut || this.#stopped;
         if (guard.fired()) {
           pc = this.uc.readPc();
@@ -384,10 +392,7 @@ export class Arm64LinuxMachine implements Disposable {
         detail = `wfi at ${hx(pc - 4n)} with IRQs ${daif & 0x80n ? "masked" : "unmasked"} (no interrupt will come)`;
         break;
       }
-      if (counting) {
-        instructions += slice;
-        continue;
-      }
+      if (counting) continue;
       stop = "error";
       detail = `the engine stopped at ${hx(pc)} for no reason the harness knows`;
       break;

@@ -51,7 +51,10 @@ export interface BootAnyOptions {
   imageName?: string;
   /** Wall-clock limit (real: the hang guard; stub: the run's limit). */
   timeoutMs?: number;
-  /** Instruction budget (stub runner; the real machine counts only when asked, about 9x slower on x86). */
+  /**
+   * Instruction budget: the stub runner's limit; on the real machine, counted by the engine in slices (a
+   * run with a budget is slower: Unicorn counts through a per-instruction hook). Ends the run as `"limit"`.
+   */
   maxInstructions?: number;
   /** Every console line as it is printed (real machine). */
   onLine?: (line: string) => void;
@@ -138,6 +141,7 @@ export async function bootAny(image: Uint8Array, opts: BootAnyOptions = {}): Pro
       initrd: opts.initrd,
       memoryMiB: opts.memoryMiB,
       timeoutMs: opts.timeoutMs ?? 600_000,
+      maxInstructions: opts.maxInstructions,
       onLine: opts.onLine,
       protocol: opts.protocol,
       imageName: opts.imageName,

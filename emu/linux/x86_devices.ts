@@ -25,6 +25,7 @@ import { Uart16550 } from "../uart.ts";
 // 16550 registers and bits (PC16550D datasheet; Linux include/uapi/linux/serial_reg.h).
 const THR = 0, IER = 1, IIR = 2, FCR = 2, LCR = 3;
 const LCR_DLAB = 0x80;
+const MCR = 4, MCR_LOOP = 0x10;
 /** IER bit 1, ETBEI: "Enable Transmitter Holding Register Empty Interrupt". */
 export const IER_ETBEI = 0x02;
 /** IIR: no interrupt pending (bit 0 set). */
@@ -79,7 +80,8 @@ export class Serial16550 {
     if (this.#dlab || (offset !== THR && offset !== IER && offset !== FCR)) {
       this.uart.writeRegister(offset, v);
     } else if (offset === THR) {
-      sent = v;
+      // In loopback (MCR bit 4) nothing leaves the chip (the Uart16550 keeps MSR's loopback wiring).
+      if ((this.uart.readRegister(MCR) & MCR_LOOP) === 0) sent = v;
       // The byte leaves at once, so THR is empty again: THRE pending (serial.c sets thr_ipending when the
       // transmit completes).
       this.#thrPending = true;

@@ -35,7 +35,7 @@ import type { GuestMemory } from "../../lib/memory.ts";
 import { COM1_PORT } from "../uart.ts";
 import { LegacyPic, Serial16550 } from "./x86_devices.ts";
 import { EmulatorError } from "../../lib/errors.ts";
-import { type FaultKind, GuestFault, Unicorn } from "../unicorn.ts";
+import { type FaultKind, GuestFault, Unicorn, unicornAvailable } from "../unicorn.ts";
 import { PM1A_CNT_PORT, S5_SLP_TYP, X86AcpiPm } from "./acpi.ts";
 import { DEBUG, HANG_GRACE_MS, hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
 import {
@@ -88,6 +88,12 @@ const TF = 0x100n, IF = 0x200n, NT = 0x4000n, RF = 0x1_0000n, VM = 0x2_0000n;
 
 /** COM1's ISA interrupt (the vector is the master PIC's ICW2 base + 4: 0x34 under Linux). */
 export const COM1_IRQ = 4;
+
+/** Whether the engine accesses memory at the virtual address (Unicorn 2.0), so the machine maps aliases. */
+function engineNeedsAliases(): boolean {
+  const u = unicornAvailable();
+  return !u.ok || u.version === "2.0";
+}
 
 /** Instructions run after a counted slice ends just after a 0xf4 byte, to see whether it was a `hlt`. */
 const CONFIRM_HALT_COUNT = 20_000;
@@ -454,12 +460,21 @@ export class X86LinuxMachine implements Disposable {
         entry + 1n,
       );
     }
-    if (opts.flushSites !== undefined) this.#hookFlushSites(opts.flushSites);
-    else this.#scan = "text-map";
+    // The flush hooks only drop aliases. Unicorn 2.0 needs aliases from the first instructions on, so they
+    // are hooked now; a later engine translates through the guest's page tables itself and maps none, so
+    // they wait for the first alias (if one is ever made): 90 code hooks make the engine's instruction
+    // counter (an instruction budget) about 24x slower.
+    if (opts.flushSites !== undefined) {
+      if (engineNeedsAliases()) this.#hookFlushSites(opts.flushSites);
+      else this.#deferredSites = opts.flushSites;
+    } else this.#scan = "text-map";
     this.#mapRam(opts.flushSites !== undefined, opts.userHole ?? true);
   }
 
   #hooked = new Set<bigint>();
+  /** Flush sites to hook at the first alias (engines that translate by themselves). */
+  #deferredSites: FlushSites | undefined;
+  #hookDeferred = false;
   #maxAliases = MAX_LIVE_ALIASES;
   #kernelRange: { addr: number; size: number } | undefined;
   /** What the next guest-RAM scan waits for (only without an ELF's flush sites). */
@@ -682,6 +697,11 @@ export class X86LinuxMachine implements Disposable {
    */
   #alias(_access: FaultKind, address: bigint): boolean {
     const page = address & PAGE_MASK;
+    if (this.#deferredSites !== undefined && !this.#hookDeferred) {
+      // The first alias: hook the flush sites between runs (translations are flushed there).
+      this.#hookDeferred = true;
+      this.uc.stop();
+    }
     if (this.#scan === "text-map" && page >= KERNEL_TEXT_MAP && page < KERNEL_TEXT_MAP + BigInt(TEXT_MAP_SIZE)) {
       // The kernel's first touch of its text mapping: it is laid out in RAM now. Its text has never run at
       // these addresses, so hooks added here fire without flushing translations.
@@ -1029,11 +1049,9 @@ export class X86LinuxMachine implements Disposable {
     if (intno === 8) {
       throw new EmulatorError("UnhandledException", `double fault at ${hx(rip)} (after ${this.#lastException})`);
     }
-    if (intno >= SOFTWARE_VECTORS && this.uartIrq && (this.uc.regRead("rflags") & IF) !== 0n) {
-      // `int n` (a 32-bit system call: int 0x80) with the UART's interrupt pending: deliver that first, as
-      // #syscall does; the engine reports `int n` with RIP past its 2 bytes, so it runs again after iret.
-      this.stats.uartIrqs++;
-      this.deliver(UART_VECTOR, undefined, (rip - 2n) & U64);
+    if (intno >= SOFTWARE_VECTORS && this.#takeInterrupt((rip - 2n) & U64)) {
+      // `int n` (a 32-bit system call: int 0x80) with an interrupt pending: deliver that first, as #syscall
+      // does; the engine reports `int n` with RIP past its 2 bytes, so it runs again after iret.
       this.#checkTime();
       return;
     }
@@ -1144,6 +1162,12 @@ export class X86LinuxMachine implements Disposable {
       }
       this.#sliceStopped = false;
       pc = this.uc.readPc();
+      if (this.#hookDeferred && this.#deferredSites !== undefined && this.console.ended === undefined) {
+        this.#hookFlushSites(this.#deferredSites);
+        this.#deferredSites = undefined;
+        this.uc.flushTranslations();
+        continue;
+      }
       if (this.#flushPending) {
         this.#flushPending = false;
         this.stats.entryFlushes = (this.stats.entryFlushes ?? 0) + 1;
