@@ -16,7 +16,8 @@ import { decodeBzImageLoad } from "./loader/bzimage.ts";
 import { decodePeHeader, type PeArch } from "./loader/pe.ts";
 import { findBzImagePayload, PAYLOAD_PROTOCOL } from "./loader/extract.ts";
 import { decodeMultibootLoad, findMultiboot2Header, findMultibootHeader } from "./loader/multiboot.ts";
-import { gunzip, gunzipPrefix } from "./compress/gzip.ts";
+import { gunzipPrefix } from "./compress/gzip.ts";
+import { inflatingSource } from "./loader/gzip_source.ts";
 import { payloadPrefix, sizeTrailer } from "./loader/payload.ts";
 import { decodeZbootHeader, type ZbootHeader } from "./loader/zboot.ts";
 import { decodeAarch64Flags, IMAGE_HEADER_SIZE } from "./abi/image.ts";
@@ -330,7 +331,7 @@ export async function inspectKernel(input: KernelSource | Uint8Array): Promise<K
     case "multiboot2": {
       // A gzip-wrapped kernel is read inflated, as the load reads it.
       const gz = detected.compression === "gzip";
-      const inner = gz ? toSource(await gunzip(await readBytes(src, 0, src.size))) : src;
+      const inner = gz ? await inflatingSource(src) : src;
       const p = await decodeMultibootLoad(detected.format === "multiboot" ? 1 : 2, undefined, inner);
       take(p);
       report.placement = p.details.placement === "elf32"

@@ -15,7 +15,8 @@ import { IMAGE_HEADER_SIZE } from "../abi/image.ts";
 import { type ElfLoadResult, isElf, loadElf, planElf } from "./elf.ts";
 import { bzImageArch, type BzImageLoadResult, isBzImage, loadBzImage, planBzImage } from "./bzimage.ts";
 import { detectPeArch, loadPe, type PeLoadResult, planPe } from "./pe.ts";
-import { gunzip, gunzipPrefix, isGzip } from "../compress/gzip.ts";
+import { gunzipPrefix, isGzip } from "../compress/gzip.ts";
+import { inflatingSource } from "./gzip_source.ts";
 import type { PayloadMethod } from "./payload.ts";
 import { decodeZbootHeader, isZboot } from "./zboot.ts";
 import {
@@ -277,8 +278,8 @@ async function dispatch(
   const detected = await detectKernel(src);
   const { format: forced, ...options } = opts;
   if (detected.compression === "gzip" && (detected.format === "multiboot" || detected.format === "multiboot2")) {
-    // The whole image is inflated first (output up to 1 GiB), as GRUB does; the loader reads the result.
-    src = toSource(await gunzip(await readBytes(src, 0, src.size)));
+    // The loader reads the inflated image, as GRUB's does; only as far as its reads reach is decoded.
+    src = await inflatingSource(src);
   }
   const format = forced ?? detected.format;
   switch (format) {

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { detectKernel, loadKernel, planKernel } from "../../lib/loader/mod.ts";
 import { inspectKernel } from "../../lib/inspect.ts";
-import { DecompressError, KernelLoaderError, MultibootError } from "../../lib/errors.ts";
+import { DecompressError, KernelLoaderError, MultibootError, SourceError } from "../../lib/errors.ts";
+import { toSource } from "../../lib/source.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { buildMultiboot2, buildMultibootElf } from "../../fixtures/build/multiboot.ts";
 
@@ -53,18 +54,61 @@ Deno.test("loadKernel with format multiboot picks the Multiboot 1 header of a gz
   assert.equal(r.format, "multiboot");
 });
 
-Deno.test("loadKernel of a gzip-wrapped Multiboot kernel cut short is DecompressError Truncated and writes nothing", async () => {
-  // Incompressible bytes after the header, so that the cut falls past what detection inflates.
-  const noise = new Uint8Array(200_000);
+/** Incompressible bytes, so that a cut of the gzip file falls past what detection inflates. */
+function noise(n: number): Uint8Array {
+  const out = new Uint8Array(n);
   let x = 1;
-  for (let i = 0; i < noise.length; i++) noise[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
-  const packed = await gzip(buildMultibootElf({ code: noise }));
+  for (let i = 0; i < n; i++) out[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  return out;
+}
+
+Deno.test("loadKernel of a gzip-wrapped Multiboot kernel cut short is a DecompressError and writes nothing", async () => {
+  const packed = await gzip(buildMultibootElf({ code: noise(200_000) }));
   const cut = packed.subarray(0, packed.length - 1000);
   assert.equal((await detectKernel(cut)).format, "multiboot");
   const mem = memory();
-  await assert.rejects(() => loadKernel(mem, cut), (e) => e instanceof DecompressError && e.code === "Truncated");
-  await assert.rejects(() => planKernel(mem, cut), (e) => e instanceof DecompressError && e.code === "Truncated");
+  // Where the trailer should be are deflate bytes: read as ISIZE they are too large (OutputTooLarge), or
+  // the stream ends before the loader's reads (Truncated) or turns out corrupt (CorruptData).
+  for (const run of [() => loadKernel(mem, cut), () => planKernel(mem, cut)]) {
+    await assert.rejects(run, (e) => e instanceof DecompressError);
+  }
   assert.ok(mem.read(0, 8 << 20).every((b) => b === 0), "guest memory untouched");
+});
+
+Deno.test("a gzip-wrapped Multiboot kernel whose ISIZE is 1 GiB or more is DecompressError OutputTooLarge", async () => {
+  const packed = await gzip(buildMultibootElf({ code: CODE }));
+  new DataView(packed.buffer).setUint32(packed.length - 4, 0x4000_0001, true);
+  await assert.rejects(
+    () => loadKernel(memory(), packed),
+    (e) => e instanceof DecompressError && e.code === "OutputTooLarge" && e.limit === 0x4000_0000,
+  );
+});
+
+Deno.test("a gzip-wrapped Multiboot kernel whose ISIZE overstates its data is DecompressError CorruptData", async () => {
+  const plain = buildMultibootElf({ code: CODE });
+  const packed = await gzip(plain);
+  new DataView(packed.buffer).setUint32(packed.length - 4, plain.length + 4096, true);
+  // The loader's first read (the header search) reaches the claimed end: the member is decoded whole, and its
+  // length disagrees with ISIZE.
+  const mem = memory();
+  await assert.rejects(
+    () => loadKernel(mem, packed),
+    (e) => e instanceof DecompressError && e.code === "CorruptData" && e.field === "isize",
+  );
+  assert.ok(mem.read(0, 8 << 20).every((b) => b === 0), "guest memory untouched");
+});
+
+Deno.test("a gzip-wrapped Multiboot kernel's inflated bytes are read lazily and match the plain image", async () => {
+  const plain = buildMultibootElf({ code: noise(100_000) });
+  const { inflatingSource } = await import("../../lib/loader/gzip_source.ts");
+  const src = await inflatingSource(toSource(await gzip(plain)));
+  assert.equal(src.size, plain.length);
+  for (const [at, n] of [[0, 64], [50_000, 10], [plain.length - 7, 7], [3, 90_000]]) {
+    const got = new Uint8Array(n);
+    await src.readInto(at, got);
+    assert.deepEqual(got, plain.subarray(at, at + n));
+  }
+  await assert.rejects(() => src.readInto(plain.length - 1, new Uint8Array(2)), SourceError);
 });
 
 Deno.test("gzip around bytes that are neither an Image nor a Multiboot kernel is KernelLoaderError UnknownFormat", async () => {
