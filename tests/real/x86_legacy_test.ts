@@ -15,7 +15,10 @@ import {
   translateLegacy,
   tss32Stack0,
 } from "../../emu/linux/x86_legacy.ts";
-import { GDT_FLAGS, gdtEntry } from "../../lib/boot/x86_64.ts";
+import { GDT_FLAGS, gdtEntry, x86Linux32Boot } from "../../lib/boot/x86_64.ts";
+import { X86LinuxMachine } from "../../emu/linux/x86_machine.ts";
+import { applyX86State } from "../../emu/x86_64.ts";
+import { emuTest } from "../emu/_unicorn.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 
 const P = 1, RW = 2, US = 4, PS = 0x80;
@@ -133,3 +136,76 @@ Deno.test("tss32Stack0 reads ESP0 at offset 4 and SS0 at offset 8 of a 32-bit TS
   dv.setUint16(8, 0x68, true);
   assert.deepEqual(tss32Stack0(tss), { esp: 0xc1c5_4000, ss: 0x68 });
 });
+
+/**
+ * A ring-3 `int 0x80` in 32-bit protected mode (paging off) on the real-kernel machine: the machine must
+ * switch to SS0:ESP0 of the TSS, push SS, ESP, EFLAGS, CS and EIP of the user code, clear IF (an interrupt
+ * gate) and enter the handler at CPL 0. The handler stores what it sees; the test reads that back.
+ */
+emuTest(
+  "the x86 machine delivers a ring-3 int 0x80 through a 32-bit interrupt gate with the TSS's ring-0 stack",
+  () => {
+    const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+    const GDT = 0x500, TSS = 0x600, IDT = 0x1000, KERNEL = 0x2000, USER = 0x3000, HANDLER = 0x4000, OUT = 0x9000;
+    const ESP0 = 0x8000, USER_ESP = 0x7000;
+    const KCS = 0x10, KDS = 0x18, UCS = 0x20 | 3, UDS = 0x28 | 3, TR = 0x30;
+    const DPL3 = 3 << 5, TSS32_AVAILABLE = 0x89;
+    const gdt = [
+      0n,
+      0n,
+      gdtEntry(GDT_FLAGS.code32, 0, 0xfffff), // 0x10 kernel code
+      gdtEntry(GDT_FLAGS.data, 0, 0xfffff), // 0x18 kernel data
+      gdtEntry(GDT_FLAGS.code32 | DPL3, 0, 0xfffff), // 0x23 user code
+      gdtEntry(GDT_FLAGS.data | DPL3, 0, 0xfffff), // 0x2b user data
+      gdtEntry(TSS32_AVAILABLE, TSS, 103), // 0x30 32-bit TSS
+    ];
+    mem.write(GDT, new Uint8Array(new BigUint64Array(gdt).buffer));
+    mem.writeU32(TSS + 4, ESP0); // ESP0
+    mem.writeU16(TSS + 8, KDS); // SS0
+    mem.write(IDT + 0x80 * 8, gate(HANDLER, KCS, GATE32.interrupt, 3));
+    // Kernel: iret to the user code at ring 3 with interrupts on.
+    mem.write(
+      KERNEL,
+      new Uint8Array([
+        ...[0x6a, UDS], // push UDS            (SS)
+        ...[0x68, 0x00, 0x70, 0x00, 0x00], // push 0x7000   (ESP)
+        ...[0x68, 0x02, 0x02, 0x00, 0x00], // push 0x202    (EFLAGS: IF)
+        ...[0x6a, UCS], // push UCS            (CS)
+        ...[0x68, 0x00, 0x30, 0x00, 0x00], // push 0x3000   (EIP)
+        0xcf, // iret
+      ]),
+    );
+    // User: a system call through int 0x80, then spin.
+    mem.write(USER, new Uint8Array([0xb8, 0x34, 0x12, 0x00, 0x00, 0xcd, 0x80, 0xeb, 0xfe])); // mov eax, 0x1234; int 0x80; jmp $
+    // Handler: store ESP, EFLAGS, CS and SS as it sees them, then halt.
+    mem.write(
+      HANDLER,
+      new Uint8Array([
+        ...[0x89, 0x25, 0x00, 0x90, 0x00, 0x00], // mov [0x9000], esp
+        0x9c, // pushfd
+        ...[0x8f, 0x05, 0x04, 0x90, 0x00, 0x00], // pop dword [0x9004]
+        ...[0x8c, 0x0d, 0x08, 0x90, 0x00, 0x00], // mov [0x9008], cs
+        ...[0x8c, 0x15, 0x0c, 0x90, 0x00, 0x00], // mov [0x900c], ss
+        0xf4, // hlt
+      ]),
+    );
+    using m = new X86LinuxMachine({ mem, flushSites: { invlpg: [], movCr: [] } });
+    const { cpu } = x86Linux32Boot({ entry: KERNEL, zeroPage: 0x7000, gdtAddr: GDT });
+    m.leaveLongMode();
+    applyX86State(m.uc, {
+      ...cpu,
+      gdt: { base: GDT, limit: gdt.length * 8 - 1 },
+      idt: { base: IDT, limit: 0x80 * 8 + 7 },
+    });
+    m.uc.writeMmr("tr", { selector: TR, base: TSS, limit: 103, flags: TSS32_AVAILABLE << 8 });
+    m.uc.regWrite("esp", 0x6000);
+    const r = m.run(BigInt(KERNEL), { timeoutMs: 20_000, maxInstructions: 0 });
+    assert.equal(r.stop, "halt", r.detail);
+    const frameAt = ESP0 - 5 * 4;
+    assert.equal(mem.readU32(OUT), frameAt, "handler ESP: SS0:ESP0 less the 5-slot frame");
+    assert.deepEqual([0, 1, 2, 3, 4].map((i) => mem.readU32(frameAt + i * 4)), [USER + 7, UCS, 0x202, USER_ESP, UDS]);
+    assert.equal(mem.readU32(OUT + 4) & 0x200, 0, "an interrupt gate clears IF");
+    assert.deepEqual([mem.readU16(OUT + 8), mem.readU16(OUT + 12)], [KCS, KDS]);
+    assert.equal(r.stats.exceptions, 1);
+  },
+);
