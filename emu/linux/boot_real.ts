@@ -1,10 +1,11 @@
 /**
  * Boots a real kernel in Unicorn — any image the machines take (x86_64 bzImage or PVH vmlinux, arm64
- * Image), or Debian's cloud kernels fetched into fixtures/real/cache by fixtures/real/fetch.ts — with an
+ * Image, the Xen hypervisor through Multiboot2 or 1), or Debian's cloud kernels fetched into fixtures/real/cache by fixtures/real/fetch.ts — with an
  * initramfs (ours by default), streaming the serial console live, then prints a summary: instructions
  * executed, wall time, where it stopped and why.
  *
- * Usage: deno run -A emu/linux/boot_real.ts [--kernel] FILE [--initrd FILE | --no-initrd] [--protocol pvh]
+ * Usage: deno run -A emu/linux/boot_real.ts [--kernel] FILE [--initrd FILE | --no-initrd]
+ *        [--protocol pvh|multiboot1|multiboot2]
  *        [--cmdline "..."] [--mem MIB] [--timeout SECONDS] [--count] [--no-user] [--qemu] [--json]
  *        [--unicorn 2.1]
  *        deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] ...   (the fetched cloud kernels)

@@ -97,7 +97,12 @@ export function machineCmdline(cmdline: string, required: readonly string[]): st
 
 /** The default command line of a protocol's machine. */
 export function defaultCmdline(protocol: RealProtocol): string {
-  return protocol === "arm64" ? AARCH64_DEFAULT_CMDLINE : X86_DEFAULT_CMDLINE;
+  // A Multiboot kernel gets Xen's console (Xen is what the machine boots through Multiboot).
+  return protocol === "arm64"
+    ? AARCH64_DEFAULT_CMDLINE
+    : isMultibootProtocol(protocol)
+    ? XEN_DEFAULT_CMDLINE
+    : X86_DEFAULT_CMDLINE;
 }
 
 /** Boots `image` on the machine {@linkcode chooseRealMachine} picks. */
