@@ -179,7 +179,11 @@ function invalid(field: keyof SetupHeader, value: number, limit: number, why: st
  * ```
  */
 export async function decodeBzImage(input: KernelSource | Uint8Array): Promise<BzImageInfo> {
-  const src = toSource(input);
+  return (await decodeBzImageHeader(toSource(input))).info;
+}
+
+// decodeBzImage, and the setup header's bytes as read (zero past the end of a short file).
+async function decodeBzImageHeader(src: KernelSource): Promise<{ info: BzImageInfo; raw: Uint8Array }> {
   const size = src.size;
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new BzImageError("SeekBzImageEnd", `the image's size ${String(size)} is not a valid byte count`, {
@@ -243,7 +247,7 @@ export async function decodeBzImage(input: KernelSource | Uint8Array): Promise<B
     }
     prefAddress = Number(h.pref_address);
   }
-  return {
+  const info: BzImageInfo = {
     setupHeader: h,
     version: v,
     setupSects,
@@ -260,6 +264,7 @@ export async function decodeBzImage(input: KernelSource | Uint8Array): Promise<B
     cmdlineSize: v >= BOOT_PROTOCOL.CMDLINE_SIZE ? h.cmdline_size : 255,
     initrdAddrMax: v >= BOOT_PROTOCOL.INITRD_ADDR_MAX ? h.initrd_addr_max : 0x37ffffff,
   };
+  return { info, raw };
 }
 
 /**
@@ -309,7 +314,7 @@ export async function planBzImage(
  */
 export async function decodeBzImageLoad(src: KernelSource, opts: LoadOptions = {}): Promise<BzImageLoadResult> {
   checkLoadOptions("bzimage", opts);
-  const info = await decodeBzImage(src);
+  const { info, raw } = await decodeBzImageHeader(src);
   const arch = bzImageArch(info);
   checkArch(arch, opts);
   const load = opts.loadAddress ?? protectedModeAddress(info);
@@ -334,9 +339,11 @@ export async function decodeBzImageLoad(src: KernelSource, opts: LoadOptions = {
   // What lies past it in an older kernel's image is real-mode code, not header fields: the kernel gets zeros.
   // The fields the protocol version defines, which decodeBzImage checked and decoded, are handed over as
   // they are even when the jump byte says the header ends earlier: the VMM gets what was validated.
-  const given = SETUP_HEADER.encode(info.setupHeader);
+  // `raw` is SETUP_HEADER.encode(info.setupHeader) byte for byte: the field table tiles all 0x7b bytes.
+  const given = raw.slice();
   given.fill(0, Math.max(0, info.headerEnd - SETUP_HEADER_OFFSET, versionFieldsEnd(info.version)));
-  const setupHeader: SetupHeader = { ...SETUP_HEADER.decode(given), code32_start: load % 2 ** 32 };
+  const setupHeader: SetupHeader = SETUP_HEADER.decode(given);
+  setupHeader.code32_start = load % 2 ** 32;
   return {
     format: "bzimage",
     arch,
