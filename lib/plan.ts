@@ -320,6 +320,26 @@ async function copyFromSource(mem: GuestMemory, addr: number, len: number, off: 
 }
 
 /**
+ * {@linkcode applyPlan} for a plan a loader has just made and validated and not yet handed to anyone (nothing
+ * else holds it, so it is not copied first): the same checks, then the same writes. For a source whose bytes
+ * are in memory the whole apply is synchronous and `undefined` is returned (no promise, no microtask on the
+ * load's hot path); any other source returns `applyPlan`'s promise. Internal: `mod.ts` does not re-export it.
+ */
+export function applyOwnPlan(mem: GuestMemory, plan: Plan, src: KernelSource): Promise<void> | undefined {
+  const bytes = src.bytes;
+  if (bytes === undefined) return applyPlan(mem, plan, src);
+  checkPlan(mem, plan, src.size, true);
+  const steps = plan.steps;
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i];
+    if (s.kind === "bytes") mem.write(s.guestAddr, s.bytes);
+    else if (s.kind === "fill") mem.fill(s.guestAddr, s.length, s.value);
+    else mem.write(s.guestAddr, bytes.subarray(s.sourceOffset, s.sourceOffset + s.length));
+  }
+  return undefined;
+}
+
+/**
  * Validates, then performs, a plan. Copies read the image straight into guest memory (no intermediate
  * buffer).
  *

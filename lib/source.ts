@@ -84,13 +84,17 @@ export function fromBytes(bytes: Uint8Array): Promise<KernelSource> {
   }
 }
 
-// The source of fromBytes and toSource.
-function bytesSource(bytes: Uint8Array): KernelSource {
-  if (!(bytes instanceof Uint8Array)) throw invalidSource("fromBytes expects a Uint8Array", bytes);
-  return trusted({
-    size: bytes.byteLength,
-    bytes,
-    readInto(offset: number, dest: Uint8Array): Promise<void> {
+// The source of fromBytes and toSource: a class, so toSource knows its own with an instanceof (a load from
+// memory makes one per call, and a WeakSet entry each cost more than the rest of a small ELF's plan).
+class BytesSource implements KernelSource {
+  readonly size: number;
+  readonly bytes: Uint8Array;
+  // An own function, as before this was a class: it works detached from the source too.
+  readonly readInto: (offset: number, dest: Uint8Array) => Promise<void>;
+  constructor(bytes: Uint8Array) {
+    this.size = bytes.byteLength;
+    this.bytes = bytes;
+    this.readInto = (offset, dest) => {
       try {
         checkSourceRange(bytes.byteLength, offset, dest.byteLength);
       } catch (e) {
@@ -98,8 +102,13 @@ function bytesSource(bytes: Uint8Array): KernelSource {
       }
       dest.set(bytes.subarray(offset, offset + dest.byteLength));
       return Promise.resolve();
-    },
-  });
+    };
+  }
+}
+
+function bytesSource(bytes: Uint8Array): KernelSource {
+  if (!(bytes instanceof Uint8Array)) throw invalidSource("fromBytes expects a Uint8Array", bytes);
+  return new BytesSource(bytes);
 }
 
 /** The part of `Deno.FsFile` a file source needs (so this module does not depend on Deno's types). */
@@ -306,7 +315,7 @@ export function toSource(input: KernelSource | Uint8Array): KernelSource {
   if (typeof input !== "object" || input === null) {
     throw invalidSource("expected a KernelSource or a Uint8Array", input);
   }
-  if (TRUSTED.has(input)) return input;
+  if (input instanceof BytesSource || TRUSTED.has(input)) return input;
   return guarded(input);
 }
 

@@ -118,6 +118,9 @@ const PLACEMENT: Readonly<Record<"addend" | "loadAddress" | "imageBase", readonl
   loadAddress: ["bzimage"],
   imageBase: ["pe"],
 };
+// Made once: checkLoadOptions runs on every load.
+const PLACEMENT_ENTRIES = Object.entries(PLACEMENT) as [keyof typeof PLACEMENT, readonly KernelFormat[]][];
+const ADDRESS_OPTIONS = ["highmemStart", "addend", "loadAddress", "imageBase"] as const;
 
 /**
  * Checks the options shared by every loader for `format`: address options are non-negative safe
@@ -130,11 +133,9 @@ export function checkLoadOptions(format: KernelFormat, opts: LoadOptions): void 
       value: opts === null ? "null" : typeof opts,
     });
   }
-  for (const name of ["highmemStart", "addend", "loadAddress", "imageBase"] as const) {
-    checkAddressOption(name, opts[name]);
-  }
-  for (const [name, formats] of Object.entries(PLACEMENT)) {
-    if (opts[name as keyof typeof PLACEMENT] !== undefined && !formats.includes(format)) {
+  for (const name of ADDRESS_OPTIONS) checkAddressOption(name, opts[name]);
+  for (const [name, formats] of PLACEMENT_ENTRIES) {
+    if (opts[name] !== undefined && !formats.includes(format)) {
       throw new KernelLoaderError(
         "InvalidOption",
         `option ${name} applies to ${formats.join(", ")} images, not to this ${format} image`,

@@ -42,7 +42,7 @@ import {
 } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { checkArch, checkLoadOptions, type LoadOptions, type LoadResultCommon, planExtent } from "./contract.ts";
-import { applyPlan, type PlanStep, validatePlan } from "../plan.ts";
+import { applyOwnPlan, type PlanStep, validatePlan } from "../plan.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 
 /**
@@ -101,13 +101,13 @@ export function isElf(bytes: Uint8Array): boolean {
  * Reads `len` bytes at `offset`. As in the crate, whose seeks past the end succeed and whose reads then come up
  * short, a range past the end of the image is the `code` (a `Read*` code) of what was being read.
  */
-async function read(
+function read(
   src: KernelSource,
   offset: number,
   len: number,
   code: ElfErrorCode,
   what: string,
-): Promise<Uint8Array> {
+): Uint8Array | Promise<Uint8Array> {
   if (offset > src.size || len > src.size - offset) {
     throw new ElfError(
       code,
@@ -116,16 +116,15 @@ async function read(
     );
   }
   // In memory: a view, read-only here (headers and notes are decoded, never kept), so no ArrayBuffer per read.
+  // Not awaited then: an in-memory load costs no microtask per header read.
   if (src.bytes !== undefined) return src.bytes.subarray(offset, offset + len);
-  try {
-    return await readBytes(src, offset, len);
-  } catch (e) {
+  return readBytes(src, offset, len).catch((e) => {
     if (e instanceof ElfError) throw e;
     throw new ElfError(code, `reading ${what} at ${hex(offset)} failed: ${describeThrown(e)}`, {
       field: what,
       cause: e,
     });
-  }
+  });
 }
 
 /** Rounds `n` up to a multiple of `align`, a power of two (the crate's `align_up`). */
@@ -224,9 +223,9 @@ class NoteWalker {
   // The chunk found last (walks go forward, so it is almost always the next one asked for).
   #buf: Uint8Array = new Uint8Array(0);
   #bufStart = 0;
-  readonly #seen = new Map<number, Uint16Array>(); // per padding: walk id (1-based) of the first walk past a byte
-  readonly #walkEnd = new Map<number, number[]>(); // per padding: walk id - 1 -> offset of its first outcome
-  readonly #events = new Map<string, NoteEvent>(); // "padding:offset" -> outcome
+  // Per padding (4, then maybe 8; made on its first walk): `seen`, the walk id (1-based) of the first walk
+  // past each covered byte; `ends`, walk id - 1 -> offset of its first outcome; `events`, offset -> outcome.
+  readonly #pads: { align: number; seen: Uint16Array; ends: number[]; events: Map<number, NoteEvent> }[] = [];
 
   constructor(size: number, segments: readonly { start: number; end: number }[]) {
     this.#size = size;
@@ -242,12 +241,19 @@ class NoteWalker {
     }
   }
 
-  /** Reads the covered bytes (plus the few a note at the end of a segment reads past it), once. */
-  async read(src: KernelSource): Promise<void> {
+  /**
+   * Reads the covered bytes (plus the few a note at the end of a segment reads past it), once: synchronously
+   * (nothing returned) for an in-memory image.
+   */
+  read(src: KernelSource): Promise<void> | undefined {
     if (src.bytes !== undefined) {
       this.#chunks = [{ start: 0, bytes: src.bytes.subarray(0, this.#size) }];
-      return;
+      return undefined;
     }
+    return this.#readChunks(src);
+  }
+
+  async #readChunks(src: KernelSource): Promise<void> {
     // Each range extended by what its last note may read, merged when they touch: every read of a note
     // inside a segment then falls in one chunk.
     const spans: { start: number; end: number }[] = [];
@@ -363,13 +369,12 @@ class NoteWalker {
    * its chain before `end`, or `notPresent`. An error outcome is thrown.
    */
   walk(start: number, end: number, align: number, what: string): PvhBootCapability {
-    let seen = this.#seen.get(align);
-    if (seen === undefined) {
-      seen = new Uint16Array(this.#covered);
-      this.#seen.set(align, seen);
-      this.#walkEnd.set(align, []);
+    let pad = this.#pads.find((x) => x.align === align);
+    if (pad === undefined) {
+      pad = { align, seen: new Uint16Array(this.#covered), ends: [], events: new Map() };
+      this.#pads.push(pad);
     }
-    const ends = this.#walkEnd.get(align)!;
+    const { seen, ends, events } = pad;
     // Walk until an outcome, a byte no segment covers, or a note an earlier walk already passed.
     const id = ends.length + 1;
     let p = start, outcome = Infinity;
@@ -389,20 +394,26 @@ class NoteWalker {
         p = e;
         continue;
       }
-      this.#events.set(`${align}:${p}`, e);
+      events.set(p, e);
       outcome = p;
       break;
     }
     if (id <= 0xffff) ends.push(outcome);
     if (outcome >= end) return { kind: "notPresent" };
-    const e = this.#events.get(`${align}:${outcome}`)!;
+    const e = events.get(outcome)!;
     if (e.kind === "error") throw e.error;
     return e;
   }
 }
 
-/** The note segments' walker, their bytes read (`undefined` when the image has no `PT_NOTE`). */
-async function noteWalker(src: KernelSource, phdrs: readonly Elf64Phdr[]): Promise<NoteWalker | undefined> {
+/**
+ * The note segments' walker, their bytes read (`undefined` when the image has no `PT_NOTE`); no promise for
+ * an in-memory image.
+ */
+function noteWalker(
+  src: KernelSource,
+  phdrs: readonly Elf64Phdr[],
+): NoteWalker | undefined | Promise<NoteWalker> {
   const segments: { start: number; end: number }[] = [];
   for (const ph of phdrs) {
     if (ph.p_type !== PT_NOTE || ph.p_filesz === 0n) continue;
@@ -411,8 +422,8 @@ async function noteWalker(src: KernelSource, phdrs: readonly Elf64Phdr[]): Promi
   }
   if (segments.length === 0) return undefined;
   const w = new NoteWalker(src.size, segments);
-  await w.read(src);
-  return w;
+  const pending = w.read(src);
+  return pending === undefined ? w : pending.then(() => w);
 }
 
 /**
@@ -492,7 +503,8 @@ export async function decodeElf(src: KernelSource, opts: LoadOptions = {}): Prom
       value: String(src.size),
     });
   }
-  const ehdr = ELF64_EHDR.decode(await read(src, 0, ELF64_EHDR.size, "ReadElfHeader", "ELF header"));
+  const head = read(src, 0, ELF64_EHDR.size, "ReadElfHeader", "ELF header");
+  const ehdr = ELF64_EHDR.decode(head instanceof Uint8Array ? head : await head);
   validateHeader(ehdr, opts.machine === undefined ? EM_X86_64 : opts.machine);
 
   if (highmemStart !== undefined && ehdr.e_entry < BigInt(highmemStart)) {
@@ -528,12 +540,15 @@ export async function decodeElf(src: KernelSource, opts: LoadOptions = {}): Prom
         },
       );
     }
-    const table = await read(src, Number(ehdr.e_phoff), phnum * ELF64_PHDR.size, "ReadProgramHeader", what);
-    for (let i = 0; i < phnum; i++) phdrs.push(ELF64_PHDR.decode(table, i * ELF64_PHDR.size));
+    const t = read(src, Number(ehdr.e_phoff), phnum * ELF64_PHDR.size, "ReadProgramHeader", what);
+    const table = t instanceof Uint8Array ? t : await t;
+    const dv = new DataView(table.buffer, table.byteOffset, table.byteLength);
+    for (let i = 0; i < phnum; i++) phdrs.push(ELF64_PHDR.read(dv, i * ELF64_PHDR.size));
   }
 
   // PVH needs the kernel at its link-time address: with an addend the notes are not examined (the crate).
-  const notes = addend === undefined ? await noteWalker(src, phdrs) : undefined;
+  const walker = addend === undefined ? noteWalker(src, phdrs) : undefined;
+  const notes = walker instanceof Promise ? await walker : walker;
 
   const steps: PlanStep[] = [];
   let kernelEnd = 0;
@@ -648,9 +663,11 @@ export async function loadElf(
   opts: LoadOptions = {},
 ): Promise<ElfLoadResult> {
   const src = toSource(input);
-  const p = await planElf(mem, src, opts);
+  const p = await decodeElf(src, opts);
+  validatePlan(mem, p.plan); // planElf
   try {
-    await applyPlan(mem, p.plan, src);
+    const pending = applyOwnPlan(mem, p.plan, src);
+    if (pending !== undefined) await pending;
   } catch (e) {
     // Validation errors and applyPlan's LoadInterrupted (memory scrubbed) pass through as they are.
     if (!(e instanceof LinuxLoaderError)) {
