@@ -42,7 +42,7 @@ import {
   type LoadOptions,
   type LoadResultCommon,
 } from "./contract.ts";
-import { applyPlan, validatePlan } from "../plan.ts";
+import { applyOwnPlan, validatePlan } from "../plan.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 import { requireNumber, requireObject } from "../guard.ts";
 
@@ -407,9 +407,11 @@ export async function loadBzImage(
   opts: LoadOptions = {},
 ): Promise<BzImageLoadResult> {
   const src = toSource(input);
-  const p = await planBzImage(mem, src, opts);
+  const p = await decodeBzImageLoad(src, opts);
+  validatePlan(mem, p.plan); // planBzImage
   try {
-    await applyPlan(mem, p.plan, src);
+    const pending = applyOwnPlan(mem, p.plan, src);
+    if (pending !== undefined) await pending;
   } catch (e) {
     // Validation errors and applyPlan's LoadInterrupted (memory scrubbed) pass through as they are.
     if (!(e instanceof LinuxLoaderError)) {
