@@ -213,7 +213,7 @@ export async function fromFile(file: SeekableFile, options: FromFileOptions = {}
     inFlight--;
   };
   if (!Number.isSafeInteger(size) || size < 0) throw invalidSource("the file's stat() size is not a byte count", size);
-  return trusted({
+  const src: KernelSource = {
     size,
     readInto(offset: number, dest: Uint8Array): Promise<void> {
       if (inFlight === 0 && readSync !== undefined && seekSync !== undefined && dest.byteLength <= maxBlockingRead) {
@@ -229,7 +229,34 @@ export async function fromFile(file: SeekableFile, options: FromFileOptions = {}
       queue = p.then(settle, settle);
       return p;
     },
-  });
+  };
+  if (readSync !== undefined && seekSync !== undefined && maxBlockingRead >= STREAM_READ_MIN) {
+    SYNC_READERS.set(src, (offset, dest) => {
+      if (inFlight > 0) {
+        throw new SourceError("ReadFailed", `a synchronous read at ${hex(offset)} would race an asynchronous one`, {
+          value: offset,
+        });
+      }
+      readAtSync(offset, dest);
+    });
+  }
+  return trusted(src);
+}
+
+/**
+ * Reads of a streamed decoder's input window: a file source allows synchronous reads of this size (its
+ * `maxBlockingRead`) for {@linkcode syncReader} to offer them.
+ */
+const STREAM_READ_MIN = 2 << 20;
+const SYNC_READERS = new WeakMap<KernelSource, (offset: number, dest: Uint8Array) => void>();
+
+/**
+ * A synchronous positioned read of `src` (checked, errors as its `readInto`'s), when it has one: a
+ * {@linkcode fromFile} source over a file with `seekSync` and `readSync` whose `maxBlockingRead` allows 2 MiB
+ * reads. What a synchronous decoder streams its input with. Internal: `mod.ts` does not re-export it.
+ */
+export function syncReader(src: KernelSource): ((offset: number, dest: Uint8Array) => void) | undefined {
+  return SYNC_READERS.get(src);
 }
 
 /**

@@ -211,10 +211,14 @@ export function decodeDeflate(input: Uint8Array, sink: ByteSink, options?: Infla
   requireBytes(input, "input", DecompressError, "InvalidArgument");
   requireObject(sink, "sink", DecompressError, "InvalidArgument");
   optionalObject(options, "options", DecompressError, "InvalidArgument");
-  const inf = new Inflater(input, sink, checkMaxOutput(options), false);
-  inf.inflate();
-  inf.flush();
-  return { consumed: inf.bytePosition(), written: inf.written };
+  const inf = new Inflater(new InputWindow(input.byteLength, input), sink, checkMaxOutput(options), false);
+  try {
+    inf.inflate();
+    inf.flush();
+    return { consumed: inf.bytePosition(), written: inf.written };
+  } finally {
+    inf.release();
+  }
 }
 
 /**
@@ -240,32 +244,71 @@ export function decodeGzip(input: Uint8Array, sink: ByteSink, options?: InflateO
   requireBytes(input, "input", DecompressError, "InvalidArgument");
   requireObject(sink, "sink", DecompressError, "InvalidArgument");
   optionalObject(options, "options", DecompressError, "InvalidArgument");
-  const maxOutput = checkMaxOutput(options);
-  if (input.byteLength < 3 || input[0] !== GZIP_ID1 || input[1] !== GZIP_ID2 || input[2] !== GZIP_CM_DEFLATE) {
-    const got = Array.from(input.subarray(0, 3), (b) => b.toString(16).padStart(2, "0")).join(" ");
+  return gzipMembers(new InputWindow(input.byteLength, input), sink, checkMaxOutput(options));
+}
+
+/**
+ * {@linkcode decodeGzip} over input read in windows: `read(offset, dest)` fills `dest` with the input's bytes
+ * at `offset` synchronously (or throws; its error passes through). The input is held about 1.5 MiB at a time
+ * whatever `size` is; results and errors are {@linkcode decodeGzip}'s for the same bytes. Internal: `mod.ts`
+ * does not re-export it (loaders stream an `Image.gz` from a file with it).
+ */
+export function decodeGzipStream(
+  read: (offset: number, dest: Uint8Array) => void,
+  size: number,
+  sink: ByteSink,
+  options?: InflateOptions,
+): GzipResult {
+  const win = new InputWindow(size, undefined, read);
+  try {
+    return gzipMembers(win, sink, checkMaxOutput(options));
+  } finally {
+    win.release();
+  }
+}
+
+/** Bytes of a member header first made present for {@linkcode readGzipHeader} (more when it is longer). */
+const HEADER_PROBE = 4096;
+
+function gzipMembers(win: InputWindow, sink: ByteSink, maxOutput: number): GzipResult {
+  const total = win.total;
+  win.ensure(0, 3);
+  const input = win.buf;
+  if (total < 3 || input[0] !== GZIP_ID1 || input[1] !== GZIP_ID2 || input[2] !== GZIP_CM_DEFLATE) {
+    const got = Array.from(input.subarray(0, Math.min(3, win.len)), (b) => b.toString(16).padStart(2, "0")).join(" ");
     throw new DecompressError("BadMagic", `not gzip: starts with "${got}", expected "1f 8b 08"`, {
       field: "magic",
       value: got,
       limit: "1f 8b 08",
     });
   }
-  const inf = new Inflater(input, sink, maxOutput, true);
+  const inf = new Inflater(win, sink, maxOutput, true);
+  try {
+    return gzipMemberLoop(win, inf);
+  } finally {
+    inf.release();
+  }
+}
+
+function gzipMemberLoop(win: InputWindow, inf: Inflater): GzipResult {
+  const total = win.total;
   let members = 0;
   let pos = 0;
   do {
-    inf.startAt(readGzipHeader(input, pos));
+    inf.startAt(memberHeader(win, pos));
     const before = inf.written + inf.pending();
     inf.inflate();
     inf.flush();
     pos = inf.bytePosition();
-    if (input.byteLength - pos < 8) {
+    if (total - pos < 8) {
       throw new DecompressError("Truncated", `gzip: the input ends inside member ${members}'s trailer`, {
         field: "gzip",
-        value: input.byteLength,
+        value: total,
         limit: pos + 8,
       });
     }
-    const dv = new DataView(input.buffer, input.byteOffset + pos, 8);
+    win.ensure(pos, 8);
+    const dv = new DataView(win.buf.buffer, win.buf.byteOffset + pos - win.base, 8);
     const crc = dv.getUint32(0, true);
     const isize = dv.getUint32(4, true);
     const size = inf.written - before;
@@ -287,23 +330,46 @@ export function decodeGzip(input: Uint8Array, sink: ByteSink, options?: InflateO
     }
     pos += 8;
     members++;
-  } while (input.byteLength - pos >= 2 && input[pos] === GZIP_ID1 && input[pos + 1] === GZIP_ID2);
+    if (total - pos >= 2) win.ensure(pos, 2);
+  } while (
+    total - pos >= 2 && win.buf[pos - win.base] === GZIP_ID1 && win.buf[pos - win.base + 1] === GZIP_ID2
+  );
   return { consumed: pos, written: inf.written, members };
 }
 
-/** Parses a gzip member header at `at`; returns the offset of its deflate data. */
-function readGzipHeader(input: Uint8Array, at: number): number {
+/**
+ * The header of the member at `at` (an offset in the whole input) parsed from the window, which is widened
+ * until the header fits in it (a name or comment can be of any length); returns the deflate data's offset.
+ */
+function memberHeader(win: InputWindow, at: number): number {
+  for (let want = HEADER_PROBE;; want *= 2) {
+    win.ensure(at, want);
+    try {
+      return win.base + readGzipHeader(win.buf.subarray(0, win.len), at - win.base, win.base);
+    } catch (e) {
+      // Cut short by the window, not by the input: widen it and parse again.
+      if (!(e instanceof DecompressError && e.code === "Truncated") || win.eof) throw e;
+    }
+  }
+}
+
+/**
+ * Parses a gzip member header at `at`; returns the offset of its deflate data. Offsets in errors are
+ * `origin` + the offset in `input` (`input` is a window starting at `origin`).
+ */
+function readGzipHeader(input: Uint8Array, at: number, origin: number): number {
   const end = input.byteLength;
   const truncated = (): never => {
-    throw new DecompressError("Truncated", `gzip: the input ends inside a member header (input offset ${hex(at)})`, {
-      field: "gzip",
-      value: at,
-    });
+    throw new DecompressError(
+      "Truncated",
+      `gzip: the input ends inside a member header (input offset ${hex(origin + at)})`,
+      { field: "gzip", value: origin + at },
+    );
   };
   const corrupt = (what: string, where: number): never => {
-    throw new DecompressError("CorruptData", `gzip: ${what} (input offset ${hex(where)})`, {
+    throw new DecompressError("CorruptData", `gzip: ${what} (input offset ${hex(origin + where)})`, {
       field: "gzip",
-      value: where,
+      value: origin + where,
     });
   };
   if (end - at < 10) truncated();
@@ -338,38 +404,143 @@ function readGzipHeader(input: Uint8Array, at: number): number {
 
 let fixedTables: { lit: Int32Array; dist: Int32Array } | undefined;
 
+/** Bytes kept before the decode position when the input window slides (the bit buffer's read-ahead). */
+const INPUT_KEEP = 16;
+/**
+ * Input the decoder may consume between two refills: at block start a block header, a dynamic block's code
+ * lengths (under 1 KiB) or a whole stored block (4 + 65535 bytes); inside `codes()` one output chunk, at
+ * most two input bytes per output byte (a literal takes at most 15 bits, a match at most 48 bits for 3 or
+ * more bytes) plus the bit buffer's read-ahead.
+ */
+const BLOCK_MARGIN = 4 + 65535 + 1024;
+const CODES_MARGIN = 2 * INFLATE_CHUNK + 1024;
+/** Bytes read per refill of a streamed input (beyond what the window still holds). */
+const INPUT_CHUNK = 1 << 20;
+/** A streamed input's window: one refill's read plus the most a refill keeps (1.5 MiB in all). */
+const INPUT_WINDOW = INPUT_CHUNK + CODES_MARGIN + INPUT_KEEP;
+/** The window buffer of the last streamed decode, for the next one (decodes run to the end synchronously). */
+let spareWindow: Uint8Array | undefined;
+
+/**
+ * The compressed input as a window `buf[0, len)` over bytes `[base, base + len)` of the whole input: the
+ * whole input at once (`read` undefined), or a sliding window refilled by synchronous reads, so that a
+ * streamed decode holds about {@linkcode INPUT_CHUNK} + {@linkcode CODES_MARGIN} bytes of input whatever the
+ * input's size.
+ */
+class InputWindow {
+  base = 0;
+  len: number;
+  /** Whether `buf` holds everything up to `total`. */
+  eof: boolean;
+  buf: Uint8Array;
+  constructor(
+    readonly total: number,
+    whole: Uint8Array | undefined,
+    private readonly read?: (offset: number, dest: Uint8Array) => void,
+  ) {
+    this.len = whole === undefined ? 0 : whole.byteLength;
+    this.eof = whole !== undefined || total === 0;
+    if (whole !== undefined) this.buf = whole;
+    else {
+      this.buf = spareWindow ?? new Uint8Array(Math.min(INPUT_WINDOW, total));
+      if (this.buf.byteLength < Math.min(INPUT_WINDOW, total)) this.buf = new Uint8Array(Math.min(INPUT_WINDOW, total));
+      spareWindow = undefined;
+    }
+  }
+
+  /** Hands a streamed window's buffer to the next streamed decode. */
+  release(): void {
+    if (this.read !== undefined && this.buf.byteLength === INPUT_WINDOW) spareWindow = this.buf;
+    this.buf = new Uint8Array(0);
+    this.len = 0;
+  }
+
+  /** Makes `[at, at + n)` (as much of it as the input has) present in `buf`; may slide and refill the window. */
+  ensure(at: number, n: number): void {
+    const rel = at - this.base;
+    if (this.eof || this.len - rel >= n) return;
+    const from = Math.max(0, rel - INPUT_KEEP);
+    const keep = this.len - from;
+    if (keep + n > this.buf.byteLength) {
+      // Only a member header longer than the window (a name or comment of megabytes) grows it.
+      const grown = new Uint8Array(Math.min(keep + n + INPUT_CHUNK, this.total - this.base - from));
+      grown.set(this.buf.subarray(from, this.len));
+      this.buf = grown;
+    } else if (from > 0) this.buf.copyWithin(0, from, this.len);
+    this.base += from;
+    this.len = keep;
+    const want = Math.min(this.buf.byteLength - this.len, this.total - (this.base + this.len));
+    if (want > 0) {
+      this.read!(this.base + this.len, this.buf.subarray(this.len, this.len + want));
+      this.len += want;
+    }
+    this.eof = this.base + this.len >= this.total;
+  }
+}
+
+let spareBuffers: { out: Uint8Array; lit: Int32Array; dist: Int32Array; cl: Int32Array } | undefined;
+
 /** The inflate state: input position and bit buffer, output buffer with its window, and the tables. */
 class Inflater {
   written = 0;
   crc = 0;
+  /** Decode position in `input` (the window's buffer; `win.base` is its offset in the whole input). */
   private pos = 0;
   private bitBuf = 0;
   private bitCnt = 0;
-  private readonly end: number;
-  private readonly out = new Uint8Array(BUFFER_SIZE);
+  private input: Uint8Array;
+  private end: number;
+  private readonly out: Uint8Array;
   /** Next output index in `out`; `out[flushed, op)` is not yet in the sink, `out[0, op)` is the window. */
   private op = 0;
   private flushed = 0;
-  private readonly lit = new Int32Array(TABLE_SIZE);
-  private readonly dist = new Int32Array(TABLE_SIZE);
-  private readonly cl = new Int32Array(TABLE_SIZE);
+  private readonly lit: Int32Array;
+  private readonly dist: Int32Array;
+  private readonly cl: Int32Array;
   private readonly lens = new Uint8Array(288 + 32);
 
   constructor(
-    private readonly input: Uint8Array,
+    private readonly win: InputWindow,
     private readonly sink: ByteSink,
     private readonly maxOutput: number,
     private readonly gzip: boolean,
   ) {
-    this.end = input.byteLength;
+    this.input = win.buf;
+    this.end = win.len;
+    // The buffers of the last decode when it is over (0.7 MiB: a loader decodes a payload up to three times).
+    const spare = spareBuffers;
+    spareBuffers = undefined;
+    this.out = spare?.out ?? new Uint8Array(BUFFER_SIZE);
+    this.lit = spare?.lit ?? new Int32Array(TABLE_SIZE);
+    this.dist = spare?.dist ?? new Int32Array(TABLE_SIZE);
+    this.cl = spare?.cl ?? new Int32Array(TABLE_SIZE);
   }
 
-  /** Starts a new stream (a gzip member) at byte `at`, with an empty window and a fresh CRC. */
+  /** Hands the output buffer and tables to the next decode (every table is rebuilt before use). */
+  release(): void {
+    spareBuffers = { out: this.out, lit: this.lit, dist: this.dist, cl: this.cl };
+  }
+
+  /** A streamed input: slides and refills the window so that `n` bytes from the decode position are in it. */
+  private refill(n: number): void {
+    const win = this.win;
+    if (win.eof || this.end - this.pos >= n) return;
+    const base = win.base;
+    win.ensure(base + this.pos, n);
+    this.pos -= win.base - base;
+    this.input = win.buf;
+    this.end = win.len;
+  }
+
+  /** Starts a new stream (a gzip member) at byte `at` of the whole input, with an empty window and a fresh CRC. */
   startAt(at: number): void {
     this.flush();
     this.op = 0;
     this.flushed = 0;
-    this.pos = at;
+    this.win.ensure(at, BLOCK_MARGIN);
+    this.input = this.win.buf;
+    this.end = this.win.len;
+    this.pos = at - this.win.base;
     this.bitBuf = 0;
     this.bitCnt = 0;
     this.crc = 0;
@@ -380,13 +551,18 @@ class Inflater {
     return this.op - this.flushed;
   }
 
-  /** The byte after the last whole byte consumed (the stream's final bits are padded to a byte). */
-  bytePosition(): number {
+  /** The byte after the last whole byte consumed (the stream's final bits are padded to a byte), in the window. */
+  private relPosition(): number {
     return this.pos - (this.bitCnt >>> 3);
   }
 
+  /** {@linkcode relPosition} as an offset in the whole input. */
+  bytePosition(): number {
+    return this.win.base + this.relPosition();
+  }
+
   private fail(code: "Truncated" | "CorruptData", what: string): never {
-    const at = Math.min(this.end, Math.max(0, this.bytePosition()));
+    const at = this.win.base + Math.min(this.end, Math.max(0, this.relPosition()));
     // Input cut short: the sink gets what was decoded before the error, so a caller that reads a prefix
     // (gunzipPrefix on the first 64 KiB of an Image.gz, less than one chunk of output) still sees it.
     if (code === "Truncated") this.flush();
@@ -398,7 +574,7 @@ class Inflater {
 
   /** Checks that no more bytes were consumed than the input has. */
   private checkEnd(): void {
-    if (this.bytePosition() > this.end) {
+    if (this.relPosition() > this.end) {
       this.pos = this.end;
       this.bitCnt = 0;
       this.fail("Truncated", "the input ends inside the compressed data");
@@ -426,7 +602,7 @@ class Inflater {
         throw new DecompressError(
           "OutputTooLarge",
           `${this.gzip ? "gzip" : "deflate"} output passes the limit of ${this.maxOutput} bytes (input offset ${
-            hex(Math.min(this.end, this.bytePosition()))
+            hex(this.win.base + Math.min(this.end, this.relPosition()))
           })`,
           { field: "maxOutput", value: this.written + n, limit: this.maxOutput },
         );
@@ -448,6 +624,7 @@ class Inflater {
   /** Decodes blocks until the final one. */
   inflate(): void {
     for (;;) {
+      this.refill(BLOCK_MARGIN);
       const final = this.bits(1);
       const type = this.bits(2);
       if (type === 0) this.stored();
@@ -557,14 +734,15 @@ class Inflater {
    * buffer never holds more than 31 bits, so it stays a non-negative int32 (`>>`, never a float).
    */
   private codes(lit: Int32Array, dist: Int32Array): void {
-    const input = this.input;
-    const end = this.end;
+    this.refill(CODES_MARGIN);
+    let input = this.input;
+    let end = this.end;
     const out = this.out;
     let flushAt = this.flushed + INFLATE_CHUNK - MAX_MATCH;
     const litMask = (1 << LIT_BITS) - 1;
     const distMask = (1 << DIST_BITS) - 1;
     // Inputs from here on are read two bytes at a time without a bounds test; the tail goes byte by byte.
-    const fastEnd = end - 2;
+    let fastEnd = end - 2;
     let pos = this.pos;
     let bitBuf = this.bitBuf;
     let bitCnt = this.bitCnt;
@@ -580,6 +758,13 @@ class Inflater {
         this.flush();
         op = this.op;
         flushAt = this.flushed + INFLATE_CHUNK - MAX_MATCH;
+        // A streamed input: room for the next chunk's input (CODES_MARGIN), so the fast path below never
+        // reaches the window's end before the input's.
+        this.refill(CODES_MARGIN);
+        input = this.input;
+        end = this.end;
+        fastEnd = end - 2;
+        pos = this.pos;
       }
       // A literal/length code has at most 15 bits.
       if (bitCnt < 15) {

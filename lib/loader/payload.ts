@@ -17,10 +17,10 @@
  * @module
  */
 
-import { DecompressError, hex } from "../errors.ts";
+import { DecompressError, describeThrown, hex, SourceError } from "../errors.ts";
 import type { GuestMemory } from "../memory.ts";
 import { decodeBzip2 } from "../compress/bzip2.ts";
-import { decodeGzip } from "../compress/inflate.ts";
+import { decodeGzip, decodeGzipStream } from "../compress/inflate.ts";
 import { decodeLz4 } from "../compress/lz4.ts";
 import { decodeLzma } from "../compress/lzma.ts";
 import { decodeLzo } from "../compress/lzo.ts";
@@ -44,6 +44,45 @@ export const PAYLOAD_DECODERS: Readonly<
   lzma: decodeLzma,
   lzo: decodeLzo,
 });
+
+/**
+ * A payload read in windows instead of held whole (an `Image.gz` streamed from a file): its size and a
+ * synchronous positioned read. Internal: `mod.ts` does not re-export it.
+ */
+export interface StreamedPayload {
+  /** Bytes in the payload. */
+  readonly size: number;
+  /** Fills `dest` with the payload's bytes at `offset` (or throws). */
+  read(offset: number, dest: Uint8Array): void;
+}
+
+/** A payload held whole or streamed. Internal. */
+export type PayloadInput = Uint8Array | StreamedPayload;
+
+function inputLength(payload: PayloadInput): number {
+  return payload instanceof Uint8Array ? payload.byteLength : payload.size;
+}
+
+/**
+ * Runs `method`'s decoder over a payload: gzip streams a {@linkcode StreamedPayload} (the input held about
+ * 1.5 MiB at a time); the other methods read it whole first.
+ */
+function runDecoder(method: PayloadMethod, payload: PayloadInput, sink: ByteSink, options?: DecodeOptions) {
+  if (payload instanceof Uint8Array) return PAYLOAD_DECODERS[method](payload, sink, options);
+  if (method === "gzip") return decodeGzipStream((o, d) => payload.read(o, d), payload.size, sink, options);
+  const whole = new Uint8Array(payload.size);
+  payload.read(0, whole);
+  return PAYLOAD_DECODERS[method](whole, sink, options);
+}
+
+/** {@linkcode sizeTrailer} of a payload held whole or streamed. Internal. */
+export function payloadTrailer(payload: PayloadInput): number {
+  if (payload instanceof Uint8Array) return sizeTrailer(payload);
+  if (payload.size < SIZE_TRAILER_LENGTH) return 0;
+  const t = new Uint8Array(SIZE_TRAILER_LENGTH);
+  payload.read(payload.size - SIZE_TRAILER_LENGTH, t);
+  return sizeTrailer(t);
+}
 
 /** Length of the size trailer ("size_append": four little-endian bytes). */
 export const SIZE_TRAILER_LENGTH = 4;
@@ -73,10 +112,15 @@ class StopDecoding extends Error {}
 export function payloadPrefix(method: PayloadMethod, payload: Uint8Array, length: number): Uint8Array {
   requireBytes(payload, "payload", DecompressError, "InvalidArgument");
   requireNumber(length, "length", DecompressError, "InvalidArgument");
+  return payloadPrefixOf(method, payload, length);
+}
+
+/** {@linkcode payloadPrefix} of a payload held whole or streamed. Internal. */
+export function payloadPrefixOf(method: PayloadMethod, payload: PayloadInput, length: number): Uint8Array {
   const out = new Uint8Array(length);
   let got = 0;
   try {
-    PAYLOAD_DECODERS[method](payload, {
+    runDecoder(method, payload, {
       write(chunk: Uint8Array): void {
         const n = Math.min(chunk.byteLength, length - got);
         out.set(chunk.subarray(0, n), got);
@@ -94,11 +138,11 @@ export function payloadPrefix(method: PayloadMethod, payload: Uint8Array, length
  * Checks what follows the decoded stream in `payload`: nothing, or (for every method but gzip... and gzip
  * too, harmlessly) the four-byte size trailer, which must then equal the output size.
  */
-function checkTail(method: PayloadMethod, payload: Uint8Array, r: DecodeResult): void {
-  const rest = payload.byteLength - r.consumed;
+function checkTail(method: PayloadMethod, payload: PayloadInput, r: DecodeResult): void {
+  const rest = inputLength(payload) - r.consumed;
   if (rest === 0) return;
   if (rest === SIZE_TRAILER_LENGTH) {
-    const trailer = sizeTrailer(payload);
+    const trailer = payloadTrailer(payload);
     if (trailer === r.written % 0x1_0000_0000) return;
     throw new DecompressError(
       "CorruptData",
@@ -109,7 +153,7 @@ function checkTail(method: PayloadMethod, payload: Uint8Array, r: DecodeResult):
   throw new DecompressError(
     "CorruptData",
     `${rest} bytes follow the ${method} data at payload offset ${hex(r.consumed)}`,
-    { field: "payload_length", value: r.consumed, limit: payload.byteLength },
+    { field: "payload_length", value: r.consumed, limit: inputLength(payload) },
   );
 }
 
@@ -123,8 +167,8 @@ function promisedSize(payload: Uint8Array, maxOutput: number): number | undefine
  * Decodes a whole payload once into a {@linkcode CountingSink}, proving it intact and measuring it:
  * what it holds after its stream and its trailer are checked too.
  */
-export function measurePayload(method: PayloadMethod, payload: Uint8Array, maxOutput: number): number {
-  const r = PAYLOAD_DECODERS[method](payload, new CountingSink(), { maxOutput });
+export function measurePayload(method: PayloadMethod, payload: PayloadInput, maxOutput: number): number {
+  const r = runDecoder(method, payload, new CountingSink(), { maxOutput });
   checkTail(method, payload, r);
   return r.written;
 }
@@ -249,7 +293,26 @@ export function decompressIntoGuest(
   requireNumber(addr, "addr", DecompressError, "InvalidArgument");
   requireBytes(payload, "payload", DecompressError, "InvalidArgument");
   requireNumber(size, "size", DecompressError, "InvalidArgument");
-  const decode = PAYLOAD_DECODERS[method];
+  return decompressPayloadIntoGuest(mem, addr, method, payload, size, verified);
+}
+
+/**
+ * {@linkcode decompressIntoGuest} of a payload held whole or streamed. A streamed payload is a source that
+ * can fail or change under the load: the verifying pass reads it once (nothing written yet: its error passes
+ * through); any failure of the writing pass (a read error, or data that no longer decodes as it did) zeroes
+ * `[addr, addr + size)` and throws {@linkcode SourceError} `LoadInterrupted` (applyPlan's contract for a
+ * source failing mid-copy). Over all-zero memory, a failure of the one pass zeroes what it wrote and passes
+ * its error through (memory as before). Internal.
+ */
+export function decompressPayloadIntoGuest(
+  mem: GuestMemory,
+  addr: number,
+  method: PayloadMethod,
+  payload: PayloadInput,
+  size: number,
+  verified = false,
+): GuestDecodeStrategy {
+  const decode = (sink: ByteSink, options: DecodeOptions) => runDecoder(method, payload, sink, options);
   const sink = new GuestSink(mem, addr);
   const mismatch = (written: number) =>
     new DecompressError("CorruptData", `the ${method} data holds ${written} bytes, ${size} were expected`, {
@@ -259,7 +322,7 @@ export function decompressIntoGuest(
     });
   if (!verified && isZeroRange(mem, addr, size)) {
     try {
-      const r = decode(payload, sink, { maxOutput: size });
+      const r = decode(sink, { maxOutput: size });
       if (r.written !== size) throw mismatch(r.written);
       checkTail(method, payload, r);
     } catch (e) {
@@ -272,8 +335,25 @@ export function decompressIntoGuest(
     const written = measurePayload(method, payload, size);
     if (written !== size) throw mismatch(written);
   }
-  const r = decode(payload, sink, { maxOutput: size });
-  if (r.written !== size) throw mismatch(r.written); // unreachable for a payload that did not change
+  if (payload instanceof Uint8Array) {
+    const r = decode(sink, { maxOutput: size });
+    if (r.written !== size) throw mismatch(r.written); // unreachable for a payload that did not change
+    return "verify-then-write";
+  }
+  try {
+    const r = decode(sink, { maxOutput: size });
+    if (r.written !== size) throw mismatch(r.written);
+    checkTail(method, payload, r);
+  } catch (e) {
+    mem.fill(addr, size, 0);
+    throw new SourceError(
+      "LoadInterrupted",
+      `the ${method} payload failed or changed while it was written (${describeThrown(e)}); the planned range [${
+        hex(addr)
+      }, ${hex(addr + size)}) was zeroed, nothing else was touched`,
+      { cause: e },
+    );
+  }
   return "verify-then-write";
 }
 

@@ -41,8 +41,15 @@ import { DecompressError, hex, KernelLoaderError, PeError, type PeErrorCode, Sou
 import type { GuestMemory } from "../memory.ts";
 import { applyPlan, type Plan, validatePlan } from "../plan.ts";
 import { checkArch, checkHighmem, checkLoadOptions, type LoadOptions, type LoadResultCommon } from "./contract.ts";
-import { type KernelSource, readBytes, toSource } from "../source.ts";
-import { decompressIntoGuest, measurePayload, type PayloadMethod, payloadPrefix, sizeTrailer } from "./payload.ts";
+import { type KernelSource, readBytes, syncReader, toSource } from "../source.ts";
+import {
+  decompressPayloadIntoGuest,
+  measurePayload,
+  type PayloadInput,
+  type PayloadMethod,
+  payloadPrefixOf,
+  payloadTrailer,
+} from "./payload.ts";
 import { decodeZbootHeader, isZboot, type ZbootHeader } from "./zboot.ts";
 import { requireBytes } from "../guard.ts";
 
@@ -332,6 +339,9 @@ function checkSourceSize(size: number, code: PeErrorCode, what: string): void {
  * range (no second copy of the image); guest memory is byte for byte as before when the load fails: over
  * all-zero memory one pass writes and a failure zeroes it again (`details.strategy` `"zero-restore"`),
  * otherwise a verifying pass proves the payload intact before the writing pass (`"verify-then-write"`).
+ * An `Image.gz` from a `fromFile` source is streamed into the decoder (about 1.5 MiB of it held at
+ * a time, never the whole file); the file failing or changing during the writing pass zeroes the planned
+ * range and throws `SourceError` `LoadInterrupted` (as any copy from a failing source does).
  *
  * Errors ({@linkcode PeError} unless noted): `SeekImageEnd` (the source has no usable size),
  * `ReadImageHeader` (shorter than 64 bytes), `SeekImageHeader` / `ReadKernelImage` (the source failed),
@@ -365,14 +375,20 @@ export async function loadPe(
     let c = await planCompressed(mem, src, head, options, false);
     let strategy: "zero-restore" | "verify-then-write";
     try {
-      strategy = decompressIntoGuest(mem, c.plan.loadStart, c.method, c.payload, c.plan.loadEnd - c.plan.loadStart);
+      strategy = decompressPayloadIntoGuest(
+        mem,
+        c.plan.loadStart,
+        c.method,
+        c.payload,
+        c.plan.loadEnd - c.plan.loadStart,
+      );
     } catch (e) {
       if (!(e instanceof DecompressError)) throw e;
       // Memory is as it was. The trailer's size may have been the wrong guess (a multi-member gzip, an
       // ISIZE past the room): measure it, which also names the fault right, then write.
       c = await planCompressed(mem, src, head, options, true);
       try {
-        strategy = decompressIntoGuest(
+        strategy = decompressPayloadIntoGuest(
           mem,
           c.plan.loadStart,
           c.method,
@@ -415,7 +431,7 @@ const ZBOOT_HEAD_READ = 4096;
 interface CompressedPlan {
   plan: PeLoadResult;
   method: PayloadMethod;
-  payload: Uint8Array;
+  payload: PayloadInput;
   verified: boolean;
   zboot?: ZbootHeader;
 }
@@ -458,18 +474,32 @@ async function planCompressed(
   verify: boolean,
 ): Promise<CompressedPlan> {
   let zboot: ZbootHeader | undefined;
-  let payload: Uint8Array;
+  let payload: PayloadInput;
+  const read = src.bytes === undefined ? syncReader(src) : undefined;
   if (isZboot(head)) {
     const zhead = await readHead(src, Math.min(src.size, ZBOOT_HEAD_READ), "SeekImageHeader", "ReadImageHeader");
     zboot = decodeZbootHeader(zhead, src.size);
     payload = await readRange(src, zboot.payloadOffset, zboot.payloadEnd);
+  } else if (read !== undefined) {
+    // An Image.gz from a file: streamed into the decoder in windows, never held whole (its read errors as
+    // readRange's).
+    payload = {
+      size: src.size,
+      read(offset: number, dest: Uint8Array): void {
+        try {
+          read(offset, dest);
+        } catch (e) {
+          throw sourceFailure(e, "ReadKernelImage", "ReadKernelImage", "compressed kernel image");
+        }
+      },
+    };
   } else {
     payload = await readRange(src, 0, src.size);
   }
   const method: PayloadMethod = zboot?.method ?? "gzip";
   let header: Uint8Array;
   try {
-    header = payloadPrefix(method, payload, IMAGE_HEADER_SIZE);
+    header = payloadPrefixOf(method, payload, IMAGE_HEADER_SIZE);
   } catch (e) {
     throw payloadFailure(e, method, zboot !== undefined);
   }
@@ -494,7 +524,7 @@ async function planCompressed(
     options.maxDecompressedSize ?? Number.MAX_SAFE_INTEGER,
     Math.max(contiguousFrom(mem, load), IMAGE_HEADER_SIZE),
   );
-  const trailer = sizeTrailer(payload);
+  const trailer = payloadTrailer(payload);
   let size: number;
   let verified = false;
   if (!verify && trailer >= IMAGE_HEADER_SIZE && trailer <= limit) {
