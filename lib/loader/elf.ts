@@ -197,6 +197,8 @@ const N_NAMESZ = ELF64_NHDR.offsetOf("n_namesz");
 const N_DESCSZ = ELF64_NHDR.offsetOf("n_descsz");
 const N_TYPE = ELF64_NHDR.offsetOf("n_type");
 
+const NO_BYTES = new Uint8Array(0);
+
 /** The Xen note's name and descriptor offsets from the note start, for either padding (4 + 12 is 8-aligned). */
 const XEN_DESC_OFFSET = ELF64_NHDR.size + XEN_NOTE_NAME.length;
 
@@ -221,7 +223,9 @@ class NoteWalker {
   // The bytes read: disjoint chunks in file order (the whole image when it is in memory).
   #chunks: { start: number; bytes: Uint8Array }[] = [];
   // The chunk found last (walks go forward, so it is almost always the next one asked for).
-  #buf: Uint8Array = new Uint8Array(0);
+  #buf: Uint8Array = NO_BYTES;
+  // Whether there is one note segment: its walks cannot meet another segment's, so nothing is remembered.
+  readonly #single: boolean;
   #bufStart = 0;
   // Per padding (4, then maybe 8; made on its first walk): `seen`, the walk id (1-based) of the first walk
   // past each covered byte; `ends`, walk id - 1 -> offset of its first outcome; `events`, offset -> outcome.
@@ -230,6 +234,7 @@ class NoteWalker {
   constructor(size: number, segments: readonly { start: number; end: number }[]) {
     this.#size = size;
     const sorted = segments.filter((r) => r.end > r.start && r.start < size).sort((a, b) => a.start - b.start);
+    this.#single = segments.length === 1;
     for (const r of sorted) {
       const last = this.#ranges[this.#ranges.length - 1];
       if (last !== undefined && r.start <= last.end) last.end = Math.max(last.end, r.end);
@@ -369,6 +374,22 @@ class NoteWalker {
    * its chain before `end`, or `notPresent`. An error outcome is thrown.
    */
   walk(start: number, end: number, align: number, what: string): PvhBootCapability {
+    if (this.#single) {
+      // One segment: its chain is the only one, and each step moves at least 12 bytes on (linear as it is).
+      // The same outcomes as below: a note past the covered bytes ends the walk, as no segment covers it.
+      let p = start;
+      while (Number.isFinite(p) && this.#index(p) >= 0) {
+        const e = this.#event(p, align, what);
+        if (typeof e === "number") {
+          p = e;
+          continue;
+        }
+        if (p >= end) break;
+        if (e.kind === "error") throw e.error;
+        return e;
+      }
+      return { kind: "notPresent" };
+    }
     let pad = this.#pads.find((x) => x.align === align);
     if (pad === undefined) {
       pad = { align, seen: new Uint16Array(this.#covered), ends: [], events: new Map() };
