@@ -336,6 +336,18 @@ async function ours(args: Record<string, string>): Promise<void> {
     result("linux_configure (zero page)", 4096, load, floor);
   }
 
+  if (want("floor check")) {
+    // What our side cannot go below: the fixed cost of one TypedArray.prototype.set (the configurators make
+    // one per part), and of awaiting an async call (every load is one).
+    const m = GuestMemory.fromRanges([[0, 16 * MiB]]);
+    const h = m.regions[0].bytes, four = new Uint8Array(4);
+    const [set] = await measure(() => h.set(four, 0x6000), undefined, secs, false);
+    result("floor check: one Uint8Array.set of 4 bytes (fixed cost per call)", 4, set, undefined);
+    const noop = async (): Promise<number> => await 0;
+    const [aw] = await measure(() => noop(), undefined, secs, true);
+    result("floor check: await of an async function that awaits once", 0, aw, undefined);
+  }
+
   if (want("buildVmFdt")) {
     const ARM_BASE = 0x4000_0000;
     const arm = GuestMemory.fromRanges([[ARM_BASE, 256 * MiB]]);
