@@ -200,8 +200,11 @@ async function decodeBzImageHeader(src: KernelSource): Promise<{ info: BzImageIn
   }
   // As the crate: read what the file holds of the header; a shorter file leaves the rest zero.
   const raw = new Uint8Array(SETUP_HEADER.size);
+  const held = Math.min(SETUP_HEADER.size, size - SETUP_HEADER_OFFSET);
   try {
-    raw.set(await readBytes(src, SETUP_HEADER_OFFSET, Math.min(SETUP_HEADER.size, size - SETUP_HEADER_OFFSET)));
+    // In memory: copied straight from the image (no second buffer, no await).
+    if (src.bytes !== undefined) raw.set(src.bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held));
+    else raw.set(await readBytes(src, SETUP_HEADER_OFFSET, held));
   } catch (e) {
     throw new BzImageError("ReadBzImageHeader", `reading the setup header failed: ${(e as Error).message}`, {
       cause: e,
