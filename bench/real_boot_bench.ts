@@ -6,7 +6,8 @@
  *
  * Usage: deno run -A bench/real_boot_bench.ts [amd64] [pvh] [arm64] [MATRIX-ID...] [--rounds N] [--json]
  *   (default: amd64 pvh arm64, the cached cloud kernels; MATRIX-ID: an id of fixtures/real/matrix.ts,
- *   e.g. std-amd64, 6.12-arm64; an x86 matrix kernel boots through the 64-bit protocol)
+ *   e.g. std-amd64, 6.12-arm64, 686-pae; an x86 matrix kernel boots through the 64-bit protocol, a 32-bit one
+ *   through the 32-bit protocol with the i386 /init)
  *
  * The engine is the one `UNICORN_LIB` names (default: the system's libunicorn.so.2); Unicorn 2.1 comes from
  * `deno run -A fixtures/real/unicorn.ts`. A script, not a `deno bench` file: one boot takes tens of seconds.
@@ -16,7 +17,7 @@
 
 import { ensureMatrixKernel, KERNEL_MATRIX } from "../fixtures/real/matrix.ts";
 import { processCpuMs, qemuAvailable, qemuBoot } from "../fixtures/real/qemu.ts";
-import { INIT_MESSAGE, initramfs } from "../fixtures/build/init.ts";
+import { INIT_MESSAGE, type InitArch, initramfs } from "../fixtures/build/init.ts";
 import { bootRealKernel, defaultCmdline, type RealProtocol } from "../emu/linux/machine.ts";
 import { extractVmlinux } from "../lib/loader/extract.ts";
 import { unicornAvailable } from "../emu/unicorn.ts";
@@ -25,6 +26,8 @@ interface Case {
   name: string;
   kernel: string;
   protocol: RealProtocol;
+  /** The /init the initramfs carries (a 32-bit kernel runs the i386 one). */
+  init: InitArch;
 }
 
 /** One row of the report. */
@@ -58,8 +61,10 @@ async function cases(names: string[]): Promise<Case[]> {
     if (!KERNEL_MATRIX.some((m) => m.id === id)) throw new Error(`unknown kernel ${n}`);
     const rec = await ensureMatrixKernel(id);
     if (rec === undefined) throw new Error(`kernel ${id} could not be fetched`);
-    const arm = KERNEL_MATRIX.find((m) => m.id === id)!.arch === "arm64";
-    out.push({ name: n, kernel: rec.kernel, protocol: arm ? "arm64" : n === "pvh" ? "pvh" : "bzimage" });
+    const debArch = KERNEL_MATRIX.find((m) => m.id === id)!.arch;
+    const arm = debArch === "arm64";
+    const init = arm ? "aarch64" : debArch === "i386" ? "i386" : "x86_64";
+    out.push({ name: n, kernel: rec.kernel, protocol: arm ? "arm64" : n === "pvh" ? "pvh" : "bzimage", init });
   }
   return out;
 }
@@ -67,7 +72,7 @@ async function cases(names: string[]): Promise<Case[]> {
 async function bench(c: Case, rounds: number): Promise<BenchRow> {
   const arch = c.protocol === "arm64" ? "aarch64" : "x86_64";
   const image = await Deno.readFile(c.kernel);
-  const initrd = await initramfs(arch);
+  const initrd = await initramfs(c.init);
   const cmdline = defaultCmdline(c.protocol);
   let qemuKernel = c.kernel;
   let temp: string | undefined;

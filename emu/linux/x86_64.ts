@@ -188,6 +188,14 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
   const ramSize = (opts.memoryMiB ?? 512) << 20;
   const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const vmlinux = isElf(bzImage) ? bzImage : await extractVmlinux(bzImage);
+  if (vmlinux.length > EI_CLASS && vmlinux[EI_CLASS] !== ELFCLASS64) {
+    throw new EmulatorError(
+      "UnsupportedMachine",
+      "PVH boots an x86_64 vmlinux only (loadElf reads ELF64); a 32-bit kernel boots through the 32-bit protocol " +
+        "(boot the bzImage without --protocol pvh)",
+      { field: "protocol", value: "pvh" },
+    );
+  }
   const loaded = await loadElf(mem, vmlinux);
   if (loaded.entry.pvh === undefined) {
     throw new EmulatorError("UnsupportedMachine", "the vmlinux has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)", {

@@ -19,6 +19,8 @@ import { GDT_FLAGS, gdtEntry, x86Linux32Boot } from "../../lib/boot/x86_64.ts";
 import { X86LinuxMachine } from "../../emu/linux/x86_machine.ts";
 import { applyX86State } from "../../emu/x86_64.ts";
 import { emuTest } from "../emu/_unicorn.ts";
+import { bootX86Pvh } from "../../emu/linux/x86_64.ts";
+import type { EmulatorError } from "../../lib/errors.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 
 const P = 1, RW = 2, US = 4, PS = 0x80;
@@ -209,3 +211,16 @@ emuTest(
     assert.equal(r.stats.exceptions, 1);
   },
 );
+
+Deno.test("bootX86Pvh refuses a 32-bit vmlinux with one line that points at the 32-bit protocol", async () => {
+  // An ELF32 identification, field by field: magic, EI_CLASS = ELFCLASS32, EI_DATA = little-endian,
+  // EI_VERSION = 1; the rest of the 52-byte header zero.
+  const elf32 = new Uint8Array(52);
+  elf32.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1]);
+  await assert.rejects(
+    bootX86Pvh(elf32),
+    (e: EmulatorError) =>
+      e.code === "UnsupportedMachine" && /^PVH boots an x86_64 vmlinux only/.test(e.message) &&
+      !e.message.includes("\n"),
+  );
+});
