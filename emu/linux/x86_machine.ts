@@ -22,6 +22,8 @@
  *   CPU does (RCX, R11, FMASK, CS/SS from STAR, CPL 0, RIP = LSTAR). `sysret` and `iret` are native.
  * - CPUID describes what the engine implements (no NX: the EFER.NXE write is dropped; no POPCNT, no APIC).
  * - `ud2` (BUG/WARN) stops the engine; the machine delivers #UD and goes on.
+ * - A 32-bit kernel (EFER.LMA clear): page walks, IDT gates and interrupt frames of legacy protected mode
+ *   (x86_legacy.ts); `int 0x80` is reported like an exception (EIP past it) and delivered through its gate.
  * - Devices (x86_devices.ts, acpi.ts): a 16550 on port 0x3f8 whose THRE interrupt is raised and cleared as the
  *   chip does (LSR reads 0x60), the two 8259 PICs (masks, IRR/ISR, EOIs, edge or level by the ELCR, the
  *   vector base from ICW2) with the 16550 on IRQ 4, and the ACPI PM1a registers (an S5 write powers off);
