@@ -34,6 +34,7 @@ import {
   DEBUG,
   HANG_GRACE_MS,
   hx,
+  ramBytes,
   type RealBootOptions,
   type RealBootResult,
   type RealStopReason,
@@ -476,7 +477,7 @@ const ARM_EXCP: Record<number, string> = {
 /** Boots an arm64 Image (plain or gzip) with a DTB from lib/fdt. */
 export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
   const L = AARCH64_LAYOUT;
-  const ramSize = (opts.memoryMiB ?? 512) << 20;
+  const ramSize = ramBytes(opts.memoryMiB);
   const mem = GuestMemory.fromRanges([[L.ram, ramSize]]);
   const loaded = await loadPe(mem, image, { imageBase: L.kernel, arch: "aarch64" });
   // booting.rst sets no upper limit for the initrd on arm64; keep it clear of the DTB's 2 MiB.

@@ -12,7 +12,7 @@
 import { inspectKernel } from "../../lib/inspect.ts";
 import { LinuxLoaderError } from "../../lib/errors.ts";
 import { bootKernel, type BootReport } from "../boot.ts";
-import type { RealBootOptions, RealBootResult } from "./common.ts";
+import { ramBytes, type RealBootOptions, type RealBootResult } from "./common.ts";
 import { bootRealKernel, chooseRealMachine, type RealProtocol } from "./machine.ts";
 import { isXenImage, type MultibootProtocol, unwrapGzipKernel } from "./multiboot.ts";
 
@@ -158,7 +158,7 @@ export async function bootAny(image: Uint8Array, opts: BootAnyOptions = {}): Pro
     const rep = await bootKernel(image, {
       cmdline: opts.cmdline,
       initrd: opts.initrd,
-      memSize: opts.memoryMiB === undefined ? undefined : opts.memoryMiB << 20,
+      memSize: opts.memoryMiB === undefined ? undefined : ramBytes(opts.memoryMiB),
       protocol: opts.protocol,
       timeoutMs: opts.timeoutMs,
       maxInstructions: opts.maxInstructions,

@@ -225,3 +225,19 @@ export const DEBUG: boolean = (() => {
     return false;
   }
 })();
+
+/** Bytes in a MiB. */
+const MIB = 0x10_0000;
+
+/**
+ * Guest RAM in bytes for `memoryMiB` (default 512). Multiplied, not shifted: `2048 << 20` is negative in
+ * JavaScript's 32-bit shift, so a 2 GiB machine failed with "regions[0].size -2147483648".
+ *
+ * @example
+ * ```ts ignore
+ * ramBytes(2048); // 2147483648
+ * ```
+ */
+export function ramBytes(memoryMiB: number | undefined): number {
+  return (memoryMiB ?? 512) * MIB;
+}

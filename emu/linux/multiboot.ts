@@ -31,7 +31,7 @@ import { loadMultiboot, loadMultiboot2 } from "../../lib/loader/multiboot.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { applyPlanSync } from "../../lib/plan.ts";
 import { applyX86State } from "../x86_64.ts";
-import type { RealBootOptions, RealBootResult } from "./common.ts";
+import { ramBytes, type RealBootOptions, type RealBootResult } from "./common.ts";
 import { X86LinuxMachine } from "./x86_machine.ts";
 
 /** The two Multiboot protocols. */
@@ -105,7 +105,7 @@ export async function bootX86Multiboot(
     });
   }
   const v2 = protocol === "multiboot2";
-  const ramSize = (opts.memoryMiB ?? 512) << 20;
+  const ramSize = ramBytes(opts.memoryMiB);
   const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const loaded = v2 ? await loadMultiboot2(mem, raw) : await loadMultiboot(mem, raw);
   const entry = loaded.entry.multiboot!;

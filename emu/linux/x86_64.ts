@@ -33,7 +33,7 @@ import { applyPlanSync } from "../../lib/plan.ts";
 import { type X86CpuState, x86Linux32Boot, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
 import { applyX86State } from "../x86_64.ts";
 import { unicornAvailable } from "../unicorn.ts";
-import { hx, type RealBootOptions, type RealBootResult } from "./common.ts";
+import { hx, ramBytes, type RealBootOptions, type RealBootResult } from "./common.ts";
 import { findFlushSites, USER_HOLE, X86LinuxMachine } from "./x86_machine.ts";
 import { buildX86Acpi } from "./acpi.ts";
 
@@ -143,7 +143,7 @@ function runMachine(
  * runs out of time.
  */
 export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
-  const ramSize = (opts.memoryMiB ?? 512) << 20;
+  const ramSize = ramBytes(opts.memoryMiB);
   const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const info = await decodeBzImage(bzImage);
   const place = bzImagePlacement(mem, info);
@@ -185,7 +185,7 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
 
 /** Boots the vmlinux inside `bzImage` (or `bzImage` itself when it is an ELF vmlinux) through PVH. */
 export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
-  const ramSize = (opts.memoryMiB ?? 512) << 20;
+  const ramSize = ramBytes(opts.memoryMiB);
   const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const vmlinux = isElf(bzImage) ? bzImage : await extractVmlinux(bzImage);
   if (vmlinux.length > EI_CLASS && vmlinux[EI_CLASS] !== ELFCLASS64) {

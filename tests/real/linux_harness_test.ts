@@ -10,7 +10,7 @@ import { E820_RAM, E820_RESERVED } from "../../lib/abi/bootparam.ts";
 import { calibrateX86State, findFlushSites, USER_HOLE, x86Cpuid } from "../../emu/linux/x86_machine.ts";
 import { x86E820 } from "../../emu/linux/x86_64.ts";
 import { arm64Translate } from "../../emu/linux/aarch64.ts";
-import { SerialConsole } from "../../emu/linux/common.ts";
+import { ramBytes, SerialConsole } from "../../emu/linux/common.ts";
 import { bootAny, chooseMachine } from "../../emu/linux/boot_any.ts";
 import { demoKernel } from "../../emu/demo_kernels.ts";
 import { Unicorn } from "../../emu/unicorn.ts";
@@ -133,4 +133,10 @@ Deno.test({
     assert.match(c.why, /^Linux 6\.\S+: the bzimage machine$/);
     assert.match((await chooseMachine(await Deno.readFile(amd64!.kernel), "pvh")).why, /the pvh machine$/);
   },
+});
+
+Deno.test("ramBytes sizes 2 GiB and more exactly (a 32-bit shift made 2048 MiB negative)", () => {
+  assert.equal(ramBytes(undefined), 512 * 2 ** 20);
+  assert.equal(ramBytes(2048), 2 ** 31);
+  assert.equal(ramBytes(16 * 1024), 2 ** 34);
 });
