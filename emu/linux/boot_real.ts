@@ -47,7 +47,7 @@ export async function bootReal(
 }
 
 /** The report block printed at the end. */
-export function report(kind: RealBootKind, r: RealBootResult): string {
+export function report(kind: RealBootKind | RealProtocol, r: RealBootResult): string {
   const has = (s: string) => r.serial.includes(s) ? "yes" : "no";
   return [
     `== ${kind}: ${r.stop}`,

@@ -10,7 +10,7 @@ export type RealStopReason =
   | "poweroff" // the guest powered the machine off (x86: ACPI S5; arm64: PSCI SYSTEM_OFF or "reboot: Power down")
   | "panic" // the kernel printed "Kernel panic"
   | "halt" // the CPU halted with interrupts off
-  | "idle" // the CPU halted with interrupts on and nothing will wake it (no timer)
+  | "idle" // the CPU halted with interrupts on and nothing will wake it (no timer, or only timer ticks)
   | "deadline" // the wall-clock limit
   | "instructions" // the instruction budget
   | "stop-line" // a line the caller asked to stop at

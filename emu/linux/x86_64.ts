@@ -38,7 +38,8 @@ import { findFlushSites, USER_HOLE, X86LinuxMachine } from "./x86_machine.ts";
 import { buildX86Acpi } from "./acpi.ts";
 
 /**
- * What the machine needs on the command line: no timer is modelled, so a fixed delay loop (`lpj`) and TSC
+ * What the machine needs on the command line: no clock runs with the guest (the PIT ticks in virtual time only),
+ * so a fixed delay loop (`lpj`) and TSC
  * rate (`tsc_early_khz`) and no timer check; `nokaslr` for the fixed kernel text and direct map aliases.
  */
 export const X86_MACHINE_PARAMS: readonly string[] = Object.freeze([

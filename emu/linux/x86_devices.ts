@@ -1,7 +1,8 @@
 /**
  * The x86 real-kernel machine's interrupt path: a 16550 whose THRE interrupt behaves as the chip's (and
- * QEMU's hw/char/serial.c) does, and the PC's two cascaded 8259 PICs with their edge/level triggering,
- * masks, in-service register and EOIs (after QEMU's hw/intc/i8259.c). Pure state machines: the machine
+ * QEMU's hw/char/serial.c) does, the PC's two cascaded 8259 PICs with their edge/level triggering,
+ * masks, in-service register and EOIs (after QEMU's hw/intc/i8259.c), and the PIT's channel 0 in virtual
+ * time (IRQ 0). Pure state machines: the machine
  * routes port I/O here and asks {@linkcode LegacyPic.pending} at the points where it can deliver an
  * interrupt (a `hlt` with interrupts on, a `syscall`).
  *
@@ -265,5 +266,65 @@ export class LegacyPic {
     else if (port === 0x4d1) this.slave.elcr = value & 0xde; // IRQ 8 and 13 too
     else (port < 0xa0 ? this.master : this.slave).write((port & 1) as 0 | 1, value);
     this.#cascade();
+  }
+}
+
+/** The PIT's ports: counters 0-2 at 0x40-0x42, the mode/command register at 0x43. */
+export const PIT_PORTS: readonly [number, number] = [0x40, 0x43];
+/** The PIT's channel 0 output is ISA IRQ 0. */
+export const PIT_IRQ = 0;
+
+/**
+ * Channel 0 of the 8253/8254 PIT, the clock event device Linux uses when the CPU has no local APIC, in
+ * virtual time: the machine has no clock, so a programmed channel "expires" exactly when the machine asks
+ * ({@linkcode Pit8254.expire}: at a `hlt` with interrupts on, and where it can take an interrupt during a
+ * run). Modes 2 and 3 (Linux's periodic mode: control word 0x34) expire every time; mode 4 (Linux's
+ * oneshot mode: 0x38, then the count of the next event) once per count written; mode 0 is how Linux shuts
+ * the channel down (0x30, count 0) and never expires (real hardware would fire once after 65,536 input
+ * clocks). Counter reads return 0xff; channels 1 and 2 are not modelled.
+ */
+export class Pit8254 {
+  #mode = -1;
+  #access = 0;
+  #lowNext = true;
+  #armed = false;
+  /** Expirations so far. */
+  ticks = 0;
+
+  /** Whether the channel would raise IRQ 0 if time moved on. */
+  get armed(): boolean {
+    return this.#armed;
+  }
+
+  /** Lets time move to the channel's next expiry: true when it raises IRQ 0 (a rising edge). */
+  expire(): boolean {
+    if (!this.#armed) return false;
+    if (this.#mode === 4) this.#armed = false;
+    this.ticks++;
+    return true;
+  }
+
+  /** A write of `value` to `port` (0x40-0x43). */
+  write(port: number, value: number): void {
+    const v = value & 0xff;
+    if (port === PIT_PORTS[1]) {
+      if (v >> 6 !== 0) return; // channels 1 and 2, read-back
+      const access = (v >> 4) & 3;
+      if (access === 0) return; // counter latch: reads are not modelled
+      this.#access = access;
+      this.#mode = (v >> 1) & 7;
+      if (this.#mode > 5) this.#mode -= 4; // 6, 7 are 2, 3
+      this.#lowNext = true;
+      this.#armed = false;
+      return;
+    }
+    if (port !== PIT_PORTS[0]) return;
+    // The count is complete after the LSB (access 1), the MSB (2), or the LSB then the MSB (3).
+    let complete = this.#access !== 3;
+    if (this.#access === 3) {
+      complete = !this.#lowNext;
+      this.#lowNext = !this.#lowNext;
+    }
+    if (complete) this.#armed = this.#mode === 2 || this.#mode === 3 || this.#mode === 4;
   }
 }

@@ -26,16 +26,20 @@
  *   (x86_legacy.ts); `int 0x80` is reported like an exception (EIP past it) and delivered through its gate.
  * - Devices (x86_devices.ts, acpi.ts): a 16550 on port 0x3f8 whose THRE interrupt is raised and cleared as the
  *   chip does (LSR reads 0x60), the two 8259 PICs (masks, IRR/ISR, EOIs, edge or level by the ELCR, the
- *   vector base from ICW2) with the 16550 on IRQ 4, and the ACPI PM1a registers (an S5 write powers off);
- *   other ports read 0xff. An interrupt the PIC asserts is taken where the machine can deliver one: a `hlt`
- *   with interrupts on, and a `syscall` with interrupts on (before the system call).
+ *   vector base from ICW2) with the 16550 on IRQ 4, the PIT's channel 0 on IRQ 0 in virtual time, and the
+ *   ACPI PM1a registers (an S5 write powers off); other ports read 0xff. An interrupt the PIC asserts is
+ *   taken where the machine can deliver one at an exact instruction boundary: a `hlt` with interrupts on
+ *   (where a programmed PIT expires first: time jumps to the next tick), and a `syscall` or `int n` with
+ *   interrupts on (one PIT expiry per call). Not from a port-I/O hook: there Unicorn's PC is the start of
+ *   the translated block, and a run stopped and resumed from it executes the block's first instructions
+ *   again (measured: the 8250's io_serial_out sent its port's low byte, 0xf8, as data).
  *
  * @module
  */
 
 import type { GuestMemory } from "../../lib/memory.ts";
 import { COM1_PORT } from "../uart.ts";
-import { LegacyPic, Serial16550 } from "./x86_devices.ts";
+import { LegacyPic, Pit8254, PIT_IRQ, PIT_PORTS, Serial16550 } from "./x86_devices.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { type FaultKind, GuestFault, Unicorn, unicornAvailable } from "../unicorn.ts";
 import { PM1A_CNT_PORT, S5_SLP_TYP, X86AcpiPm } from "./acpi.ts";
@@ -90,6 +94,12 @@ const TF = 0x100n, IF = 0x200n, NT = 0x4000n, RF = 0x1_0000n, VM = 0x2_0000n;
 
 /** COM1's ISA interrupt (the vector is the master PIC's ICW2 base + 4: 0x34 under Linux). */
 export const COM1_IRQ = 4;
+
+/**
+ * The most PIT expiries the machine lets an idle kernel (a `hlt` with interrupts on) take without printing
+ * a line before it ends the run `"idle"`: 200 s of guest time at Linux's HZ=250.
+ */
+export const IDLE_TICKS = 50_000;
 
 /** Whether the engine accesses memory at the virtual address (Unicorn 2.0), so the machine maps aliases. */
 function engineNeedsAliases(): boolean {
@@ -543,6 +553,13 @@ export class X86LinuxMachine implements Disposable {
   #pic = new LegacyPic();
   /** The ACPI PM1a registers of the FADT (emu/linux/acpi.ts); an S5 write powers off. */
   #pm = new X86AcpiPm();
+  /** The PIT's channel 0 in virtual time (IRQ 0): it expires where the machine takes interrupts. */
+  #pit = new Pit8254();
+  /** Timer ticks taken at a `hlt` since the last console line (the idle guard). */
+  #idleTicks = 0;
+  #idleLines = 0;
+  /** The system call instruction an interrupt went before (it runs again after the handler's iret). */
+  #retried: bigint | undefined;
 
   /** Whether the PIC asserts the CPU's interrupt line (an interrupt is taken once IF is set). */
   get interruptPending(): boolean {
@@ -553,12 +570,19 @@ export class X86LinuxMachine implements Disposable {
    * Takes the PIC's highest-priority request when IF is set: INTA, then delivery through the IDT with
    * `rip` as the return address. Returns whether an interrupt was delivered.
    */
-  #takeInterrupt(rip: bigint): boolean {
-    if ((this.uc.regRead("rflags") & IF) === 0n || !this.#pic.pending()) return false;
+  #takeInterrupt(rip: bigint, tick = true): boolean {
+    if ((this.uc.regRead("rflags") & IF) === 0n) return false;
+    // Virtual time: the PIT's next expiry is now (a rising edge on IRQ 0, which the PIC latches).
+    if (tick && this.#pit.expire()) {
+      this.#pic.setIrq(PIT_IRQ, true);
+      this.#pic.setIrq(PIT_IRQ, false);
+    }
+    if (!this.#pic.pending()) return false;
     const taken = this.#pic.ack();
     if (taken === undefined) return false;
     this.stats.irqs++;
     if (taken.irq === COM1_IRQ) this.stats.uartIrqs++;
+    if (taken.irq === PIT_IRQ) this.stats.timerIrqs = (this.stats.timerIrqs ?? 0) + 1;
     if (this.#debug) console.error(`irq ${taken.irq} vector ${hx(taken.vector)} at ${hx(rip)}`);
     this.deliver(taken.vector, undefined, rip);
     return true;
@@ -572,6 +596,7 @@ export class X86LinuxMachine implements Disposable {
       read: (port, size) => {
         this.#checkTime();
         if (LegacyPic.owns(port)) return this.#pic.read(port);
+        if (port >= PIT_PORTS[0] && port <= PIT_PORTS[1]) return 0xff;
         if (X86AcpiPm.owns(port)) return this.#pm.read(port, size);
         if (port < COM1_PORT || port >= COM1_PORT + 8) return 0xff;
         const v = serial.read(port - COM1_PORT);
@@ -587,6 +612,11 @@ export class X86LinuxMachine implements Disposable {
       },
       write: (port, size, value) => {
         this.#checkTime();
+        if (port >= PIT_PORTS[0] && port <= PIT_PORTS[1]) {
+          this.#pit.write(port, value);
+          if (this.#debug) console.error(`pit out ${hx(port)} ${hx(value)} armed ${this.#pit.armed}`);
+          return;
+        }
         if (LegacyPic.owns(port)) {
           this.#pic.write(port, value);
           if (this.#debug) {
@@ -1051,24 +1081,31 @@ export class X86LinuxMachine implements Disposable {
     if (intno === 8) {
       throw new EmulatorError("UnhandledException", `double fault at ${hx(rip)} (after ${this.#lastException})`);
     }
-    if (intno >= SOFTWARE_VECTORS && this.#takeInterrupt((rip - 2n) & U64)) {
+    const at = (rip - 2n) & U64;
+    if (intno >= SOFTWARE_VECTORS && this.#takeInterrupt(at, this.#retried !== at)) {
+      this.#retried = at;
       // `int n` (a 32-bit system call: int 0x80) with an interrupt pending: deliver that first, as #syscall
       // does; the engine reports `int n` with RIP past its 2 bytes, so it runs again after iret.
       this.#checkTime();
       return;
     }
+    if (intno >= SOFTWARE_VECTORS) this.#retried = undefined;
     this.deliver(intno, err, rip);
     this.#checkTime();
   }
 
   #syscall(): void {
-    if (this.#takeInterrupt(this.uc.regRead("rip"))) {
+    const at = this.uc.regRead("rip");
+    if (this.#takeInterrupt(at, this.#retried !== at)) {
+      // One timer expiry per system call: the call runs again after the handler and must not tick again.
+      this.#retried = at;
       // The interrupt comes first; the syscall instruction runs again after the handler's iret.
       // The engine adds the instruction's length (2) to RIP when this hook returns.
       this.uc.regWrite("rip", (this.uc.regRead("rip") - 2n) & U64);
       this.#checkTime(); // an interrupt storm without output trips the console watchdog
       return;
     }
+    this.#retried = undefined;
     this.stats.syscalls++;
     if (this.#debug) {
       console.error(
@@ -1209,7 +1246,13 @@ export class X86LinuxMachine implements Disposable {
           }
         }
         const ifOn = (this.uc.regRead("rflags") & IF) !== 0n;
-        if (this.#takeInterrupt(pc)) {
+        const lines = this.console.lines.length;
+        if (lines !== this.#idleLines) {
+          this.#idleLines = lines;
+          this.#idleTicks = 0;
+        }
+        const timer = this.#pit.armed;
+        if ((!timer || ++this.#idleTicks <= IDLE_TICKS) && this.#takeInterrupt(pc)) {
           pc = this.uc.readPc();
           // An interrupt storm without output trips the console watchdog.
           if (this.console.tick()) {
@@ -1221,7 +1264,9 @@ export class X86LinuxMachine implements Disposable {
         }
         stop = ifOn ? "idle" : "halt";
         detail = ifOn
-          ? `hlt at ${hx(pc - 1n)} with interrupts on: the kernel waits for an interrupt (no timer is modelled)`
+          ? timer
+            ? `hlt at ${hx(pc - 1n)} with interrupts on: ${IDLE_TICKS} timer ticks at hlt without a new line`
+            : `hlt at ${hx(pc - 1n)} with interrupts on and no timer programmed: nothing will wake the kernel`
           : `hlt at ${hx(pc - 1n)} with interrupts off`;
         if (!this.#haltedAt(pc)) {
           stop = "error";

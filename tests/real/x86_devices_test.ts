@@ -7,7 +7,7 @@
  * with mask_and_ack_8259A.
  */
 import assert from "node:assert/strict";
-import { IER_ETBEI, IIR_NO_INT, IIR_THRI, LegacyPic, Serial16550 } from "../../emu/linux/x86_devices.ts";
+import { IER_ETBEI, IIR_NO_INT, IIR_THRI, LegacyPic, Pit8254, Serial16550 } from "../../emu/linux/x86_devices.ts";
 
 const IER = 1, IIR = 2, LCR = 3;
 
@@ -137,4 +137,31 @@ Deno.test("a level-triggered line (ELCR) keeps IRR while high; a slave IRQ arriv
   pic.setIrq(9, false);
   assert.deepEqual(pic.ack(), { vector: 0x3f, irq: 15 });
   assert.equal(pic.pending(), false);
+});
+
+Deno.test("the PIT expires every time in Linux's periodic mode (0x34), once per count in oneshot mode (0x38), never after shutdown (0x30)", () => {
+  const pit = new Pit8254();
+  assert.equal(pit.expire(), false); // not programmed
+  pit.write(0x43, 0x34);
+  pit.write(0x40, 0xa5);
+  assert.equal(pit.armed, false); // LSB only: the count is not complete
+  pit.write(0x40, 0x12);
+  assert.equal(pit.expire(), true);
+  assert.equal(pit.expire(), true);
+  pit.write(0x43, 0x38);
+  assert.equal(pit.expire(), false); // mode set, no count yet
+  pit.write(0x40, 0x10);
+  pit.write(0x40, 0x00);
+  assert.equal(pit.expire(), true);
+  assert.equal(pit.expire(), false);
+  pit.write(0x43, 0x30);
+  pit.write(0x40, 0);
+  pit.write(0x40, 0);
+  assert.equal(pit.expire(), false);
+  // Channel 2 (the TSC calibration's gate) does not touch channel 0.
+  pit.write(0x43, 0xb0);
+  pit.write(0x42, 0xff);
+  pit.write(0x42, 0xff);
+  assert.equal(pit.armed, false);
+  assert.equal(pit.ticks, 3);
 });
