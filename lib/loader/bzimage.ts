@@ -199,12 +199,17 @@ async function decodeBzImageHeader(src: KernelSource): Promise<{ info: BzImageIn
     );
   }
   // As the crate: read what the file holds of the header; a shorter file leaves the rest zero.
-  const raw = new Uint8Array(SETUP_HEADER.size);
   const held = Math.min(SETUP_HEADER.size, size - SETUP_HEADER_OFFSET);
+  let raw: Uint8Array;
   try {
-    // In memory: copied straight from the image (no second buffer, no await).
-    if (src.bytes !== undefined) raw.set(src.bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held));
-    else raw.set(await readBytes(src, SETUP_HEADER_OFFSET, held));
+    if (src.bytes !== undefined && held === SETUP_HEADER.size) {
+      // In memory and whole: a view of the image, only decoded (no buffer, no await).
+      raw = src.bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held);
+    } else {
+      raw = new Uint8Array(SETUP_HEADER.size);
+      if (src.bytes !== undefined) raw.set(src.bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held));
+      else raw.set(await readBytes(src, SETUP_HEADER_OFFSET, held));
+    }
   } catch (e) {
     throw new BzImageError("ReadBzImageHeader", `reading the setup header failed: ${(e as Error).message}`, {
       cause: e,
@@ -343,9 +348,15 @@ export async function decodeBzImageLoad(src: KernelSource, opts: LoadOptions = {
   // The fields the protocol version defines, which decodeBzImage checked and decoded, are handed over as
   // they are even when the jump byte says the header ends earlier: the VMM gets what was validated.
   // `raw` is SETUP_HEADER.encode(info.setupHeader) byte for byte: the field table tiles all 0x7b bytes.
-  const given = raw.slice();
-  given.fill(0, Math.max(0, info.headerEnd - SETUP_HEADER_OFFSET, versionFieldsEnd(info.version)));
-  const setupHeader: SetupHeader = SETUP_HEADER.decode(given);
+  // A current kernel's header covers all of them (nothing to zero): the decoded header as it is.
+  const cut = Math.max(0, info.headerEnd - SETUP_HEADER_OFFSET, versionFieldsEnd(info.version));
+  let setupHeader: SetupHeader;
+  if (cut >= SETUP_HEADER.size) setupHeader = { ...info.setupHeader };
+  else {
+    const given = raw.slice();
+    given.fill(0, cut);
+    setupHeader = SETUP_HEADER.decode(given);
+  }
   setupHeader.code32_start = load % 2 ** 32;
   return {
     format: "bzimage",
@@ -411,7 +422,7 @@ export async function loadBzImage(
 ): Promise<BzImageLoadResult> {
   const src = toSource(input);
   const p = await decodeBzImageLoad(src, opts);
-  validatePlan(mem, p.plan); // planBzImage
+  // planBzImage's validatePlan is part of applyOwnPlan's checks (the one copy step: the same first error).
   try {
     const pending = applyOwnPlan(mem, p.plan, src);
     if (pending !== undefined) await pending;

@@ -685,7 +685,8 @@ export async function loadElf(
 ): Promise<ElfLoadResult> {
   const src = toSource(input);
   const p = await decodeElf(src, opts);
-  validatePlan(mem, p.plan); // planElf
+  // planElf's validatePlan is part of applyOwnPlan's checks: the same checks in step order, and the source
+  // checks cannot fail first (decodeElf keeps every copy inside the image).
   try {
     const pending = applyOwnPlan(mem, p.plan, src);
     if (pending !== undefined) await pending;
