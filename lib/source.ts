@@ -231,13 +231,16 @@ export async function fromFile(file: SeekableFile, options: FromFileOptions = {}
     },
   };
   if (readSync !== undefined && seekSync !== undefined && maxBlockingRead >= STREAM_READ_MIN) {
-    SYNC_READERS.set(src, (offset, dest) => {
-      if (inFlight > 0) {
-        throw new SourceError("ReadFailed", `a synchronous read at ${hex(offset)} would race an asynchronous one`, {
-          value: offset,
-        });
-      }
-      readAtSync(offset, dest);
+    SYNC_READERS.set(src, {
+      idle: () => inFlight === 0,
+      read: (offset, dest) => {
+        if (inFlight > 0) {
+          throw new SourceError("ReadFailed", `a synchronous read at ${hex(offset)} would race an asynchronous one`, {
+            value: offset,
+          });
+        }
+        readAtSync(offset, dest);
+      },
     });
   }
   return trusted(src);
@@ -248,7 +251,10 @@ export async function fromFile(file: SeekableFile, options: FromFileOptions = {}
  * `maxBlockingRead`) for {@linkcode syncReader} to offer them.
  */
 const STREAM_READ_MIN = 2 << 20;
-const SYNC_READERS = new WeakMap<KernelSource, (offset: number, dest: Uint8Array) => void>();
+const SYNC_READERS = new WeakMap<
+  KernelSource,
+  { idle: () => boolean; read: (offset: number, dest: Uint8Array) => void }
+>();
 
 /**
  * A synchronous positioned read of `src` (checked, errors as its `readInto`'s), when it has one: a
@@ -256,7 +262,10 @@ const SYNC_READERS = new WeakMap<KernelSource, (offset: number, dest: Uint8Array
  * reads. What a synchronous decoder streams its input with. Internal: `mod.ts` does not re-export it.
  */
 export function syncReader(src: KernelSource): ((offset: number, dest: Uint8Array) => void) | undefined {
-  return SYNC_READERS.get(src);
+  const r = SYNC_READERS.get(src);
+  // Not while an asynchronous read is in flight (the file position is shared); a reader kept for later
+  // refuses to read while one is (ReadFailed).
+  return r !== undefined && r.idle() ? r.read : undefined;
 }
 
 /**

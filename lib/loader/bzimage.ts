@@ -43,7 +43,7 @@ import {
   type LoadResultCommon,
 } from "./contract.ts";
 import { applyOwnPlan, validatePlan } from "../plan.ts";
-import { type KernelSource, readBytes, toSource } from "../source.ts";
+import { type KernelSource, readBytes, syncReader, toSource } from "../source.ts";
 import { requireNumber, requireObject } from "../guard.ts";
 
 /** What a bzImage's setup header says, decoded and checked. */
@@ -207,7 +207,9 @@ async function decodeBzImageHeader(src: KernelSource): Promise<{ info: BzImageIn
       raw = src.bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held);
     } else {
       raw = new Uint8Array(SETUP_HEADER.size);
+      const readSync = syncReader(src);
       if (src.bytes !== undefined) raw.set(src.bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held));
+      else if (readSync !== undefined) readSync(SETUP_HEADER_OFFSET, raw.subarray(0, held)); // a file: no await
       else raw.set(await readBytes(src, SETUP_HEADER_OFFSET, held));
     }
   } catch (e) {
