@@ -416,7 +416,11 @@ const BLOCK_MARGIN = 4 + 65535 + 1024;
 const CODES_MARGIN = 2 * INFLATE_CHUNK + 1024;
 /** Bytes read per refill of a streamed input (beyond what the window still holds). */
 const INPUT_CHUNK = 1 << 20;
-/** A streamed input's window: one refill's read plus the most a refill keeps (1.5 MiB in all). */
+/**
+ * A streamed input's window: one refill's read plus the most a refill keeps (1.5 MiB in all). A refill keeps
+ * under CODES_MARGIN bytes and wants CODES_MARGIN more, so INPUT_CHUNK must be at least CODES_MARGIN or every
+ * refill would grow the window.
+ */
 const INPUT_WINDOW = INPUT_CHUNK + CODES_MARGIN + INPUT_KEEP;
 /** The window buffer of the last streamed decode, for the next one (decodes run to the end synchronously). */
 let spareWindow: Uint8Array | undefined;
