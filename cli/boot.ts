@@ -103,6 +103,7 @@ async function runReal(
       detail: r.detail,
       elapsedMs: r.elapsedMs,
       lastLine: real?.lastLine,
+      memoryMiB: real?.ram === undefined ? undefined : real.ram / (1 << 20),
       instructions: real === undefined || real.instructions < 0 ? undefined : real.instructions,
       stats: real?.stats,
       console: r.console,
@@ -111,7 +112,11 @@ async function runReal(
     console.log(
       [
         `${path}: ${r.ending} after ${(r.elapsedMs / 1000).toFixed(1)} s`,
-        `  machine     real, ${r.real?.protocol} (${why})`,
+        `  machine     real, ${r.real?.protocol} (${why})${
+          r.real?.ram === undefined
+            ? ""
+            : `, ${r.real.ram / (1 << 20)} MiB RAM${opts.memSize === undefined ? " (sized from the image)" : ""}`
+        }`,
         `  ended       ${r.detail}`,
       ].join("\n"),
     );
@@ -146,7 +151,8 @@ export const bootCommand: Command = {
     mem: {
       type: "string",
       value: "SIZE",
-      help: "guest RAM, e.g. 64M, 1G, 0x4000000 (default: 64M, or what a bzImage's header asks for)",
+      help: "guest RAM, e.g. 64M, 1G, 0x4000000 (default: 64M, or what a bzImage's header asks for; a real " +
+        "Linux kernel: sized from the image and initrd, and too little is an error before running)",
     },
     protocol: {
       type: "string",

@@ -34,9 +34,9 @@ import {
   DEBUG,
   HANG_GRACE_MS,
   hx,
-  ramBytes,
   type RealBootOptions,
   type RealBootResult,
+  realRamBytes,
   type RealStopReason,
   SerialConsole,
 } from "./common.ts";
@@ -64,6 +64,8 @@ export const AARCH64_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
 
 /** The largest DTB arm64 Linux takes (booting.rst: "must not exceed 2 megabytes in size"). */
 const ARM64_DTB_MAX = 2 << 20;
+/** The arm64 Image header's magic, "ARM\x64" read as a little-endian u32. */
+const ARM64_MAGIC = 0x644d_5241;
 const GICC_IAR = 0x0c;
 // CPUARMState (qemu/target/arm/cpu.h in Unicorn 2.0.1): regs[16], xregs[32], pc, pstate, aarch64, hflags.
 const ENV_PC = 64 + 256, ENV_AARCH64 = ENV_PC + 12, ENV_HFLAGS = ENV_PC + 16;
@@ -474,10 +476,30 @@ const ARM_EXCP: Record<number, string> = {
   16: "semihost",
 };
 
+/**
+ * Where an arm64 boot's fixed footprint ends, from the start of RAM: the kernel (loaded 2 MiB in, its
+ * header's image_size: "Effective Image size", booting.rst) or the DTB's 2 MiB at its fixed place, whichever
+ * is higher. A gzip Image has no readable header: the DTB's end then.
+ */
+export function arm64RuntimeEnd(image: Uint8Array): number {
+  const L = AARCH64_LAYOUT;
+  const dtbEnd = L.dtb - L.ram + ARM64_DTB_MAX;
+  // booting.rst header: u64 text_offset at 8, u64 image_size at 16, u32 magic "ARM\x64" at 0x38.
+  if (image.byteLength < 0x40 || new DataView(image.buffer, image.byteOffset).getUint32(0x38, true) !== ARM64_MAGIC) {
+    return dtbEnd;
+  }
+  const imageSize = Number(new DataView(image.buffer, image.byteOffset).getBigUint64(16, true));
+  return Math.max(dtbEnd, L.kernel - L.ram + imageSize);
+}
+
 /** Boots an arm64 Image (plain or gzip) with a DTB from lib/fdt. */
 export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
   const L = AARCH64_LAYOUT;
-  const ramSize = ramBytes(opts.memoryMiB);
+  const ramSize = realRamBytes(opts.memoryMiB, {
+    end: arm64RuntimeEnd(image),
+    initrd: opts.initrd?.byteLength ?? 0,
+    what: "this arm64 Image",
+  });
   const mem = GuestMemory.fromRanges([[L.ram, ramSize]]);
   const loaded = await loadPe(mem, image, { imageBase: L.kernel, arch: "aarch64" });
   // booting.rst sets no upper limit for the initrd on arm64; keep it clear of the DTB's 2 MiB.
@@ -503,5 +525,5 @@ export async function bootArm64Image(image: Uint8Array, opts: RealBootOptions = 
     maxInstructions: opts.maxInstructions ?? 0,
     countInstructions: opts.countInstructions,
   });
-  return { ...r, initrd: placed };
+  return { ...r, initrd: placed, ram: ramSize };
 }

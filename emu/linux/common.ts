@@ -5,6 +5,8 @@
  * @module
  */
 
+import { MemoryError } from "../../lib/errors.ts";
+
 /** Why a real-kernel run ended. */
 export type RealStopReason =
   | "poweroff" // the guest powered the machine off (x86: ACPI S5; arm64: PSCI SYSTEM_OFF or "reboot: Power down")
@@ -33,7 +35,10 @@ export interface RealBootOptions {
   cmdline?: string;
   /** The initramfs (a newc cpio); none by default. */
   initrd?: Uint8Array;
-  /** Guest RAM in MiB. Default 512. */
+  /**
+   * Guest RAM in MiB. Default: sized from the image ({@linkcode realRamBytes}: its run-time end, the
+   * initramfs and {@linkcode LINUX_HEADROOM}); too little for the image is a `MemoryError` before running.
+   */
   memoryMiB?: number;
   /**
    * x86: give the guest the machine's minimal ACPI tables (emu/linux/acpi.ts: RSDP, XSDT, FADT, FACS, a DSDT
@@ -94,6 +99,8 @@ export interface RealBootResult {
   stats: Record<string, number>;
   /** Where the boot put the initramfs (`loadInitrd`'s placement), when it was given one. */
   initrd?: { addr: number; size: number };
+  /** Guest RAM in bytes ({@linkcode realRamBytes}: the caller's size, or sized from the image). */
+  ram?: number;
 }
 
 /** The lines a boot is judged by, in the order the kernel prints them. */
@@ -240,4 +247,59 @@ const MIB = 0x10_0000;
  */
 export function ramBytes(memoryMiB: number | undefined): number {
   return (memoryMiB ?? 512) * MIB;
+}
+
+/**
+ * What Linux gets beyond its run-time image and initramfs when the caller names no memory size: its page
+ * tables, struct pages, slab and page cache. Measured with our initramfs (Debian 6.1 cloud amd64, run-time
+ * image ending at 67.5 MiB: 80 MiB of RAM reach /init, 72 MiB panic "System is deadlocked on memory").
+ */
+export const LINUX_HEADROOM = 64 * MIB;
+/**
+ * The least headroom accepted for an explicit size (below it the run is refused before it starts): with it
+ * the cloud bzImage asks for 80 MiB, the least measured to reach /init.
+ */
+export const LINUX_MIN_HEADROOM = 12 * MIB;
+/** Default sizes are rounded up to this. */
+const RAM_GRANULE = 32 * MIB;
+
+/** What a real-kernel machine must hold, to size its RAM ({@linkcode realRamBytes}). */
+export interface RamNeed {
+  /** Offset from the start of RAM where the kernel's run-time footprint (and fixed boot data) ends. */
+  end: number;
+  /** Initramfs bytes (0 for none). */
+  initrd: number;
+  /** The image, for the error message. */
+  what: string;
+}
+
+/**
+ * Guest RAM in bytes for a real-kernel boot: `memoryMiB` when given (a `MemoryError` `OutOfRange`, before
+ * anything runs, when it cannot hold the kernel's run-time image, the initramfs and
+ * {@linkcode LINUX_MIN_HEADROOM}), else sized from the image: its end + four times the initramfs (the
+ * archive and what it unpacks to) + {@linkcode LINUX_HEADROOM}, rounded up to 32 MiB.
+ *
+ * @example
+ * ```ts ignore
+ * realRamBytes(undefined, { end: 0x438_0000, initrd: 4096, what: "bzImage" }); // 142606336 (136 MiB)
+ * ```
+ */
+export function realRamBytes(memoryMiB: number | undefined, need: RamNeed): number {
+  const least = need.end + need.initrd + LINUX_MIN_HEADROOM;
+  if (memoryMiB === undefined) {
+    const want = need.end + 4 * need.initrd + LINUX_HEADROOM;
+    return Math.ceil(want / RAM_GRANULE) * RAM_GRANULE;
+  }
+  const bytes = ramBytes(memoryMiB);
+  if (bytes < least) {
+    const leastMiB = Math.ceil(least / MIB);
+    throw new MemoryError(
+      "OutOfRange",
+      `${memoryMiB} MiB of guest RAM is too little for ${need.what}: it needs at least ${leastMiB} MiB ` +
+        `(run-time image to ${(need.end / MIB).toFixed(1)} MiB, initramfs ${(need.initrd / MIB).toFixed(1)} MiB, ` +
+        `${LINUX_MIN_HEADROOM / MIB} MiB for Linux to start)`,
+      { field: "memoryMiB", value: memoryMiB, limit: leastMiB },
+    );
+  }
+  return bytes;
 }

@@ -23,7 +23,7 @@ import { elfSetupHeader, zeroPageBootParams } from "../../lib/boot/zero_page.ts"
 import { Cmdline } from "../../lib/cmdline.ts";
 import { LinuxBootConfigurator } from "../../lib/configurator/linux.ts";
 import { PvhBootConfigurator, pvhBootParams } from "../../lib/configurator/pvh.ts";
-import { bzImagePlacement, decodeBzImage, loadBzImage } from "../../lib/loader/bzimage.ts";
+import { type BzImageInfo, bzImagePlacement, decodeBzImage, loadBzImage } from "../../lib/loader/bzimage.ts";
 import { loadCmdline } from "../../lib/loader/cmdline.ts";
 import { isElf, loadElf } from "../../lib/loader/elf.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
@@ -33,7 +33,7 @@ import { applyPlanSync } from "../../lib/plan.ts";
 import { type X86CpuState, x86Linux32Boot, x86LongModeBoot, x86PvhBoot } from "../../lib/boot/x86_64.ts";
 import { applyX86State } from "../x86_64.ts";
 import { unicornAvailable } from "../unicorn.ts";
-import { hx, ramBytes, type RealBootOptions, type RealBootResult } from "./common.ts";
+import { hx, type RealBootOptions, type RealBootResult, realRamBytes } from "./common.ts";
 import { findFlushSites, USER_HOLE, X86LinuxMachine } from "./x86_machine.ts";
 import { buildX86Acpi } from "./acpi.ts";
 
@@ -54,6 +54,8 @@ export const X86_DEFAULT_CMDLINE = `console=ttyS0 ${X86_MACHINE_PARAMS.join(" ")
 
 // e_ident[EI_CLASS]: ELFCLASS64 for an x86_64 vmlinux (findFlushSites reads 64-bit ELF headers only).
 const EI_CLASS = 4, ELFCLASS64 = 2;
+/** p_type of a loadable segment. */
+const PT_LOAD = 1;
 
 /** Guest physical layout of the boot data (below 1 MiB, clear of the page tables at 0x9000..). */
 export const X86_LAYOUT: Readonly<Record<string, number>> = Object.freeze({
@@ -144,9 +146,13 @@ function runMachine(
  * runs out of time.
  */
 export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
-  const ramSize = ramBytes(opts.memoryMiB);
-  const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const info = await decodeBzImage(bzImage);
+  const ramSize = realRamBytes(opts.memoryMiB, {
+    end: bzImageRuntimeEnd(info),
+    initrd: opts.initrd?.byteLength ?? 0,
+    what: "this bzImage",
+  });
+  const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const place = bzImagePlacement(mem, info);
   const loaded = await loadBzImage(mem, bzImage, { loadAddress: place.loadAddress });
   const cl = cmdlineOf(opts, info.cmdlineSize + 1);
@@ -181,13 +187,11 @@ export async function bootX86BzImage(bzImage: Uint8Array, opts: RealBootOptions 
     ? { vmlinux: kernel }
     : { range: { addr: place.runtimeStart, size: place.reserved } };
   const rewrittenEntry = linux64 === undefined ? loaded.entry.linux32 : undefined;
-  return { ...runMachine(mem, source, boot.cpu, opts, rewrittenEntry), initrd };
+  return { ...runMachine(mem, source, boot.cpu, opts, rewrittenEntry), initrd, ram: ramSize };
 }
 
 /** Boots the vmlinux inside `bzImage` (or `bzImage` itself when it is an ELF vmlinux) through PVH. */
 export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}): Promise<RealBootResult> {
-  const ramSize = ramBytes(opts.memoryMiB);
-  const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const vmlinux = isElf(bzImage) ? bzImage : await extractVmlinux(bzImage);
   if (vmlinux.length > EI_CLASS && vmlinux[EI_CLASS] !== ELFCLASS64) {
     throw new EmulatorError(
@@ -197,6 +201,12 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
       { field: "protocol", value: "pvh" },
     );
   }
+  const ramSize = realRamBytes(opts.memoryMiB, {
+    end: elfPhysicalEnd(vmlinux),
+    initrd: opts.initrd?.byteLength ?? 0,
+    what: "this vmlinux",
+  });
+  const mem = GuestMemory.fromRanges([[0, ramSize]]);
   const loaded = await loadElf(mem, vmlinux);
   if (loaded.entry.pvh === undefined) {
     throw new EmulatorError("UnsupportedMachine", "the vmlinux has no PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY)", {
@@ -223,7 +233,7 @@ export async function bootX86Pvh(bzImage: Uint8Array, opts: RealBootOptions = {}
   );
   const boot = x86PvhBoot({ entry: loaded.entry.pvh, startInfo: X86_LAYOUT.startInfo });
   applyPlanSync(mem, boot.plan);
-  return { ...runMachine(mem, { vmlinux }, boot.cpu, opts), initrd };
+  return { ...runMachine(mem, { vmlinux }, boot.cpu, opts), initrd, ram: ramSize };
 }
 
 /**
@@ -246,6 +256,33 @@ function legacyEntry(entry: number | undefined): number {
     throw new EmulatorError("UnsupportedMachine", "the bzImage has no 32-bit entry", { field: "entry.linux32" });
   }
   return entry;
+}
+
+/**
+ * Where a bzImage's run-time footprint ends in RAM from 0: the run-time start bzImagePlacement picks in
+ * RAM from 0 (pref_address rounded up to kernel_alignment when relocatable, else pref_address or
+ * code32_start) + max(init_size, the protected-mode code's size).
+ */
+export function bzImageRuntimeEnd(info: BzImageInfo): number {
+  const reserved = Math.max(info.initSize ?? 0, info.kernelSize);
+  if (!info.relocatable) return (info.prefAddress ?? info.code32Start) + reserved;
+  const align = info.kernelAlignment ?? 1;
+  return Math.ceil((info.prefAddress ?? 0) / align) * align + reserved;
+}
+
+/** The highest physical address + size of an ELF64's PT_LOAD segments (0 when it has none it can read). */
+export function elfPhysicalEnd(elf: Uint8Array): number {
+  const dv = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
+  if (elf.byteLength < 0x40 || elf[EI_CLASS] !== ELFCLASS64) return 0;
+  const phoff = Number(dv.getBigUint64(0x20, true));
+  const phentsize = dv.getUint16(0x36, true), phnum = dv.getUint16(0x38, true);
+  let end = 0;
+  for (let i = 0; i < phnum; i++) {
+    const ph = phoff + i * phentsize;
+    if (ph + 0x30 > elf.byteLength || dv.getUint32(ph, true) !== PT_LOAD) continue;
+    end = Math.max(end, Number(dv.getBigUint64(ph + 0x18, true) + dv.getBigUint64(ph + 0x28, true)));
+  }
+  return end;
 }
 
 /** The vmlinux inside a bzImage, or undefined when its payload's compression is not decoded by this build. */

@@ -37,9 +37,11 @@ realBootTest(
     assert.ok(!r.serial.includes("Initramfs unpacking failed"), r.serial.slice(-1500));
     assert.ok(!r.serial.includes("Kernel panic"), r.serial.slice(-1500));
     assert.equal(r.stop, "poweroff", r.detail);
-    // loadInitrd put it as high as it fits in the 512 MiB of RAM at 0x40000000 (chosenInitrd told the kernel).
+    // loadInitrd put it as high as it fits in the RAM at 0x40000000 sized from the Image (chosenInitrd told
+    // the kernel).
+    assert.ok(r.ram !== undefined && r.ram % (32 << 20) === 0, `${r.ram}`);
     assert.deepEqual(r.initrd, {
-      addr: Math.floor((0x6000_0000 - initrd.byteLength) / 0x1000) * 0x1000,
+      addr: Math.floor((0x4000_0000 + r.ram - initrd.byteLength) / 0x1000) * 0x1000,
       size: initrd.byteLength,
     });
   },

@@ -25,7 +25,6 @@ const EXPECTED = [MILESTONES.version, MILESTONES.unpack, MILESTONES.freed, MILES
 const have = amd64 !== undefined;
 const kernel = have ? await Deno.readFile(amd64.kernel) : new Uint8Array();
 const initrd = await initramfs("x86_64");
-const RAM = 512 << 20;
 const PAGE = 0x1000;
 
 /**
@@ -33,6 +32,9 @@ const PAGE = 0x1000;
  * where loadInitrd put it (the highest page-aligned place in RAM; the kernel prints it page-rounded).
  */
 function assertBootData(r: RealBootResult): void {
+  // No memoryMiB: the machine sized RAM from the image (its run-time end + initramfs + Linux's headroom).
+  assert.ok(r.ram !== undefined && r.ram < 512 << 20 && r.ram % (32 << 20) === 0, `${r.ram}`);
+  const RAM = r.ram;
   const hex16 = (v: number) => `0x${v.toString(16).padStart(16, "0")}`;
   const e820 = x86E820(GuestMemory.fromRanges([[0, RAM]])).map((e) =>
     `BIOS-e820: [mem ${hex16(e.addr)}-${hex16(e.addr + e.size - 1)}] ${e.type === E820_RAM ? "usable" : "reserved"}`
