@@ -32,6 +32,8 @@ const UC_MODE_64 = 1 << 3;
 const UC_MODE_RISCV64 = 1 << 3;
 /** uc_control_type UC_CTL_TB_FLUSH and the UC_CTL_IO_WRITE direction (unicorn.h). */
 const UC_CTL_TB_FLUSH = 10;
+/** uc_control_type UC_CTL_TB_REMOVE_CACHE: invalidate the blocks of [begin, end) (unicorn.h, 2 arguments). */
+const UC_CTL_TB_REMOVE_CACHE = 9;
 const UC_CTL_IO_WRITE = 1;
 
 /**
@@ -123,6 +125,9 @@ const SYMBOLS = {
   uc_emu_stop: { parameters: ["pointer"], result: "i32" },
   // uc_ctl is variadic; the control without arguments (UC_CTL_TB_FLUSH) is declared alone.
   uc_ctl: { parameters: ["pointer", "i32"], result: "i32" },
+  // The same function with two u64 arguments (UC_CTL_TB_REMOVE_CACHE: begin, end); on x86-64 and arm64 Linux
+  // integer variadic arguments travel as fixed ones do.
+  uc_ctl_range: { name: "uc_ctl", parameters: ["pointer", "i32", "u64", "u64"], result: "i32" },
   uc_context_alloc: { parameters: ["pointer", "buffer"], result: "i32" },
   uc_context_save: { parameters: ["pointer", "pointer"], result: "i32" },
   uc_context_restore: { parameters: ["pointer", "pointer"], result: "i32" },
@@ -836,6 +841,23 @@ export class Unicorn implements Disposable {
   flushTranslations(): void {
     // UC_CTL(type, nr, rw) = type | nr << 26 | rw << 30; UC_CTL_TB_FLUSH is 10 in uc_control_type.
     check("uc_ctl(UC_CTL_TB_FLUSH)", this.#lib.uc_ctl(this.#h, UC_CTL_TB_FLUSH | (UC_CTL_IO_WRITE << 30)));
+  }
+
+  /**
+   * Drops the translated blocks of guest code in [begin, end) (`uc_ctl_remove_cache`; `begin` is looked up
+   * through the CPU's current translation and the range taken as contiguous behind it). Much cheaper than
+   * {@linkcode flushTranslations} on Unicorn 2.1.1 (a whole flush took 3-7 s there). Call between runs.
+   */
+  removeTranslations(begin: number | bigint, end: number | bigint): void {
+    check(
+      "uc_ctl(UC_CTL_TB_REMOVE_CACHE)",
+      this.#lib.uc_ctl_range(
+        this.#h,
+        UC_CTL_TB_REMOVE_CACHE | (2 << 26) | (UC_CTL_IO_WRITE << 30),
+        toBig(begin),
+        toBig(end),
+      ),
+    );
   }
 
   /**

@@ -386,8 +386,8 @@ export interface X86MachineOptions {
    * An entry the kernel overwrites and runs again: a 32-bit bzImage is entered at code32_start, where its
    * decompressor starts, and the decompressed kernel's own startup_32 later lands at the same address.
    * Unicorn 2.1.1 went on running its translations of the decompressor there (the guest's writes did not
-   * invalidate them; measured on Debian's 686 kernel), so the machine flushes every translation when code
-   * at this address runs for the second time.
+   * invalidate them; measured on Debian's 686 kernel), so the machine drops the translations of
+   * `kernelRange` (every translation without it) when code at this address runs for the second time.
    */
   rewrittenEntry?: bigint;
 }
@@ -1210,7 +1210,11 @@ export class X86LinuxMachine implements Disposable {
       if (this.#flushPending) {
         this.#flushPending = false;
         this.stats.entryFlushes = (this.stats.entryFlushes ?? 0) + 1;
-        this.uc.flushTranslations();
+        // The blocks of the kernel's run-time range (where the decompressor ran first) when it is known; a
+        // whole flush costs seconds on 2.1.1.
+        const r = this.#kernelRange;
+        if (r !== undefined) this.uc.removeTranslations(r.addr, r.addr + r.size);
+        else this.uc.flushTranslations();
         continue;
       }
       if (this.#rescanPending && this.console.ended === undefined) {

@@ -224,3 +224,42 @@ Deno.test("bootX86Pvh refuses a 32-bit vmlinux with one line that points at the 
       !e.message.includes("\n"),
   );
 });
+
+/**
+ * The entry a 32-bit kernel overwrites and runs again (`rewrittenEntry`): guest code at ENTRY copies a new
+ * routine over ENTRY and jumps back to it; the machine flushes its translations when ENTRY runs the second
+ * time (only the blocks of its kernel range), and the new routine is what runs.
+ */
+emuTest("the x86 machine flushes translations when the rewritten entry runs again, and the new code runs", () => {
+  const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+  const ENTRY = 0x1_0000, NEW = 0x2_0000, OUT = 0x9000;
+  // The new routine: mov dword [0x9000], 0x600d; hlt.
+  const routine = [0xc7, 0x05, 0x00, 0x90, 0x00, 0x00, 0x0d, 0x60, 0x00, 0x00, 0xf4];
+  mem.write(NEW, new Uint8Array(routine));
+  mem.write(
+    ENTRY,
+    new Uint8Array([
+      ...[0xbe, 0x00, 0x00, 0x02, 0x00], // mov esi, NEW
+      ...[0xbf, 0x00, 0x00, 0x01, 0x00], // mov edi, ENTRY
+      ...[0xb9, routine.length, 0x00, 0x00, 0x00], // mov ecx, routine.length
+      ...[0xf3, 0xa4], // rep movsb: the routine over this code
+      ...[0xb8, 0x00, 0x00, 0x01, 0x00], // mov eax, ENTRY
+      ...[0xff, 0xe0], // jmp eax
+    ]),
+  );
+  using m = new X86LinuxMachine({
+    mem,
+    flushSites: { invlpg: [], movCr: [] },
+    rewrittenEntry: BigInt(ENTRY),
+    kernelRange: { addr: ENTRY, size: 0x1_0000 },
+  });
+  const { cpu, plan } = x86Linux32Boot({ entry: ENTRY, zeroPage: 0x7000 });
+  for (const step of plan.steps) if (step.kind === "bytes") mem.write(step.guestAddr, step.bytes);
+  m.leaveLongMode();
+  applyX86State(m.uc, cpu);
+  m.uc.regWrite("esp", 0x8000);
+  const r = m.run(BigInt(ENTRY), { timeoutMs: 20_000, maxInstructions: 0 });
+  assert.equal(r.stop, "halt", r.detail);
+  assert.equal(mem.readU32(OUT), 0x600d);
+  assert.equal(r.stats.entryFlushes, 1);
+});
