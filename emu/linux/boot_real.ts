@@ -173,7 +173,7 @@ async function main(argv: readonly string[]): Promise<void> {
     ? undefined
     : args.initrd !== undefined
     ? await Deno.readFile(args.initrd)
-    : await initramfs(choice.arch);
+    : await initramfs(choice.detected.arch === "i386" ? "i386" : choice.arch); // a 32-bit kernel runs the i386 /init
   const cmdline = args.cmdline ?? defaultCmdline(choice.protocol);
   const r = await bootRealKernel(image, {
     protocol: choice.protocol,
