@@ -15,7 +15,8 @@
  *
  * User space: Unicorn reports SVC and aborts instead of taking them; the machine takes them to the EL1
  * vectors itself, and /init runs its three syscalls, prints its line through ttyAMA0 and the kernel powers
- * off. The placeholders user space needs are mapped before the run: mapping one from the unmapped-access
+ * off. A data abort of the kernel's own user access (`ldtr`/`sttr`, e.g. put_user to a stack page not yet
+ * present) is delivered to the EL1 vectors the same way. The placeholders user space needs are mapped before the run: mapping one from the unmapped-access
  * hook during an instruction fetch made runs execute zeros at /init's first instruction or crash the
  * process (3 of 4 runs), mapped beforehand 10 of 10 runs passed.
  *
@@ -87,7 +88,14 @@ export class Arm64LinuxMachine implements Disposable {
   /** The PL011's output. */
   readonly console: SerialConsole;
   /** What the machine did for the guest. */
-  readonly stats: Record<string, number> = { placeholders: 0, exceptions: 0, psci: 0, svc: 0, userAborts: 0 };
+  readonly stats: Record<string, number> = {
+    placeholders: 0,
+    exceptions: 0,
+    psci: 0,
+    svc: 0,
+    userAborts: 0,
+    uaccessAborts: 0,
+  };
   #sliceEnd = Infinity;
   #stopped = false;
 
@@ -155,6 +163,7 @@ export class Arm64LinuxMachine implements Disposable {
       this.stats.exceptions++;
       this.#checkTime();
       if (intno === 1 && this.#psci()) return;
+      if (intno === 4 && this.#el1UserAccessAbort()) return;
       if (this.userSpace && (intno === 2 || intno === 3) && this.#fromEl0(intno)) return;
       if (DEBUG) {
         const st = this.uc.editCpuState((x) => x.slice(), false);
@@ -280,6 +289,38 @@ export class Arm64LinuxMachine implements Disposable {
     const flags = this.#el1Flags;
     uc.editCpuState((st) => st.set(flags, ENV_HFLAGS));
     uc.regWrite("pc", uc.regRead("vbar_el1") + 0x400n);
+    return true;
+  }
+
+  /**
+   * Takes a data abort of the kernel's unprivileged user access (`ldtr`/`sttr`, what put_user, get_user,
+   * copy_to_user and clear_user compile to) to the EL1 vectors, as the CPU does; the engine reports it
+   * instead. The kernel's page-fault handler then maps the user page (or applies its exception fixup) and
+   * its `eret` retries the access. Seen at `put_user(argc, sp)` in create_elf_tables: with stack
+   * randomisation, /init's argument tables cross into a stack page not yet present about one boot in six.
+   * - ESR_EL1: EC 0x25 (data abort, same EL), IL, WnR for a store, DFSC 0x07 (translation fault, level 3;
+   *   Linux handles every translation-fault level alike). FAR_EL1: the address the instruction names.
+   * - SPSR_EL1 = PSTATE, ELR_EL1 = PC (the faulting instruction), PSTATE = EL1h with DAIF masked, PC =
+   *   VBAR_EL1 + 0x200 (synchronous, current EL with SP_ELx). The exception level does not change, so
+   *   QEMU's cached TB flags stay right.
+   * Any other EL1 data abort is a kernel bug or an engine gap and still ends the run.
+   */
+  #el1UserAccessAbort(): boolean {
+    const uc = this.uc;
+    const pstate = uc.regRead("pstate");
+    if ((pstate & 0xcn) !== 4n) return false;
+    const pc = uc.readPc();
+    const access = decodeUnprivilegedAccess(this.readKernelWord(pc));
+    if (access === undefined) return false;
+    const base = access.base === 31 ? uc.regRead("sp") : uc.regRead(`x${access.base}`);
+    const far = BigInt.asUintN(64, base + BigInt(access.offset));
+    this.stats.uaccessAborts++;
+    uc.writeSysReg(SPSR_EL1, pstate);
+    uc.regWrite("elr_el1", pc);
+    uc.regWrite("esr_el1", (0x25n << 26n) | (1n << 25n) | (access.store ? 1n << 6n : 0n) | 0x07n);
+    uc.regWrite("far_el1", far);
+    uc.regWrite("pstate", 0x3c5n);
+    uc.regWrite("pc", uc.regRead("vbar_el1") + 0x200n);
     return true;
   }
 
@@ -412,6 +453,18 @@ export class Arm64LinuxMachine implements Disposable {
       stats: { ...this.stats, maxEventsBetweenLines: this.console.maxEventsBetweenLines },
     };
   }
+}
+
+/**
+ * Decodes an unprivileged load or store, LDTR/STTR (Arm ARM C4.1.66, "Load/store register
+ * (unprivileged)": `size 111 0 00 opc 0 imm9 10 Rn Rt`): the base register (31 is SP), the signed 9-bit
+ * byte offset, and whether it stores (opc 00); undefined for any other instruction word. For example
+ * 0xf8000841, `sttr x1, [x2]`, is `{ base: 2, offset: 0, store: true }`.
+ */
+export function decodeUnprivilegedAccess(word: number): { base: number; offset: number; store: boolean } | undefined {
+  if ((word & 0x3f20_0c00) !== 0x3800_0800) return undefined;
+  const imm9 = (word >>> 12) & 0x1ff;
+  return { base: (word >>> 5) & 31, offset: imm9 >= 0x100 ? imm9 - 0x200 : imm9, store: ((word >>> 22) & 3) === 0 };
 }
 
 /** Granule facts by TCR_EL1.TG0 / TG1 encoding: page shift. */

@@ -9,7 +9,8 @@ import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { E820_RAM, E820_RESERVED } from "../../lib/abi/bootparam.ts";
 import { calibrateX86State, findFlushSites, USER_HOLE, x86Cpuid } from "../../emu/linux/x86_machine.ts";
 import { x86E820 } from "../../emu/linux/x86_64.ts";
-import { arm64Translate } from "../../emu/linux/aarch64.ts";
+import { arm64Translate, decodeUnprivilegedAccess } from "../../emu/linux/aarch64.ts";
+import { ignoreUnless } from "../_require.ts";
 import { ramBytes, SerialConsole } from "../../emu/linux/common.ts";
 import { bootAny, chooseMachine } from "../../emu/linux/boot_any.ts";
 import { demoKernel } from "../../emu/demo_kernels.ts";
@@ -62,6 +63,63 @@ Deno.test({
     assert.ok(sites.movCr.length > 10);
     // Every site is in the kernel text mapping.
     for (const a of [...sites.invlpg, ...sites.movCr]) assert.ok(a >= 0xffff_ffff_8100_0000n, a.toString(16));
+  },
+});
+
+/** Instruction words from the GNU assembler (little-endian .text), one per line of `source`. */
+async function assembleAarch64(source: string[]): Promise<number[]> {
+  const dir = await Deno.makeTempDir({ prefix: "harness-as-" });
+  try {
+    await Deno.writeTextFile(`${dir}/a.s`, source.join("\n") + "\n");
+    const as = await new Deno.Command("aarch64-linux-gnu-as", { args: ["-o", `${dir}/a.o`, `${dir}/a.s`] }).output();
+    assert.ok(as.success, new TextDecoder().decode(as.stderr));
+    const cp = await new Deno.Command("aarch64-linux-gnu-objcopy", {
+      args: ["-O", "binary", "-j", ".text", `${dir}/a.o`, `${dir}/a.bin`],
+    }).output();
+    assert.ok(cp.success, new TextDecoder().decode(cp.stderr));
+    const bin = await Deno.readFile(`${dir}/a.bin`);
+    const dv = new DataView(bin.buffer);
+    return source.map((_, i) => dv.getUint32(i * 4, true));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+const hasAarch64As = (() => {
+  try {
+    Deno.statSync("/usr/bin/aarch64-linux-gnu-as");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "decodeUnprivilegedAccess reads base, offset and direction of the ldtr/sttr forms uaccess uses and nothing else, as the assembler encodes them",
+  ignore: ignoreUnless(hasAarch64As, "aarch64-linux-gnu-as (binutils-aarch64-linux-gnu)"),
+  async fn() {
+    const cases: [string, { base: number; offset: number; store: boolean } | undefined][] = [
+      ["sttr x1, [x2]", { base: 2, offset: 0, store: true }],
+      ["sttr w0, [x30, #255]", { base: 30, offset: 255, store: true }],
+      ["sttrb w3, [x4, #-256]", { base: 4, offset: -256, store: true }],
+      ["sttrh w5, [sp, #-2]", { base: 31, offset: -2, store: true }],
+      ["ldtr x6, [x7, #8]", { base: 7, offset: 8, store: false }],
+      ["ldtrb w8, [x9]", { base: 9, offset: 0, store: false }],
+      ["ldtrsw x10, [x11, #4]", { base: 11, offset: 4, store: false }],
+      ["ldtrsh w12, [x13, #-16]", { base: 13, offset: -16, store: false }],
+      ["str x1, [x2]", undefined],
+      ["stur x1, [x2, #-8]", undefined],
+      ["ldur x1, [x2, #8]", undefined],
+      ["str x1, [x2, #8]!", undefined],
+      ["ldr x1, [x2], #8", undefined],
+      ["stp x1, x2, [x3]", undefined],
+      ["ldxr x1, [x2]", undefined],
+      ["str q0, [x1, #16]", undefined],
+      ["nop", undefined],
+    ];
+    const words = await assembleAarch64(cases.map(([src]) => src));
+    cases.forEach(([src, want], i) => assert.deepEqual(decodeUnprivilegedAccess(words[i]), want, src));
   },
 });
 
