@@ -16,9 +16,10 @@
  * User space: Unicorn reports SVC and aborts instead of taking them; the machine takes them to the EL1
  * vectors itself, and /init runs its three syscalls, prints its line through ttyAMA0 and the kernel powers
  * off. A data abort of the kernel's own user access (`ldtr`/`sttr`, e.g. put_user to a stack page not yet
- * present) is delivered to the EL1 vectors the same way. The placeholders user space needs are mapped before the run: mapping one from the unmapped-access
- * hook during an instruction fetch made runs execute zeros at /init's first instruction or crash the
- * process (3 of 4 runs), mapped beforehand 10 of 10 runs passed.
+ * present) is delivered to the EL1 vectors the same way. The placeholders user space needs are mapped
+ * before the run: mapping one from the unmapped-access hook during an instruction fetch made runs execute
+ * zeros at /init's first instruction or crash the process (3 of 4 runs), mapped beforehand 10 of 10 runs
+ * passed.
  *
  * @module
  */
