@@ -21,9 +21,9 @@ import {
 } from "../abi/bootparam.ts";
 import { ConfiguratorError, type ConfiguratorErrorCode, hex } from "../errors.ts";
 import { toSafeNumber } from "../source.ts";
-import type { GuestMemory } from "../memory.ts";
+import { GuestMemory } from "../memory.ts";
 import type { Plan } from "../plan.ts";
-import { type BootParams, checkConfiguratorArgs } from "./mod.ts";
+import { type BootParams, bootParamsOfBytes, checkConfiguratorArgs } from "./mod.ts";
 import { requireBytes, requireMemory, requireNumber, requireObject, showValue } from "../guard.ts";
 
 /** One memory range for the zero page's e820 table; addresses and sizes as numbers or bigints. */
@@ -271,16 +271,19 @@ export class LinuxBootConfigurator {
    * the checks of {@linkcode planLinuxBoot} run first, then the one copy, with no allocation on the way.
    */
   static writeBootparams(mem: GuestMemory, params: BootParams): void {
-    checkConfiguratorArgs(mem, params);
-    // The common case first: the zero page inside one region, so no check can fail.
-    const at = params.headerStart, page = params.header;
-    if (Number.isSafeInteger(at) && at >= 0) {
-      const r = mem.findRegion(at);
-      if (r !== undefined && at + page.byteLength <= r.end) {
-        r.bytes.set(page, at - r.guestAddr);
-        return;
+    // The common case first: a BootParams of bytes (checkConfiguratorArgs' type tests, remembered per set of
+    // arrays) whose zero page lies inside one region, so no check can fail.
+    if (mem instanceof GuestMemory && bootParamsOfBytes(params)) {
+      const at = params.headerStart, page = params.header;
+      if (Number.isSafeInteger(at) && at >= 0) {
+        const r = mem.findRegion(at);
+        if (r !== undefined && at + page.byteLength <= r.end) {
+          r.bytes.set(page, at - r.guestAddr);
+          return;
+        }
       }
     }
+    checkConfiguratorArgs(mem, params);
     checkBootRange(
       mem,
       params.headerStart,
