@@ -1096,6 +1096,15 @@ export class X86LinuxMachine implements Disposable {
 
   #syscall(): void {
     const at = this.uc.regRead("rip");
+    if (!this.longMode) {
+      // Outside long mode `syscall` is AMD's legacy instruction, enabled by EFER.SCE, which a 32-bit Linux never
+      // sets: the CPU raises #UD, delivered through the 32-bit IDT. The engine adds 2 to EIP after this hook.
+      this.stats.legacySyscalls = (this.stats.legacySyscalls ?? 0) + 1;
+      this.deliver(6, undefined, at);
+      this.uc.regWrite("rip", (this.uc.regRead("rip") - 2n) & U64);
+      this.#checkTime();
+      return;
+    }
     if (this.#takeInterrupt(at, this.#retried !== at)) {
       // One timer expiry per system call: the call runs again after the handler and must not tick again.
       this.#retried = at;

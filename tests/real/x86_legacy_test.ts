@@ -263,3 +263,54 @@ emuTest("the x86 machine flushes translations when the rewritten entry runs agai
   assert.equal(mem.readU32(OUT), 0x600d);
   assert.equal(r.stats.entryFlushes, 1);
 });
+
+/**
+ * `syscall` from ring 3 of a 32-bit kernel: outside long mode it needs EFER.SCE, which 32-bit Linux never
+ * sets, so the CPU raises #UD; the machine delivers it through the 32-bit IDT (the frame's EIP is the
+ * `syscall` itself), not the 64-bit SYSCALL path (LSTAR).
+ */
+emuTest("the x86 machine answers a 32-bit ring-3 syscall instruction with #UD through the 32-bit IDT", () => {
+  const mem = GuestMemory.fromRanges([[0, 1 << 20]]);
+  const GDT = 0x500, TSS = 0x600, IDT = 0x1000, KERNEL = 0x2000, USER = 0x3000, HANDLER = 0x4000, OUT = 0x9000;
+  const ESP0 = 0x8000;
+  const KCS = 0x10, KDS = 0x18, UCS = 0x20 | 3, UDS = 0x28 | 3, TR = 0x30;
+  const DPL3 = 3 << 5, TSS32_AVAILABLE = 0x89, UD = 6;
+  const gdt = [
+    0n,
+    0n,
+    gdtEntry(GDT_FLAGS.code32, 0, 0xfffff),
+    gdtEntry(GDT_FLAGS.data, 0, 0xfffff),
+    gdtEntry(GDT_FLAGS.code32 | DPL3, 0, 0xfffff),
+    gdtEntry(GDT_FLAGS.data | DPL3, 0, 0xfffff),
+    gdtEntry(TSS32_AVAILABLE, TSS, 103),
+  ];
+  mem.write(GDT, new Uint8Array(new BigUint64Array(gdt).buffer));
+  mem.writeU32(TSS + 4, ESP0);
+  mem.writeU16(TSS + 8, KDS);
+  mem.write(IDT + UD * 8, gate(HANDLER, KCS, GATE32.interrupt, 0));
+  mem.write(
+    KERNEL,
+    new Uint8Array([
+      ...[0x6a, UDS], // push UDS
+      ...[0x68, 0x00, 0x70, 0x00, 0x00], // push 0x7000
+      ...[0x6a, 0x02], // push 0x2 (EFLAGS)
+      ...[0x6a, UCS], // push UCS
+      ...[0x68, 0x00, 0x30, 0x00, 0x00], // push 0x3000
+      0xcf, // iret
+    ]),
+  );
+  mem.write(USER, new Uint8Array([0x90, 0x0f, 0x05, 0xeb, 0xfe])); // nop; syscall; jmp $
+  mem.write(HANDLER, new Uint8Array([...[0x89, 0x25, 0x00, 0x90, 0x00, 0x00], 0xf4])); // mov [0x9000], esp; hlt
+  using m = new X86LinuxMachine({ mem, flushSites: { invlpg: [], movCr: [] } });
+  const { cpu } = x86Linux32Boot({ entry: KERNEL, zeroPage: 0x7000, gdtAddr: GDT });
+  m.leaveLongMode();
+  applyX86State(m.uc, { ...cpu, gdt: { base: GDT, limit: gdt.length * 8 - 1 }, idt: { base: IDT, limit: 0xff } });
+  m.uc.writeMmr("tr", { selector: TR, base: TSS, limit: 103, flags: TSS32_AVAILABLE << 8 });
+  m.uc.regWrite("esp", 0x6000);
+  const r = m.run(BigInt(KERNEL), { timeoutMs: 20_000, maxInstructions: 0 });
+  assert.equal(r.stop, "halt", r.detail);
+  const frameAt = ESP0 - 5 * 4;
+  assert.equal(mem.readU32(OUT), frameAt);
+  assert.deepEqual([0, 1].map((i) => mem.readU32(frameAt + i * 4)), [USER + 1, UCS], "EIP of the syscall, user CS");
+  assert.equal(r.stats.legacySyscalls, 1);
+});
