@@ -8,10 +8,11 @@
  *        [--protocol pvh|multiboot1|multiboot2]
  *        [--cmdline "..."] [--mem MIB] [--timeout SECONDS] [--max-instructions N] [--count] [--no-user]
  *        [--qemu] [--json]
- *        [--unicorn 2.1]
+ *        [--unicorn 2.1|system]
  *        deno run -A emu/linux/boot_real.ts [amd64|pvh|arm64] ...   (the fetched cloud kernels)
  *   --cmdline  the machine adds what it needs when missing (x86: lpj, tsc_early_khz, no_timer_check, nokaslr)
- *   --unicorn 2.1  run on Unicorn 2.1.1 (fixtures/real/unicorn.ts fetches it; about 5x faster than 2.0.1)
+ *   --unicorn  2.1 (the default unless UNICORN_LIB is set): Unicorn 2.1.1, fetched into the cache by
+ *              fixtures/real/unicorn.ts, about 5x faster than 2.0.1; system: the system's library (2.0.1)
  *   --mem  guest RAM in MiB (default: sized from the image and initrd)
  *   --max-instructions  end the run ("instructions") once the engine has counted N
  *   --count  count instructions (Unicorn's per-instruction counter: about 3x slower on 2.1, 9x on 2.0 x86)
@@ -150,12 +151,17 @@ function parse(argv: readonly string[]): Args {
 
 async function main(argv: readonly string[]): Promise<void> {
   const args = parse(argv);
-  if (args.unicorn !== undefined) {
-    // Before the first engine opens: the library is loaded once, from UNICORN_LIB when set.
-    if (args.unicorn !== "2.1") throw new Error(`--unicorn ${args.unicorn}: only 2.1 is fetched (the system has 2.0)`);
+  // The engine, before the first one opens (the library is loaded once): Unicorn 2.1.1, the one the project
+  // chose by the numbers (NOTES.md), fetched into the cache unless UNICORN_LIB names a library already or
+  // `--unicorn system` asks for the system's 2.0.
+  if (args.unicorn !== undefined && args.unicorn !== "2.1" && args.unicorn !== "system") {
+    throw new Error(`--unicorn ${args.unicorn}: 2.1 (fetched, the default) or system (the system's library)`);
+  }
+  const wanted = args.unicorn ?? (Deno.env.get("UNICORN_LIB") ? "env" : "2.1");
+  if (wanted === "2.1") {
     const { ensureUnicorn21 } = await import("../../fixtures/real/unicorn.ts");
     Deno.env.set("UNICORN_LIB", await ensureUnicorn21());
-  }
+  } else if (wanted === "system") Deno.env.delete("UNICORN_LIB");
   const enc = new TextEncoder();
   // A kernel path boots whatever it is; a kind (or nothing) boots the fetched cloud kernel.
   let kernelPath = args.kernel;

@@ -140,12 +140,28 @@ for (const entry of KERNEL_MATRIX.filter((e) => e.pattern !== undefined)) {
   }
 }
 
+/** The version of the system's Unicorn (what the CLI opens with UNICORN_LIB empty), or "none". */
+async function systemUnicornVersion(): Promise<string> {
+  const system = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      'import { unicornAvailable } from "./emu/unicorn.ts"; const a = unicornAvailable(); console.log(a.ok ? a.version : "none")',
+    ],
+    cwd: new URL("../../", import.meta.url).pathname,
+    env: { UNICORN_LIB: "" },
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(system.stdout).trim();
+}
+const SYSTEM_UNICORN = await systemUnicornVersion();
+if (SYSTEM_UNICORN !== "2.0") console.error(`the system's Unicorn is ${SYSTEM_UNICORN}: the 2.0 CLI tests are ignored`);
+
 // The system's Unicorn 2.0.1 (UNICORN_LIB empty) boots no 32-bit kernel: the CLI says so in one line and
 // exits 1 before running anything.
 const i386Kernel = await ensureMatrixKernel("686");
 Deno.test({
   name: "the CLI's boot command stops a 32-bit kernel on Unicorn 2.0.1 with one line naming the engine",
-  ignore: i386Kernel === undefined,
+  ignore: i386Kernel === undefined || SYSTEM_UNICORN !== "2.0",
   async fn() {
     const cli = new URL("../../cli.ts", import.meta.url).pathname;
     const out = await new Deno.Command(Deno.execPath(), {
@@ -155,19 +171,6 @@ Deno.test({
       stderr: "piped",
     }).output();
     const err = new TextDecoder().decode(out.stderr);
-    const system = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "eval",
-        'import { unicornAvailable } from "./emu/unicorn.ts"; const a = unicornAvailable(); console.log(a.ok ? a.version : "none")',
-      ],
-      cwd: new URL("../../", import.meta.url).pathname,
-      env: { UNICORN_LIB: "" },
-      stdout: "piped",
-    }).output();
-    if (new TextDecoder().decode(system.stdout).trim() !== "2.0") {
-      console.error("skipped: the system's Unicorn is not 2.0");
-      return;
-    }
     assert.equal(out.code, 1, err);
     assert.equal(err.trim().split("\n").length, 1, err);
     assert.match(err, /UnsupportedMachine: a 32-bit kernel needs Unicorn 2\.1 or later; Unicorn 2\.0 /);
@@ -195,9 +198,33 @@ Deno.test({
         text,
         /: poweroff after [\d.]+ s\n {2}machine {5}real, arm64 \(Linux 6\.1\.\S+: the arm64 machine\)/,
       );
+      // The suite's engine (tests/emu/_unicorn.ts: 2.1.1 unless UNICORN_LIB says otherwise) is named, and
+      // only a 2.0 run carries the note about the faster engine.
+      const version = engine.ok ? engine.version.replace(".", "\\.") : "none";
+      assert.match(text, new RegExp(`^ {2}engine {6}Unicorn ${version} \\(/`, "m"));
+      assert.equal(/^ {2}note {8}Unicorn 2\.1 boots/m.test(text), ENGINE_20, text.slice(-600));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
+  },
+});
+
+Deno.test({
+  name: "a real-kernel run of the CLI on Unicorn 2.0 names the engine and says how to use 2.1",
+  ignore: cloudArm === undefined || SYSTEM_UNICORN !== "2.0",
+  async fn() {
+    const cli = new URL("../../cli.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", cli, "boot", cloudArm!.kernel, "--max-instructions", "2000000"],
+      env: { UNICORN_LIB: "" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assert.equal(out.code, 1, text + new TextDecoder().decode(out.stderr));
+    assert.match(text, /: limit after [\d.]+ s\n/);
+    assert.match(text, /^ {2}engine {6}Unicorn 2\.0 \(/m);
+    assert.match(text, /^ {2}note {8}Unicorn 2\.1 boots real kernels about 5x faster .*UNICORN_LIB/m);
   },
 });
 
