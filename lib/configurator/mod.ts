@@ -77,8 +77,10 @@ export class BootParams {
 }
 
 // The BootParams last found to be of bytes and its three parts (the same params written again and again, as a
-// VMM's reset path and the benchmarks do, skip the type tests; one object and its arrays stay referenced).
+// VMM's reset path and the benchmarks do, skip the type tests). Only params of at most REMEMBER_MAX bytes are
+// remembered: what stays referenced after the VM is gone is bounded.
 let lastParams: unknown, lastHeader: unknown, lastSections: unknown, lastModules: unknown;
+const REMEMBER_MAX = 64 << 10;
 
 /**
  * Whether `p` is a {@linkcode BootParams} whose header, sections and modules are `Uint8Array`s (or absent):
@@ -97,6 +99,7 @@ export function bootParamsOfBytes(p: unknown): p is BootParams {
     !(header instanceof Uint8Array) || (sections !== undefined && !(sections instanceof Uint8Array)) ||
     (modules !== undefined && !(modules instanceof Uint8Array))
   ) return false;
+  if (header.byteLength + (sections?.byteLength ?? 0) + (modules?.byteLength ?? 0) > REMEMBER_MAX) return true;
   lastParams = p;
   lastHeader = header;
   lastSections = sections;
