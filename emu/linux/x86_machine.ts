@@ -534,11 +534,22 @@ export class X86LinuxMachine implements Disposable {
     this.close();
   }
 
+  /**
+   * Maps RAM at its physical address and, for an engine that accesses memory at the virtual address
+   * (Unicorn 2.0), again at the text and direct maps. An engine that translates through the guest's page
+   * tables (2.1) gets RAM once: each `uc_mem_map_ptr` is a RAM block of its own, and the engine invalidates
+   * its translations of a page only when a store goes through the block the code was translated from. With
+   * the second mappings, Linux's `text_poke` (static keys and alternatives patched after boot, through a
+   * temporary mapping) wrote new code that never ran: `sched_clock_cpu` kept its "unstable" branch after
+   * `sched_clock: Marking stable`, `local_clock()` stayed clamped one tick past a timekeeping time that does
+   * not move without timer interrupts, and printk time stayed 0.004000 (measured on Debian 6.1 kernels).
+   */
   #mapRam(textMap: boolean, userHole: boolean): void {
     const ram = this.#ram, size = ram.byteLength;
     const [holeStart, holeEnd] = userHole ? USER_HOLE : [size, size];
     this.uc.mapHost(0, ram.subarray(0, Math.min(holeStart, size)));
     if (size > holeEnd) this.uc.mapHost(holeEnd, ram.subarray(holeEnd));
+    if (!engineNeedsAliases()) return;
     if (textMap) this.#mapTextMap();
     this.uc.mapHost(Number(DIRECT_MAP), ram);
   }
