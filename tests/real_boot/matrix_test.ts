@@ -107,8 +107,10 @@ for (const entry of KERNEL_MATRIX.filter((e) => e.pattern !== undefined)) {
         : "through the 64-bit protocol"
     } and runs our /init${i386 && ENGINE_20 ? " (on Unicorn 2.0: stops with one line naming the engine)" : ""}`;
     const why = rec === undefined ? undefined : protocol === "pvh" ? await decodes(rec.kernel) : undefined;
-    if (rec === undefined || why !== undefined) {
+    const engineWhy = ENGINE_20 ? entry.unicorn21 : undefined;
+    if (rec === undefined || why !== undefined || engineWhy !== undefined) {
       if (why !== undefined) console.error(`${name}: ignored until the payload is decoded (${why})`);
+      else if (engineWhy !== undefined) console.error(`${name}: ignored on Unicorn 2.0 (${engineWhy})`);
       Deno.test({ name, ignore: true, fn() {} });
       continue;
     }
