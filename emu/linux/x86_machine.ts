@@ -814,12 +814,21 @@ export class X86LinuxMachine implements Disposable {
     }
   }
 
+  /**
+   * Instruction bytes at a kernel address: through the engine's memory map where it holds the text map
+   * (Unicorn 2.0), else through the guest's page tables (2.1 maps RAM only at its physical address).
+   */
+  #code(pc: bigint, len: number): Uint8Array {
+    return this.#aliasing ? this.uc.memRead(pc, len) : this.readVirt(pc, len);
+  }
+  readonly #aliasing: boolean = engineNeedsAliases();
+
   /** `invlpg m` is about to run at `pc`: drop the alias of the page it names. */
   #invlpg(pc: bigint): void {
     this.stats.invlpg++;
     this.#checkTime();
     if (this.#aliases.size === 0) return;
-    if (flushAt(this.uc.memRead(pc, 4), 0) !== "invlpg") return;
+    if (flushAt(this.#code(pc, 4), 0) !== "invlpg") return;
     const va = this.#memOperand(pc) & PAGE_MASK;
     this.#dropOne(va);
   }
@@ -829,7 +838,7 @@ export class X86LinuxMachine implements Disposable {
     this.stats.movCr++;
     this.#checkTime();
     if (this.#aliases.size === 0) return;
-    const bytes = this.uc.memRead(pc, 4);
+    const bytes = this.#code(pc, 4);
     if (flushAt(bytes, 0) !== "movCr") return; // an alternatives site not patched (yet)
     const i = (bytes[0] & 0xf0) === 0x40 ? 1 : 0;
     const cr = (bytes[i + 2] >> 3) & 7;
@@ -840,7 +849,7 @@ export class X86LinuxMachine implements Disposable {
 
   /** The effective address of the memory operand of the 0f-escaped instruction at `pc`. */
   #memOperand(pc: bigint): bigint {
-    const b = this.uc.memRead(pc, 16);
+    const b = this.#code(pc, 16);
     let i = 0, rex = 0;
     if ((b[i] & 0xf0) === 0x40) rex = b[i++];
     i += 2; // 0f xx
