@@ -123,10 +123,17 @@ const PLACEMENT_ENTRIES = Object.entries(PLACEMENT) as [keyof typeof PLACEMENT, 
 const ADDRESS_OPTIONS = ["highmemStart", "addend", "loadAddress", "imageBase"] as const;
 
 /**
+ * The loaders' default options: no option given (frozen, so nothing can be added to it), which
+ * {@linkcode checkLoadOptions} and a loader's other option checks can skip. Internal.
+ */
+export const NO_OPTIONS: LoadOptions = Object.freeze({});
+
+/**
  * Checks the options shared by every loader for `format`: address options are non-negative safe
  * integers, placement options belong to this format. Internal: `mod.ts` does not re-export it.
  */
 export function checkLoadOptions(format: KernelFormat, opts: LoadOptions): void {
+  if (opts === NO_OPTIONS) return;
   if (typeof opts !== "object" || opts === null) {
     throw new KernelLoaderError("InvalidOption", `the options of a ${format} load are not an object`, {
       field: "options",
