@@ -545,6 +545,11 @@ function noteWalker(
   src: KernelSource,
   phdrs: readonly Elf64Phdr[],
 ): NoteWalk | undefined | Promise<NoteWalk> {
+  let count = 0;
+  for (let i = 0; i < phdrs.length; i++) if (phdrs[i].p_type === PT_NOTE && phdrs[i].p_filesz !== 0n) count++;
+  if (count === 0) return undefined;
+  // One segment in memory: nothing to read, no other segment's walks to meet.
+  if (count === 1 && src.bytes !== undefined) return new BytesNoteWalk(src.bytes, src.size);
   const segments: { start: number; end: number }[] = [];
   for (let i = 0; i < phdrs.length; i++) {
     const ph = phdrs[i];
@@ -552,9 +557,6 @@ function noteWalker(
     const end = ph.p_offset + ph.p_filesz;
     segments.push({ start: Number(ph.p_offset > MAX ? MAX : ph.p_offset), end: Number(end > MAX ? MAX : end) });
   }
-  if (segments.length === 0) return undefined;
-  // One segment in memory: nothing to read, no other segment's walks to meet.
-  if (segments.length === 1 && src.bytes !== undefined) return new BytesNoteWalk(src.bytes, src.size);
   const w = new NoteWalker(src.size, segments);
   const pending = w.read(src);
   return pending === undefined ? w : pending.then(() => w);
@@ -579,9 +581,10 @@ function findPvhEntry(w: NoteWalk | undefined, ph: Elf64Phdr, index: number, siz
       },
     );
   }
+  // p_offset < size is exact as a number; a sum past 2^53 (rounded or not) is clamped to it, as before.
   const start = Number(ph.p_offset);
-  const endBig = ph.p_offset + ph.p_filesz;
-  const end = Number(endBig > MAX ? MAX : endBig);
+  const sum = start + Number(ph.p_filesz);
+  const end = sum > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : sum;
   const cap = w.walk(start, end, ELFNOTE_ALIGN, index);
   if (cap.kind === "present" || ph.p_align !== 8n) return cap;
   try {
@@ -737,8 +740,10 @@ function decode(src: KernelSource, opts: LoadOptions): ElfLoadResult | Promise<E
   const phnum = ehdr.e_phnum;
   const phdrs: Elf64Phdr[] = [];
   if (phnum > 0) {
-    const phoff = checkPhoff(ehdr, src);
-    checkRead(src, phoff, phnum * ELF64_PHDR.size, "ReadProgramHeader", phtableWhat(phnum));
+    const phoff = checkPhoff(ehdr, src), len = phnum * ELF64_PHDR.size;
+    if (phoff > src.size || len > src.size - phoff) {
+      checkRead(src, phoff, len, "ReadProgramHeader", phtableWhat(phnum));
+    }
     for (let i = 0; i < phnum; i++) phdrs.push(readPhdr(bytes, phoff + i * ELF64_PHDR.size));
   }
   const notes = opts.addend === undefined ? noteWalker(src, phdrs) as NoteWalk | undefined : undefined;
