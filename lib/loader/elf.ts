@@ -620,8 +620,8 @@ export async function planElf(
   input: KernelSource | Uint8Array,
   opts: LoadOptions = NO_OPTIONS,
 ): Promise<ElfLoadResult> {
-  const d = decode(toSource(input), opts);
-  const r = d instanceof Promise ? await d : d;
+  const src = toSource(input), bytes = src.bytes;
+  const r = bytes === undefined ? await decodeAsync(src, opts) : decodeBytes(src, bytes, opts);
   validatePlan(mem, r.plan);
   return r;
 }
@@ -722,6 +722,12 @@ export function readPhdr(b: Uint8Array, o: number): Elf64Phdr {
  * call), a promise otherwise. The checks run in the same order either way.
  */
 function decode(src: KernelSource, opts: LoadOptions): ElfLoadResult | Promise<ElfLoadResult> {
+  const bytes = src.bytes;
+  return bytes === undefined ? decodeAsync(src, opts) : decodeBytes(src, bytes, opts);
+}
+
+/** The checks every decode starts with: the options, then the image's size. */
+function checkDecodeArgs(src: KernelSource, opts: LoadOptions): void {
   if (opts !== NO_OPTIONS) {
     checkLoadOptions("elf", opts);
     checkArch("x86_64", opts);
@@ -732,8 +738,11 @@ function decode(src: KernelSource, opts: LoadOptions): ElfLoadResult | Promise<E
       value: String(src.size),
     });
   }
-  const bytes = src.bytes;
-  if (bytes === undefined) return decodeAsync(src, opts);
+}
+
+/** The decode of an in-memory image: synchronous (no promise, no microtask), the same checks in the same order. */
+function decodeBytes(src: KernelSource, bytes: Uint8Array, opts: LoadOptions): ElfLoadResult {
+  checkDecodeArgs(src, opts);
   checkRead(src, 0, ELF64_EHDR.size, "ReadElfHeader", "ELF header");
   const ehdr = readEhdrAt0(bytes);
   const load = checkHeader(ehdr, opts);
@@ -751,6 +760,7 @@ function decode(src: KernelSource, opts: LoadOptions): ElfLoadResult | Promise<E
 }
 
 async function decodeAsync(src: KernelSource, opts: LoadOptions): Promise<ElfLoadResult> {
+  checkDecodeArgs(src, opts);
   const ehdr = ELF64_EHDR.decode(await read(src, 0, ELF64_EHDR.size, "ReadElfHeader", "ELF header"));
   const load = checkHeader(ehdr, opts);
   const phnum = ehdr.e_phnum;
@@ -935,8 +945,8 @@ export async function loadElf(
 ): Promise<ElfLoadResult> {
   const src = toSource(input);
   // In memory, no await from here to the end: the load costs this one async call.
-  const d = decode(src, opts);
-  const p = d instanceof Promise ? await d : d;
+  const bytes = src.bytes;
+  const p = bytes === undefined ? await decodeAsync(src, opts) : decodeBytes(src, bytes, opts);
   // planElf's validatePlan is part of applyOwnPlan's checks: the same checks in step order, and the source
   // checks cannot fail first (decodeElf keeps every copy inside the image).
   try {
