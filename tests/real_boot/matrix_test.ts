@@ -14,13 +14,16 @@
  * says so in its `slow` field and runs only in `deno task test:real` (REAL_MATRIX=1), which also runs the
  * 6.12 amd64 boot with its flush sites from a RAM scan (on Unicorn 2.1 the kernel never asks for them, so in
  * the suite it would only repeat the bzImage boot). Bounded by the console watchdog (guest events without a
- * line), with a generous wall-clock hang guard.
+ * line), with a generous wall-clock hang guard. `deno task test:real` also boots each Linux entry in QEMU TCG with
+ * the same kernel, initramfs, command line and RAM (`compareWithQemu`): QEMU must reach the same milestones and
+ * print the same banner and command line; how many of QEMU's first 25 kernel lines appear in ours is printed.
  */
 import assert from "node:assert/strict";
 import { ensureMatrixKernel, KERNEL_MATRIX } from "../../fixtures/real/matrix.ts";
 import { INIT_MESSAGE, initramfs } from "../../fixtures/build/init.ts";
 import { MILESTONES } from "../../emu/linux/common.ts";
 import { bootRealKernel, type RealProtocol } from "../../emu/linux/machine.ts";
+import type { RealBootResult } from "../../emu/linux/common.ts";
 import { extractVmlinux } from "../../lib/loader/extract.ts";
 import { BzImageError, type EmulatorError } from "../../lib/errors.ts";
 import { unicornAvailable } from "../../emu/unicorn.ts";
@@ -138,7 +141,89 @@ for (const entry of KERNEL_MATRIX.filter((e) => e.pattern !== undefined)) {
       assert.equal(r.stop, "poweroff", r.detail);
       assertInOrder(r, [INIT_MESSAGE, "reboot: Power down"]);
       if (arch === "x86_64") assert.match(r.detail, /^ACPI S5/);
+      if (full) await compareWithQemu(r, rec.kernel, protocol, i386 ? "i386" : arch);
     });
+  }
+}
+
+/** A kernel line without what precedes its text (firmware noise, escape codes, the printk timestamp). */
+function kernelText(line: string): string {
+  return line.replace(/^.*?\[\s*[\d.]+\]\s*/, "");
+}
+
+/** The first line of `lines` whose kernel text starts with `prefix`, as kernel text. */
+function firstWith(lines: readonly string[], prefix: string): string | undefined {
+  return lines.map(kernelText).find((l) => l.startsWith(prefix));
+}
+
+/**
+ * `deno task test:real` boots the same kernel with the same initramfs, the same command line (the one our
+ * boot printed, with what the machine appended) and the same RAM in QEMU TCG: QEMU must reach the same
+ * milestones, and the kernel's first lines (its banner and its command line) must be the same in both. How
+ * many of QEMU's first 25 kernel lines appear in ours is printed (the machines differ: firmware, memory map,
+ * NX, DMI, devices).
+ */
+async function compareWithQemu(
+  ours: RealBootResult,
+  kernel: string,
+  protocol: RealProtocol,
+  arch: "x86_64" | "aarch64" | "i386",
+): Promise<void> {
+  const qarch = arch === "aarch64" ? "aarch64" : "x86_64";
+  if (!qemuAvailable(qarch)) {
+    if (ci()) throw new Error(`qemu-system-${qarch} is missing: the matrix compares every boot with QEMU TCG`);
+    console.error(`no QEMU comparison: qemu-system-${qarch} is not installed`);
+    return;
+  }
+  const cmdlinePrefix = "Kernel command line: "; // start_kernel prints it on every architecture
+  const cmdline = firstWith(ours.lines, cmdlinePrefix)?.slice(cmdlinePrefix.length);
+  assert.ok(cmdline !== undefined, `our boot printed no "${cmdlinePrefix}" line`);
+  const dir = await Deno.makeTempDir({ prefix: "matrix-qemu-" });
+  try {
+    let path = kernel;
+    if (protocol === "pvh") {
+      path = `${dir}/vmlinux`;
+      await Deno.writeFile(path, await extractVmlinux(await Deno.readFile(kernel)));
+    }
+    const q = await qemuBoot({
+      arch: qarch,
+      kernel: path,
+      initrd: await initramfs(arch),
+      cmdline,
+      memoryMiB: ours.ram === undefined ? undefined : ours.ram / (1 << 20),
+      timeoutMs: 300_000,
+      stopAt: "reboot: Power down",
+    });
+    const qemu: RealBootResult = { ...ours, serial: q.log, lines: q.lines };
+    assertInOrder(qemu, [
+      MILESTONES.version,
+      MILESTONES.unpack,
+      MILESTONES.runInit,
+      INIT_MESSAGE,
+      "reboot: Power down",
+    ]);
+    for (const prefix of [MILESTONES.version, cmdlinePrefix]) {
+      assert.equal(firstWith(ours.lines, prefix), firstWith(q.lines, prefix), `the "${prefix}" line differs`);
+    }
+    const mine = new Set(ours.lines.map(kernelText));
+    const qemuLines = q.lines.map(kernelText);
+    const first = qemuLines.slice(qemuLines.findIndex((l) => l.startsWith(MILESTONES.version))).slice(0, 25);
+    console.error(
+      `${kernel.split("/").pop()} (${protocol}): ${first.filter((l) => mine.has(l)).length} of QEMU TCG's first ` +
+        `${first.length} kernel lines appear in ours; QEMU reached "reboot: Power down" in ${
+          ((q.stopMs ?? q.wallMs) / 1000).toFixed(1)
+        } s`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function ci(): boolean {
+  try {
+    return (Deno.env.get("CI") ?? "").toLowerCase() === "true";
+  } catch {
+    return false;
   }
 }
 
