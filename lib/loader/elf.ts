@@ -141,6 +141,8 @@ function alignUp(n: number, align: number): number {
   if (align <= 0 || (align & (align - 1)) !== 0) {
     throw new ElfError("Align", `note alignment ${align} is not a power of two`, { value: align });
   }
+  // Small values in 32-bit integer arithmetic (exact: the sum stays below 2^31); the rest in doubles.
+  if (n <= 0x7fff_0000 && align <= 0x1000) return (n + align - 1) & -align;
   return Math.ceil(n / align) * align;
 }
 
@@ -570,7 +572,9 @@ function noteWalker(
  */
 function findPvhEntry(w: NoteWalk | undefined, ph: Elf64Phdr, index: number, size: number): PvhBootCapability {
   if (ph.p_filesz === 0n || w === undefined) return { kind: "notPresent" };
-  if (ph.p_offset >= BigInt(size)) {
+  // As a number, p_offset is exact below 2^53 and at least 2^53 (> size) above: the same test as in bigints.
+  const start = Number(ph.p_offset);
+  if (start >= size) {
     throw new ElfError(
       "ReadNoteHeader",
       `${noteWhat(index)}: p_offset ${hex(ph.p_offset)} is past the end of the ${size}-byte image`,
@@ -581,8 +585,7 @@ function findPvhEntry(w: NoteWalk | undefined, ph: Elf64Phdr, index: number, siz
       },
     );
   }
-  // p_offset < size is exact as a number; a sum past 2^53 (rounded or not) is clamped to it, as before.
-  const start = Number(ph.p_offset);
+  // A sum past 2^53 (rounded or not) is clamped to it, as before.
   const sum = start + Number(ph.p_filesz);
   const end = sum > Number.MAX_SAFE_INTEGER ? Number.MAX_SAFE_INTEGER : sum;
   const cap = w.walk(start, end, ELFNOTE_ALIGN, index);
