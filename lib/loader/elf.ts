@@ -750,13 +750,15 @@ function decodeBytes(src: KernelSource, bytes: Uint8Array, opts: LoadOptions): E
   const ehdr = readEhdrAt0(bytes);
   const load = checkHeader(ehdr, opts);
   const phnum = ehdr.e_phnum;
-  const phdrs: Elf64Phdr[] = [];
+  let phdrs: Elf64Phdr[] = [];
   if (phnum > 0) {
     const phoff = checkPhoff(ehdr, src), len = phnum * ELF64_PHDR.size;
     if (phoff > src.size || len > src.size - phoff) {
       checkRead(src, phoff, len, "ReadProgramHeader", phtableWhat(phnum));
     }
-    for (let i = 0; i < phnum; i++) phdrs.push(readPhdr(bytes, phoff + i * ELF64_PHDR.size));
+    // Sized once (a push-grown array allocates room for 17 on its first push).
+    phdrs = new Array<Elf64Phdr>(phnum);
+    for (let i = 0; i < phnum; i++) phdrs[i] = readPhdr(bytes, phoff + i * ELF64_PHDR.size);
   }
   const notes = opts.addend === undefined ? noteWalker(src, phdrs) as NoteWalk | undefined : undefined;
   return plan(src, opts, ehdr, load, phdrs, notes);
@@ -811,7 +813,9 @@ function checkHeader(ehdr: Elf64Ehdr, opts: LoadOptions): bigint {
  * short (ReadProgramHeader). Returns it as a number.
  */
 function checkPhoff(ehdr: Elf64Ehdr, src: KernelSource): number {
-  if (ehdr.e_phoff > BigInt(src.size)) {
+  // As a number, e_phoff is exact below 2^53 and at least 2^53 (> any size) above: the bigint test's answer.
+  const phoff = Number(ehdr.e_phoff);
+  if (phoff > src.size) {
     throw new ElfError(
       "ReadProgramHeader",
       `${phtableWhat(ehdr.e_phnum)} at e_phoff ${hex(ehdr.e_phoff)} is past the end of the ${src.size}-byte image`,
@@ -822,7 +826,7 @@ function checkPhoff(ehdr: Elf64Ehdr, src: KernelSource): number {
       },
     );
   }
-  return Number(ehdr.e_phoff);
+  return phoff;
 }
 
 /** The PVH capability and the load plan from the headers (the notes walked when `notes` is given). */
