@@ -680,7 +680,7 @@ function i32(b: Uint8Array, o: number): number {
  */
 function u64(b: Uint8Array, o: number): bigint {
   const lo = i32(b, o), hi = i32(b, o + 4);
-  if (hi === 0 && lo >= 0) return BigInt(lo);
+  if (hi === 0 && lo >= 0) return lo === 0 ? 0n : BigInt(lo); // a bigint literal is a constant: no allocation
   return BigInt.asUintN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0));
 }
 
@@ -842,14 +842,14 @@ function plan(
   const { addend, highmemStart } = opts;
   const addendBig = addend === undefined ? 0n : BigInt(addend);
   const steps: PlanStep[] = [];
-  let pvhBootCap: PvhBootCapability = addend === undefined ? { kind: "notPresent" } : { kind: "ignored" };
+  let present: PvhBootCapability | undefined;
   for (let i = 0; i < phdrs.length; i++) {
     const ph = phdrs[i];
     if (ph.p_type === PT_NOTE) {
       // Every note segment is walked and checked; the last one holding a PVH entry gives it.
       if (notes !== undefined) {
         const cap = findPvhEntry(notes, ph, i, src.size);
-        if (cap.kind === "present") pvhBootCap = cap;
+        if (cap.kind === "present") present = cap;
       }
       continue;
     }
@@ -905,6 +905,8 @@ function plan(
   }
   const plan = { steps };
   const { start: loadStart, end: loadEnd } = planExtent(plan);
+  const pvhBootCap: PvhBootCapability = present ??
+    (addend === undefined ? { kind: "notPresent" } : { kind: "ignored" });
   return {
     format: "elf",
     arch: "x86_64",
