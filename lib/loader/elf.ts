@@ -214,6 +214,25 @@ const NO_BYTES = new Uint8Array(0);
 const XEN_DESC_OFFSET = ELF64_NHDR.size + XEN_NOTE_NAME.length;
 
 /**
+ * Where the note after the one at `p` starts (its name and descriptor each padded to `align`), or the
+ * `Overflow` error when a padded size does not fit the 32-bit field it came from.
+ */
+function nextNote(p: number, namesz: number, descsz: number, align: number, index: number): NoteEvent | number {
+  const nameAligned = alignUp(namesz, align);
+  const descAligned = alignUp(descsz, align);
+  if (nameAligned > U32_MAX || descAligned > U32_MAX) {
+    return noteError(
+      "Overflow",
+      `${noteWhat(index)}: note at ${hex(p)} has n_namesz ${hex(namesz)} / n_descsz ${
+        hex(descsz)
+      } that overflow 32 bits when padded to ${align}`,
+      { field: nameAligned > U32_MAX ? "n_namesz" : "n_descsz", value: Math.max(nameAligned, descAligned) },
+    );
+  }
+  return p + alignUp(ELF64_NHDR.size + namesz, align) + descAligned;
+}
+
+/**
  * Every `PT_NOTE` segment of one image, walked for the Xen `PHYS32_ENTRY` note with total work linear in the
  * bytes the segments cover, whatever `e_phnum` and the segment sizes claim.
  *
@@ -366,18 +385,7 @@ class NoteWalker implements NoteWalk {
         return { kind: "present", address: this.#u32(descAt) };
       }
     }
-    const nameAligned = alignUp(namesz, align);
-    const descAligned = alignUp(descsz, align);
-    if (nameAligned > U32_MAX || descAligned > U32_MAX) {
-      return noteError(
-        "Overflow",
-        `${noteWhat(index)}: note at ${hex(p)} has n_namesz ${hex(namesz)} / n_descsz ${
-          hex(descsz)
-        } that overflow 32 bits when padded to ${align}`,
-        { field: nameAligned > U32_MAX ? "n_namesz" : "n_descsz", value: Math.max(nameAligned, descAligned) },
-      );
-    }
-    return p + alignUp(ELF64_NHDR.size + namesz, align) + descAligned;
+    return nextNote(p, namesz, descsz, align, index);
   }
 
   /**
@@ -524,18 +532,7 @@ class BytesNoteWalk implements NoteWalk {
         return { kind: "present", address: this.#u32(descAt) };
       }
     }
-    const nameAligned = alignUp(namesz, align);
-    const descAligned = alignUp(descsz, align);
-    if (nameAligned > U32_MAX || descAligned > U32_MAX) {
-      return noteError(
-        "Overflow",
-        `${noteWhat(index)}: note at ${hex(p)} has n_namesz ${hex(namesz)} / n_descsz ${
-          hex(descsz)
-        } that overflow 32 bits when padded to ${align}`,
-        { field: nameAligned > U32_MAX ? "n_namesz" : "n_descsz", value: Math.max(nameAligned, descAligned) },
-      );
-    }
-    return p + alignUp(ELF64_NHDR.size + namesz, align) + descAligned;
+    return nextNote(p, namesz, descsz, align, index);
   }
 }
 
