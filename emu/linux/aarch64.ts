@@ -31,7 +31,7 @@ import { loadPe } from "../../lib/loader/pe.ts";
 import { GuestMemory } from "../../lib/memory.ts";
 import { EmulatorError } from "../../lib/errors.ts";
 import { applyAarch64State } from "../aarch64.ts";
-import { GuestFault, Unicorn, unicornAvailable } from "../unicorn.ts";
+import { Unicorn, unicornAvailable } from "../unicorn.ts";
 import {
   DEBUG,
   HANG_GRACE_MS,
@@ -39,7 +39,10 @@ import {
   type RealBootOptions,
   type RealBootResult,
   realRamBytes,
-  type RealStopReason,
+  realRunResult,
+  type RunEnd,
+  runLimitReached,
+  runSlice,
   SerialConsole,
 } from "./common.ts";
 
@@ -385,74 +388,48 @@ export class Arm64LinuxMachine implements Disposable {
     const budget = opts.maxInstructions > 0 ? opts.maxInstructions : Infinity;
     const counting = opts.countInstructions === true || budget < Infinity;
     let instructions = 0;
-    let stop: RealStopReason = "deadline", detail = "";
+    let end: RunEnd;
     const slice = 20_000_000;
     // No Unicorn timeout (its thread wakes every 2 us); the hooks end the run at the deadline and the
     // guard stops the engine from another thread when none runs any more.
     using guard = this.uc.hangGuard(Date.now() + opts.timeoutMs + HANG_GRACE_MS);
     for (;;) {
-      const now = performance.now();
-      if (now > deadline) {
-        stop = "deadline";
-        detail = `wall-clock limit of ${opts.timeoutMs} ms reached`;
-        break;
-      }
-      if (instructions >= budget) {
-        stop = "instructions";
-        detail = `instruction budget of ${opts.maxInstructions} used`;
+      const limit = runLimitReached(performance.now(), deadline, instructions, budget, opts);
+      if (limit !== undefined) {
+        end = limit;
         break;
       }
       this.#sliceEnd = deadline;
       this.#stopped = false;
-      let timedOut = false;
-      try {
-        const n = Math.min(slice, budget - instructions);
-        const r = counting ? this.uc.start({ begin: pc, until: 0, count: n }) : this.uc.start({ begin: pc, until: 0 });
-        if (counting) instructions += n;
-        timedOut = r.timedOut || this.#stopped;
-        if (guard.fired()) {
-          pc = this.uc.readPc();
-          stop = "deadline";
-          detail =
-            `the hang guard stopped the engine ${HANG_GRACE_MS} ms after the wall-clock limit of ${opts.timeoutMs} ms`;
-          break;
-        }
-      } catch (e) {
-        pc = this.uc.readPc();
-        stop = "error";
-        detail = e instanceof GuestFault || e instanceof EmulatorError ? e.message : String(e);
+      const n = Math.min(slice, budget - instructions);
+      const ran = runSlice(this.uc, pc, counting ? n : undefined, guard, opts.timeoutMs);
+      // A slice counts in full unless the engine failed (an upper bound, the same guest point every time).
+      if (counting && ran.end?.stop !== "error") instructions += n;
+      pc = this.uc.readPc();
+      if (ran.end !== undefined) {
+        end = ran.end;
         break;
       }
-      pc = this.uc.readPc();
+      const timedOut = ran.timedOut || this.#stopped;
       if (this.console.ended !== undefined) {
-        stop = this.console.ended;
-        detail = this.console.endDetail();
+        end = { stop: this.console.ended, detail: this.console.endDetail() };
         break;
       }
       if (timedOut) continue;
       const insn = this.readKernelWord(pc - 4n);
       if (insn === 0xd503_207f) { // wfi
         const daif = this.uc.regRead("pstate") & 0x3c0n;
-        stop = (daif & 0x80n) === 0n ? "idle" : "halt";
-        detail = `wfi at ${hx(pc - 4n)} with IRQs ${daif & 0x80n ? "masked" : "unmasked"} (no interrupt will come)`;
+        end = {
+          stop: (daif & 0x80n) === 0n ? "idle" : "halt",
+          detail: `wfi at ${hx(pc - 4n)} with IRQs ${daif & 0x80n ? "masked" : "unmasked"} (no interrupt will come)`,
+        };
         break;
       }
       if (counting) continue;
-      stop = "error";
-      detail = `the engine stopped at ${hx(pc)} for no reason the harness knows`;
+      end = { stop: "error", detail: `the engine stopped at ${hx(pc)} for no reason the harness knows` };
       break;
     }
-    return {
-      serial: this.console.text,
-      lines: this.console.lines,
-      lastLine: this.console.lastLine,
-      instructions: counting ? instructions : -1,
-      elapsedMs: performance.now() - t0,
-      stop,
-      pc,
-      detail: `${detail} (pc ${hx(pc)})`,
-      stats: { ...this.stats, maxEventsBetweenLines: this.console.maxEventsBetweenLines },
-    };
+    return realRunResult(this.console, t0, counting ? instructions : undefined, end, pc, this.stats);
   }
 }
 

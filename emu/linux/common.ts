@@ -5,7 +5,8 @@
  * @module
  */
 
-import { MemoryError } from "../../lib/errors.ts";
+import { EmulatorError, MemoryError } from "../../lib/errors.ts";
+import { GuestFault, type Unicorn } from "../unicorn.ts";
 
 /** Why a real-kernel run ended. */
 export type RealStopReason =
@@ -218,6 +219,81 @@ const XEN_CONSOLE_PREFIX = /^\(XEN\) /;
 
 /** How long after the wall-clock limit the hang guard stops an engine no hook stopped. */
 export const HANG_GRACE_MS = 2_000;
+
+/** How a run ended, when it did. */
+export interface RunEnd {
+  stop: RealStopReason;
+  detail: string;
+}
+
+/** The machines' run limits, checked before each slice: the wall clock, then the instruction budget. */
+export function runLimitReached(
+  now: number,
+  deadline: number,
+  instructions: number,
+  budget: number,
+  opts: { timeoutMs: number; maxInstructions: number },
+): RunEnd | undefined {
+  if (now > deadline) return { stop: "deadline", detail: `wall-clock limit of ${opts.timeoutMs} ms reached` };
+  if (instructions >= budget) {
+    return { stop: "instructions", detail: `instruction budget of ${opts.maxInstructions} used` };
+  }
+  return undefined;
+}
+
+/**
+ * One engine run from `pc` of the machines' run loops: `count` instructions when counting, else until a hook
+ * stops it. `until` = 0: after a run Unicorn invalidates the translation at `until - 1`, and on x86 looking
+ * that address up through the guest page tables raises a page fault nobody sees (it sets CR2 and the engine's
+ * old_exception); with 0 it skips that. No kernel executes at address 0. The run ends (`end`) when the hang
+ * guard fired (an engine stopped from another thread is not resumed) or the engine reported an error.
+ */
+export function runSlice(
+  uc: Unicorn,
+  pc: bigint,
+  count: number | undefined,
+  guard: { fired(): boolean },
+  timeoutMs: number,
+): { timedOut: boolean; end?: undefined } | { end: RunEnd } {
+  try {
+    const r = count !== undefined ? uc.start({ begin: pc, until: 0, count }) : uc.start({ begin: pc, until: 0 });
+    if (guard.fired()) {
+      return {
+        end: {
+          stop: "deadline",
+          detail: `the hang guard stopped the engine ${HANG_GRACE_MS} ms after the wall-clock limit of ${timeoutMs} ms`,
+        },
+      };
+    }
+    return { timedOut: r.timedOut };
+  } catch (e) {
+    return {
+      end: { stop: "error", detail: e instanceof GuestFault || e instanceof EmulatorError ? e.message : String(e) },
+    };
+  }
+}
+
+/** The result of a machine's run: its console, how and where it ended, and the machine's counters. */
+export function realRunResult(
+  console: SerialConsole,
+  t0: number,
+  instructions: number | undefined,
+  end: RunEnd,
+  pc: bigint,
+  stats: Record<string, number>,
+): RealBootResult {
+  return {
+    serial: console.text,
+    lines: console.lines,
+    lastLine: console.lastLine,
+    instructions: instructions ?? -1,
+    elapsedMs: performance.now() - t0,
+    stop: end.stop,
+    pc,
+    detail: `${end.detail} (pc ${hx(pc)})`,
+    stats: { ...stats, maxEventsBetweenLines: console.maxEventsBetweenLines },
+  };
+}
 
 /** Formats a number as 0x-prefixed hexadecimal. */
 export function hx(v: number | bigint): string {

@@ -41,9 +41,19 @@ import type { GuestMemory } from "../../lib/memory.ts";
 import { COM1_PORT } from "../uart.ts";
 import { LegacyPic, Pit8254, PIT_IRQ, PIT_PORTS, Serial16550 } from "./x86_devices.ts";
 import { EmulatorError } from "../../lib/errors.ts";
-import { type FaultKind, GuestFault, Unicorn, unicornAvailable } from "../unicorn.ts";
+import { type FaultKind, Unicorn, unicornAvailable } from "../unicorn.ts";
 import { PM1A_CNT_PORT, S5_SLP_TYP, X86AcpiPm } from "./acpi.ts";
-import { DEBUG, HANG_GRACE_MS, hx, type RealBootResult, type RealStopReason, SerialConsole } from "./common.ts";
+import {
+  DEBUG,
+  HANG_GRACE_MS,
+  hx,
+  type RealBootResult,
+  realRunResult,
+  type RunEnd,
+  runLimitReached,
+  runSlice,
+  SerialConsole,
+} from "./common.ts";
 import {
   decodeIdtGate32,
   decodeSegmentDescriptor,
@@ -1182,21 +1192,15 @@ export class X86LinuxMachine implements Disposable {
     const t0 = performance.now();
     const deadline = t0 + opts.timeoutMs;
     let pc = begin, instructions = 0;
-    let stop: RealStopReason = "deadline", detail = "";
+    let end: RunEnd;
     this.checkStateLayout();
     // The hooks end the run at the deadline; the guard stops the engine from another thread only when no
     // hook runs any more (a loop the machine never sees), and then the run ends.
     using guard = this.uc.hangGuard(Date.now() + opts.timeoutMs + HANG_GRACE_MS);
     for (;;) {
-      const now = performance.now();
-      if (now > deadline) {
-        stop = "deadline";
-        detail = `wall-clock limit of ${opts.timeoutMs} ms reached`;
-        break;
-      }
-      if (instructions >= budget) {
-        stop = "instructions";
-        detail = `instruction budget of ${opts.maxInstructions} used`;
+      const limit = runLimitReached(performance.now(), deadline, instructions, budget, opts);
+      if (limit !== undefined) {
+        end = limit;
         break;
       }
       this.#pendingUd = false;
@@ -1206,30 +1210,17 @@ export class X86LinuxMachine implements Disposable {
       // guard) was seen to corrupt the guest's state when going on (the LZ4 decompressor failed), so it
       // ends the run.
       this.sliceEnd = deadline;
-      let timedOut = false;
-      try {
-        // until = 0: after a run Unicorn invalidates the translation at `until - 1`, and looking that
-        // address up through the guest page tables raises a page fault nobody sees (it sets CR2 and the
-        // engine's old_exception); with 0 it skips that. The kernel never executes at address 0.
-        const n = Math.min(slice, budget - instructions);
-        const r = counting ? this.uc.start({ begin: pc, until: 0, count: n }) : this.uc.start({ begin: pc, until: 0 });
-        if (counting) instructions += n;
-        timedOut = r.timedOut || this.#sliceStopped;
-        if (guard.fired()) {
-          pc = this.uc.readPc();
-          stop = "deadline";
-          detail =
-            `the hang guard stopped the engine ${HANG_GRACE_MS} ms after the wall-clock limit of ${opts.timeoutMs} ms`;
-          break;
-        }
-      } catch (e) {
-        pc = this.uc.readPc();
-        stop = "error";
-        detail = e instanceof GuestFault || e instanceof EmulatorError ? e.message : String(e);
+      const n = Math.min(slice, budget - instructions);
+      const ran = runSlice(this.uc, pc, counting ? n : undefined, guard, opts.timeoutMs);
+      // A slice counts in full unless the engine failed (an upper bound, the same guest point every time).
+      if (counting && ran.end?.stop !== "error") instructions += n;
+      pc = this.uc.readPc();
+      if (ran.end !== undefined) {
+        end = ran.end;
         break;
       }
+      const timedOut = ran.timedOut || this.#sliceStopped;
       this.#sliceStopped = false;
-      pc = this.uc.readPc();
       if (this.#hookDeferred && this.#deferredSites !== undefined && this.console.ended === undefined) {
         this.#hookFlushSites(this.#deferredSites);
         this.#deferredSites = undefined;
@@ -1252,11 +1243,13 @@ export class X86LinuxMachine implements Disposable {
         continue;
       }
       if (this.console.ended !== undefined) {
-        stop = this.console.ended;
-        detail = this.#pm.poweredOff
-          ? `ACPI S5: the guest wrote SLP_TYP ${S5_SLP_TYP} | SLP_EN to PM1a_CNT (port ${hx(PM1A_CNT_PORT)}) ` +
-            `after: ${this.console.lastLine}`
-          : this.console.endDetail();
+        end = {
+          stop: this.console.ended,
+          detail: this.#pm.poweredOff
+            ? `ACPI S5: the guest wrote SLP_TYP ${S5_SLP_TYP} | SLP_EN to PM1a_CNT (port ${hx(PM1A_CNT_PORT)}) ` +
+              `after: ${this.console.lastLine}`
+            : this.console.endDetail(),
+        };
         break;
       }
       if (this.#pendingUd) {
@@ -1289,40 +1282,28 @@ export class X86LinuxMachine implements Disposable {
           pc = this.uc.readPc();
           // An interrupt storm without output trips the console watchdog.
           if (this.console.tick()) {
-            stop = "stalled";
-            detail = this.console.endDetail();
+            end = { stop: "stalled", detail: this.console.endDetail() };
             break;
           }
           continue;
         }
-        stop = ifOn ? "idle" : "halt";
-        detail = ifOn
-          ? timer
-            ? `hlt at ${hx(pc - 1n)} with interrupts on: ${IDLE_TICKS} timer ticks at hlt without a new line`
-            : `hlt at ${hx(pc - 1n)} with interrupts on and no timer programmed: nothing will wake the kernel`
-          : `hlt at ${hx(pc - 1n)} with interrupts off`;
-        if (!this.#haltedAt(pc)) {
-          stop = "error";
-          detail = `the engine stopped at ${hx(pc)} for no reason the harness knows`;
-        }
+        end = !this.#haltedAt(pc)
+          ? { stop: "error", detail: `the engine stopped at ${hx(pc)} for no reason the harness knows` }
+          : {
+            stop: ifOn ? "idle" : "halt",
+            detail: ifOn
+              ? timer
+                ? `hlt at ${hx(pc - 1n)} with interrupts on: ${IDLE_TICKS} timer ticks at hlt without a new line`
+                : `hlt at ${hx(pc - 1n)} with interrupts on and no timer programmed: nothing will wake the kernel`
+              : `hlt at ${hx(pc - 1n)} with interrupts off`,
+          };
         break;
       }
     }
-    return {
-      serial: this.console.text,
-      lines: this.console.lines,
-      lastLine: this.console.lastLine,
-      instructions: counting ? instructions : -1,
-      elapsedMs: performance.now() - t0,
-      stop,
-      pc,
-      detail: `${detail} (pc ${hx(pc)})`,
-      stats: {
-        ...this.stats,
-        aliasesLive: this.#aliases.size,
-        maxEventsBetweenLines: this.console.maxEventsBetweenLines,
-      },
-    };
+    return realRunResult(this.console, t0, counting ? instructions : undefined, end, pc, {
+      ...this.stats,
+      aliasesLive: this.#aliases.size,
+    });
   }
 
   /**
