@@ -329,14 +329,21 @@ export function applyOwnPlan(mem: GuestMemory, plan: Plan, src: KernelSource): P
   const bytes = src.bytes;
   if (bytes === undefined) return applyPlan(mem, plan, src);
   checkPlan(mem, plan, src.size, true);
-  const steps = plan.steps;
+  writeSteps(mem, plan.steps, bytes);
+  return undefined;
+}
+
+/**
+ * The writes of a checked plan whose copies come from bytes in memory (or that has none): synchronous, so
+ * nothing can fail or change between the checks and the end.
+ */
+function writeSteps(mem: GuestMemory, steps: readonly PlanStep[], bytes: Uint8Array | undefined): void {
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i];
     if (s.kind === "bytes") mem.write(s.guestAddr, s.bytes);
     else if (s.kind === "fill") mem.fill(s.guestAddr, s.length, s.value);
-    else mem.write(s.guestAddr, bytes.subarray(s.sourceOffset, s.sourceOffset + s.length));
+    else mem.write(s.guestAddr, bytes!.subarray(s.sourceOffset, s.sourceOffset + s.length));
   }
-  return undefined;
 }
 
 /**
@@ -378,12 +385,7 @@ export async function applyPlan(mem: GuestMemory, plan: Plan, source?: KernelSou
   checkPlan(mem, { steps }, src?.size, true);
   const bytes = src?.bytes;
   if (src === undefined || bytes !== undefined) {
-    // Synchronous from here: nothing can fail or change between the checks and the end.
-    for (const s of steps) {
-      if (s.kind === "bytes") mem.write(s.guestAddr, s.bytes);
-      else if (s.kind === "fill") mem.fill(s.guestAddr, s.length, s.value);
-      else mem.write(s.guestAddr, bytes!.subarray(s.sourceOffset, s.sourceOffset + s.length));
-    }
+    writeSteps(mem, steps, bytes);
     return;
   }
   try {
