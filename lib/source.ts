@@ -140,11 +140,32 @@ export interface FromFileOptions {
   maxBlockingRead?: number;
 }
 
+// Deno's file class, when this runs in Deno (looked up, never required: the module runs in a browser too).
+const DENO_FS_FILE = (globalThis as { Deno?: { FsFile?: abstract new (...args: never[]) => unknown } }).Deno?.FsFile;
+
+/**
+ * A `Deno.FsFile`'s size as the Rust crate's loaders take it: the offset of its end (one `lseek`). Deno's
+ * `statSync` builds a whole `FileInfo` (20 fields, dates) for the one number: 2.5 us warm, 26-33 us right
+ * after a 14 MB read has emptied the caches, against 1.2-1.6 us / 7.5-10.6 us for the seek (a block device's
+ * `stat` size is 0, its end offset the device's size). Other files, or a seek that fails (a pipe): `undefined`,
+ * and the caller asks `stat`.
+ */
+function sizeByEnd(file: SeekableFile): number | undefined {
+  if (DENO_FS_FILE === undefined || !(file instanceof DENO_FS_FILE) || file.seekSync === undefined) return undefined;
+  try {
+    const end = file.seekSync(0, 2);
+    return typeof end === "number" && end > 0 ? end : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * A source over an open file (`Deno.FsFile`): each read positions and reads directly into the caller's
  * buffer, so guest memory is filled with no intermediate copy of the image. Reads are serialised (the file
  * position is shared) and use the file's synchronous methods when it has them (`Deno.FsFile` does), up to
- * `options.maxBlockingRead` bytes per read.
+ * `options.maxBlockingRead` bytes per read. The size of a `Deno.FsFile` is the offset of its end (as the Rust
+ * crate takes it); other files give it by `statSync` or `stat`.
  *
  * @example
  * ```ts ignore
@@ -158,7 +179,7 @@ export async function fromFile(file: SeekableFile, options: FromFileOptions = {}
   const maxBlockingRead = options.maxBlockingRead ?? Infinity;
   let size: number;
   try {
-    size = file.statSync !== undefined ? file.statSync().size : (await file.stat()).size;
+    size = sizeByEnd(file) ?? (file.statSync !== undefined ? file.statSync().size : (await file.stat()).size);
   } catch (e) {
     throw new SourceError("ReadFailed", `cannot stat the kernel file: ${describeThrown(e)}`, { cause: e });
   }

@@ -60,6 +60,38 @@ Deno.test("fromFile reads ranges with positioned reads", async () => {
   }
 });
 
+Deno.test("fromFile takes a Deno file's size from its end (no stat), any other file's from stat", async () => {
+  const path = await Deno.makeTempFile();
+  try {
+    await Deno.writeFile(path, data);
+    using file = await Deno.open(path);
+    // statSync made to fail: a Deno.FsFile's size must not need it (one lseek, as the Rust crate seeks to End).
+    Object.defineProperty(file, "statSync", { value: () => assert.fail("statSync called") });
+    Object.defineProperty(file, "stat", { value: () => assert.fail("stat called") });
+    const src = await fromFile(file);
+    assert.equal(src.size, 256);
+    const out = new Uint8Array(3);
+    await src.readInto(253, out); // the position left at the end does not matter: every read seeks
+    assert.deepEqual([...out], [253, 254, 255]);
+    // An empty file ends at 0: stat is asked (and agrees).
+    await Deno.writeFile(path, new Uint8Array(0));
+    using empty = await Deno.open(path);
+    assert.equal((await fromFile(empty)).size, 0);
+  } finally {
+    await Deno.remove(path);
+  }
+  // A file of the caller's own (whose seek may know only whence 0) is sized by stat, never by seeking.
+  let seeks = 0;
+  const own = {
+    stat: () => Promise.resolve({ size: 10 }),
+    seek: () => Promise.resolve(seeks++),
+    seekSync: () => seeks++,
+    read: () => Promise.resolve(null),
+  };
+  assert.equal((await fromFile(own)).size, 10);
+  assert.equal(seeks, 0);
+});
+
 Deno.test("fromFile reports a file that shrank as a short read", async () => {
   const path = await Deno.makeTempFile();
   try {
