@@ -65,7 +65,7 @@ function inputLength(payload: PayloadInput): number {
 
 /**
  * Runs `method`'s decoder over a payload: gzip streams a {@linkcode StreamedPayload} (the input held about
- * 1.5 MiB at a time); the other methods read it whole first.
+ * 385 KiB at a time); the other methods read it whole first.
  */
 function runDecoder(method: PayloadMethod, payload: PayloadInput, sink: ByteSink, options?: DecodeOptions) {
   if (payload instanceof Uint8Array) return PAYLOAD_DECODERS[method](payload, sink, options);

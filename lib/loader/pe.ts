@@ -339,7 +339,7 @@ function checkSourceSize(size: number, code: PeErrorCode, what: string): void {
  * range (no second copy of the image); guest memory is byte for byte as before when the load fails: over
  * all-zero memory one pass writes and a failure zeroes it again (`details.strategy` `"zero-restore"`),
  * otherwise a verifying pass proves the payload intact before the writing pass (`"verify-then-write"`).
- * An `Image.gz` from a `fromFile` source is streamed into the decoder (about 1.5 MiB of it held at
+ * An `Image.gz` from a `fromFile` source is streamed into the decoder (about 385 KiB of it held at
  * a time, never the whole file); the file failing or changing during the writing pass zeroes the planned
  * range and throws `SourceError` `LoadInterrupted` (as any copy from a failing source does).
  *

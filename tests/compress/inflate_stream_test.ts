@@ -55,7 +55,7 @@ function same(input: Uint8Array, maxOutput?: number): void {
   assert.deepEqual(streamed, whole);
 }
 
-// Big enough for several window slides (the window holds about 1.5 MiB of input): a kernel-like part
+// Big enough for several window slides (the window holds about 385 KiB of input): a kernel-like part
 // (dynamic blocks) and a random part (stored blocks).
 const MiB = 1 << 20;
 const plain = new Uint8Array(7 * MiB);
