@@ -11,6 +11,11 @@
  * Timing is the Rust bench's: iterations batched so that a sample lasts about 2 ms, at least 31 samples and
  * `--secs` per case, samples of the load and of its floor alternating, median per op.
  *
+ * Three rows compare our loads with the Rust side's own floors in one process: libc's `memcpy` and `pread`
+ * (what the crate's `copy_nonoverlapping` and `File` reads are) called through FFI on the same buffers, the
+ * cases timed in a shuffled order ({@linkcode shuffled}): both sides at the same moments, where the two-process
+ * rows compare runs seconds apart on a shared machine.
+ *
  * Nothing is downloaded: the kernel must be in fixtures/real/cache (`deno task fetch-kernels`), cargo at
  * /root/.cargo/bin, and Debian's librust-vm-memory-dev librust-thiserror-dev installed (installed with apt-get
  * when missing, except with CI=true, where the run stops instead).
@@ -178,6 +183,45 @@ async function preadAsync(file: Deno.FsFile, offset: number, dest: Uint8Array): 
   }
 }
 
+/**
+ * The Rust crate's copies are libc's: `copy_nonoverlapping` is `memcpy`, a `File` read is `read(2)`. Called
+ * here through FFI on the same buffers, they are the Rust side's floors measured in this process, beside our
+ * loads, in a shuffled order (a fixed order biases each case by what ran before it: `set` read 4-5 % slower
+ * than libc's `memcpy` when it always followed a `pread`, the same when shuffled). The result is the least
+ * noisy ours-against-Rust figure this machine gives: both sides in one process at the same moments.
+ */
+const LIBC_SYMBOLS = {
+  memcpy: { parameters: ["pointer", "pointer", "usize"], result: "pointer" },
+  pread: { parameters: ["i32", "pointer", "usize", "i64"], result: "isize" },
+  open: { parameters: ["buffer", "i32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+} as const;
+let libc: Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | undefined;
+
+function openLibc(): Deno.DynamicLibrary<typeof LIBC_SYMBOLS> {
+  return libc ??= Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
+}
+
+/** Times each case once per round, the cases in a new random order each round, for `secs` (at least 31 rounds). */
+async function shuffled(cases: Fn[], secs: number): Promise<Stats[]> {
+  for (let i = 0; i < 3; i++) for (const c of cases) await c();
+  const samples: number[][] = cases.map(() => []);
+  const order = cases.map((_, i) => i);
+  const start = performance.now();
+  while (performance.now() - start < secs * 1e3 || samples[0].length < MIN_SAMPLES) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    for (const k of order) {
+      const t = performance.now();
+      await cases[k]();
+      samples[k].push((performance.now() - t) * 1e6);
+    }
+  }
+  return samples.map((v) => stats(v, 1));
+}
+
 async function ours(args: Record<string, string>): Promise<void> {
   const secs = Number(args.secs ?? "1");
   const only = args.only?.split(",");
@@ -225,6 +269,18 @@ async function ours(args: Record<string, string>): Promise<void> {
     checkCopied(img, host, copies, "vmlinux");
     const [load, floor] = await measure(() => loadElf(mem, img), memcpy(img, host, copies), secs, true);
     result("elf_load vmlinux (Cursor)", copies.reduce((n, c) => n + c.len, 0), load, floor);
+    if (want("libc")) {
+      const lib = openLibc(); // kept open for the process's life
+      const ptrs = copies.map((c) => ({
+        dst: Deno.UnsafePointer.of(host.subarray(c.gpa, c.gpa + c.len)),
+        src: Deno.UnsafePointer.of(img.subarray(c.off, c.off + c.len)),
+        len: BigInt(c.len),
+      }));
+      const [l, f] = await shuffled([() => loadElf(mem, img), () => {
+        for (const p of ptrs) lib.symbols.memcpy(p.dst, p.src, p.len);
+      }], secs * 3);
+      result("vmlinux (Cursor) vs libc memcpy of its segments, one process, shuffled", 0, l, f);
+    }
   }
 
   const img = await Deno.readFile(bzPath);
@@ -288,6 +344,28 @@ async function ours(args: Record<string, string>): Promise<void> {
       true,
     );
     result("bzimage fixed cost (File: fromFile + plan + validate, no copy)", 0, load, undefined);
+  }
+  if (want("libc")) {
+    const lib = openLibc(); // kept open for the process's life
+    const dst = host.subarray(copy.gpa, copy.gpa + copy.len);
+    const dstP = Deno.UnsafePointer.of(dst), srcP = Deno.UnsafePointer.of(img.subarray(copy.off));
+    const fd = lib.symbols.open(new TextEncoder().encode(`${bzPath}\0`), 0);
+    if (fd < 0) throw new Error(`open ${bzPath} failed`);
+    try {
+      const n = BigInt(copy.len), at = BigInt(copy.off);
+      const [lm, lf, fm, ff] = await shuffled([
+        () => loadBzImage(mem, img),
+        async () => await loadBzImage(mem, await fromFile(file)),
+        () => lib.symbols.memcpy(dstP, srcP, n),
+        () => {
+          if (Number(lib.symbols.pread(fd, dstP, n, at)) !== copy.len) throw new Error("short pread");
+        },
+      ], secs * 3);
+      result("bzimage_load (Cursor) vs libc memcpy, one process, shuffled", copy.len, lm, fm);
+      result("bzimage_load (File) vs libc pread, one process, shuffled", copy.len, lf, ff);
+    } finally {
+      lib.symbols.close(fd);
+    }
   }
   if (want("cold")) {
     const [load, floor] = await measure(
