@@ -21,7 +21,8 @@
  * when missing, except with CI=true, where the run stops instead).
  *
  * Run: deno task bench:anchor [ROUNDS=3] [SECS=1]
- *   (RUST_ANCHOR=DIR: the rust-bench directory elsewhere; RUST_BENCH_BIN=FILE: an ll-bench-head already built)
+ *   (RUST_ANCHOR=DIR: the rust-bench directory elsewhere; RUST_BENCH_BIN=FILE: an ll-bench-head already built;
+ *   otherwise the first run's build is kept in fixtures/real/cache/rust-bench/, keyed by the sources and rustc)
  *      deno run -A bench/anchor.ts measure --bzimage F --vmlinux F --elfnote F --secs S  (our side alone)
  *
  * @module
@@ -554,6 +555,39 @@ function range(v: number[], f: (x: number) => string): string {
   return `${f(median(v))} (${f(Math.min(...v))}..${f(Math.max(...v))})`;
 }
 
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** SHA-256 (first 16 hex digits) of every file under `dir` but build output, their paths, and `extra`. */
+async function sourcesDigest(dir: string, extra: string): Promise<string> {
+  const files: string[] = [];
+  const walk = async (d: string, rel: string): Promise<void> => {
+    for await (const e of Deno.readDir(d)) {
+      if (e.name === "target") continue;
+      if (e.isDirectory) await walk(`${d}/${e.name}`, `${rel}${e.name}/`);
+      else if (e.isFile) files.push(`${rel}${e.name}`);
+    }
+  };
+  await walk(dir, "");
+  files.sort();
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [enc.encode(extra)];
+  for (const f of files) parts.push(enc.encode(`\0${f}\0`), await Deno.readFile(`${dir}/${f}`));
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let o = 0;
+  for (const p of parts) {
+    all.set(p, o);
+    o += p.byteLength;
+  }
+  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return [...h.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function orchestrate(rounds: number, secs: number): Promise<void> {
   const root = new URL("../", import.meta.url).pathname;
   // ../shared/anchors/rust-bench from the project root; RUST_ANCHOR names another copy (a worktree has none).
@@ -587,11 +621,23 @@ async function orchestrate(rounds: number, secs: number): Promise<void> {
     await run("cp", ["-r", anchor, `${tmp}/rb`]);
     await run("chmod", ["-R", "u+w", `${tmp}/rb`]);
     const env = { PATH: `/root/.cargo/bin:${Deno.env.get("PATH")}` };
-    let rust = Deno.env.get("RUST_BENCH_BIN"); // an ll-bench-head built before (skips the build)
+    // RUST_BENCH_BIN: an ll-bench-head built elsewhere. Otherwise the build of these sources with this
+    // toolchain is kept in the kernel cache (fixtures/real/cache/rust-bench/<digest>/), so only the first run
+    // builds.
+    let rust = Deno.env.get("RUST_BENCH_BIN");
     if (rust === undefined) {
-      console.error("building the Rust bench (cargo build --release --offline)...");
-      await run("cargo", ["build", "--release", "--offline", "-q"], `${tmp}/rb/bench-head`, env);
-      rust = `${tmp}/rb/bench-head/target/release/ll-bench-head`;
+      const rustc = await run("rustc", ["--version"], undefined, env);
+      const kept = `${CACHE_DIR}rust-bench/${await sourcesDigest(anchor, rustc)}/ll-bench-head`;
+      if (await isFile(kept)) rust = kept;
+      else {
+        console.error("building the Rust bench (cargo build --release --offline)...");
+        await run("cargo", ["build", "--release", "--offline", "-q"], `${tmp}/rb/bench-head`, env);
+        await Deno.mkdir(kept.slice(0, kept.lastIndexOf("/")), { recursive: true });
+        await Deno.copyFile(`${tmp}/rb/bench-head/target/release/ll-bench-head`, `${kept}.part`);
+        await Deno.rename(`${kept}.part`, kept);
+        rust = kept;
+      }
+      console.error(`Rust bench: ${rust}`);
     }
     const elfnote = `${tmp}/rb/linux-loader-0.14.0/src/loader/elf/test_elfnote.bin`;
     const vmlinux = `${tmp}/vmlinux`;
