@@ -165,7 +165,9 @@ function sizeByEnd(file: SeekableFile): number | undefined {
  * buffer, so guest memory is filled with no intermediate copy of the image. Reads are serialised (the file
  * position is shared) and use the file's synchronous methods when it has them (`Deno.FsFile` does), up to
  * `options.maxBlockingRead` bytes per read. The size of a `Deno.FsFile` is the offset of its end (as the Rust
- * crate takes it); other files give it by `statSync` or `stat`.
+ * crate takes it); other files give it by `statSync` or `stat`. Every read seeks first, so the file's position
+ * is the source's: after `fromFile` (which seeks to the end) and after each read it is wherever the last seek
+ * and read left it; seek before reading the file yourself.
  *
  * @example
  * ```ts ignore
