@@ -96,9 +96,17 @@ function remember(set: Set<string>, name: string): void {
 
 const encoder = new TextEncoder();
 
-function toU64(v: number | bigint, what: string): bigint {
+// The name of a checked value: `what`, or `what[index]` for an element of a list. Built only for an error, so
+// checking the elements of a list allocates nothing (a template string per element was most of a VM tree's
+// garbage).
+function fieldName(what: string, index: number | undefined): string {
+  return index === undefined ? what : `${what}[${index}]`;
+}
+
+function toU64(v: number | bigint, what: string, index?: number): bigint {
   const b = typeof v === "bigint" ? v : Number.isSafeInteger(v) ? BigInt(v) : -1n;
   if (b < 0n || b > U64_MAX) {
+    what = fieldName(what, index);
     throw new FdtError("BadValue", `${what} = ${showValue(v)} is not an unsigned 64-bit integer`, {
       field: what,
       value: typeof v === "bigint" ? v : showValue(v),
@@ -108,8 +116,9 @@ function toU64(v: number | bigint, what: string): bigint {
   return b;
 }
 
-function toU32(v: number, what: string): number {
+function toU32(v: number, what: string, index?: number): number {
   if (!Number.isInteger(v) || v < 0 || v > U32_MAX) {
+    what = fieldName(what, index);
     throw new FdtError("BadValue", `${what} = ${showValue(v)} is not an unsigned 32-bit integer`, {
       field: what,
       value: showValue(v),
@@ -119,14 +128,21 @@ function toU32(v: number, what: string): number {
   return v;
 }
 
-function checkType(v: unknown, type: "string" | "Uint8Array" | "array", what: string): void {
-  const ok = type === "string" ? typeof v === "string" : type === "array" ? Array.isArray(v) : v instanceof Uint8Array;
-  if (!ok) {
-    throw new FdtError("BadValue", `${what} is not ${type === "array" ? "an array" : `a ${type}`}`, {
-      field: what,
-      value: v === null ? "null" : typeof v,
-    });
-  }
+type ValueType = "string" | "Uint8Array" | "array";
+
+function isType(v: unknown, type: ValueType): boolean {
+  return type === "string" ? typeof v === "string" : type === "array" ? Array.isArray(v) : v instanceof Uint8Array;
+}
+
+function typeError(v: unknown, type: ValueType, what: string): FdtError {
+  return new FdtError("BadValue", `${what} is not ${type === "array" ? "an array" : `a ${type}`}`, {
+    field: what,
+    value: v === null ? "null" : typeof v,
+  });
+}
+
+function checkType(v: unknown, type: ValueType, what: string): void {
+  if (!isType(v, type)) throw typeError(v, type, what);
 }
 
 function checkNodeName(name: string, depth: number): void {
@@ -179,9 +195,10 @@ function isPlainAscii(s: string): boolean {
   return true;
 }
 
-function checkString(s: string, what: string): void {
-  checkType(s, "string", what);
+function checkString(s: string, what: string, index?: number): void {
+  if (typeof s !== "string") throw typeError(s, "string", fieldName(what, index));
   if (s.includes("\0")) {
+    what = fieldName(what, index);
     throw new FdtError("BadString", `${what} contains a NUL character`, { field: what, value: s });
   }
 }
@@ -354,7 +371,7 @@ export class FdtBuilder {
   /** Adds a property with a raw value to the open node. */
   property(name: string, value: Uint8Array): void {
     // Messages are built only on failure: a template string per call was most of a VM tree's garbage.
-    if (!(value instanceof Uint8Array)) checkType(value, "Uint8Array", `property "${showValue(name)}" value`);
+    if (!isType(value, "Uint8Array")) throw typeError(value, "Uint8Array", `property "${showValue(name)}" value`);
     this.#propertyHeader(name, value.byteLength);
     this.#struct.bytes(value);
     this.#struct.pad4();
@@ -408,12 +425,9 @@ export class FdtBuilder {
   /** A list of u32 cells (`<1 2 3>`). */
   propertyCells(name: string, cells: readonly number[]): void {
     checkType(name, "string", "property name");
-    if (!Array.isArray(cells)) checkType(cells, "array", `property "${showValue(name)}" cells`);
+    if (!isType(cells, "array")) throw typeError(cells, "array", `property "${showValue(name)}" cells`);
     // Every value is checked before anything is written; then the cells go straight into the structure block.
-    for (let i = 0; i < cells.length; i++) {
-      const c = cells[i];
-      if (!Number.isInteger(c) || c < 0 || c > U32_MAX) toU32(c, `${name}[${i}]`);
-    }
+    for (let i = 0; i < cells.length; i++) toU32(cells[i], name, i);
     this.#propertyHeader(name, cells.length * 4);
     const st = this.#struct;
     const at = st.reserve(cells.length * 4);
@@ -423,10 +437,10 @@ export class FdtBuilder {
   /** A list of u64 values, each as two cells (`reg = <hi lo hi lo>` with #address-cells = #size-cells = 2). */
   propertyU64List(name: string, values: readonly (number | bigint)[]): void {
     checkType(name, "string", "property name");
-    if (!Array.isArray(values)) checkType(values, "array", `property "${showValue(name)}" values`);
+    if (!isType(values, "array")) throw typeError(values, "array", `property "${showValue(name)}" values`);
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
-      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) toU64(v, `${name}[${i}]`);
+      if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) toU64(v, name, i);
     }
     this.#propertyHeader(name, values.length * 8);
     const st = this.#struct;
@@ -449,14 +463,14 @@ export class FdtBuilder {
   /** A string list property (`"a", "b"` is stored as `a\0b\0`). */
   propertyStringList(name: string, values: readonly string[]): void {
     checkType(name, "string", "property name");
-    if (!Array.isArray(values)) checkType(values, "array", `property "${showValue(name)}" values`);
+    if (!isType(values, "array")) throw typeError(values, "array", `property "${showValue(name)}" values`);
     // One pass over each string for both checks (no NUL, ASCII or not), in order, so the first bad value is the
     // error, as before; then the header and the characters.
     let len = 0, ascii = true;
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (typeof v !== "string" || !isPlainAscii(v)) {
-        checkString(v, `${name}[${i}]`); // throws for a non-string or a NUL
+        checkString(v, name, i); // throws for a non-string or a NUL
         ascii = false;
       }
       len += v.length + 1;
@@ -556,10 +570,12 @@ function writeNode(b: FdtBuilder, root: FdtNode): void {
       );
     }
     written.add(node);
-    if (!Array.isArray(node.properties)) {
-      checkType(node.properties, "array", `node "${showValue(node.name)}" properties`);
+    if (!isType(node.properties, "array")) {
+      throw typeError(node.properties, "array", `node "${showValue(node.name)}" properties`);
     }
-    if (!Array.isArray(node.children)) checkType(node.children, "array", `node "${showValue(node.name)}" children`);
+    if (!isType(node.children, "array")) {
+      throw typeError(node.children, "array", `node "${showValue(node.name)}" children`);
+    }
     b.beginNode(node.name);
     for (const p of node.properties) {
       if (typeof p !== "object" || p === null) {
