@@ -372,30 +372,27 @@ export async function loadPe(
   checkSourceSize(src.size, "SeekImageEnd", "kernel image");
   const head = await readHead(src, Math.min(src.size, IMAGE_HEADER_SIZE), "SeekImageHeader", "ReadImageHeader");
   if (isGzip(head) || isZboot(head)) {
+    // The decode straight into the planned range; `verified` once a measuring pass has proven the payload.
+    const decodeInto = (p: CompressedPlan, verified: boolean) =>
+      decompressPayloadIntoGuest(
+        mem,
+        p.plan.loadStart,
+        p.method,
+        p.payload,
+        p.plan.loadEnd - p.plan.loadStart,
+        verified,
+      );
     let c = await planCompressed(mem, src, head, options, false);
     let strategy: "zero-restore" | "verify-then-write";
     try {
-      strategy = decompressPayloadIntoGuest(
-        mem,
-        c.plan.loadStart,
-        c.method,
-        c.payload,
-        c.plan.loadEnd - c.plan.loadStart,
-      );
+      strategy = decodeInto(c, false);
     } catch (e) {
       if (!(e instanceof DecompressError)) throw e;
       // Memory is as it was. The trailer's size may have been the wrong guess (a multi-member gzip, an
       // ISIZE past the room): measure it, which also names the fault right, then write.
       c = await planCompressed(mem, src, head, options, true);
       try {
-        strategy = decompressPayloadIntoGuest(
-          mem,
-          c.plan.loadStart,
-          c.method,
-          c.payload,
-          c.plan.loadEnd - c.plan.loadStart,
-          true,
-        );
+        strategy = decodeInto(c, true);
       } catch (e2) {
         throw payloadFailure(e2, c.method, c.zboot !== undefined);
       }
