@@ -41,6 +41,7 @@ import { buildVmFdt, type VmFdtOptions } from "../lib/fdt/nodes.ts";
 import { gunzip } from "../lib/compress/gzip.ts";
 import { extractVmlinux } from "../lib/loader/extract.ts";
 import { CACHE_DIR } from "../fixtures/real/fetch.ts";
+import { exists } from "../fixtures/real/_exec.ts";
 import { gzip } from "../fixtures/build/pe.ts";
 
 const MiB = 1 << 20;
@@ -555,14 +556,6 @@ function range(v: number[], f: (x: number) => string): string {
   return `${f(median(v))} (${f(Math.min(...v))}..${f(Math.max(...v))})`;
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
 /** SHA-256 (first 16 hex digits) of every file under `dir` but build output, their paths, and `extra`. */
 async function sourcesDigest(dir: string, extra: string): Promise<string> {
   const files: string[] = [];
@@ -628,7 +621,7 @@ async function orchestrate(rounds: number, secs: number): Promise<void> {
     if (rust === undefined) {
       const rustc = await run("rustc", ["--version"], undefined, env);
       const kept = `${CACHE_DIR}rust-bench/${await sourcesDigest(anchor, rustc)}/ll-bench-head`;
-      if (await isFile(kept)) rust = kept;
+      if (await exists(kept)) rust = kept;
       else {
         console.error("building the Rust bench (cargo build --release --offline)...");
         await run("cargo", ["build", "--release", "--offline", "-q"], `${tmp}/rb/bench-head`, env);
