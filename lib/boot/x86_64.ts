@@ -20,7 +20,7 @@
  */
 
 import { ConfiguratorError, hex } from "../errors.ts";
-import type { Plan } from "../plan.ts";
+import type { Plan, PlanStep } from "../plan.ts";
 import { requireBigint, requireNumber, requireObject } from "../guard.ts";
 
 /**
@@ -390,8 +390,6 @@ function checkPage(name: string, v: number): void {
  */
 export function x86LongModeBoot(opts: X86LongModeOptions): X86BootSetup {
   requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
-  const gdtAddr = opts.gdtAddr ?? 0x500;
-  const idtAddr = opts.idtAddr ?? 0x520;
   const pml4 = opts.pml4Addr ?? 0x9000;
   const pdpt = opts.pdptAddr ?? 0xa000;
   const pd = opts.pdAddr ?? 0xb000;
@@ -408,6 +406,7 @@ export function x86LongModeBoot(opts: X86LongModeOptions): X86BootSetup {
     );
   }
   const gdt = bootGdt(GDT_FLAGS.code64);
+  const tables = descriptorTables(gdt, opts);
   const flags = BigInt(PTE_PRESENT | PTE_WRITABLE);
   const pdptEntries: bigint[] = [];
   const pdEntries: bigint[] = [];
@@ -419,8 +418,7 @@ export function x86LongModeBoot(opts: X86LongModeOptions): X86BootSetup {
   }
   const plan: Plan = {
     steps: [
-      { kind: "bytes", guestAddr: gdtAddr, bytes: u64Bytes(gdt), label: "boot GDT" },
-      { kind: "bytes", guestAddr: idtAddr, bytes: u64Bytes([0n]), label: "boot IDT" },
+      ...tables.steps,
       { kind: "bytes", guestAddr: pml4, bytes: u64Bytes([BigInt(pdpt) | flags]), label: "PML4" },
       { kind: "bytes", guestAddr: pdpt, bytes: u64Bytes(pdptEntries), label: "PDPT" },
       { kind: "bytes", guestAddr: pd, bytes: u64Bytes(pdEntries), label: "page directory" },
@@ -435,8 +433,8 @@ export function x86LongModeBoot(opts: X86LongModeOptions): X86BootSetup {
       cr3: pml4,
       cr4: X86_CR4_PAE,
       efer: X86_EFER_LME | X86_EFER_LMA,
-      gdt: { base: gdtAddr, limit: gdt.length * 8 - 1 },
-      idt: { base: idtAddr, limit: 7 },
+      gdt: tables.gdt,
+      idt: tables.idt,
       segments: segments(gdt),
     },
   };
@@ -472,29 +470,44 @@ export interface X86PvhOptions {
  */
 export function x86PvhBoot(opts: X86PvhOptions): X86BootSetup {
   requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
-  const gdtAddr = opts.gdtAddr ?? 0x500;
-  const idtAddr = opts.idtAddr ?? 0x520;
   const gdt = bootGdt(GDT_FLAGS.code32);
   const regs = { eip: opts.entry, ebx: opts.startInfo, esp: opts.stack ?? 0x8ff0, eflags: X86_RFLAGS_DEFAULT };
-  return protectedModeSetup(gdt, gdtAddr, idtAddr, regs, segments(gdt));
+  return protectedModeSetup(gdt, opts, regs, segments(gdt));
 }
 
-// What every flat 32-bit entry shares (PVH, the 32-bit Linux protocol): the GDT and a one-entry IDT written
-// at their addresses, protected mode with paging off.
+// Where the boot GDT and its one-entry IDT go unless the options say otherwise.
+const DEFAULT_GDT_ADDR = 0x500;
+const DEFAULT_IDT_ADDR = 0x520;
+
+// What every entry state writes first: the GDT and a one-entry IDT at their addresses, and the table
+// registers that point at them.
+function descriptorTables(
+  gdt: readonly bigint[],
+  opts: { gdtAddr?: number; idtAddr?: number },
+): { steps: PlanStep[]; gdt: X86TableRegister; idt: X86TableRegister } {
+  const gdtAddr = opts.gdtAddr ?? DEFAULT_GDT_ADDR;
+  const idtAddr = opts.idtAddr ?? DEFAULT_IDT_ADDR;
+  return {
+    steps: [
+      { kind: "bytes", guestAddr: gdtAddr, bytes: u64Bytes(gdt), label: "boot GDT" },
+      { kind: "bytes", guestAddr: idtAddr, bytes: u64Bytes([0n]), label: "boot IDT" },
+    ],
+    gdt: { base: gdtAddr, limit: gdt.length * 8 - 1 },
+    idt: { base: idtAddr, limit: 7 },
+  };
+}
+
+// What every flat 32-bit entry shares (PVH, the 32-bit Linux protocol): the descriptor tables, protected
+// mode with paging off.
 function protectedModeSetup(
   gdt: readonly bigint[],
-  gdtAddr: number,
-  idtAddr: number,
+  opts: { gdtAddr?: number; idtAddr?: number },
   regs: Record<string, number>,
   segs: X86Segments,
 ): X86BootSetup {
+  const tables = descriptorTables(gdt, opts);
   return {
-    plan: {
-      steps: [
-        { kind: "bytes", guestAddr: gdtAddr, bytes: u64Bytes(gdt), label: "boot GDT" },
-        { kind: "bytes", guestAddr: idtAddr, bytes: u64Bytes([0n]), label: "boot IDT" },
-      ],
-    },
+    plan: { steps: tables.steps },
     cpu: {
       mode: "protected",
       regs,
@@ -502,8 +515,8 @@ function protectedModeSetup(
       cr3: 0,
       cr4: 0,
       efer: 0,
-      gdt: { base: gdtAddr, limit: gdt.length * 8 - 1 },
-      idt: { base: idtAddr, limit: 7 },
+      gdt: tables.gdt,
+      idt: tables.idt,
       segments: segs,
     },
   };
@@ -552,15 +565,13 @@ export interface X86Linux32Options {
  */
 export function x86Linux32Boot(opts: X86Linux32Options): X86BootSetup {
   requireObject(opts, "opts", ConfiguratorError, "InvalidArgument");
-  const gdtAddr = opts.gdtAddr ?? 0x500;
-  const idtAddr = opts.idtAddr ?? 0x520;
   // Entries 0 and 1 unused, 2 (0x10) flat 32-bit code, 3 (0x18) flat data.
   const gdt = [0n, 0n, gdtEntry(GDT_FLAGS.code32, 0, 0xfffff), gdtEntry(GDT_FLAGS.data, 0, 0xfffff)];
   const code = segmentFromGdtEntry(LINUX32_BOOT_SELECTORS.code, gdt[2]);
   const data = segmentFromGdtEntry(LINUX32_BOOT_SELECTORS.data, gdt[3]);
   // EFLAGS.IF clear (interrupts off); EBP, EDI, EBX zero.
   const regs = { eip: opts.entry, esi: opts.zeroPage, ebp: 0, edi: 0, ebx: 0, eflags: X86_RFLAGS_DEFAULT };
-  return protectedModeSetup(gdt, gdtAddr, idtAddr, regs, {
+  return protectedModeSetup(gdt, opts, regs, {
     cs: code,
     ds: { ...data },
     es: { ...data },
