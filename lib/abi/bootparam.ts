@@ -8,6 +8,7 @@
  */
 
 import { Struct } from "./struct.ts";
+import { readSetupHeader } from "./le.ts";
 
 /**
  * `struct setup_header` (packed, 0x7b bytes): the part of a bzImage's real-mode setup that a boot loader
@@ -144,47 +145,7 @@ export const SETUP_HEADER: Struct<SetupHeader> = new Struct<SetupHeader>("setup_
   ["init_size", 111, "u32"],
   ["handover_offset", 115, "u32"],
   ["kernel_info_offset", 119, "u32"],
-], (dv, b) => ({
-  setup_sects: dv.getUint8(b + 0),
-  root_flags: dv.getUint16(b + 1, true),
-  syssize: dv.getUint32(b + 3, true),
-  ram_size: dv.getUint16(b + 7, true),
-  vid_mode: dv.getUint16(b + 9, true),
-  root_dev: dv.getUint16(b + 11, true),
-  boot_flag: dv.getUint16(b + 13, true),
-  jump: dv.getUint16(b + 15, true),
-  header: dv.getUint32(b + 17, true),
-  version: dv.getUint16(b + 21, true),
-  realmode_swtch: dv.getUint32(b + 23, true),
-  start_sys_seg: dv.getUint16(b + 27, true),
-  kernel_version: dv.getUint16(b + 29, true),
-  type_of_loader: dv.getUint8(b + 31),
-  loadflags: dv.getUint8(b + 32),
-  setup_move_size: dv.getUint16(b + 33, true),
-  code32_start: dv.getUint32(b + 35, true),
-  ramdisk_image: dv.getUint32(b + 39, true),
-  ramdisk_size: dv.getUint32(b + 43, true),
-  bootsect_kludge: dv.getUint32(b + 47, true),
-  heap_end_ptr: dv.getUint16(b + 51, true),
-  ext_loader_ver: dv.getUint8(b + 53),
-  ext_loader_type: dv.getUint8(b + 54),
-  cmd_line_ptr: dv.getUint32(b + 55, true),
-  initrd_addr_max: dv.getUint32(b + 59, true),
-  kernel_alignment: dv.getUint32(b + 63, true),
-  relocatable_kernel: dv.getUint8(b + 67),
-  min_alignment: dv.getUint8(b + 68),
-  xloadflags: dv.getUint16(b + 69, true),
-  cmdline_size: dv.getUint32(b + 71, true),
-  hardware_subarch: dv.getUint32(b + 75, true),
-  hardware_subarch_data: dv.getBigUint64(b + 79, true),
-  payload_offset: dv.getUint32(b + 87, true),
-  payload_length: dv.getUint32(b + 91, true),
-  setup_data: dv.getBigUint64(b + 95, true),
-  pref_address: dv.getBigUint64(b + 103, true),
-  init_size: dv.getUint32(b + 111, true),
-  handover_offset: dv.getUint32(b + 115, true),
-  kernel_info_offset: dv.getUint32(b + 119, true),
-}));
+], (dv, b) => readSetupHeader(new Uint8Array(dv.buffer, dv.byteOffset, dv.byteLength), b));
 
 /** `struct boot_e820_entry` (packed, 20 bytes): one range of the zero page's memory map. */
 export interface BootE820Entry {

@@ -41,8 +41,10 @@ import {
   type KernelEntries,
   type LoadOptions,
   type LoadResultCommon,
+  NO_OPTIONS,
 } from "./contract.ts";
 import { applyOwnPlan, validatePlan } from "../plan.ts";
+import { readSetupHeader, u16le, u32le } from "../abi/le.ts";
 import { type KernelSource, readBytes, syncReader, toSource } from "../source.ts";
 import { requireNumber, requireObject } from "../guard.ts";
 
@@ -141,6 +143,9 @@ export function bzImageEntries(info: Pick<BzImageInfo, "version" | "xloadflags">
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
+// Where isBzImage finds the boot sector signature and "HdrS" in an image.
+const BOOT_FLAG_AT = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("boot_flag");
+const HDRS_AT = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("header");
 
 /**
  * Cheap format check: the boot sector signature 0xAA55 at 0x1fe and "HdrS" at 0x202.
@@ -152,11 +157,8 @@ const MAX = Number.MAX_SAFE_INTEGER;
  * ```
  */
 export function isBzImage(bytes: Uint8Array): boolean {
-  const hdrAt = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("header");
-  if (!(bytes instanceof Uint8Array) || bytes.byteLength < hdrAt + 4) return false;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, "boot_flag") === BOOT_FLAG_MAGIC &&
-    SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, "header") === HDRS_MAGIC;
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength < HDRS_AT + 4) return false;
+  return u16le(bytes, BOOT_FLAG_AT) === BOOT_FLAG_MAGIC && u32le(bytes, HDRS_AT) === HDRS_MAGIC;
 }
 
 function invalid(field: keyof SetupHeader, value: number, limit: number, why: string): BzImageError {
@@ -182,8 +184,13 @@ export async function decodeBzImage(input: KernelSource | Uint8Array): Promise<B
   return (await decodeBzImageHeader(toSource(input))).info;
 }
 
-// decodeBzImage, and the setup header's bytes as read (zero past the end of a short file).
-async function decodeBzImageHeader(src: KernelSource): Promise<{ info: BzImageInfo; raw: Uint8Array }> {
+// decodeBzImage, and the setup header's bytes as read (zero past the end of a short file): synchronous when the
+// header can be read without waiting (bytes in memory, a file with a synchronous read), a promise otherwise.
+// A small load then awaits nothing before its copy (each await is a microtask, and more code run cold after
+// the previous load's copy emptied the caches).
+type HeaderDecode = { info: BzImageInfo; raw: Uint8Array };
+
+function decodeBzImageHeader(src: KernelSource): HeaderDecode | Promise<HeaderDecode> {
   const size = src.size;
   if (!Number.isSafeInteger(size) || size < 0) {
     throw new BzImageError("SeekBzImageEnd", `the image's size ${String(size)} is not a valid byte count`, {
@@ -200,24 +207,42 @@ async function decodeBzImageHeader(src: KernelSource): Promise<{ info: BzImageIn
   }
   // As the crate: read what the file holds of the header; a shorter file leaves the rest zero.
   const held = Math.min(SETUP_HEADER.size, size - SETUP_HEADER_OFFSET);
-  let raw: Uint8Array;
-  try {
-    if (src.bytes !== undefined && held === SETUP_HEADER.size) {
-      // In memory and whole: a view of the image, only decoded (no buffer, no await).
-      raw = src.bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held);
-    } else {
-      raw = new Uint8Array(SETUP_HEADER.size);
-      const readSync = syncReader(src);
-      if (src.bytes !== undefined) raw.set(src.bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held));
-      else if (readSync !== undefined) readSync(SETUP_HEADER_OFFSET, raw.subarray(0, held)); // a file: no await
-      else raw.set(await readBytes(src, SETUP_HEADER_OFFSET, held));
-    }
-  } catch (e) {
-    throw new BzImageError("ReadBzImageHeader", `reading the setup header failed: ${(e as Error).message}`, {
-      cause: e,
-    });
+  const bytes = src.bytes;
+  // In memory and whole: a view of the image, only decoded (no buffer, no await).
+  if (bytes !== undefined && held === SETUP_HEADER.size) {
+    return checkSetupHeader(size, bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held));
   }
-  const h = SETUP_HEADER.decode(raw);
+  const raw = new Uint8Array(SETUP_HEADER.size);
+  let readSync;
+  try {
+    readSync = syncReader(src);
+    if (bytes !== undefined) raw.set(bytes.subarray(SETUP_HEADER_OFFSET, SETUP_HEADER_OFFSET + held));
+    else if (readSync !== undefined) readSync(SETUP_HEADER_OFFSET, raw.subarray(0, held)); // a file: no await
+  } catch (e) {
+    throw headerReadFailed(e);
+  }
+  if (bytes !== undefined || readSync !== undefined) return checkSetupHeader(size, raw);
+  return readHeaderAsync(src, size, held, raw);
+}
+
+async function readHeaderAsync(src: KernelSource, size: number, held: number, raw: Uint8Array): Promise<HeaderDecode> {
+  try {
+    raw.set(await readBytes(src, SETUP_HEADER_OFFSET, held));
+  } catch (e) {
+    throw headerReadFailed(e);
+  }
+  return checkSetupHeader(size, raw);
+}
+
+function headerReadFailed(e: unknown): BzImageError {
+  return new BzImageError("ReadBzImageHeader", `reading the setup header failed: ${(e as Error).message}`, {
+    cause: e,
+  });
+}
+
+// The checks of decodeBzImage on the header's bytes, for an image of `size` bytes.
+function checkSetupHeader(size: number, raw: Uint8Array): HeaderDecode {
+  const h = readSetupHeader(raw, 0); // raw is SETUP_HEADER.size bytes long
   if (h.header !== HDRS_MAGIC) throw invalid("header", h.header, HDRS_MAGIC, `not "HdrS" (${hex(HDRS_MAGIC)})`);
   if (h.version < MIN_BOOT_PROTOCOL) {
     throw invalid("version", h.version, MIN_BOOT_PROTOCOL, `boot protocol older than ${hex(MIN_BOOT_PROTOCOL)}`);
@@ -311,9 +336,9 @@ function versionFieldsEnd(version: number): number {
 export async function planBzImage(
   mem: GuestMemory,
   input: KernelSource | Uint8Array,
-  opts: LoadOptions = {},
+  opts: LoadOptions = NO_OPTIONS,
 ): Promise<BzImageLoadResult> {
-  const r = await decodeBzImageLoad(toSource(input), opts);
+  const r = await decodeLoad(toSource(input), opts);
   validatePlan(mem, r.plan);
   return r;
 }
@@ -322,9 +347,22 @@ export async function planBzImage(
  * {@linkcode planBzImage} without the check against guest memory: what inspection uses. Internal: `mod.ts`
  * does not re-export it.
  */
-export async function decodeBzImageLoad(src: KernelSource, opts: LoadOptions = {}): Promise<BzImageLoadResult> {
+export async function decodeBzImageLoad(
+  src: KernelSource,
+  opts: LoadOptions = NO_OPTIONS,
+): Promise<BzImageLoadResult> {
+  return await decodeLoad(src, opts);
+}
+
+// decodeBzImageLoad, synchronous when the header is (see decodeBzImageHeader); the same checks in the same order.
+function decodeLoad(src: KernelSource, opts: LoadOptions): BzImageLoadResult | Promise<BzImageLoadResult> {
   checkLoadOptions("bzimage", opts);
-  const { info, raw } = await decodeBzImageHeader(src);
+  const h = decodeBzImageHeader(src);
+  return h instanceof Promise ? h.then((d) => placeLoad(d, opts)) : placeLoad(h, opts);
+}
+
+// The load's placement and result from the decoded header.
+function placeLoad({ info, raw }: HeaderDecode, opts: LoadOptions): BzImageLoadResult {
   const arch = bzImageArch(info);
   checkArch(arch, opts);
   const load = opts.loadAddress ?? protectedModeAddress(info);
@@ -420,10 +458,12 @@ function runtimeEnd(info: BzImageInfo, load: number): number {
 export async function loadBzImage(
   mem: GuestMemory,
   input: KernelSource | Uint8Array,
-  opts: LoadOptions = {},
+  opts: LoadOptions = NO_OPTIONS,
 ): Promise<BzImageLoadResult> {
   const src = toSource(input);
-  const p = await decodeBzImageLoad(src, opts);
+  // For bytes in memory or a file read synchronously, no await up to the copy, and none after it for bytes.
+  const d = decodeLoad(src, opts);
+  const p = d instanceof Promise ? await d : d;
   // planBzImage's validatePlan is part of applyOwnPlan's checks (the one copy step: the same first error).
   try {
     const pending = applyOwnPlan(mem, p.plan, src);

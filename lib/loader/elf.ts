@@ -50,6 +50,7 @@ import {
   planExtent,
 } from "./contract.ts";
 import { applyOwnPlan, type PlanStep, validatePlan } from "../plan.ts";
+import { u16le, u32le, u64le } from "../abi/le.ts";
 import { type KernelSource, readBytes, toSource } from "../source.ts";
 
 /**
@@ -659,28 +660,6 @@ function identCopy(b: Uint8Array): Uint8Array {
   return out;
 }
 
-function u16(b: Uint8Array, o: number): number {
-  return b[o] | (b[o + 1] << 8);
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
-}
-
-function i32(b: Uint8Array, o: number): number {
-  return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
-}
-
-/**
- * A little-endian u64 as a bigint, no DataView needed: one small-integer conversion below 2^31 (measured 7 ns
- * against 23 ns for `BigInt` of a value computed as a double), composed above.
- */
-function u64(b: Uint8Array, o: number): bigint {
-  const lo = i32(b, o), hi = i32(b, o + 4);
-  if (hi === 0 && lo >= 0) return lo === 0 ? 0n : BigInt(lo); // a bigint literal is a constant: no allocation
-  return BigInt.asUintN(64, (BigInt(hi) << 32n) | BigInt(lo >>> 0));
-}
-
 /**
  * `ELF64_EHDR.decode(b)` for the 64 bytes at `b[0..64)`, read in place: the same object, field for field
  * (tests/prop/elf_readers_test.ts). Internal.
@@ -688,33 +667,33 @@ function u64(b: Uint8Array, o: number): bigint {
 export function readEhdrAt0(b: Uint8Array): Elf64Ehdr {
   return {
     e_ident: identCopy(b),
-    e_type: u16(b, 16),
-    e_machine: u16(b, 18),
-    e_version: u32(b, 20),
-    e_entry: u64(b, 24),
-    e_phoff: u64(b, 32),
-    e_shoff: u64(b, 40),
-    e_flags: u32(b, 48),
-    e_ehsize: u16(b, 52),
-    e_phentsize: u16(b, 54),
-    e_phnum: u16(b, 56),
-    e_shentsize: u16(b, 58),
-    e_shnum: u16(b, 60),
-    e_shstrndx: u16(b, 62),
+    e_type: u16le(b, 16),
+    e_machine: u16le(b, 18),
+    e_version: u32le(b, 20),
+    e_entry: u64le(b, 24),
+    e_phoff: u64le(b, 32),
+    e_shoff: u64le(b, 40),
+    e_flags: u32le(b, 48),
+    e_ehsize: u16le(b, 52),
+    e_phentsize: u16le(b, 54),
+    e_phnum: u16le(b, 56),
+    e_shentsize: u16le(b, 58),
+    e_shnum: u16le(b, 60),
+    e_shstrndx: u16le(b, 62),
   };
 }
 
 /** `ELF64_PHDR.decode(b, o)` read in place: the same object, field for field. Internal. */
 export function readPhdr(b: Uint8Array, o: number): Elf64Phdr {
   return {
-    p_type: u32(b, o),
-    p_flags: u32(b, o + 4),
-    p_offset: u64(b, o + 8),
-    p_vaddr: u64(b, o + 16),
-    p_paddr: u64(b, o + 24),
-    p_filesz: u64(b, o + 32),
-    p_memsz: u64(b, o + 40),
-    p_align: u64(b, o + 48),
+    p_type: u32le(b, o),
+    p_flags: u32le(b, o + 4),
+    p_offset: u64le(b, o + 8),
+    p_vaddr: u64le(b, o + 16),
+    p_paddr: u64le(b, o + 24),
+    p_filesz: u64le(b, o + 32),
+    p_memsz: u64le(b, o + 40),
+    p_align: u64le(b, o + 48),
   };
 }
 
