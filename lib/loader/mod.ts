@@ -29,7 +29,8 @@ import {
   planMultiboot2,
 } from "./multiboot.ts";
 import { BOOT_PROTOCOL, SETUP_HEADER, SETUP_HEADER_OFFSET } from "../abi/bootparam.ts";
-import type { KernelArch, KernelFormat, LoadOptions } from "./contract.ts";
+import { type KernelArch, type KernelFormat, type LoadOptions, NO_OPTIONS } from "./contract.ts";
+import { u16le } from "../abi/le.ts";
 
 export type { KernelArch, KernelEntries, KernelFormat, LoadOptions, LoadResultCommon } from "./contract.ts";
 
@@ -87,8 +88,25 @@ const GZIP_PEEK_BYTES = 1 << 16;
  * ```
  */
 export async function detectKernel(input: KernelSource | Uint8Array): Promise<DetectedKernel> {
-  const src = toSource(input);
-  const head = await readBytes(src, 0, Math.min(src.size, DETECT_BYTES));
+  return await detect(toSource(input), true);
+}
+
+/**
+ * detectKernel. Without `multibootList`, an x86_64 ELF, a bzImage or an arm64/riscv64 Image is reported as soon
+ * as its header says so, with an empty `multiboot` list: their format does not depend on a Multiboot header
+ * they may carry, and the scans for one read up to 32 KiB (about 60 us of a load right after another load's
+ * copy has emptied the caches). What loadKernel asks for unless the caller forces a Multiboot format.
+ */
+async function detect(src: KernelSource, multibootList: boolean): Promise<DetectedKernel> {
+  const n = Math.min(src.size, DETECT_BYTES);
+  // In memory: a view (detection only reads), not a 32 KiB copy.
+  const head = src.bytes !== undefined && n >= 0 && n <= src.bytes.byteLength
+    ? src.bytes.subarray(0, n)
+    : await readBytes(src, 0, n);
+  if (!multibootList) {
+    const quick = formatOfHead(head);
+    if (quick !== undefined) return quick;
+  }
   const multiboot: { version: 1 | 2; offset: number }[] = [];
   // A Multiboot header with a good checksum but bad contents is the Multiboot loader's error to report:
   // an ELF or bzImage that carries one is still that ELF or bzImage.
@@ -108,23 +126,15 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
 
   if (isElf(head) && head.byteLength > ELF_MACHINE_OFFSET + 1) {
     const machine = head[ELF_MACHINE_OFFSET] | (head[ELF_MACHINE_OFFSET + 1] << 8);
-    if (head[EI_CLASS] === ELFCLASS64 && machine === EM_X86_64) return { format: "elf", arch: "x86_64", multiboot };
     if (machine === EM_386 && multiboot.length > 0) {
       return { format: multiboot[0].version === 1 ? "multiboot" : "multiboot2", arch: "i386", multiboot };
     }
   }
-  if (isBzImage(head)) {
-    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    const field = (name: "version" | "xloadflags"): number =>
-      SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf(name) + 2 <= head.byteLength
-        ? SETUP_HEADER.get(dv, SETUP_HEADER_OFFSET, name) as number
-        : 0;
-    const version = field("version");
-    const xloadflags = version >= BOOT_PROTOCOL.XLOADFLAGS ? field("xloadflags") : 0;
-    return { format: "bzimage", arch: bzImageArch({ version, xloadflags }), multiboot };
+  const known = formatOfHead(head);
+  if (known !== undefined) {
+    known.multiboot = multiboot;
+    return known;
   }
-  const peArch = detectPeArch(head);
-  if (peArch !== undefined) return { format: "pe", arch: peArch, multiboot };
   if (isGzip(head)) {
     const packed = await readBytes(src, 0, Math.min(src.size, GZIP_PEEK_BYTES));
     const inner = await gunzipPrefix(packed, DETECT_BYTES);
@@ -162,6 +172,26 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
       "expected an x86_64 ELF, bzImage, arm64/riscv64 Image, gzip Image, EFI zboot or Multiboot",
     { field: "magic", value: what ?? magic, limit: "ELF | bzImage | Image | gzip | zboot | Multiboot" },
   );
+}
+
+// The formats the header alone decides, whatever Multiboot header the image may carry: an x86_64 ELF, a
+// bzImage, an arm64/riscv64 Image (an i386 ELF with a Multiboot header is a Multiboot kernel: not here).
+function formatOfHead(head: Uint8Array): DetectedKernel | undefined {
+  if (isElf(head) && head.byteLength > ELF_MACHINE_OFFSET + 1) {
+    const machine = u16le(head, ELF_MACHINE_OFFSET);
+    if (head[EI_CLASS] === ELFCLASS64 && machine === EM_X86_64) return { format: "elf", arch: "x86_64", multiboot: [] };
+  }
+  if (isBzImage(head)) {
+    const field = (name: "version" | "xloadflags"): number => {
+      const at = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf(name);
+      return at + 2 <= head.byteLength ? u16le(head, at) : 0;
+    };
+    const version = field("version");
+    const xloadflags = version >= BOOT_PROTOCOL.XLOADFLAGS ? field("xloadflags") : 0;
+    return { format: "bzimage", arch: bzImageArch({ version, xloadflags }), multiboot: [] };
+  }
+  const peArch = detectPeArch(head);
+  return peArch === undefined ? undefined : { format: "pe", arch: peArch, multiboot: [] };
 }
 
 /** The valid Multiboot headers in `head` (first 32 KiB of an image); broken ones are left out. */
@@ -275,8 +305,15 @@ async function dispatch(
   write: boolean,
 ): Promise<LoadResult> {
   let src = toSource(input);
-  const detected = await detectKernel(src);
-  const { format: forced, ...options } = opts;
+  const forced = opts.format;
+  const detected = await detect(src, forced === "multiboot" || forced === "multiboot2");
+  // The loaders' options: the caller's own object when it names no format (no copy; a loader reads only its
+  // own fields), else a copy without it.
+  let options: LoadOptions = opts;
+  if (forced !== undefined) {
+    const { format: _format, ...rest } = opts;
+    options = rest;
+  }
   if (detected.compression === "gzip" && (detected.format === "multiboot" || detected.format === "multiboot2")) {
     // The loader reads the inflated image, as GRUB's does; only as far as its reads reach is decoded.
     src = await inflatingSource(src);
@@ -323,7 +360,7 @@ async function dispatch(
 export async function planKernel(
   mem: GuestMemory,
   input: KernelSource | Uint8Array,
-  opts: LoadKernelOptions = {},
+  opts: LoadKernelOptions = NO_OPTIONS,
 ): Promise<LoadResult> {
   return await dispatch(mem, input, opts, false);
 }
@@ -347,7 +384,7 @@ export async function planKernel(
 export async function loadKernel(
   mem: GuestMemory,
   input: KernelSource | Uint8Array,
-  opts: LoadKernelOptions = {},
+  opts: LoadKernelOptions = NO_OPTIONS,
 ): Promise<LoadResult> {
   return await dispatch(mem, input, opts, true);
 }

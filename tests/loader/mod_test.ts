@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { detectKernel, GuestMemory, KernelLoaderError, loadKernel, planKernel } from "../../mod.ts";
+import { detectKernel, GuestMemory, KernelLoaderError, loadKernel, MultibootError, planKernel } from "../../mod.ts";
 import { buildElf } from "../../fixtures/build/elf.ts";
 import { buildBzImage } from "../../fixtures/build/bzimage.ts";
 import { buildArm64Image, buildRiscv64Image, gzip } from "../../fixtures/build/pe.ts";
@@ -40,6 +40,36 @@ Deno.test("detectKernel tells Multiboot 1 and Multiboot2 images", async () => {
   const e = await detectKernel(buildMultibootElf({ code }));
   assert.equal(e.format, "multiboot");
   assert.equal((await detectKernel(buildMultiboot2({ code }))).format, "multiboot2");
+});
+
+Deno.test("a bzImage carrying a Multiboot header: detectKernel lists it, loadKernel loads the bzImage unless told otherwise", async () => {
+  // loadKernel does not scan for Multiboot headers when the header alone decides the format; the list, and a
+  // forced Multiboot format, must still see this one.
+  const payload = new Uint8Array(0x1000).fill(0x90);
+  const dv = new DataView(payload.buffer);
+  dv.setUint32(0x100, 0x1badb002, true); // magic
+  dv.setUint32(0x104, 0, true); // flags
+  dv.setUint32(0x108, -0x1badb002 >>> 0, true); // checksum
+  const image = buildBzImage({ payload });
+  const setupSize = (image[0x1f1] + 1) * 512;
+  assert.deepEqual(await detectKernel(image), {
+    format: "bzimage",
+    arch: "x86_64",
+    multiboot: [{ version: 1, offset: setupSize + 0x100 }],
+  });
+  const k = await loadKernel(mem(), image);
+  assert.equal(k.format, "bzimage");
+  // Forced, the Multiboot loader gets the image (and refuses it with its own error: no ELF, no a.out fields).
+  await assert.rejects(loadKernel(mem(), image, { format: "multiboot" }), (e: unknown) => {
+    return e instanceof MultibootError && e.code === "NotElf";
+  });
+});
+
+Deno.test("loadKernel passes the caller's options to the loader, and format only to the dispatch", async () => {
+  const a = await loadKernel(mem(), bz, { loadAddress: 0x200000 });
+  const b = await loadKernel(mem(), bz, { loadAddress: 0x200000, format: "bzimage" });
+  assert.equal(a.loadStart, 0x200000);
+  assert.deepEqual(b, a);
 });
 
 Deno.test("detectKernel rejects unknown bytes with a typed error naming them", async () => {
