@@ -143,6 +143,7 @@ export function bzImageEntries(info: Pick<BzImageInfo, "version" | "xloadflags">
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
+const MAX_BIG = BigInt(MAX);
 // Where isBzImage finds the boot sector signature and "HdrS" in an image.
 const BOOT_FLAG_AT = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("boot_flag");
 const HDRS_AT = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("header");
@@ -273,7 +274,7 @@ function checkSetupHeader(size: number, raw: Uint8Array): HeaderDecode {
   const jumpDisplacement = raw[SETUP_HEADER_JUMP_DISPLACEMENT_OFFSET - SETUP_HEADER_OFFSET];
   let prefAddress: number | undefined;
   if (v >= BOOT_PROTOCOL.PREF_ADDRESS) {
-    if (h.pref_address > BigInt(MAX)) {
+    if (h.pref_address > MAX_BIG) {
       throw new BzImageError("Overflow", `setup header pref_address ${hex(h.pref_address)} passes ${hex(MAX)}`, {
         field: "pref_address",
         value: h.pref_address,
@@ -292,7 +293,7 @@ function checkSetupHeader(size: number, raw: Uint8Array): HeaderDecode {
     code32Start: h.code32_start,
     relocatable: v >= BOOT_PROTOCOL.RELOCATABLE && h.relocatable_kernel !== 0,
     kernelAlignment: v >= BOOT_PROTOCOL.RELOCATABLE ? h.kernel_alignment : undefined,
-    minAlignment: v >= BOOT_PROTOCOL.PREF_ADDRESS ? 2 ** h.min_alignment : undefined,
+    minAlignment: v >= BOOT_PROTOCOL.PREF_ADDRESS ? pow2(h.min_alignment) : undefined,
     prefAddress,
     initSize: v >= BOOT_PROTOCOL.PREF_ADDRESS ? h.init_size : undefined,
     xloadflags: v >= BOOT_PROTOCOL.XLOADFLAGS ? h.xloadflags : 0,
@@ -501,7 +502,14 @@ export interface BzImagePlacement {
 }
 
 function isPow2(n: number): boolean {
-  return Number.isSafeInteger(n) && n > 0 && Number.isInteger(Math.log2(n));
+  if (!Number.isSafeInteger(n) || n <= 0) return false;
+  // A u32 (every alignment field) by its bits; Math.log2 is a libm call, cold right after a load's copy.
+  return n <= 0xffff_ffff ? (n & (n - 1)) === 0 : Number.isInteger(Math.log2(n));
+}
+
+// 2 ** e for a u8 exponent, without Math.pow (libm) below 2^31.
+function pow2(e: number): number {
+  return e < 31 ? 1 << e : 2 ** e;
 }
 
 /**
