@@ -220,6 +220,32 @@ Deno.test("bzImagePlacement rejects a kernel_alignment that is not a power of tw
   );
 });
 
+Deno.test("decodeBzImage gives min_alignment's power of two for every exponent a u8 holds", async () => {
+  for (const e of [0, 1, 12, 21, 30, 31, 32, 52, 53, 64, 255]) {
+    const info = await decodeBzImage(patchSetupHeader(image(), { min_alignment: e }));
+    assert.equal(info.minAlignment, 2 ** e, `min_alignment ${e}`);
+  }
+});
+
+Deno.test("bzImagePlacement takes every power-of-two kernel_alignment a u32 holds and refuses the rest", async () => {
+  const mem = GuestMemory.fromRanges([[0, 64 << 20]]);
+  const place = async (a: number) =>
+    bzImagePlacement(mem, await decodeBzImage(patchSetupHeader(image(), { kernel_alignment: a })));
+  for (let k = 0; k < 32; k++) {
+    const a = 2 ** k;
+    // A huge alignment leaves no aligned address in 64 MiB but 0, below pref_address: InitSizeTooLarge there.
+    try {
+      const p = await place(a);
+      assert.equal(p.loadAddress % a, 0, `kernel_alignment 2^${k}`);
+    } catch (e) {
+      assert.ok(e instanceof BzImageError && e.code === "InitSizeTooLarge", `kernel_alignment 2^${k}: ${e}`);
+    }
+  }
+  for (const a of [3, 0x300000, 0x8000_0001, 0xc000_0000, 0xffff_ffff]) {
+    await assert.rejects(place(a), (e: unknown) => e instanceof BzImageError && e.code === "InvalidBzImage", `${a}`);
+  }
+});
+
 Deno.test("bzImagePlacement rejects an aligned address beyond 2^53 with Overflow", async () => {
   const info = await decodeBzImage(patchSetupHeader(image(), { pref_address: BigInt(Number.MAX_SAFE_INTEGER - 4) }));
   assert.throws(
