@@ -32,7 +32,7 @@ import {
   XLF_KERNEL_64,
 } from "../abi/bootparam.ts";
 import { BzImageError, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
-import type { GuestMemory } from "../memory.ts";
+import { GuestMemory } from "../memory.ts";
 import {
   checkAddressOption,
   checkArch,
@@ -121,7 +121,12 @@ export function bzImageArch(info: Pick<BzImageInfo, "version" | "xloadflags">): 
   requireNumber(info.version, "info.version", BzImageError, "InvalidArgument");
   if (info.version < BOOT_PROTOCOL.XLOADFLAGS) return "x86_64";
   requireNumber(info.xloadflags, "info.xloadflags", BzImageError, "InvalidArgument");
-  return info.version < BOOT_PROTOCOL.XLOADFLAGS || (info.xloadflags & XLF_KERNEL_64) !== 0 ? "x86_64" : "i386";
+  return archOf(info.version, info.xloadflags);
+}
+
+// bzImageArch of checked numbers (the load's own decode: no guards to run cold after the previous copy).
+function archOf(version: number, xloadflags: number): KernelArch {
+  return version < BOOT_PROTOCOL.XLOADFLAGS || (xloadflags & XLF_KERNEL_64) !== 0 ? "x86_64" : "i386";
 }
 
 /**
@@ -139,7 +144,11 @@ export function bzImageArch(info: Pick<BzImageInfo, "version" | "xloadflags">): 
 export function bzImageEntries(info: Pick<BzImageInfo, "version" | "xloadflags">, load: number): KernelEntries {
   requireObject(info, "info", BzImageError, "InvalidArgument");
   requireNumber(load, "load", BzImageError, "InvalidArgument");
-  return bzImageArch(info) === "x86_64" ? { linux64: load + STARTUP_64_OFFSET, linux32: load } : { linux32: load };
+  return entriesOf(bzImageArch(info), load);
+}
+
+function entriesOf(arch: KernelArch, load: number): KernelEntries {
+  return arch === "x86_64" ? { linux64: load + STARTUP_64_OFFSET, linux32: load } : { linux32: load };
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -309,13 +318,22 @@ function checkSetupHeader(size: number, raw: Uint8Array): HeaderDecode {
  * `relocatable_kernel` (2.05), `cmdline_size` (2.06), `init_size` (2.10).
  */
 function versionFieldsEnd(version: number): number {
-  const end = (field: keyof SetupHeader, bytes: number) => SETUP_HEADER.offsetOf(field) + bytes;
-  if (version >= BOOT_PROTOCOL.PREF_ADDRESS) return end("init_size", 4);
-  if (version >= BOOT_PROTOCOL.CMDLINE_SIZE) return end("cmdline_size", 4);
-  if (version >= BOOT_PROTOCOL.RELOCATABLE) return end("relocatable_kernel", 1);
-  if (version >= BOOT_PROTOCOL.INITRD_ADDR_MAX) return end("initrd_addr_max", 4);
-  return end("code32_start", 4);
+  if (version >= BOOT_PROTOCOL.PREF_ADDRESS) return FIELDS_END.init_size;
+  if (version >= BOOT_PROTOCOL.CMDLINE_SIZE) return FIELDS_END.cmdline_size;
+  if (version >= BOOT_PROTOCOL.RELOCATABLE) return FIELDS_END.relocatable_kernel;
+  if (version >= BOOT_PROTOCOL.INITRD_ADDR_MAX) return FIELDS_END.initrd_addr_max;
+  return FIELDS_END.code32_start;
 }
+
+// The ends versionFieldsEnd gives, looked up once (SETUP_HEADER.offsetOf is a Map lookup).
+const fieldEnd = (field: keyof SetupHeader, bytes: number): number => SETUP_HEADER.offsetOf(field) + bytes;
+const FIELDS_END = {
+  init_size: fieldEnd("init_size", 4),
+  cmdline_size: fieldEnd("cmdline_size", 4),
+  relocatable_kernel: fieldEnd("relocatable_kernel", 1),
+  initrd_addr_max: fieldEnd("initrd_addr_max", 4),
+  code32_start: fieldEnd("code32_start", 4),
+} as const;
 
 /**
  * Decodes a bzImage and plans the copy of its protected-mode part, checked against guest memory, without
@@ -364,7 +382,7 @@ function decodeLoad(src: KernelSource, opts: LoadOptions): BzImageLoadResult | P
 
 // The load's placement and result from the decoded header.
 function placeLoad({ info, raw }: HeaderDecode, opts: LoadOptions): BzImageLoadResult {
-  const arch = bzImageArch(info);
+  const arch = archOf(info.version, info.xloadflags);
   checkArch(arch, opts);
   const load = opts.loadAddress ?? protectedModeAddress(info);
   const field = opts.loadAddress === undefined ? "code32_start" : "loadAddress";
@@ -402,7 +420,7 @@ function placeLoad({ info, raw }: HeaderDecode, opts: LoadOptions): BzImageLoadR
   return {
     format: "bzimage",
     arch,
-    entry: bzImageEntries(info, load),
+    entry: entriesOf(arch, load),
     loadStart: load,
     loadEnd: end,
     kernelEnd: Math.max(end, runtimeEnd(info, load)),
@@ -465,6 +483,15 @@ export async function loadBzImage(
   // For bytes in memory or a file read synchronously, no await up to the copy, and none after it for bytes.
   const d = decodeLoad(src, opts);
   const p = d instanceof Promise ? await d : d;
+  // The common case: the image's own bytes (the source made here from them, its size theirs) into one region,
+  // where no check of the plan can fail: the copy itself.
+  if (input instanceof Uint8Array && mem instanceof GuestMemory) {
+    const r = mem.findRegion(p.loadStart);
+    if (r !== undefined && p.loadEnd <= r.end) {
+      r.bytes.set(input.subarray(p.details.info.setupSize), p.loadStart - r.guestAddr);
+      return p;
+    }
+  }
   // planBzImage's validatePlan is part of applyOwnPlan's checks (the one copy step: the same first error).
   try {
     const pending = applyOwnPlan(mem, p.plan, src);
