@@ -32,7 +32,7 @@ import {
   XLF_KERNEL_64,
 } from "../abi/bootparam.ts";
 import { BzImageError, hex, KernelLoaderError, LinuxLoaderError } from "../errors.ts";
-import { GuestMemory } from "../memory.ts";
+import type { GuestMemory } from "../memory.ts";
 import {
   checkAddressOption,
   checkArch,
@@ -483,15 +483,6 @@ export async function loadBzImage(
   // For bytes in memory or a file read synchronously, no await up to the copy, and none after it for bytes.
   const d = decodeLoad(src, opts);
   const p = d instanceof Promise ? await d : d;
-  // The common case: the image's own bytes (the source made here from them, its size theirs) into one region,
-  // where no check of the plan can fail: the copy itself.
-  if (input instanceof Uint8Array && mem instanceof GuestMemory) {
-    const r = mem.findRegion(p.loadStart);
-    if (r !== undefined && p.loadEnd <= r.end) {
-      r.bytes.set(input.subarray(p.details.info.setupSize), p.loadStart - r.guestAddr);
-      return p;
-    }
-  }
   // planBzImage's validatePlan is part of applyOwnPlan's checks (the one copy step: the same first error).
   try {
     const pending = applyOwnPlan(mem, p.plan, src);
