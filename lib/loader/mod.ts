@@ -92,33 +92,38 @@ export async function detectKernel(input: KernelSource | Uint8Array): Promise<De
 }
 
 /**
- * detectKernel. Without `multibootList`, an x86_64 ELF, a bzImage or an arm64/riscv64 Image is reported as soon
- * as its header says so, with an empty `multiboot` list: their format does not depend on a Multiboot header
- * they may carry, and the scans for one read up to 32 KiB (about 60 us of a load right after another load's
- * copy has emptied the caches). What loadKernel asks for unless the caller forces a Multiboot format.
+ * detectKernel. Without `multibootList`, an image whose header alone decides its format ({@linkcode
+ * formatOfHead}) is reported as soon as that is known, with an empty `multiboot` list: the scans for a Multiboot
+ * header read up to 32 KiB (about 60 us of a load right after another load's copy has emptied the caches).
+ * What loadKernel asks for unless the caller forces a Multiboot format.
  */
 function detect(src: KernelSource, multibootList: boolean): DetectedKernel | Promise<DetectedKernel> {
   const n = Math.min(src.size, DETECT_BYTES);
   // In memory: a view (detection only reads), not a 32 KiB copy; and no await when the header decides.
-  const inMemory = src.bytes !== undefined && n >= 0 && n <= src.bytes.byteLength;
-  const head = inMemory ? src.bytes!.subarray(0, n) : undefined;
-  if (!multibootList && head !== undefined) {
-    const quick = formatOfHead(head);
-    if (quick !== undefined) return quick;
+  const bytes = src.bytes;
+  if (bytes === undefined || !(n >= 0 && n <= bytes.byteLength)) {
+    return readBytes(src, 0, n).then((head) => detectHead(src, head, multibootList));
   }
-  return detectAll(src, multibootList, head ?? readBytes(src, 0, n));
+  return detectHead(src, bytes.subarray(0, n), multibootList);
 }
 
+function detectHead(
+  src: KernelSource,
+  head: Uint8Array,
+  multibootList: boolean,
+): DetectedKernel | Promise<DetectedKernel> {
+  const known = formatOfHead(head);
+  // An i386 ELF with a Multiboot header is a Multiboot kernel whatever other magic its bytes hold: the scan first.
+  if (known !== undefined && !multibootList && elfMachine(head) !== EM_386) return known;
+  return detectAll(src, head, known);
+}
+
+// The rest of detectKernel: the Multiboot scans, then the formats found inside a gzip or zboot wrapper.
 async function detectAll(
   src: KernelSource,
-  multibootList: boolean,
-  headOrRead: Uint8Array | Promise<Uint8Array>,
+  head: Uint8Array,
+  known: DetectedKernel | undefined,
 ): Promise<DetectedKernel> {
-  const head = await headOrRead;
-  if (!multibootList) {
-    const quick = formatOfHead(head);
-    if (quick !== undefined) return quick;
-  }
   const multiboot: { version: 1 | 2; offset: number }[] = [];
   // A Multiboot header with a good checksum but bad contents is the Multiboot loader's error to report:
   // an ELF or bzImage that carries one is still that ELF or bzImage.
@@ -136,13 +141,9 @@ async function detectAll(
   const mb2 = tryFind(() => findMultiboot2Header(head));
   if (mb2 !== undefined) multiboot.push({ version: 2, offset: mb2.offset });
 
-  if (isElf(head) && head.byteLength > ELF_MACHINE_OFFSET + 1) {
-    const machine = head[ELF_MACHINE_OFFSET] | (head[ELF_MACHINE_OFFSET + 1] << 8);
-    if (machine === EM_386 && multiboot.length > 0) {
-      return { format: multiboot[0].version === 1 ? "multiboot" : "multiboot2", arch: "i386", multiboot };
-    }
+  if (elfMachine(head) === EM_386 && multiboot.length > 0) {
+    return { format: multiboot[0].version === 1 ? "multiboot" : "multiboot2", arch: "i386", multiboot };
   }
-  const known = formatOfHead(head);
   if (known !== undefined) {
     known.multiboot = multiboot;
     return known;
@@ -186,25 +187,30 @@ async function detectAll(
   );
 }
 
-// The formats the header alone decides, whatever Multiboot header the image may carry: an x86_64 ELF, a
-// bzImage, an arm64/riscv64 Image (an i386 ELF with a Multiboot header is a Multiboot kernel: not here).
+// The formats the header decides, whatever Multiboot header the image may carry (except an i386 ELF's: see
+// detectHead): an x86_64 ELF, a bzImage, an arm64/riscv64 Image.
 function formatOfHead(head: Uint8Array): DetectedKernel | undefined {
-  if (isElf(head) && head.byteLength > ELF_MACHINE_OFFSET + 1) {
-    const machine = u16le(head, ELF_MACHINE_OFFSET);
-    if (head[EI_CLASS] === ELFCLASS64 && machine === EM_X86_64) return { format: "elf", arch: "x86_64", multiboot: [] };
+  if (elfMachine(head) === EM_X86_64 && head[EI_CLASS] === ELFCLASS64) {
+    return { format: "elf", arch: "x86_64", multiboot: [] };
   }
   if (isBzImage(head)) {
-    const field = (name: "version" | "xloadflags"): number => {
-      const at = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf(name);
-      return at + 2 <= head.byteLength ? u16le(head, at) : 0;
-    };
-    const version = field("version");
-    const xloadflags = version >= BOOT_PROTOCOL.XLOADFLAGS ? field("xloadflags") : 0;
+    const field = (at: number): number => at + 2 <= head.byteLength ? u16le(head, at) : 0;
+    const version = field(BZ_VERSION_AT);
+    const xloadflags = version >= BOOT_PROTOCOL.XLOADFLAGS ? field(BZ_XLOADFLAGS_AT) : 0;
     return { format: "bzimage", arch: bzImageArch({ version, xloadflags }), multiboot: [] };
   }
   const peArch = detectPeArch(head);
   return peArch === undefined ? undefined : { format: "pe", arch: peArch, multiboot: [] };
 }
+
+// An ELF's e_machine, or undefined for anything else (or a head too short to hold it).
+function elfMachine(head: Uint8Array): number | undefined {
+  return isElf(head) && head.byteLength > ELF_MACHINE_OFFSET + 1 ? u16le(head, ELF_MACHINE_OFFSET) : undefined;
+}
+
+// Where formatOfHead reads a bzImage's protocol version and xloadflags.
+const BZ_VERSION_AT = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("version");
+const BZ_XLOADFLAGS_AT = SETUP_HEADER_OFFSET + SETUP_HEADER.offsetOf("xloadflags");
 
 /** The valid Multiboot headers in `head` (first 32 KiB of an image); broken ones are left out. */
 function multibootHeaders(head: Uint8Array): { version: 1 | 2; offset: number }[] {

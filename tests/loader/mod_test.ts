@@ -65,6 +65,16 @@ Deno.test("a bzImage carrying a Multiboot header: detectKernel lists it, loadKer
   });
 });
 
+Deno.test("an i386 Multiboot ELF whose bytes also spell a bzImage's magic loads as Multiboot, as detectKernel says", async () => {
+  // A crafted file: loadKernel's quick detection must not take the bzImage magic before the Multiboot scan.
+  const image = new Uint8Array(0x1000);
+  image.set(buildMultibootElf({ code }));
+  image.set([0x55, 0xaa], 0x1fe); // boot_flag
+  image.set([0x48, 0x64, 0x72, 0x53, 0x0f, 0x02], 0x202); // "HdrS", version 2.15
+  assert.equal((await detectKernel(image)).format, "multiboot");
+  assert.equal((await loadKernel(mem(), image)).format, "multiboot");
+});
+
 Deno.test("loadKernel passes the caller's options to the loader, and format only to the dispatch", async () => {
   const a = await loadKernel(mem(), bz, { loadAddress: 0x200000 });
   const b = await loadKernel(mem(), bz, { loadAddress: 0x200000, format: "bzimage" });
