@@ -246,7 +246,7 @@ function nextNote(p: number, namesz: number, descsz: number, align: number, inde
  *
  * The covered bytes are read once (zero-copy for an in-memory image), so no note costs a read of its own.
  */
-class NoteWalker implements NoteWalk {
+class NoteWalker implements NoteWalk, NoteBytes {
   // Merged segment ranges [start, end) (ends clamped to 2^53), in file order, with their index into `seen`.
   readonly #ranges: { start: number; end: number; seenAt: number }[] = [];
   #covered = 0;
@@ -307,9 +307,19 @@ class NoteWalker implements NoteWalk {
     }
   }
 
-  // The offset of file offset `p` in `#buf` when the bytes [p, p + n) were read (`#buf` set to their chunk),
+  /** The image's size. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The chunk {@linkcode NoteWalker.at} found last. */
+  get buf(): Uint8Array {
+    return this.#buf;
+  }
+
+  // The offset of file offset `p` in `buf` when the bytes [p, p + n) were read (`buf` set to their chunk),
   // else -1 (past the end of the image).
-  #at(p: number, n: number): number {
+  at(p: number, n: number): number {
     if (p + n > this.#size) return -1;
     let off = p - this.#bufStart;
     if (off >= 0 && off + n <= this.#buf.byteLength) return off;
@@ -328,11 +338,6 @@ class NoteWalker implements NoteWalk {
     return -1;
   }
 
-  #u32(off: number): number {
-    const b = this.#buf;
-    return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
-  }
-
   // Index of offset `p` into `seen`, or -1 when no segment covers it.
   #index(p: number): number {
     let lo = 0, hi = this.#ranges.length - 1;
@@ -345,50 +350,6 @@ class NoteWalker implements NoteWalk {
     return -1;
   }
 
-  // The outcome of the note at `p`, or the offset of the next note (a number) when the walk goes on.
-  #event(p: number, align: number, index: number): NoteEvent | number {
-    const at = this.#at(p, ELF64_NHDR.size);
-    if (at < 0) {
-      return noteError(
-        "ReadNoteHeader",
-        `${noteWhat(index)}: the note header at ${hex(p)} passes the end of the ${this.#size}-byte image`,
-        { field: "p_filesz", value: p + ELF64_NHDR.size, limit: this.#size },
-      );
-    }
-    // Elf64_Nhdr { n_namesz, n_descsz, n_type }, little-endian u32s, read in place (this runs once per note).
-    const namesz = this.#u32(at + N_NAMESZ), descsz = this.#u32(at + N_DESCSZ), type = this.#u32(at + N_TYPE);
-    if (type === XEN_ELFNOTE_PHYS32_ENTRY && namesz === XEN_NOTE_NAME.length) {
-      const nameAt = this.#at(p + ELF64_NHDR.size, XEN_NOTE_NAME.length);
-      if (nameAt < 0) {
-        return noteError(
-          "ReadNoteHeader",
-          `${noteWhat(index)}: the note name at ${hex(p + ELF64_NHDR.size)} passes the end of the image`,
-          { field: "n_namesz", value: p + XEN_DESC_OFFSET, limit: this.#size },
-        );
-      }
-      if (XEN_NOTE_NAME.every((b, i) => this.#buf[nameAt + i] === b)) {
-        // The PVH entry point is a 32-bit address: the descriptor must hold at least 4 bytes.
-        if (descsz < 4) {
-          return noteError(
-            "InvalidPvhNote",
-            `${noteWhat(index)}: Xen PHYS32_ENTRY note at ${hex(p)} has n_descsz ${descsz}, needs at least 4 bytes`,
-            { field: "n_descsz", value: descsz, limit: 4 },
-          );
-        }
-        const descAt = this.#at(p + XEN_DESC_OFFSET, 4);
-        if (descAt < 0) {
-          return noteError(
-            "ReadNoteHeader",
-            `${noteWhat(index)}: the PVH entry at ${hex(p + XEN_DESC_OFFSET)} passes the end of the image`,
-            { field: "n_descsz", value: p + XEN_DESC_OFFSET + 4, limit: this.#size },
-          );
-        }
-        return { kind: "present", address: this.#u32(descAt) };
-      }
-    }
-    return nextNote(p, namesz, descsz, align, index);
-  }
-
   /**
    * The PVH capability of the segment `[start, end)` walked with `align`-byte padding: the first outcome on
    * its chain before `end`, or `notPresent`. An error outcome is thrown.
@@ -399,7 +360,7 @@ class NoteWalker implements NoteWalk {
       // The same outcomes as below: a note past the covered bytes ends the walk, as no segment covers it.
       let p = start;
       while (Number.isFinite(p) && this.#index(p) >= 0) {
-        const e = this.#event(p, align, index);
+        const e = noteEvent(this, p, align, index);
         if (typeof e === "number") {
           p = e;
           continue;
@@ -430,7 +391,7 @@ class NoteWalker implements NoteWalk {
         }
         if (id <= 0xffff) seen[i] = id;
       }
-      const e = this.#event(p, align, index);
+      const e = noteEvent(this, p, align, index);
       if (typeof e === "number") {
         p = e;
         continue;
@@ -461,20 +422,20 @@ function noteWhat(index: number): string {
  * The one `PT_NOTE` segment of an in-memory image, walked in place: {@linkcode NoteWalker}'s single-segment
  * walk without its chunk bookkeeping (the image is one chunk), the same outcomes note for note.
  */
-class BytesNoteWalk implements NoteWalk {
-  readonly #b: Uint8Array;
-  readonly #size: number;
+class BytesNoteWalk implements NoteWalk, NoteBytes {
+  readonly buf: Uint8Array;
+  readonly size: number;
 
   constructor(bytes: Uint8Array, size: number) {
-    this.#b = bytes;
-    this.#size = size;
+    this.buf = bytes;
+    this.size = size;
   }
 
   walk(start: number, end: number, align: number, index: number): PvhBootCapability {
     // Each step moves at least 12 bytes on; a note at or past `end` is outside the segment and ends the walk.
     let p = start;
     while (p < end) {
-      const e = this.#event(p, align, index);
+      const e = noteEvent(this, p, align, index);
       if (typeof e === "number") {
         p = e;
         continue;
@@ -485,56 +446,68 @@ class BytesNoteWalk implements NoteWalk {
     return { kind: "notPresent" };
   }
 
-  #u32(off: number): number {
-    const b = this.#b;
-    return (b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24)) >>> 0;
+  // The image is the only chunk: bytes [p, p + n) are there when p + n <= size.
+  at(p: number, n: number): number {
+    return p + n > this.size ? -1 : p;
   }
+}
 
-  // NoteWalker's #event with the image as its only chunk: bytes [p, p + n) are there when p + n <= size.
-  #event(p: number, align: number, index: number): NoteEvent | number {
-    const size = this.#size;
-    if (p + ELF64_NHDR.size > size) {
+/** Where a note walk finds the image's bytes `[p, p + n)`: their offset in `buf` (read after the call), or -1. */
+interface NoteBytes {
+  readonly size: number;
+  readonly buf: Uint8Array;
+  at(p: number, n: number): number;
+}
+
+/**
+ * The outcome of the note at file offset `p`, or the offset of the next note (a number) when the walk goes on:
+ * the Elf64_Nhdr read in place (little-endian u32s), a Xen PHYS32_ENTRY note's name compared and its 32-bit
+ * entry read. One implementation for both walkers, so their outcomes and errors are the same note for note.
+ */
+function noteEvent(m: NoteBytes, p: number, align: number, index: number): NoteEvent | number {
+  const at = m.at(p, ELF64_NHDR.size);
+  if (at < 0) {
+    return noteError(
+      "ReadNoteHeader",
+      `${noteWhat(index)}: the note header at ${hex(p)} passes the end of the ${m.size}-byte image`,
+      { field: "p_filesz", value: p + ELF64_NHDR.size, limit: m.size },
+    );
+  }
+  const h = m.buf;
+  const namesz = u32le(h, at + N_NAMESZ), descsz = u32le(h, at + N_DESCSZ), type = u32le(h, at + N_TYPE);
+  if (type === XEN_ELFNOTE_PHYS32_ENTRY && namesz === XEN_NOTE_NAME.length) {
+    const nameAt = m.at(p + ELF64_NHDR.size, XEN_NOTE_NAME.length);
+    if (nameAt < 0) {
       return noteError(
         "ReadNoteHeader",
-        `${noteWhat(index)}: the note header at ${hex(p)} passes the end of the ${size}-byte image`,
-        { field: "p_filesz", value: p + ELF64_NHDR.size, limit: size },
+        `${noteWhat(index)}: the note name at ${hex(p + ELF64_NHDR.size)} passes the end of the image`,
+        { field: "n_namesz", value: p + XEN_DESC_OFFSET, limit: m.size },
       );
     }
-    const namesz = this.#u32(p + N_NAMESZ), descsz = this.#u32(p + N_DESCSZ), type = this.#u32(p + N_TYPE);
-    if (type === XEN_ELFNOTE_PHYS32_ENTRY && namesz === XEN_NOTE_NAME.length) {
-      const nameAt = p + ELF64_NHDR.size;
-      if (nameAt + XEN_NOTE_NAME.length > size) {
+    const b = m.buf;
+    let isXen = true;
+    for (let i = 0; i < XEN_NOTE_NAME.length; i++) if (b[nameAt + i] !== XEN_NOTE_NAME[i]) isXen = false;
+    if (isXen) {
+      // The PVH entry point is a 32-bit address: the descriptor must hold at least 4 bytes.
+      if (descsz < 4) {
         return noteError(
-          "ReadNoteHeader",
-          `${noteWhat(index)}: the note name at ${hex(nameAt)} passes the end of the image`,
-          { field: "n_namesz", value: p + XEN_DESC_OFFSET, limit: size },
+          "InvalidPvhNote",
+          `${noteWhat(index)}: Xen PHYS32_ENTRY note at ${hex(p)} has n_descsz ${descsz}, needs at least 4 bytes`,
+          { field: "n_descsz", value: descsz, limit: 4 },
         );
       }
-      const b = this.#b;
-      let isXen = true;
-      for (let i = 0; i < XEN_NOTE_NAME.length; i++) if (b[nameAt + i] !== XEN_NOTE_NAME[i]) isXen = false;
-      if (isXen) {
-        // The PVH entry point is a 32-bit address: the descriptor must hold at least 4 bytes.
-        if (descsz < 4) {
-          return noteError(
-            "InvalidPvhNote",
-            `${noteWhat(index)}: Xen PHYS32_ENTRY note at ${hex(p)} has n_descsz ${descsz}, needs at least 4 bytes`,
-            { field: "n_descsz", value: descsz, limit: 4 },
-          );
-        }
-        const descAt = p + XEN_DESC_OFFSET;
-        if (descAt + 4 > size) {
-          return noteError(
-            "ReadNoteHeader",
-            `${noteWhat(index)}: the PVH entry at ${hex(descAt)} passes the end of the image`,
-            { field: "n_descsz", value: descAt + 4, limit: size },
-          );
-        }
-        return { kind: "present", address: this.#u32(descAt) };
+      const descAt = m.at(p + XEN_DESC_OFFSET, 4);
+      if (descAt < 0) {
+        return noteError(
+          "ReadNoteHeader",
+          `${noteWhat(index)}: the PVH entry at ${hex(p + XEN_DESC_OFFSET)} passes the end of the image`,
+          { field: "n_descsz", value: p + XEN_DESC_OFFSET + 4, limit: m.size },
+        );
       }
+      return { kind: "present", address: u32le(m.buf, descAt) };
     }
-    return nextNote(p, namesz, descsz, align, index);
   }
+  return nextNote(p, namesz, descsz, align, index);
 }
 
 /**
