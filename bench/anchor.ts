@@ -166,24 +166,17 @@ async function minimalBzLoad(host: Uint8Array, img: Uint8Array): Promise<{ loadS
   if (img[0x202] !== 0x48 || img[0x203] !== 0x64 || img[0x204] !== 0x72 || img[0x205] !== 0x53) {
     throw new Error("not a bzImage");
   }
-  const off = ((img[0x1f1] || 4) + 1) * 512;
-  const at = (img[0x214] | img[0x215] << 8 | img[0x216] << 16 | img[0x217] << 24) >>> 0;
-  host.set(img.subarray(off), at);
-  return { loadStart: at, loadEnd: at + img.length - off };
+  const c = bzCopy(img);
+  host.set(img.subarray(c.off), c.gpa);
+  return { loadStart: c.gpa, loadEnd: c.gpa + c.len };
 }
 
-/** The same for a vmlinux: the program headers read by a DataView, one `set` per PT_LOAD. */
+/** The same for a vmlinux: the program headers read by {@linkcode elfCopies}, one `set` per PT_LOAD. */
 // deno-lint-ignore require-await
-async function minimalElfLoad(host: Uint8Array, img: Uint8Array): Promise<{ entry: number }> {
-  const dv = new DataView(img.buffer, img.byteOffset, img.byteLength);
-  const phoff = Number(dv.getBigUint64(0x20, true)), phnum = dv.getUint16(0x38, true);
-  for (let i = 0; i < phnum; i++) {
-    const p = phoff + i * 56;
-    if (dv.getUint32(p, true) !== 1) continue;
-    const off = Number(dv.getBigUint64(p + 8, true)), len = Number(dv.getBigUint64(p + 0x20, true));
-    host.set(img.subarray(off, off + len), Number(dv.getBigUint64(p + 0x18, true)));
-  }
-  return { entry: Number(dv.getBigUint64(0x18, true)) };
+async function minimalElfLoad(host: Uint8Array, img: Uint8Array): Promise<{ segments: number }> {
+  const copies = elfCopies(img);
+  for (const c of copies) host.set(img.subarray(c.off, c.off + c.len), c.gpa);
+  return { segments: copies.length };
 }
 
 function checkCopied(src: Uint8Array, host: Uint8Array, copies: Copy[], what: string): void {
